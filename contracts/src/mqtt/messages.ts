@@ -1,0 +1,102 @@
+// Every message on the wire, with the schema that validates it. `schema` is
+// the message format version: an aggregator accepts every version it knows,
+// so old agents and new aggregators coexist during a rollout.
+import { type Static, Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { DeviceRecord } from '../inventory/index.js';
+
+export const MESSAGE_SCHEMA_VERSION = 1;
+/** Messages larger than this are rejected unread; a snapshot is split to stay under it. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+const Envelope = {
+  schema: Type.Literal(MESSAGE_SCHEMA_VERSION),
+  sentAt: Type.String({ format: 'date-time' }),
+  agentVersion: Type.String(),
+};
+
+export const InventoryMessage = Type.Object({
+  ...Envelope,
+  kind: Type.Literal('inventory'),
+  mode: Type.Union([Type.Literal('snapshot'), Type.Literal('delta')]),
+  /** Monotonic per agent run; with runId it identifies a message for de-duplication. */
+  seq: Type.Integer({ minimum: 0 }),
+  runId: Type.String({ minLength: 1 }),
+  /** A snapshot may span several messages: part/parts. */
+  part: Type.Optional(Type.Integer({ minimum: 1 })),
+  parts: Type.Optional(Type.Integer({ minimum: 1 })),
+  zone: Type.Optional(Type.String()),
+  devices: Type.Array(DeviceRecord),
+});
+
+export const CaptureStats = Type.Object({
+  packets: Type.Integer({ minimum: 0 }),
+  bytes: Type.Integer({ minimum: 0 }),
+  malformed: Type.Integer({ minimum: 0 }),
+  kernelDrops: Type.Integer({ minimum: 0 }),
+  agentDrops: Type.Integer({ minimum: 0 }),
+});
+
+export const HeartbeatMessage = Type.Object({
+  ...Envelope,
+  kind: Type.Literal('heartbeat'),
+  runId: Type.String({ minLength: 1 }),
+  uptimeSeconds: Type.Number({ minimum: 0 }),
+  devices: Type.Integer({ minimum: 0 }),
+  capture: CaptureStats,
+  certificateNotAfter: Type.Optional(Type.String({ format: 'date-time' })),
+  spoolDepth: Type.Integer({ minimum: 0 }),
+});
+
+/** Retained; the agent's last will publishes `online: false` when it vanishes. */
+export const StatusMessage = Type.Object({
+  ...Envelope,
+  kind: Type.Literal('status'),
+  online: Type.Boolean(),
+});
+
+export type InventoryMessage = Static<typeof InventoryMessage>;
+export type HeartbeatMessage = Static<typeof HeartbeatMessage>;
+export type StatusMessage = Static<typeof StatusMessage>;
+export type CaptureStats = Static<typeof CaptureStats>;
+export type WireMessage = InventoryMessage | HeartbeatMessage | StatusMessage;
+
+const checkers = {
+  inventory: TypeCompiler.Compile(InventoryMessage),
+  heartbeat: TypeCompiler.Compile(HeartbeatMessage),
+  status: TypeCompiler.Compile(StatusMessage),
+};
+
+export class MessageRejected extends Error {
+  constructor(
+    readonly reason: 'oversized' | 'not-json' | 'schema' | 'kind-mismatch',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MessageRejected';
+  }
+}
+
+/** Decodes and validates a payload received on a topic of the given kind. Throws MessageRejected. */
+export function decodeMessage(kind: keyof typeof checkers, payload: Uint8Array): WireMessage {
+  if (payload.byteLength > MAX_MESSAGE_BYTES) {
+    throw new MessageRejected('oversized', `message of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(payload).toString('utf8'));
+  } catch {
+    throw new MessageRejected('not-json', 'payload is not JSON');
+  }
+  const checker = checkers[kind];
+  if (!checker.Check(value)) {
+    const first = checker.Errors(value).First();
+    throw new MessageRejected('schema', `invalid ${kind} message: ${first?.path || '/'} ${first?.message ?? ''}`);
+  }
+  if ((value as WireMessage).kind !== kind) throw new MessageRejected('kind-mismatch', `a ${(value as WireMessage).kind} message on a ${kind} topic`);
+  return value as WireMessage;
+}
+
+export function encodeMessage(message: WireMessage): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}

@@ -1,0 +1,278 @@
+// Reconciles one Sensor: its certificate Secret, its agent ConfigMap and
+// DaemonSet, and its status. Children are applied with server-side apply
+// under one field manager and only when they differ from what we want
+// (someone's hand edit is put back; a steady state makes zero writes).
+import { isDeepStrictEqual } from 'node:util';
+import type { Condition, Sensor, SensorStatus } from '@hark/contracts/sensor';
+import { API_VERSION, PLURAL, parseDuration, parseSensorSpec } from '@hark/contracts/sensor';
+import type { Logger } from 'pino';
+import {
+  ANNOTATIONS,
+  type AgentCertificate,
+  issueAgentCertificate,
+  reusable,
+} from '../certs/agent-certificate.js';
+import type { SiteCa } from '../certs/site-ca.js';
+import { isNotFound, type KubeClient, type KubeObject, resourcePath } from '../kube/client.js';
+import { type Informer, keyOf } from '../kube/informer.js';
+import type { EventRecorder } from '../observability/events.js';
+import type { Metrics } from '../observability/metrics.js';
+import { renderConfigMap } from '../render/agent-config.js';
+import { renderDaemonSet } from '../render/daemonset.js';
+import { certificateSecretName, childLabels, childName, ownerReference } from '../render/labels.js';
+import { findCondition, setCondition } from '../status/conditions.js';
+import { isSubset } from './subset.js';
+
+export interface DaemonSetObject extends KubeObject {
+  spec?: unknown;
+  status?: {
+    observedGeneration?: number;
+    desiredNumberScheduled?: number;
+    numberReady?: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
+  };
+}
+
+interface SecretObject extends KubeObject {
+  data?: Record<string, string>;
+}
+
+export interface ReconcileResult {
+  /** Reconcile again after this long even if nothing changes (certificate renewal). */
+  requeueAfterMs?: number;
+}
+
+export interface SensorControllerDeps {
+  client: KubeClient;
+  sensors: Informer<Sensor & KubeObject>;
+  daemonSets: Informer<DaemonSetObject>;
+  siteCa: () => SiteCa;
+  events: EventRecorder;
+  metrics: Metrics;
+  log: Logger;
+  now: () => Date;
+}
+
+const fromB64 = (v?: string) => (v ? Buffer.from(v, 'base64').toString('utf8') : undefined);
+const toB64 = (v: string) => Buffer.from(v).toString('base64');
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export class SensorController {
+  constructor(private readonly deps: SensorControllerDeps) {}
+
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
+    const { sensors, log } = this.deps;
+    const sensor = sensors.get(namespace, name);
+    if (!sensor || sensor.metadata.deletionTimestamp) return {};
+    const generation = sensor.metadata.generation ?? 0;
+    const now = this.deps.now();
+
+    // The API server validates against the CRD schema already; this catches
+    // Sensors stored before a schema change, and says what to fix.
+    const parsed = parseSensorSpec(sensor.spec);
+    if (!parsed.spec) {
+      const message = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      await this.writeStatus(sensor, { observedGeneration: generation }, [
+        { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
+        { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message: `Fix the Sensor spec: ${message}` },
+        { type: 'Reconciling', status: 'False', reason: 'InvalidSpec', message: 'Waiting for a valid spec' },
+      ]);
+      return {};
+    }
+
+    const certificate = await this.ensureCertificate(sensor, now);
+    await this.ensureChild(resourcePath('v1', 'configmaps', namespace, childName(sensor)), renderConfigMap(sensor), 'ConfigMap');
+    const desiredDs = renderDaemonSet(sensor, certificate.serialNumber);
+    const ds = await this.ensureChild<DaemonSetObject>(
+      resourcePath('apps/v1', 'daemonsets', namespace, childName(sensor)),
+      desiredDs,
+      'DaemonSet',
+      this.deps.daemonSets.get(namespace, childName(sensor)),
+    );
+
+    await this.updateStatus(sensor, certificate, ds, now);
+    this.deps.metrics.certificateDaysToExpiry
+      .labels(namespace, name)
+      .set((certificate.notAfter.getTime() - now.getTime()) / 86_400_000);
+    log.debug({ sensor: keyOf(namespace, name) }, 'reconciled');
+    return { requeueAfterMs: Math.max(1000, certificate.renewalTime.getTime() - now.getTime()) };
+  }
+
+  private async ensureCertificate(sensor: Sensor & KubeObject, now: Date): Promise<AgentCertificate> {
+    const { client, metrics, events, log } = this.deps;
+    const namespace = sensor.metadata.namespace;
+    const path = resourcePath('v1', 'secrets', namespace, certificateSecretName(sensor));
+    let existing: SecretObject | undefined;
+    try {
+      existing = await client.get<SecretObject>(path);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const ca = this.deps.siteCa();
+    const spec = sensor.spec.certificate;
+    const policy = {
+      site: sensor.spec.site,
+      sensor: sensor.metadata.name,
+      durationMs: parseDuration(spec?.duration ?? '2160h'),
+      renewBeforeMs: spec?.renewBefore ? parseDuration(spec.renewBefore) : undefined,
+    };
+    const current = reusable(
+      { certPem: fromB64(existing?.data?.['tls.crt']), keyPem: fromB64(existing?.data?.['tls.key']) },
+      ca,
+      policy,
+      now,
+    );
+    const trustBundle = ca.trustBundlePem;
+    if (current && fromB64(existing?.data?.['ca.crt']) === trustBundle) return current;
+
+    const certificate = current ?? (await issueAgentCertificate(ca, policy, now));
+    const reason = current ? 'TrustBundleUpdated' : existing ? 'Renewed' : 'Issued';
+    await client.apply(path, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: {
+        name: certificateSecretName(sensor),
+        namespace,
+        labels: childLabels(sensor),
+        annotations: {
+          [ANNOTATIONS.serial]: certificate.serialNumber,
+          [ANNOTATIONS.notAfter]: rfc3339(certificate.notAfter),
+          [ANNOTATIONS.renewalTime]: rfc3339(certificate.renewalTime),
+        },
+        ownerReferences: [ownerReference(sensor)],
+      },
+      data: { 'tls.crt': toB64(certificate.certPem), 'tls.key': toB64(certificate.keyPem), 'ca.crt': toB64(trustBundle) },
+    });
+    metrics.writes.labels('Secret').inc();
+    if (!current) {
+      metrics.certificatesIssued.labels(reason).inc();
+      log.info(
+        { sensor: keyOf(namespace, sensor.metadata.name), serial: certificate.serialNumber, notAfter: certificate.notAfter, caSource: ca.source },
+        `agent certificate ${reason.toLowerCase()}`,
+      );
+      await events.record(
+        sensor,
+        'Normal',
+        reason === 'Issued' ? 'CertificateIssued' : 'CertificateRenewed',
+        `Issued agent certificate ${certificate.serialNumber} from the ${ca.source.toLowerCase()} site CA; valid until ${rfc3339(certificate.notAfter)}, renews at ${rfc3339(certificate.renewalTime)}`,
+      );
+    }
+    return certificate;
+  }
+
+  /** Applies `desired` when the live object (from cache or GET) differs in any field we own. */
+  private async ensureChild<T extends KubeObject>(path: string, desired: KubeObject, kind: string, cached?: T): Promise<T> {
+    let live = cached;
+    if (!live) {
+      try {
+        live = await this.deps.client.get<T>(path);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    if (live && isSubset(desired, live)) return live;
+    this.deps.metrics.writes.labels(kind).inc();
+    return this.deps.client.apply<T>(path, desired);
+  }
+
+  private async updateStatus(sensor: Sensor & KubeObject, cert: AgentCertificate, ds: DaemonSetObject, now: Date): Promise<void> {
+    const generation = sensor.metadata.generation ?? 0;
+    const s = ds.status ?? {};
+    const desired = s.desiredNumberScheduled ?? 0;
+    const ready = s.numberReady ?? 0;
+    const updated = s.updatedNumberScheduled ?? 0;
+    const observed = (s.observedGeneration ?? 0) >= (ds.metadata.generation ?? 0);
+    const version = sensor.spec.agent?.version ?? '0.1.0';
+    const previous = sensor.status;
+
+    let agents: Omit<Condition, 'lastTransitionTime'>;
+    let stalled: Omit<Condition, 'lastTransitionTime'> = { type: 'Stalled', status: 'False', reason: 'Progressing', message: 'The rollout is progressing or complete' };
+    if (!observed) {
+      agents = { type: 'AgentsReady', status: 'False', reason: 'RolloutPending', message: 'Waiting for the DaemonSet controller to observe the new template' };
+    } else if (desired === 0) {
+      agents = {
+        type: 'AgentsReady',
+        status: 'False',
+        reason: 'NoMatchingNodes',
+        message: 'No node matches this Sensor: check spec.nodeSelector, spec.affinity and spec.tolerations against your nodes\' labels and taints',
+      };
+      stalled = { type: 'Stalled', status: 'True', reason: 'NoMatchingNodes', message: agents.message };
+    } else if (updated < desired || ready < desired) {
+      agents = { type: 'AgentsReady', status: 'False', reason: 'RollingOut', message: `${updated}/${desired} agents updated, ${ready}/${desired} ready` };
+    } else {
+      agents = { type: 'AgentsReady', status: 'True', reason: 'AllAgentsReady', message: `${ready}/${desired} agents ready` };
+    }
+    const certCondition = {
+      type: 'CertificateReady',
+      status: 'True' as const,
+      reason: 'Issued',
+      message: `Certificate ${cert.serialNumber} valid until ${rfc3339(cert.notAfter)}`,
+    };
+    const isReady = agents.status === 'True';
+    const conditions: Array<Omit<Condition, 'lastTransitionTime'>> = [
+      isReady
+        ? { type: 'Ready', status: 'True', reason: 'Ready', message: `Certificate issued; ${agents.message}` }
+        : { type: 'Ready', status: 'False', reason: agents.reason, message: agents.message },
+      {
+        type: 'Reconciling',
+        status: isReady || stalled.status === 'True' ? 'False' : 'True',
+        reason: isReady ? 'ReconciliationSucceeded' : stalled.status === 'True' ? stalled.reason : agents.reason,
+        message: isReady ? 'Up to date' : agents.message,
+      },
+      stalled,
+      certCondition,
+      agents,
+    ];
+    const status: Partial<SensorStatus> = {
+      observedGeneration: generation,
+      desiredNodes: desired,
+      readyNodes: ready,
+      updatedNodes: updated,
+      ...(observed && updated === desired ? { agentVersion: version } : previous?.agentVersion ? { agentVersion: previous.agentVersion } : {}),
+      certificate: {
+        secretName: certificateSecretName(sensor),
+        serialNumber: cert.serialNumber,
+        notAfter: rfc3339(cert.notAfter),
+        renewalTime: rfc3339(cert.renewalTime),
+        caSource: this.deps.siteCa().source,
+      },
+    };
+    const reconciling = conditions[1]!;
+    if (findCondition(previous?.conditions, 'Ready')?.status !== conditions[0]!.status && isReady) {
+      await this.deps.events.record(sensor, 'Normal', 'Ready', conditions[0]!.message);
+    } else if (stalled.status === 'True' && findCondition(previous?.conditions, 'Stalled')?.status !== 'True') {
+      await this.deps.events.record(sensor, 'Warning', stalled.reason, stalled.message);
+    }
+    void reconciling;
+    await this.writeStatus(sensor, status, conditions, now);
+  }
+
+  private async writeStatus(
+    sensor: Sensor & KubeObject,
+    fields: Partial<SensorStatus>,
+    conditions: Array<Omit<Condition, 'lastTransitionTime'>>,
+    now: Date = this.deps.now(),
+  ): Promise<void> {
+    const generation = sensor.metadata.generation ?? 0;
+    let list = sensor.status?.conditions;
+    for (const c of conditions) list = setCondition(list, c, generation, now);
+    const status = { ...fields, conditions: list } as SensorStatus;
+    if (isDeepStrictEqual(normalise(status), normalise(sensor.status))) return;
+    this.deps.metrics.writes.labels('SensorStatus').inc();
+    await this.deps.client.apply(resourcePath(API_VERSION, PLURAL, sensor.metadata.namespace, sensor.metadata.name, 'status'), {
+      apiVersion: API_VERSION,
+      kind: 'Sensor',
+      metadata: { name: sensor.metadata.name, namespace: sensor.metadata.namespace },
+      status,
+    });
+  }
+}
+
+/** Status as compared for "did anything change": condition order does not matter. */
+function normalise(status: SensorStatus | undefined): unknown {
+  if (!status) return undefined;
+  const conditions = [...(status.conditions ?? [])].sort((a, b) => a.type.localeCompare(b.type));
+  return JSON.parse(JSON.stringify({ ...status, conditions }));
+}
