@@ -1,6 +1,7 @@
 // The agent's configuration file: the operator renders it into a ConfigMap
 // that the DaemonSet mounts, and `hark-agent run --config` reads it.
 import { type Static, Type } from '@sinclair/typebox';
+import './formats.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 

@@ -3,6 +3,7 @@
 // so old agents and new aggregators coexist during a rollout.
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import '../formats.js';
 import { DeviceRecord } from '../inventory/index.js';
 
 export const MESSAGE_SCHEMA_VERSION = 1;

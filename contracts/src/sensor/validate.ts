@@ -1,3 +1,4 @@
+import '../formats.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { type SensorSpec as Spec, SensorSpec } from './schema.js';

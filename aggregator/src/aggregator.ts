@@ -1,0 +1,172 @@
+// Wires the aggregator together: broker (embedded, or an external one) →
+// ingest → inventory and fleet stores → HTTP API and UI.
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
+import { DEFAULTS, loadPem, type PemSource } from './config.js';
+import { FleetRegistry } from './fleet/registry.js';
+import { buildHttpServer } from './http/server.js';
+import { IngestClient } from './ingest/client.js';
+import { MessageHandler } from './ingest/handler.js';
+import { InventoryStore } from './inventory/store.js';
+import { createLogger, type Logger } from './log.js';
+
+export interface AggregatorOptions {
+  /** MQTT topic prefix; default "hark". */
+  topicPrefix?: string;
+  /** HTTP listener; default 0.0.0.0:8080. Port 0 picks a free port. */
+  http?: { port?: number; host?: string };
+  /** An external broker, e.g. "mqtts://mosquitto.hark.svc:8883". Omitted: run the embedded broker. */
+  brokerUrl?: string;
+  /** The embedded broker's listener; default 0.0.0.0:8883. Port 0 picks a free port. */
+  embeddedBroker?: { port?: number; host?: string; maxPacketBytes?: number };
+  /** Key material: PEM text, or file paths. */
+  tls: {
+    /** The site CA trust bundle: sensors' certificates and the broker's must chain to it. */
+    ca: PemSource;
+    /** The embedded broker's server certificate and key; required without brokerUrl. */
+    serverCert?: PemSource;
+    serverKey?: PemSource;
+    /** The aggregator's own client certificate (CN hark-aggregator, OU hark-aggregator) and key. */
+    clientCert: PemSource;
+    clientKey: PemSource;
+  };
+  /** MQTT client id of the aggregator's persistent session; default "hark-aggregator". */
+  clientId?: string;
+  /** A sensor without a heartbeat for this long is stale; default 90 s. */
+  staleAfterMs?: number;
+  /** With the embedded broker, how long start-up waits for the subscription; default 15 s. */
+  readyTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface RunningAggregator {
+  httpPort: number;
+  /** e.g. http://127.0.0.1:8080 */
+  httpUrl: string;
+  /** The embedded broker's port; undefined with an external broker. */
+  brokerPort?: number;
+  inventory: InventoryStore;
+  fleet: FleetRegistry;
+  registry: Registry;
+  /** Connected and subscribed to the broker. */
+  ready(): boolean;
+  stop(): Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '']);
+
+export async function startAggregator(options: AggregatorOptions): Promise<RunningAggregator> {
+  const logger = options.logger ?? createLogger();
+  const topicPrefix = options.topicPrefix ?? DEFAULTS.topicPrefix;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hark_aggregator_' });
+
+  const ca = await loadPem(options.tls.ca, 'CA bundle');
+  const clientCert = await loadPem(options.tls.clientCert, 'client certificate');
+  const clientKey = await loadPem(options.tls.clientKey, 'client key');
+
+  const inventory = new InventoryStore();
+  const fleet = new FleetRegistry({ staleAfterMs: options.staleAfterMs ?? DEFAULTS.staleAfterMs });
+  const handler = new MessageHandler({ topicPrefix, inventory, fleet, logger, registry });
+
+  // Whatever started is stopped again if a later step fails.
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((err) => logger.error({ err }, 'error while stopping'));
+    }
+  };
+
+  try {
+    let broker: EmbeddedBroker | undefined;
+    let brokerUrl = options.brokerUrl;
+    let pinnedServerCertificate: string | undefined;
+    if (!brokerUrl) {
+      if (!options.tls.serverCert || !options.tls.serverKey) {
+        throw new Error('the embedded broker needs tls.serverCert and tls.serverKey (or give a brokerUrl)');
+      }
+      const cert = await loadPem(options.tls.serverCert, 'server certificate');
+      const key = await loadPem(options.tls.serverKey, 'server key');
+      const host = options.embeddedBroker?.host ?? DEFAULTS.brokerHost;
+      broker = await startEmbeddedBroker({
+        port: options.embeddedBroker?.port ?? DEFAULTS.brokerPort,
+        host,
+        tls: { ca, cert, key },
+        topicPrefix,
+        logger,
+        registry,
+        ...(options.embeddedBroker?.maxPacketBytes
+          ? { maxPacketBytes: options.embeddedBroker.maxPacketBytes }
+          : {}),
+      });
+      cleanups.push(() => broker!.close());
+      const target = ANY_ADDRESS.has(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+      brokerUrl = `mqtts://${target}:${broker.port}`;
+      // The ingest reaches its own broker over loopback; the certificate is
+      // issued for the public name, so pin it instead of checking the name.
+      pinnedServerCertificate = cert;
+    }
+
+    const ingest = new IngestClient({
+      url: brokerUrl,
+      tls: { ca, cert: clientCert, key: clientKey },
+      clientId: options.clientId ?? DEFAULTS.clientId,
+      topicPrefix,
+      onMessage: (topic, payload, retained) => handler.handle(topic, payload, retained),
+      logger,
+      registry,
+      ...(pinnedServerCertificate ? { pinnedServerCertificate } : {}),
+    });
+    ingest.start();
+    cleanups.push(() => ingest.stop());
+    // With the embedded broker a failure to subscribe is a configuration
+    // error (wrong client certificate): fail loudly. An external broker may
+    // simply not be up yet; the client retries and /readyz tells.
+    if (broker) await ingest.whenReady(options.readyTimeoutMs ?? 15_000);
+
+    const app: FastifyInstance = await buildHttpServer({
+      inventory,
+      fleet,
+      registry,
+      isReady: () => ingest.ready,
+      logger,
+      version: packageVersion(),
+    });
+    cleanups.push(() => app.close());
+    const httpHost = options.http?.host ?? DEFAULTS.httpHost;
+    await app.listen({ port: options.http?.port ?? DEFAULTS.httpPort, host: httpHost });
+    const address = app.server.address();
+    const httpPort =
+      typeof address === 'object' && address ? address.port : (options.http?.port ?? DEFAULTS.httpPort);
+    const httpUrl = `http://${ANY_ADDRESS.has(httpHost) ? '127.0.0.1' : httpHost}:${httpPort}`;
+    logger.info({ httpUrl, brokerUrl, embeddedBroker: !!broker, topicPrefix }, 'aggregator started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      httpPort,
+      httpUrl,
+      ...(broker ? { brokerPort: broker.port } : {}),
+      inventory,
+      fleet,
+      registry,
+      ready: () => ingest.ready,
+      stop: () => {
+        stopping ??= stopAll().then(() => logger.info('aggregator stopped'));
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,186 @@
+// JSON schemas of the HTTP API. Fastify validates requests and serialises
+// responses with them (unknown fields are dropped on the way out, so nothing
+// internal leaks), and @fastify/swagger publishes them as OpenAPI.
+import { SORT_FIELDS } from '../inventory/query.js';
+
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const strings = { type: 'array', items: { type: 'string' } } as const;
+
+export const errorSchema = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+const evidence = {
+  type: 'object',
+  properties: {
+    protocol: { type: 'string' },
+    field: { type: 'string' },
+    value: { type: 'string' },
+    seen: dateTime,
+  },
+  required: ['protocol', 'field', 'seen'],
+} as const;
+
+const attribute = {
+  type: 'object',
+  description: 'The best evidence for the value among all sensors: highest confidence, then newest.',
+  properties: {
+    value: { type: 'string' },
+    confidence: { type: 'number' },
+    evidence: { type: 'array', items: evidence },
+    sensor: { type: 'string', description: 'The sensor whose observation supplied the value.' },
+  },
+  required: ['value', 'confidence', 'evidence', 'sensor'],
+} as const;
+
+export const deviceSchema = {
+  $id: 'Device',
+  type: 'object',
+  properties: {
+    id: { type: 'string', description: 'Aggregator id: "<site>~[<zone>~]<device id>".' },
+    site: { type: 'string' },
+    zone: { type: 'string' },
+    deviceId: {
+      type: 'string',
+      description: 'The id the agents use within the site, e.g. "mac:00:11:22:33:44:55".',
+    },
+    sensors: strings,
+    observers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { sensor: { type: 'string' }, node: { type: 'string' }, lastSeen: dateTime },
+        required: ['sensor', 'node', 'lastSeen'],
+      },
+    },
+    macs: strings,
+    ipv4: strings,
+    ipv6: strings,
+    protocols: strings,
+    hostname: attribute,
+    vendor: attribute,
+    manufacturer: attribute,
+    model: attribute,
+    firmwareVersion: attribute,
+    serialNumber: attribute,
+    os: attribute,
+    category: attribute,
+    type: attribute,
+    firstSeen: dateTime,
+    lastSeen: dateTime,
+  },
+  required: [
+    'id',
+    'site',
+    'deviceId',
+    'sensors',
+    'observers',
+    'macs',
+    'ipv4',
+    'ipv6',
+    'protocols',
+    'firstSeen',
+    'lastSeen',
+  ],
+} as const;
+
+export const deviceListQuery = {
+  type: 'object',
+  properties: {
+    site: { type: 'string' },
+    zone: { type: 'string' },
+    category: { type: 'string' },
+    type: { type: 'string' },
+    vendor: { type: 'string' },
+    q: { type: 'string', maxLength: 200, description: 'Free-text search; every word must match.' },
+    sort: {
+      type: 'string',
+      pattern: `^-?(${SORT_FIELDS.join('|')})$`,
+      default: '-lastSeen',
+      description: `One of ${SORT_FIELDS.join(', ')}; prefix "-" for descending.`,
+    },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    offset: { type: 'integer', minimum: 0, default: 0 },
+  },
+  additionalProperties: false,
+} as const;
+
+export const deviceListResponse = {
+  type: 'object',
+  properties: { items: { type: 'array', items: { $ref: 'Device#' } }, total: { type: 'integer' } },
+  required: ['items', 'total'],
+} as const;
+
+const captureStats = {
+  type: 'object',
+  properties: {
+    packets: { type: 'integer' },
+    bytes: { type: 'integer' },
+    malformed: { type: 'integer' },
+    kernelDrops: { type: 'integer' },
+    agentDrops: { type: 'integer' },
+  },
+} as const;
+
+const health = { type: 'string', enum: ['online', 'stale', 'offline', 'unknown'] } as const;
+
+export const sensorSchema = {
+  $id: 'Sensor',
+  type: 'object',
+  properties: {
+    id: { type: 'string', description: '"<site>.<sensor>", the certificate common name.' },
+    site: { type: 'string' },
+    sensor: { type: 'string' },
+    health,
+    lastHeartbeat: dateTime,
+    certificateNotAfter: dateTime,
+    agentVersions: strings,
+    capture: captureStats,
+    nodes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          node: { type: 'string' },
+          health,
+          online: { type: 'boolean' },
+          statusAt: dateTime,
+          lastHeartbeat: dateTime,
+          agentVersion: { type: 'string' },
+          runId: { type: 'string' },
+          uptimeSeconds: { type: 'number' },
+          devices: { type: 'integer' },
+          spoolDepth: { type: 'integer' },
+          capture: captureStats,
+          certificateNotAfter: dateTime,
+        },
+        required: ['node', 'health'],
+      },
+    },
+  },
+  required: ['id', 'site', 'sensor', 'health', 'nodes', 'agentVersions', 'capture'],
+} as const;
+
+export const siteSchema = {
+  type: 'object',
+  properties: {
+    site: { type: 'string' },
+    devices: { type: 'integer' },
+    zones: {
+      type: 'array',
+      items: { type: 'object', properties: { zone: { type: 'string' }, devices: { type: 'integer' } } },
+    },
+    sensors: {
+      type: 'object',
+      properties: {
+        total: { type: 'integer' },
+        online: { type: 'integer' },
+        stale: { type: 'integer' },
+        offline: { type: 'integer' },
+        unknown: { type: 'integer' },
+      },
+    },
+  },
+  required: ['site', 'devices', 'zones', 'sensors'],
+} as const;

@@ -1,0 +1,50 @@
+// The HTTP side: JSON API under /api/v1, probes, metrics and the web UI.
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { FleetRegistry } from '../fleet/registry.js';
+import type { InventoryStore } from '../inventory/store.js';
+import type { Logger } from '../log.js';
+import { deviceRoutes } from './routes/devices.js';
+import { fleetRoutes } from './routes/fleet.js';
+import { healthRoutes } from './routes/health.js';
+import { uiRoutes } from './routes/ui.js';
+import { deviceSchema, sensorSchema } from './schemas.js';
+
+export interface HttpServerOptions {
+  inventory: InventoryStore;
+  fleet: FleetRegistry;
+  registry: Registry;
+  isReady: () => boolean;
+  logger: Logger;
+  version: string;
+}
+
+export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger.child({ module: 'http' }) as FastifyBaseLogger,
+    // The UI polls; per-request lines would drown the log. Errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Fleet-wide queries are cheap; a body never carries more than a query.
+    bodyLimit: 64 * 1024,
+  });
+  app.addSchema(deviceSchema);
+  app.addSchema(sensorSchema);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'hark aggregator',
+        version: options.version,
+        description: 'Merged device inventory and sensor fleet health',
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+
+  deviceRoutes(app, options.inventory);
+  fleetRoutes(app, options.fleet, options.inventory);
+  healthRoutes(app, options.registry, options.isReady);
+  await uiRoutes(app);
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

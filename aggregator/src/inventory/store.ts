@@ -1,0 +1,118 @@
+// The merged device inventory, in memory. One device seen by several sensors
+// of a site becomes one record (see merge.ts); sites and zones never mix
+// (see device-id.ts). History and persistence belong to later work: this is
+// the live view the API serves.
+import type { AttributeName, DeviceRecord } from '@hark/contracts/inventory';
+import type { InventoryMessage } from '@hark/contracts/mqtt';
+import { deviceKey } from './device-id.js';
+import { type MergedView, mergeObservations, type Observation } from './merge.js';
+import { type DeviceQuery, queryDevices } from './query.js';
+
+export interface Device extends MergedView {
+  /** The aggregator's id: site (+ zone) + the agent's device id. */
+  id: string;
+  site: string;
+  zone?: string;
+  /** The id the agents use within the site, e.g. "mac:00:11:22:33:44:55". */
+  deviceId: string;
+}
+
+interface Entry {
+  site: string;
+  zone: string | undefined;
+  deviceId: string;
+  /** Latest record per capture point, keyed "<sensor>/<node>". */
+  observations: Map<string, Observation>;
+  view: Device;
+}
+
+export interface ApplyResult {
+  created: number;
+  updated: number;
+  /** Records older than what the same capture point already reported (redelivered or reordered messages). */
+  ignored: number;
+}
+
+export class InventoryStore {
+  private readonly devices = new Map<string, Entry>();
+
+  get size(): number {
+    return this.devices.size;
+  }
+
+  /** Folds one inventory message from `<site>.<sensor>/<node>` into the inventory. */
+  apply(origin: { site: string; sensor: string; node: string }, message: InventoryMessage): ApplyResult {
+    const result: ApplyResult = { created: 0, updated: 0, ignored: 0 };
+    for (const record of message.devices) {
+      const outcome = this.upsert(origin, message.zone, record);
+      result[outcome] += 1;
+    }
+    // Snapshot and delta both upsert. A device missing from a snapshot is not
+    // deleted: it ages by lastSeen, and retention is a policy for later.
+    return result;
+  }
+
+  private upsert(
+    origin: { site: string; sensor: string; node: string },
+    zone: string | undefined,
+    record: DeviceRecord,
+  ): keyof ApplyResult {
+    const id = deviceKey(origin.site, zone, record.id);
+    const observer = `${origin.sensor}/${origin.node}`;
+    let entry = this.devices.get(id);
+    const created = !entry;
+    if (!entry) {
+      entry = {
+        site: origin.site,
+        zone,
+        deviceId: record.id,
+        observations: new Map(),
+        view: undefined as never,
+      };
+      this.devices.set(id, entry);
+    }
+    const previous = entry.observations.get(observer);
+    // QoS 1 redelivers and reconnects reorder: never let an older record replace a newer one.
+    if (previous && Date.parse(previous.record.lastSeen) > Date.parse(record.lastSeen)) return 'ignored';
+    entry.observations.set(observer, { sensor: origin.sensor, node: origin.node, record });
+    entry.view = {
+      id,
+      site: entry.site,
+      ...(entry.zone !== undefined ? { zone: entry.zone } : {}),
+      deviceId: entry.deviceId,
+      ...mergeObservations([...entry.observations.values()]),
+    };
+    return created ? 'created' : 'updated';
+  }
+
+  get(id: string): Device | undefined {
+    return this.devices.get(id)?.view;
+  }
+
+  all(): IterableIterator<Device> {
+    return (function* (entries) {
+      for (const entry of entries) yield entry.view;
+    })(this.devices.values());
+  }
+
+  query(query: DeviceQuery): { items: Device[]; total: number } {
+    return queryDevices(this.all(), query);
+  }
+
+  /** Device counts per site (and per zone within it). */
+  siteSummaries(): Map<string, { devices: number; zones: Map<string, number> }> {
+    const sites = new Map<string, { devices: number; zones: Map<string, number> }>();
+    for (const entry of this.devices.values()) {
+      let site = sites.get(entry.site);
+      if (!site) {
+        site = { devices: 0, zones: new Map() };
+        sites.set(entry.site, site);
+      }
+      site.devices += 1;
+      if (entry.zone !== undefined) site.zones.set(entry.zone, (site.zones.get(entry.zone) ?? 0) + 1);
+    }
+    return sites;
+  }
+}
+
+export type { AttributeName };

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// hark-aggregator: the CLI. Every option has an environment variable, the
+// usual way to configure a container; key material is given as file paths.
+import { Command, Option } from 'commander';
+import { startAggregator } from './aggregator.js';
+import { DEFAULTS } from './config.js';
+import { createLogger } from './log.js';
+
+const int = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${value}`);
+  return n;
+};
+
+const program = new Command()
+  .name('hark-aggregator')
+  .description('hark aggregator: merged device inventory, fleet health, HTTP API and web UI');
+
+program
+  .command('serve')
+  .description('run the aggregator (embedded MQTT broker unless --broker-url is given)')
+  .addOption(
+    new Option('--http-port <port>', 'HTTP port')
+      .env('HARK_HTTP_PORT')
+      .argParser(int)
+      .default(DEFAULTS.httpPort),
+  )
+  .addOption(
+    new Option('--http-host <host>', 'HTTP listen address').env('HARK_HTTP_HOST').default(DEFAULTS.httpHost),
+  )
+  .addOption(
+    new Option('--broker-url <url>', 'external broker, e.g. mqtts://mosquitto:8883').env('HARK_BROKER_URL'),
+  )
+  .addOption(
+    new Option('--broker-port <port>', 'embedded broker port')
+      .env('HARK_BROKER_PORT')
+      .argParser(int)
+      .default(DEFAULTS.brokerPort),
+  )
+  .addOption(
+    new Option('--broker-host <host>', 'embedded broker listen address')
+      .env('HARK_BROKER_HOST')
+      .default(DEFAULTS.brokerHost),
+  )
+  .addOption(
+    new Option('--topic-prefix <prefix>', 'MQTT topic prefix')
+      .env('HARK_TOPIC_PREFIX')
+      .default(DEFAULTS.topicPrefix),
+  )
+  .addOption(
+    new Option('--ca <file>', 'site CA trust bundle (PEM)').env('HARK_CA_FILE').makeOptionMandatory(),
+  )
+  .addOption(
+    new Option('--server-cert <file>', 'embedded broker certificate (PEM)').env('HARK_SERVER_CERT_FILE'),
+  )
+  .addOption(new Option('--server-key <file>', 'embedded broker key (PEM)').env('HARK_SERVER_KEY_FILE'))
+  .addOption(
+    new Option('--client-cert <file>', 'aggregator client certificate (PEM)')
+      .env('HARK_CLIENT_CERT_FILE')
+      .makeOptionMandatory(),
+  )
+  .addOption(
+    new Option('--client-key <file>', 'aggregator client key (PEM)')
+      .env('HARK_CLIENT_KEY_FILE')
+      .makeOptionMandatory(),
+  )
+  .addOption(
+    new Option('--client-id <id>', 'MQTT client id (persistent session)')
+      .env('HARK_CLIENT_ID')
+      .default(DEFAULTS.clientId),
+  )
+  .addOption(
+    new Option('--stale-after <seconds>', 'a sensor without heartbeat for this long is stale')
+      .env('HARK_STALE_AFTER_SECONDS')
+      .argParser(int)
+      .default(DEFAULTS.staleAfterMs / 1000),
+  )
+  .addOption(new Option('--log-level <level>', 'log level').env('HARK_LOG_LEVEL').default('info'))
+  .action(async (opts) => {
+    const logger = createLogger(opts.logLevel);
+    const aggregator = await startAggregator({
+      topicPrefix: opts.topicPrefix,
+      http: { port: opts.httpPort, host: opts.httpHost },
+      ...(opts.brokerUrl
+        ? { brokerUrl: opts.brokerUrl }
+        : { embeddedBroker: { port: opts.brokerPort, host: opts.brokerHost } }),
+      tls: {
+        ca: { path: opts.ca },
+        ...(opts.serverCert ? { serverCert: { path: opts.serverCert } } : {}),
+        ...(opts.serverKey ? { serverKey: { path: opts.serverKey } } : {}),
+        clientCert: { path: opts.clientCert },
+        clientKey: { path: opts.clientKey },
+      },
+      clientId: opts.clientId,
+      staleAfterMs: opts.staleAfter * 1000,
+      logger,
+    });
+
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      // Bounded: a stuck connection must not keep a terminating pod alive.
+      const force = setTimeout(() => {
+        logger.error('shutdown timed out');
+        process.exit(1);
+      }, 10_000);
+      force.unref();
+      aggregator.stop().then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program.parseAsync().catch((err: Error) => {
+  // Start-up errors name files and causes, never key material.
+  process.stderr.write(`hark-aggregator: ${err.message}\n`);
+  process.exit(1);
+});

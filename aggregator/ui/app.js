@@ -1,0 +1,179 @@
+// hark web UI: plain ES module, no framework, no build step. It reads the
+// same /api/v1 the CLI and integrations use and re-polls every few seconds.
+// All text goes in through textContent, never innerHTML: device names come
+// off the network and are attacker-controlled.
+
+const PAGE_SIZE = 50;
+const POLL_MS = 5000;
+const state = { offset: 0, total: 0 };
+
+const $ = (selector) => document.querySelector(selector);
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function ago(iso) {
+  if (!iso) return '—';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)}h ago`;
+  return new Date(iso).toLocaleDateString();
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { accept: 'application/json' } });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const [name, value] of new FormData($('#filters'))) {
+    if (String(value).trim()) params.set(name, String(value).trim());
+  }
+  params.set('limit', String(PAGE_SIZE));
+  params.set('offset', String(state.offset));
+  return params;
+}
+
+function list(values) {
+  const cell = el('td');
+  for (const value of values ?? []) cell.append(el('div', value, 'mono'));
+  return cell;
+}
+
+function attr(attribute) {
+  const cell = el('td', attribute?.value ?? '—');
+  if (attribute) cell.title = `confidence ${attribute.confidence} · from ${attribute.sensor}`;
+  return cell;
+}
+
+async function refreshDevices() {
+  const { items, total } = await getJson(`/api/v1/devices?${filterParams()}`);
+  state.total = total;
+  const rows = items.map((d) => {
+    const row = el('tr');
+    const seen = el('td', ago(d.lastSeen));
+    seen.title = d.lastSeen;
+    row.append(
+      attr(d.vendor),
+      attr(d.model),
+      attr(d.type ?? d.category),
+      attr(d.hostname),
+      list([...d.ipv4, ...d.ipv6]),
+      list(d.macs),
+      el('td', d.protocols.join(', ')),
+      el('td', d.zone ? `${d.site} / ${d.zone}` : d.site),
+      el('td', d.sensors.join(', ')),
+      seen,
+    );
+    return row;
+  });
+  if (rows.length === 0) {
+    const empty = el('td', 'No devices match.', 'empty');
+    empty.colSpan = 10;
+    rows.push(el('tr'));
+    rows[0].append(empty);
+  }
+  $('#device-rows').replaceChildren(...rows);
+  $('#device-count').textContent = String(total);
+  const last = Math.min(state.offset + PAGE_SIZE, total);
+  $('#page').textContent = total ? `${state.offset + 1}–${last} of ${total}` : '';
+  $('#prev').disabled = state.offset === 0;
+  $('#next').disabled = last >= total;
+}
+
+async function refreshFleet() {
+  const [{ items: sites }, { items: sensors }] = await Promise.all([
+    getJson('/api/v1/sites'),
+    getJson('/api/v1/sensors'),
+  ]);
+
+  const select = $('#filters select[name=site]');
+  const chosen = select.value;
+  select.replaceChildren(el('option', 'All sites'), ...sites.map((s) => el('option', s.site)));
+  select.options[0].value = '';
+  select.value = chosen;
+
+  $('#sites').replaceChildren(
+    ...sites.map((s) => {
+      const card = el('div', undefined, 'card');
+      card.append(
+        el('h2', s.site),
+        el('p', `${s.devices} devices`),
+        el(
+          'p',
+          `${s.sensors.online}/${s.sensors.total} sensors online`,
+          s.sensors.online < s.sensors.total ? 'warn' : '',
+        ),
+      );
+      return card;
+    }),
+  );
+
+  $('#sensor-rows').replaceChildren(
+    ...sensors.map((s) => {
+      const row = el('tr');
+      const drops = s.capture.kernelDrops + s.capture.agentDrops;
+      row.append(
+        el('td', s.id, 'mono'),
+        el('td', s.health, `health ${s.health}`),
+        el('td', s.nodes.map((n) => `${n.node} (${n.health})`).join(', ')),
+        el('td', s.agentVersions.join(', ') || '—'),
+        el('td', ago(s.lastHeartbeat)),
+        el('td', s.capture.packets.toLocaleString()),
+        el('td', drops.toLocaleString(), drops > 0 ? 'warn' : ''),
+        el('td', s.certificateNotAfter ? new Date(s.certificateNotAfter).toLocaleDateString() : '—'),
+      );
+      return row;
+    }),
+  );
+  const online = sensors.filter((s) => s.health === 'online').length;
+  $('#fleet-summary').textContent = `${online}/${sensors.length}`;
+}
+
+async function refresh() {
+  try {
+    await Promise.all([refreshDevices(), refreshFleet()]);
+    $('#status').textContent = `updated ${new Date().toLocaleTimeString()}`;
+    $('#status').classList.remove('error');
+  } catch (err) {
+    $('#status').textContent = `cannot reach the aggregator: ${err.message}`;
+    $('#status').classList.add('error');
+  }
+}
+
+function showView() {
+  const view = location.hash === '#fleet' ? 'fleet' : 'devices';
+  for (const section of document.querySelectorAll('.view')) section.hidden = section.id !== view;
+  for (const link of document.querySelectorAll('nav a'))
+    link.classList.toggle('active', link.dataset.view === view);
+}
+
+let debounce;
+$('#filters').addEventListener('input', () => {
+  clearTimeout(debounce);
+  debounce = setTimeout(() => {
+    state.offset = 0;
+    refreshDevices().catch(() => {});
+  }, 250);
+});
+$('#filters').addEventListener('submit', (event) => event.preventDefault());
+$('#prev').addEventListener('click', () => {
+  state.offset = Math.max(0, state.offset - PAGE_SIZE);
+  refreshDevices().catch(() => {});
+});
+$('#next').addEventListener('click', () => {
+  state.offset += PAGE_SIZE;
+  refreshDevices().catch(() => {});
+});
+window.addEventListener('hashchange', showView);
+
+showView();
+refresh();
+setInterval(refresh, POLL_MS);
