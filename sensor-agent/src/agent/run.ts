@@ -1,0 +1,165 @@
+// The agent daemon: replay (later: live capture) -> inventory -> MQTT, with
+// health/metrics over HTTP. `runAgent` is the programmatic entry point the
+// CLI and the end-to-end tests share.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { AgentConfig } from '@hark/contracts/agent-config';
+import type { DeviceRecord } from '@hark/contracts/inventory';
+import type { MessageKind, SensorIdentity } from '@hark/contracts/mqtt';
+import type { IClientOptions } from 'mqtt';
+import { type Logger, pino } from 'pino';
+import { DecoderIndex } from '../decoders/registry.js';
+import { Pipeline, type PipelineStats } from '../pipeline.js';
+import { AGENT_VERSION } from '../version.js';
+import { startHealthServer } from './http.js';
+import { createMetrics } from './metrics.js';
+import { replayPass } from './replay.js';
+import { Reporter } from './reporter.js';
+
+export interface RunAgentOptions {
+  /** Defaults to a pino JSON logger on stdout at info level. */
+  logger?: Logger;
+  /** Overrides config.node / $NODE_NAME / os.hostname(). */
+  node?: string;
+  /** Extra mqtt.js client options (tests). */
+  mqttOptions?: Partial<IClientOptions>;
+}
+
+export interface AgentHandle {
+  readonly runId: string;
+  readonly identity: SensorIdentity;
+  /** The MQTT client id: `<site>.<sensor>.<node>`. */
+  readonly clientId: string;
+  /** The port the HTTP server listens on (useful with http.port 0). */
+  readonly httpPort: number;
+  readonly stats: PipelineStats;
+  topic(kind: MessageKind): string;
+  /** Completed replay passes. */
+  passes(): number;
+  /** Resolves once `n` replay passes have completed (and their snapshots were queued). */
+  waitForPass(n?: number): Promise<void>;
+  inventory(): DeviceRecord[];
+  /** Publishes the offline status, disconnects, stops the replay and the HTTP server. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export class LiveCaptureUnsupportedError extends Error {
+  constructor() {
+    super('live capture is not yet supported: set capture.replay.file to replay a capture file');
+    this.name = 'LiveCaptureUnsupportedError';
+  }
+}
+
+export async function runAgent(config: AgentConfig, options: RunAgentOptions = {}): Promise<AgentHandle> {
+  const replay = config.capture.replay;
+  if (!replay) throw new LiveCaptureUnsupportedError();
+  const logger = options.logger ?? pino({ name: 'hark-agent' });
+  const node = options.node ?? config.node ?? process.env.NODE_NAME ?? hostname();
+  const identity: SensorIdentity = { site: config.site, sensor: config.sensor, node };
+  const runId = randomUUID();
+  const startedAt = performance.now();
+  const decoders = DecoderIndex.only(config.capture.protocols);
+  if (decoders.undecoded.length > 0) {
+    logger.warn({ protocols: decoders.undecoded }, 'this agent version does not decode some requested protocol families yet');
+  }
+  const pipeline = new Pipeline({ decoders });
+  const reporter = new Reporter({
+    config,
+    identity,
+    runId,
+    agentVersion: AGENT_VERSION,
+    logger,
+    ...(options.mqttOptions ? { mqttOptions: options.mqttOptions } : {}),
+  });
+
+  let passes = 0;
+  let captureFailed = false;
+  let stopped = false;
+  const passWaiters: { n: number; resolve: () => void }[] = [];
+  const abort = new AbortController();
+
+  const registry = createMetrics({
+    stats: () => pipeline.stats,
+    devices: () => pipeline.store.size,
+    connected: () => reporter.connected,
+    published: () => reporter.published,
+    passes: () => passes,
+  });
+  const http = await startHealthServer(
+    config.http.port,
+    registry,
+    () => reporter.connected && !captureFailed && !stopped,
+  );
+  logger.info(
+    { runId, identity, httpPort: http.port, replay: replay.file, pace: replay.pace, loop: replay.loop },
+    'agent starting',
+  );
+  reporter.start();
+
+  const snapshot = () => reporter.publishSnapshot(pipeline.store.toRecords());
+  const heartbeat = () =>
+    reporter.publishHeartbeat({
+      uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
+      devices: pipeline.store.size,
+      capture: {
+        packets: pipeline.stats.packets,
+        bytes: pipeline.stats.bytes,
+        malformed: pipeline.stats.malformed,
+        kernelDrops: 0,
+        agentDrops: 0,
+      },
+      spoolDepth: 0,
+    });
+  const snapshotTimer = setInterval(snapshot, config.reporting.snapshotIntervalSeconds * 1000);
+  const heartbeatTimer = setInterval(heartbeat, config.reporting.heartbeatIntervalSeconds * 1000);
+
+  const captureLoop = (async () => {
+    do {
+      try {
+        await replayPass(replay.file, pipeline, replay.pace, abort.signal);
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        captureFailed = true;
+        logger.error({ err: { message: (error as Error).message }, file: replay.file }, 'replay failed');
+        snapshot(); // report what was read before the damage
+        return;
+      }
+      passes++;
+      logger.info(
+        { pass: passes, devices: pipeline.store.size, stats: pipeline.stats },
+        'replay pass complete',
+      );
+      snapshot();
+      for (const w of passWaiters.splice(0)) {
+        if (passes >= w.n) w.resolve();
+        else passWaiters.push(w);
+      }
+    } while (replay.loop && !abort.signal.aborted);
+  })();
+
+  const handle: AgentHandle = {
+    runId,
+    identity,
+    clientId: reporter.clientId,
+    httpPort: http.port,
+    stats: pipeline.stats,
+    topic: (kind) => reporter.topic(kind),
+    passes: () => passes,
+    waitForPass: (n = 1) =>
+      passes >= n ? Promise.resolve() : new Promise<void>((resolve) => passWaiters.push({ n, resolve })),
+    inventory: () => pipeline.store.toRecords(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      logger.info('agent stopping');
+      clearInterval(snapshotTimer);
+      clearInterval(heartbeatTimer);
+      abort.abort();
+      await captureLoop;
+      await reporter.stop();
+      await http.close();
+      logger.info('agent stopped');
+    },
+  };
+  return handle;
+}

@@ -1,0 +1,12 @@
+export { CaptureFormatError } from './errors.js';
+export { LinkType, linkTypeName } from './linktypes.js';
+export { PcapParser } from './pcap.js';
+export { PcapngParser } from './pcapng.js';
+export {
+  type CaptureSource,
+  createParser,
+  detectFormat,
+  type ReadCaptureOptions,
+  readCapture,
+} from './reader.js';
+export type { CapturedPacket, CaptureFormat, CaptureParser } from './types.js';

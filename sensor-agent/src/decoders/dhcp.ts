@@ -1,0 +1,194 @@
+// DHCPv4 (RFC 2131; options RFC 2132, FQDN RFC 4702). Requests (BOOTREQUEST)
+// describe the client: it names itself (option 12/81), its DHCP stack (60)
+// and, through the list and order of options it asks for (55), a fingerprint
+// of its OS. Replies tell the address the server bound to chaddr (ACK yiaddr).
+import { formatIp4, isDeviceMac, isHostIp4 } from '../packet/addresses.js';
+import type { PacketView } from '../packet/view.js';
+import type { Decoder, ObservationSink } from './types.js';
+import { dnsLabels, observation, text } from './util.js';
+
+const BOOTREQUEST = 1;
+const BOOTREPLY = 2;
+const MAGIC_COOKIE = 0x63825363;
+const FIXED_HEADER = 236;
+
+const OPT_PAD = 0;
+const OPT_HOSTNAME = 12;
+const OPT_OVERLOAD = 52;
+const OPT_MESSAGE_TYPE = 53;
+const OPT_SERVER_ID = 54;
+const OPT_PARAMETER_LIST = 55;
+const OPT_VENDOR_CLASS = 60;
+const OPT_CLIENT_ID = 61;
+const OPT_FQDN = 81;
+const OPT_END = 255;
+
+const DHCPACK = 5;
+
+interface Options {
+  messageType: number;
+  hostname?: string;
+  fqdn?: string;
+  vendorClass?: string;
+  parameterList?: string;
+  clientId?: string;
+  serverId?: number;
+}
+
+export const dhcpDecoder: Decoder = {
+  name: 'dhcp',
+  family: 'udp',
+  keys: [67, 68],
+  match: (pkt) => (pkt.srcPort === 67 || pkt.srcPort === 68) && (pkt.dstPort === 67 || pkt.dstPort === 68),
+  decode(pkt: PacketView, sink: ObservationSink): void {
+    const b = pkt.data;
+    const o = pkt.payloadOffset;
+    const end = pkt.payloadEnd;
+    if (end < o + FIXED_HEADER + 4) throw new RangeError('DHCP message shorter than its fixed header');
+    if (b.readUInt32BE(o + FIXED_HEADER) !== MAGIC_COOKIE) return; // plain BOOTP: nothing to learn
+    const op = b[o]!;
+    const htype = b[o + 1]!;
+    const hlen = b[o + 2]!;
+    if (htype !== 1 || hlen !== 6) return; // only Ethernet clients have a MAC we can key on
+    const chaddr = b.readUIntBE(o + 28, 6);
+    if (!isDeviceMac(chaddr)) return;
+
+    const opts: Options = { messageType: 0 };
+    const overload = readOptions(b, o + FIXED_HEADER + 4, end, opts);
+    // Option overload (52) moves options into the file (1) and/or sname (2) fields.
+    if (overload & 1) readOptions(b, o + 108, o + 236, opts);
+    if (overload & 2) readOptions(b, o + 44, o + 108, opts);
+
+    if (op === BOOTREQUEST) {
+      const emit = (
+        name: Parameters<typeof observation>[4],
+        value: string | undefined,
+        conf: number,
+        field: string,
+      ) => {
+        if (value) sink.observe(observation(pkt, chaddr, undefined, 'dhcp', name, value, conf, field));
+      };
+      // A client's own name for itself: strong, but users rename devices, so not 1.
+      emit('hostname', opts.hostname, 0.8, 'option12.hostname');
+      emit('hostname', opts.fqdn, 0.75, 'option81.fqdn');
+      emit('dhcpVendorClass', opts.vendorClass, 0.9, 'option60.vendor_class');
+      emit('dhcpFingerprint', opts.parameterList, 0.9, 'option55.parameter_request_list');
+      emit('dhcpClientId', opts.clientId, 0.9, 'option61.client_id');
+      const vendorOs = osFromVendorClass(opts.vendorClass);
+      if (vendorOs) emit('os', vendorOs, 0.5, 'option60.vendor_class');
+      const ciaddr = b.readUInt32BE(o + 12);
+      if (isHostIp4(ciaddr)) emit('ipv4', formatIp4(ciaddr), 0.8, 'ciaddr');
+    } else if (op === BOOTREPLY) {
+      const yiaddr = b.readUInt32BE(o + 16);
+      // A server may assign or echo the client's name (option 12 in OFFER/ACK): a bit weaker than the client's own.
+      if (opts.hostname)
+        sink.observe(
+          observation(
+            pkt,
+            chaddr,
+            undefined,
+            'dhcp',
+            'hostname',
+            opts.hostname,
+            0.7,
+            'reply.option12.hostname',
+          ),
+        );
+      // ACK binds the lease; a BOOTP reply (no message type) binds it too.
+      if ((opts.messageType === DHCPACK || opts.messageType === 0) && isHostIp4(yiaddr)) {
+        const ip = formatIp4(yiaddr);
+        sink.observe(observation(pkt, chaddr, ip, 'dhcp', 'ipv4', ip, 0.9, 'ack.yiaddr'));
+      }
+      // The sender of a reply is a DHCP server (or relay): a role hint for classification.
+      if (isDeviceMac(pkt.srcMac) && opts.serverId !== undefined && opts.serverId === pkt.srcIp4) {
+        sink.observe(
+          observation(
+            pkt,
+            pkt.srcMac,
+            formatIp4(pkt.srcIp4),
+            'dhcp',
+            'dhcpServer',
+            'true',
+            0.8,
+            'option54.server_id',
+          ),
+        );
+        if (opts.vendorClass) {
+          sink.observe(
+            observation(
+              pkt,
+              pkt.srcMac,
+              undefined,
+              'dhcp',
+              'dhcpVendorClass',
+              opts.vendorClass,
+              0.7,
+              'option60.vendor_class',
+            ),
+          );
+        }
+      }
+    }
+  },
+};
+
+/** Reads an option area into `opts`; returns the overload flags (option 52). */
+function readOptions(b: Buffer, start: number, end: number, opts: Options): number {
+  let overload = 0;
+  let o = start;
+  while (o < end) {
+    const code = b[o]!;
+    if (code === OPT_END) break;
+    if (code === OPT_PAD) {
+      o++;
+      continue;
+    }
+    if (o + 2 > end) break;
+    const len = b[o + 1]!;
+    const v = o + 2;
+    if (v + len > end) break; // truncated option: keep what was read so far
+    switch (code) {
+      case OPT_MESSAGE_TYPE:
+        if (len >= 1) opts.messageType = b[v]!;
+        break;
+      case OPT_HOSTNAME:
+        opts.hostname = text(b, v, v + len);
+        break;
+      case OPT_FQDN:
+        // flags, rcode1, rcode2, then the name: DNS wire format when the E flag (0x04) is set.
+        if (len > 3) opts.fqdn = b[v]! & 0x04 ? dnsLabels(b, v + 3, v + len) : text(b, v + 3, v + len);
+        break;
+      case OPT_VENDOR_CLASS:
+        opts.vendorClass = text(b, v, v + len);
+        break;
+      case OPT_PARAMETER_LIST: {
+        const codes: number[] = [];
+        for (let i = 0; i < len; i++) codes.push(b[v + i]!);
+        opts.parameterList = codes.join(',');
+        break;
+      }
+      case OPT_CLIENT_ID:
+        if (len >= 2) opts.clientId = `${b[v]}:${b.toString('hex', v + 1, v + len)}`;
+        break;
+      case OPT_SERVER_ID:
+        if (len === 4) opts.serverId = b.readUInt32BE(v);
+        break;
+      case OPT_OVERLOAD:
+        if (len >= 1) overload = b[v]!;
+        break;
+    }
+    o = v + len;
+  }
+  return overload;
+}
+
+/** Vendor classes that name the OS family outright. */
+function osFromVendorClass(vc: string | undefined): string | undefined {
+  if (!vc) return undefined;
+  if (vc.startsWith('MSFT')) return 'Windows';
+  const android = /^android-dhcp-(\d+)/.exec(vc);
+  if (android) return `Android ${android[1]}`;
+  if (vc.startsWith('udhcp')) return 'Linux (embedded, BusyBox udhcpc)';
+  if (vc.startsWith('dhcpcd')) return 'Linux';
+  return undefined;
+}

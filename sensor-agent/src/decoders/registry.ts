@@ -1,0 +1,72 @@
+// The set of decoders and the dispatch index over them. Adding a protocol is
+// one module plus one line here.
+import { PROTOCOL_FAMILIES, type ProtocolFamily } from '@hark/contracts/sensor';
+import { arpDecoder } from './arp.js';
+import { cdpDecoder } from './cdp.js';
+import { dhcpDecoder } from './dhcp.js';
+import { dhcpv6Decoder } from './dhcpv6.js';
+import { lldpDecoder } from './lldp.js';
+import { mdnsDecoder } from './mdns.js';
+import { nbnsDecoder } from './nbns.js';
+import { ssdpDecoder } from './ssdp.js';
+import type { Decoder, DecoderFamily } from './types.js';
+
+export const ALL_DECODERS: readonly Decoder[] = [
+  arpDecoder,
+  lldpDecoder,
+  cdpDecoder,
+  dhcpDecoder,
+  dhcpv6Decoder,
+  mdnsDecoder,
+  ssdpDecoder,
+  nbnsDecoder,
+];
+
+const EMPTY: readonly Decoder[] = [];
+
+/** The Sensor API's protocol family of each decoder whose name differs from it. */
+const DECODER_FAMILY: Record<string, ProtocolFamily> = { dhcpv6: 'dhcp', nbns: 'netbios' };
+
+/** Decoders indexed by family and key, so dispatch is a map lookup per packet. */
+export class DecoderIndex {
+  private readonly byFamily: Record<DecoderFamily, Map<number, Decoder[]>> = {
+    link: new Map(),
+    udp: new Map(),
+    tcp: new Map(),
+  };
+
+  constructor(readonly decoders: readonly Decoder[] = ALL_DECODERS) {
+    for (const d of decoders) {
+      const map = this.byFamily[d.family];
+      for (const key of d.keys) {
+        const list = map.get(key);
+        if (list) list.push(d);
+        else map.set(key, [d]);
+      }
+    }
+  }
+
+  /**
+   * Only the decoders of the listed protocol families (config
+   * `capture.protocols`, the Sensor API's names). A name outside the API is an
+   * error worth seeing; an API family this agent has no decoder for yet is
+   * accepted (an older agent under a newer operator) and reported in `undecoded`.
+   */
+  static only(names: readonly string[] | undefined): DecoderIndex {
+    if (!names || names.length === 0) return new DecoderIndex();
+    const unknown = names.filter((n) => !(PROTOCOL_FAMILIES as readonly string[]).includes(n));
+    if (unknown.length > 0) {
+      throw new Error(`unknown protocol famil${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')}; known: ${PROTOCOL_FAMILIES.join(', ')}`);
+    }
+    const index = new DecoderIndex(ALL_DECODERS.filter((d) => names.includes(DECODER_FAMILY[d.name] ?? d.name)));
+    index.undecoded = names.filter((n) => !ALL_DECODERS.some((d) => (DECODER_FAMILY[d.name] ?? d.name) === n));
+    return index;
+  }
+
+  /** Requested protocol families this agent does not decode yet. */
+  undecoded: string[] = [];
+
+  candidates(family: DecoderFamily, key: number): readonly Decoder[] {
+    return this.byFamily[family].get(key) ?? EMPTY;
+  }
+}

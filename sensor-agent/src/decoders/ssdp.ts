@@ -1,0 +1,81 @@
+// SSDP (UPnP Device Architecture 2.0 §1): NOTIFY announcements and M-SEARCH
+// responses describe the sender (SERVER, NT/ST device type, USN, LOCATION of
+// its description XML); an M-SEARCH describes only the searching client
+// through its USER-AGENT. Text headers, case-insensitive names.
+import type { PacketView } from '../packet/view.js';
+import type { Decoder, ObservationName, ObservationSink } from './types.js';
+import { emitForSender } from './util.js';
+
+const SSDP_PORT = 1900;
+const MAX_HEADER_BYTES = 8192;
+
+export const ssdpDecoder: Decoder = {
+  name: 'ssdp',
+  family: 'udp',
+  keys: [SSDP_PORT],
+  match: (pkt) => pkt.srcPort === SSDP_PORT || pkt.dstPort === SSDP_PORT,
+  decode(pkt: PacketView, sink: ObservationSink): void {
+    const end = Math.min(pkt.payloadEnd, pkt.payloadOffset + MAX_HEADER_BYTES);
+    const message = pkt.data.toString('latin1', pkt.payloadOffset, end);
+    const lines = message.split(/\r?\n/);
+    const start = lines[0] ?? '';
+    const kind = start.startsWith('NOTIFY ')
+      ? 'notify'
+      : start.startsWith('M-SEARCH ')
+        ? 'search'
+        : start.startsWith('HTTP/1.')
+          ? 'response'
+          : undefined;
+    if (!kind) throw new RangeError('not an SSDP start line');
+    const emit = (name: ObservationName, value: string | undefined, confidence: number, field: string) => {
+      if (value) emitForSender(pkt, sink, 'ssdp', name, value, confidence, field);
+    };
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line === '') break;
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const header = line.slice(0, colon).trim().toUpperCase();
+      const value = line.slice(colon + 1).trim();
+      if (header === 'USER-AGENT' || header === 'X-USER-AGENT') {
+        emit('userAgent', value, 0.7, header.toLowerCase());
+        continue;
+      }
+      if (kind === 'search') continue; // the rest of a search names what is wanted, not who asks
+      switch (header) {
+        case 'SERVER': {
+          emit('ssdpServer', value, 0.8, 'server');
+          const os = osToken(value);
+          if (os) emit('os', os, 0.3, 'server');
+          break;
+        }
+        case 'NT':
+        case 'ST':
+          if (value.startsWith('urn:')) emit('ssdpType', value, 0.8, header.toLowerCase());
+          break;
+        case 'USN': {
+          const uuid = /^uuid:([0-9a-f-]{8,})/i.exec(value);
+          if (uuid) emit('upnpUuid', uuid[1]!.toLowerCase(), 0.8, 'usn');
+          break;
+        }
+        case 'LOCATION':
+        case 'AL':
+          emit('upnpLocation', value, 0.8, header.toLowerCase());
+          break;
+      }
+    }
+  },
+};
+
+/**
+ * The first product token of a UPnP SERVER header is the OS ("Linux/2.6",
+ * "Windows/10.0"); many devices fill it with junk ("Unspecified"), hence the
+ * low confidence and the filter.
+ */
+function osToken(server: string): string | undefined {
+  const first = server.split(/[\s,]+/)[0] ?? '';
+  const name = first.split('/')[0] ?? '';
+  if (!/^(linux|windows|darwin|macos|freebsd|android|ios|vxworks|threadx|qnx|rtos)/i.test(name))
+    return undefined;
+  return first.replace('/', ' ');
+}

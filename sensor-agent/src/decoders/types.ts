@@ -1,0 +1,79 @@
+// The contract between protocol decoders and the inventory.
+//
+// A decoder turns one packet of its protocol into observations: "the device
+// with this MAC and/or IP has attribute X = V, with confidence C, because
+// field F of protocol P said so". It never touches the inventory directly, so
+// decoders stay pure functions of the packet (easy to test and to fuzz), and
+// the inventory alone decides how observations merge.
+import type { AttributeName } from '@hark/contracts/inventory';
+import type { PacketView } from '../packet/view.js';
+
+/**
+ * Facts that are not DeviceRecord attributes but feed classification and
+ * later correlation (kept per device, not emitted in records).
+ */
+export type HintName =
+  | 'dhcpVendorClass'
+  | 'dhcpFingerprint'
+  | 'dhcpClientId'
+  | 'dhcpServer'
+  | 'mdnsService'
+  | 'serviceInstance'
+  | 'capabilities'
+  | 'userAgent'
+  | 'ssdpServer'
+  | 'ssdpType'
+  | 'upnpLocation'
+  | 'upnpUuid'
+  | 'portId'
+  | 'systemDescription'
+  | 'netbiosName';
+
+/**
+ * Identity observations besides attributes and hints: `ipv4`/`ipv6` bind an
+ * address, `mac` names another MAC of the same device, `chassisId` an LLDP
+ * chassis id (subtype:value) shared by all ports of one system.
+ */
+export type ObservationName = AttributeName | HintName | 'ipv4' | 'ipv6' | 'mac' | 'chassisId';
+
+export interface Observation {
+  /** The device as a 48-bit MAC integer, or -1 when only its IP is known. */
+  mac: number;
+  /** The device's IP (text) when the MAC is not known or to bind the two; undefined otherwise. */
+  ip: string | undefined;
+  name: ObservationName;
+  value: string;
+  /** 0..1: how sure this field is of this fact (see each decoder for why its numbers are what they are). */
+  confidence: number;
+  protocol: string;
+  /** The field within the protocol, e.g. "option12.hostname". */
+  field: string;
+  /** Packet timestamp, ms since the epoch. */
+  timestampMs: number;
+}
+
+export interface ObservationSink {
+  observe(observation: Observation): void;
+}
+
+/** Which layer a decoder's dispatch keys refer to. */
+export type DecoderFamily = 'link' | 'udp' | 'tcp';
+
+export interface Decoder {
+  /** Protocol name as it appears in DeviceRecord.protocols and in stats, e.g. "dhcp". */
+  readonly name: string;
+  readonly family: DecoderFamily;
+  /**
+   * Dispatch keys: EtherTypes (EtherType.LLC for 802.3 frames) for link
+   * decoders, ports (either direction) for UDP/TCP. The registry indexes
+   * decoders by these so the hot path asks only decoders that can apply.
+   */
+  readonly keys: readonly number[];
+  /** Cheap check on the parsed headers (e.g. LLC SNAP id, multicast group); no payload parsing. */
+  match(pkt: PacketView): boolean;
+  /**
+   * Decodes and reports observations. May throw on malformed input; the
+   * pipeline counts that as a malformed packet of this protocol and moves on.
+   */
+  decode(pkt: PacketView, sink: ObservationSink): void;
+}

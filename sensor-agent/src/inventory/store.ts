@@ -1,0 +1,343 @@
+// The device store: observations in, DeviceRecords out.
+//
+// Identity: on the local segment a device is its MAC (multicast, broadcast
+// and zero MACs never are). An observation that names only an IP (an mDNS
+// record about another host, an NBNS answer) joins the device that owns the
+// IP if one is known, else becomes an "ip:" device that a later ARP/DHCP
+// binding can merge into a MAC device.
+//
+// Merging: per attribute the highest-confidence value wins; the same value
+// from another field adds evidence (and never lowers confidence).
+import type { AttributeName, DeviceRecord, Evidence } from '@hark/contracts/inventory';
+import { ATTRIBUTE_NAMES } from '@hark/contracts/inventory';
+import type { HintName, Observation, ObservationSink } from '../decoders/types.js';
+import {
+  formatIp4,
+  formatIp6,
+  formatMac,
+  isDeviceMac,
+  isHostIp4,
+  isHostIp6,
+  parseMac,
+} from '../packet/addresses.js';
+import type { PacketView } from '../packet/view.js';
+import { classify } from './classify.js';
+import { type Device, MAX_EVIDENCE, MAX_HINT_VALUES, newDevice } from './device.js';
+import { lookupVendor } from './oui.js';
+
+const ATTRIBUTES: ReadonlySet<string> = new Set(ATTRIBUTE_NAMES);
+/**
+ * A MAC that is the source of this many distinct IPv4 addresses in IP headers
+ * (none of them confirmed by ARP/DHCP) is forwarding for others: a router or
+ * gateway. Its header-learned addresses are not its own.
+ */
+const ROUTER_HEADER_IPS = 8;
+/** Sources outside every local subnet: one may be a host's public address, two mean forwarding. */
+const FOREIGN_SOURCES = 2;
+
+export class DeviceStore implements ObservationSink {
+  private readonly byMac = new Map<number, Device>();
+  private readonly byIp = new Map<string, Device>();
+  private readonly ipOnly = new Map<string, Device>();
+  private readonly byChassis = new Map<string, Device>();
+
+  get size(): number {
+    return this.byMac.size + this.ipOnly.size;
+  }
+
+  /** Called for every parsed frame: the sender exists, and (cheaply) which IP it used. */
+  touch(pkt: PacketView): void {
+    const mac = pkt.srcMac;
+    if (!isDeviceMac(mac)) return;
+    const ts = pkt.timestampMs;
+    let device = this.byMac.get(mac);
+    if (!device) {
+      device = newDevice(mac, ts);
+      this.byMac.set(mac, device);
+    } else {
+      if (ts > device.lastSeenMs) device.lastSeenMs = ts;
+      if (ts < device.firstSeenMs) device.firstSeenMs = ts;
+    }
+    if (pkt.ipVersion === 4) {
+      if (isHostIp4(pkt.srcIp4)) device.headerIp4.add(pkt.srcIp4);
+    } else if (pkt.ipVersion === 6) {
+      const b = pkt.data;
+      const o = pkt.srcIp6Offset;
+      const last = device.lastIp6Header;
+      if (last && b.compare(last, 0, 16, o, o + 16) === 0) return;
+      if (!isHostIp6(b, o)) return;
+      device.lastIp6Header = Buffer.from(b.subarray(o, o + 16));
+      const ip = formatIp6(b, o);
+      if (!device.ipv6.has(ip)) device.ipv6.set(ip, 'header');
+    }
+  }
+
+  observe(o: Observation): void {
+    const device = this.resolve(o);
+    if (!device) return;
+    const ts = o.timestampMs;
+    if (ts > device.lastSeenMs) device.lastSeenMs = ts;
+    if (ts < device.firstSeenMs) device.firstSeenMs = ts;
+    device.protocols.add(o.protocol);
+    switch (o.name) {
+      case 'ipv4':
+        this.bindIp(device, o.value, 'ipv4', o.confidence);
+        return;
+      case 'ipv6':
+        this.bindIp(device, o.value, 'ipv6', o.confidence);
+        return;
+      case 'mac': {
+        // Another MAC of the same device (LLDP port vs chassis, DUID): one device, both addresses.
+        const alias = parseMac(o.value);
+        if (!isDeviceMac(alias) || alias === device.mac || device.aliases.has(alias)) return;
+        const other = this.byMac.get(alias);
+        if (other && other !== device) this.merge(device, other);
+        else if (!other) {
+          device.aliases.add(alias);
+          this.byMac.set(alias, device);
+        }
+        return;
+      }
+      case 'chassisId': {
+        // IEEE 802.1AB: the chassis id names the system; every port announcing it is the same device.
+        const other = this.byChassis.get(o.value);
+        if (!other) this.byChassis.set(o.value, device);
+        else if (other !== device) this.merge(other, device);
+        return;
+      }
+    }
+    if (ATTRIBUTES.has(o.name)) this.setAttribute(device, o.name as AttributeName, o);
+    else this.addHint(device, o.name as HintName, o.value);
+  }
+
+  private resolve(o: Observation): Device | undefined {
+    if (o.mac >= 0) {
+      if (!isDeviceMac(o.mac)) return undefined;
+      let device = this.byMac.get(o.mac);
+      if (!device) {
+        device = newDevice(o.mac, o.timestampMs);
+        this.byMac.set(o.mac, device);
+      }
+      return device;
+    }
+    if (o.ip === undefined) return undefined;
+    const known = this.byIp.get(o.ip);
+    if (known) return known;
+    let device = this.ipOnly.get(o.ip);
+    if (!device) {
+      device = newDevice(-1, o.timestampMs);
+      this.bindIp(device, o.ip, o.ip.includes(':') ? 'ipv6' : 'ipv4', 0.5);
+      this.ipOnly.set(o.ip, device);
+    }
+    return device;
+  }
+
+  /** A strong MAC<->IP binding; an "ip:" device for that IP merges into the MAC device. */
+  private bindIp(device: Device, ip: string, family: 'ipv4' | 'ipv6', confidence: number): void {
+    device[family].set(ip, 'strong');
+    if (device.mac < 0 || confidence < 0.5) return;
+    this.byIp.set(ip, device);
+    const orphan = this.ipOnly.get(ip);
+    if (orphan && orphan !== device) {
+      this.ipOnly.delete(ip);
+      this.merge(device, orphan);
+    }
+  }
+
+  /** Folds `source` into `target` and re-points every index entry that named `source`. */
+  private merge(target: Device, source: Device): void {
+    if (source.mac >= 0) {
+      for (const mac of [source.mac, ...source.aliases]) {
+        if (mac === target.mac) continue;
+        target.aliases.add(mac);
+        this.byMac.set(mac, target);
+      }
+    }
+    for (const [ip, how] of source.ipv4) {
+      if (!target.ipv4.has(ip) || how === 'strong') target.ipv4.set(ip, how);
+      if (this.byIp.get(ip) === source) this.byIp.set(ip, target);
+    }
+    for (const [ip, how] of source.ipv6) {
+      if (!target.ipv6.has(ip) || how === 'strong') target.ipv6.set(ip, how);
+      if (this.byIp.get(ip) === source) this.byIp.set(ip, target);
+    }
+    for (const ip of source.headerIp4) target.headerIp4.add(ip);
+    for (const [key, d] of this.byChassis) if (d === source) this.byChassis.set(key, target);
+    for (const [ip, d] of this.ipOnly) if (d === source) this.ipOnly.delete(ip);
+    for (const p of source.protocols) target.protocols.add(p);
+    for (const [name, set] of source.hints) {
+      const into = target.hints.get(name) ?? new Set<string>();
+      target.hints.set(name, into);
+      for (const v of set) into.add(v);
+    }
+    for (const [name, state] of source.attributes) {
+      const current = target.attributes.get(name);
+      if (!current || state.confidence > current.confidence) target.attributes.set(name, state);
+    }
+    if (source.firstSeenMs < target.firstSeenMs) target.firstSeenMs = source.firstSeenMs;
+    if (source.lastSeenMs > target.lastSeenMs) target.lastSeenMs = source.lastSeenMs;
+  }
+
+  private setAttribute(device: Device, name: AttributeName, o: Observation): void {
+    const evidence: Evidence = {
+      protocol: o.protocol,
+      field: o.field,
+      value: o.value,
+      seen: iso(o.timestampMs),
+    };
+    const current = device.attributes.get(name);
+    if (!current) {
+      device.attributes.set(name, { value: o.value, confidence: o.confidence, evidence: [evidence] });
+      return;
+    }
+    if (sameValue(current.value, o.value)) {
+      if (o.confidence > current.confidence) current.confidence = o.confidence;
+      const dup = current.evidence.some((e) => e.protocol === o.protocol && e.field === o.field);
+      if (!dup && current.evidence.length < MAX_EVIDENCE) current.evidence.push(evidence);
+      return;
+    }
+    if (o.confidence > current.confidence) {
+      device.attributes.set(name, { value: o.value, confidence: o.confidence, evidence: [evidence] });
+    }
+  }
+
+  private addHint(device: Device, name: HintName, value: string): void {
+    let set = device.hints.get(name);
+    if (!set) {
+      set = new Set();
+      device.hints.set(name, set);
+    }
+    if (set.size < MAX_HINT_VALUES) set.add(value);
+  }
+
+  /** Every device, with vendor and classification filled in. */
+  devices(): Device[] {
+    const unique = new Set<Device>(this.byMac.values());
+    for (const d of this.ipOnly.values()) unique.add(d);
+    return [...unique];
+  }
+
+  toRecords(): DeviceRecord[] {
+    const devices = this.devices();
+    const local = localPrefixes(devices);
+    const records = devices.map((d) => toRecord(d, local));
+    records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return records;
+  }
+}
+
+function toRecord(device: Device, local: ReadonlySet<number>): DeviceRecord {
+  const { ipv4, ipv6, forwarder } = addressesOf(device, local);
+  const macs = device.mac >= 0 ? [device.mac, ...device.aliases] : [];
+  const record: DeviceRecord = {
+    id: device.mac >= 0 ? `mac:${formatMac(device.mac)}` : `ip:${ipv4[0] ?? ipv6[0] ?? 'unknown'}`,
+    macs: macs.map(formatMac),
+    ipv4,
+    ipv6,
+    protocols: [...device.protocols].sort(),
+    firstSeen: iso(device.firstSeenMs),
+    lastSeen: iso(device.lastSeenMs),
+  };
+  const vendor = device.mac >= 0 ? lookupVendor(device.mac) : undefined;
+  if (vendor) {
+    // The OUI names who made the network interface, not necessarily the device: 0.6.
+    record.vendor = {
+      value: vendor.vendor,
+      confidence: 0.6,
+      evidence: [{ protocol: 'oui', field: 'ieee.registry', value: vendor.prefix, seen: record.firstSeen }],
+    };
+  }
+  for (const [name, state] of device.attributes) {
+    record[name] = { value: state.value, confidence: round(state.confidence), evidence: [...state.evidence] };
+  }
+  const classification = classify(device, record, forwarder);
+  if (classification) {
+    const evidence: Evidence[] = [
+      {
+        protocol: 'classifier',
+        field: classification.rule,
+        value: classification.reason,
+        seen: record.lastSeen,
+      },
+    ];
+    record.category = { value: classification.category, confidence: classification.confidence, evidence };
+    record.type = { value: classification.type, confidence: classification.confidence, evidence };
+  }
+  return record;
+}
+
+/** The /24 prefixes of every ARP/DHCP-bound IPv4 address: the subnets the sensor sees locally. */
+function localPrefixes(devices: Device[]): Set<number> {
+  const prefixes = new Set<number>();
+  for (const d of devices) {
+    if (d.mac < 0) continue;
+    for (const [ip, how] of d.ipv4) if (how === 'strong' && !ip.includes(':')) prefixes.add(prefix24(ip));
+  }
+  return prefixes;
+}
+
+function prefix24(ip: string): number {
+  const p = ip.split('.');
+  return ((Number(p[0]) << 16) | (Number(p[1]) << 8) | Number(p[2])) >>> 0;
+}
+
+/** Private, shared (CGNAT) and link-local space: a source address there is on some local segment. */
+function isPrivateIp4(ip: number): boolean {
+  const a = ip >>> 24;
+  const b = (ip >>> 16) & 0xff;
+  return (
+    a === 10 ||
+    (a === 172 && b >= 16 && b < 32) ||
+    (a === 192 && b === 168) ||
+    (a === 169 && b === 254) ||
+    (a === 100 && b >= 64 && b < 128)
+  );
+}
+
+/**
+ * The device's addresses: every ARP/DHCP-bound one, plus the source addresses
+ * of its IP headers when they look like its own: private space or a subnet
+ * where ARP/DHCP show local hosts. A MAC that sources other addresses, or a
+ * great many, is forwarding other hosts' traffic (a router), and those
+ * addresses are not its own.
+ */
+function addressesOf(
+  device: Device,
+  local: ReadonlySet<number>,
+): { ipv4: string[]; ipv6: string[]; forwarder: boolean } {
+  const ipv4 = new Set(device.ipv4.keys());
+  const header4: string[] = [];
+  let foreign = 0;
+  for (const ip of device.headerIp4) {
+    const text = formatIp4(ip);
+    if (ipv4.has(text)) continue;
+    if (isPrivateIp4(ip) || local.has(ip >>> 8)) header4.push(text);
+    else foreign++;
+  }
+  const strong6 = [...device.ipv6].filter(([, how]) => how === 'strong').map(([ip]) => ip);
+  const header6 = [...device.ipv6].filter(([, how]) => how === 'header').map(([ip]) => ip);
+  const forwarder =
+    foreign >= FOREIGN_SOURCES || header4.length >= ROUTER_HEADER_IPS || header6.length >= ROUTER_HEADER_IPS;
+  if (header4.length < ROUTER_HEADER_IPS) for (const ip of header4) ipv4.add(ip);
+  const ipv6 = header6.length < ROUTER_HEADER_IPS ? [...strong6, ...header6] : strong6;
+  return { ipv4: [...ipv4].sort(compareIp4), ipv6: ipv6.sort(), forwarder };
+}
+
+function sameValue(a: string, b: string): boolean {
+  return a === b || a.toLowerCase() === b.toLowerCase();
+}
+
+function iso(ms: number): string {
+  return new Date(Math.floor(ms)).toISOString();
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function compareIp4(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 4; i++) if (pa[i] !== pb[i]) return pa[i]! - pb[i]!;
+  return 0;
+}

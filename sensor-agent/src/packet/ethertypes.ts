@@ -1,0 +1,18 @@
+export const EtherType = {
+  IPV4: 0x0800,
+  ARP: 0x0806,
+  VLAN: 0x8100,
+  QINQ: 0x88a8,
+  /** Pre-standard QinQ tag some switches still emit. */
+  QINQ_OLD: 0x9100,
+  IPV6: 0x86dd,
+  LLDP: 0x88cc,
+  PROFINET: 0x8892,
+  /**
+   * Pseudo EtherType (outside the 16-bit range) for 802.3 frames whose type
+   * field is a length: the payload is an 802.2 LLC header (CDP, STP...).
+   */
+  LLC: 0x1_0000,
+} as const;
+
+export const IpProto = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;

@@ -1,0 +1,4 @@
+export * from './addresses.js';
+export { EtherType, IpProto } from './ethertypes.js';
+export { parsePacket } from './parse.js';
+export { PacketView, ParseResult } from './view.js';

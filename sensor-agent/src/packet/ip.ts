@@ -1,0 +1,107 @@
+// IPv4 (RFC 791), IPv6 (RFC 8200) and the UDP/TCP headers above them. No
+// reassembly: later fragments carry no transport header and are marked so.
+import { IpProto } from './ethertypes.js';
+import type { PacketView } from './view.js';
+
+const IPV6_HOP_BY_HOP = 0;
+const IPV6_ROUTING = 43;
+const IPV6_FRAGMENT = 44;
+const IPV6_AH = 51;
+const IPV6_DEST_OPTS = 60;
+const IPV6_MOBILITY = 135;
+const MAX_EXTENSION_HEADERS = 8;
+
+export function parseIpv4(v: PacketView): boolean {
+  const b = v.data;
+  const o = v.l3Offset;
+  if (v.l3End < o + 20) return false;
+  const vihl = b[o]!;
+  const ihl = (vihl & 0x0f) * 4;
+  if (vihl >> 4 !== 4 || ihl < 20 || v.l3End < o + ihl) return false;
+  const totalLength = b.readUInt16BE(o + 2);
+  // Zero happens with TCP segmentation offload on the capturing host: trust the capture then.
+  if (totalLength !== 0) {
+    if (totalLength < ihl) return false;
+    if (o + totalLength < v.l3End) v.l3End = o + totalLength; // strip Ethernet padding
+  }
+  v.ipVersion = 4;
+  v.ttl = b[o + 8]!;
+  v.ipProto = b[o + 9]!;
+  v.srcIp4 = b.readUInt32BE(o + 12);
+  v.dstIp4 = b.readUInt32BE(o + 16);
+  v.laterFragment = (b.readUInt16BE(o + 6) & 0x1fff) !== 0;
+  return v.laterFragment || parseTransport(v, o + ihl);
+}
+
+export function parseIpv6(v: PacketView): boolean {
+  const b = v.data;
+  const o = v.l3Offset;
+  if (v.l3End < o + 40) return false;
+  if (b[o]! >> 4 !== 6) return false;
+  const payloadLength = b.readUInt16BE(o + 4);
+  if (payloadLength !== 0 && o + 40 + payloadLength < v.l3End) v.l3End = o + 40 + payloadLength;
+  v.ipVersion = 6;
+  v.ttl = b[o + 7]!;
+  v.srcIp6Offset = o + 8;
+  v.dstIp6Offset = o + 24;
+  let next = b[o + 6]!;
+  let p = o + 40;
+  for (let i = 0; i < MAX_EXTENSION_HEADERS; i++) {
+    if (
+      next === IPV6_HOP_BY_HOP ||
+      next === IPV6_ROUTING ||
+      next === IPV6_DEST_OPTS ||
+      next === IPV6_MOBILITY
+    ) {
+      if (v.l3End < p + 8) return false;
+      next = b[p]!;
+      p += (b[p + 1]! + 1) * 8;
+    } else if (next === IPV6_FRAGMENT) {
+      if (v.l3End < p + 8) return false;
+      const fragmentOffset = b.readUInt16BE(p + 2) >> 3;
+      next = b[p]!;
+      p += 8;
+      if (fragmentOffset !== 0) {
+        v.ipProto = next;
+        v.laterFragment = true;
+        return true;
+      }
+    } else if (next === IPV6_AH) {
+      if (v.l3End < p + 8) return false;
+      next = b[p]!;
+      p += (b[p + 1]! + 2) * 4;
+    } else {
+      break;
+    }
+  }
+  if (p > v.l3End) return false;
+  v.ipProto = next;
+  return parseTransport(v, p);
+}
+
+function parseTransport(v: PacketView, o: number): boolean {
+  const b = v.data;
+  if (v.ipProto === IpProto.UDP) {
+    if (v.l3End < o + 8) return false;
+    const length = b.readUInt16BE(o + 4);
+    if (length < 8 && length !== 0) return false; // 0 only for IPv6 jumbograms
+    v.srcPort = b.readUInt16BE(o);
+    v.dstPort = b.readUInt16BE(o + 2);
+    v.payloadOffset = o + 8;
+    v.payloadEnd = length === 0 ? v.l3End : Math.min(v.l3End, o + length);
+    return true;
+  }
+  if (v.ipProto === IpProto.TCP) {
+    if (v.l3End < o + 20) return false;
+    const headerLength = (b[o + 12]! >> 4) * 4;
+    if (headerLength < 20 || v.l3End < o + headerLength) return false;
+    v.srcPort = b.readUInt16BE(o);
+    v.dstPort = b.readUInt16BE(o + 2);
+    v.payloadOffset = o + headerLength;
+    v.payloadEnd = v.l3End;
+    return true;
+  }
+  v.payloadOffset = o;
+  v.payloadEnd = v.l3End;
+  return true;
+}

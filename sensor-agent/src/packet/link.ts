@@ -1,0 +1,143 @@
+// Link layers: find the MACs (when the link has them), the EtherType and where
+// the network layer starts. Every read is preceded by a length check; a frame
+// that is too short returns false and is counted as malformed by the caller.
+import { LinkType } from '../capture/linktypes.js';
+import { EtherType } from './ethertypes.js';
+import type { PacketView } from './view.js';
+
+const ARPHRD_ETHER = 1;
+const SLL_PROTO_LLC = 0x0004;
+
+/** Parses the link layer of `v.data` per `v.linkType`. Returns false when malformed. */
+export function parseLink(v: PacketView): boolean | 'unsupported' {
+  switch (v.linkType) {
+    case LinkType.ETHERNET:
+      return parseEthernet(v, 0);
+    case LinkType.LINUX_SLL:
+      return parseSll(v);
+    case LinkType.LINUX_SLL2:
+      return parseSll2(v);
+    case LinkType.NULL:
+    case LinkType.LOOP:
+      return parseNull(v);
+    case LinkType.RAW:
+    case LinkType.RAW_12:
+    case LinkType.RAW_14:
+    case LinkType.IPV4:
+    case LinkType.IPV6:
+      return parseRawIp(v, 0);
+    default:
+      return 'unsupported';
+  }
+}
+
+/** Ethernet II / 802.3, from `offset` (also used for frames tunnelled inside others later). */
+export function parseEthernet(v: PacketView, offset: number): boolean {
+  const b = v.data;
+  if (b.length < offset + 14) return false;
+  v.dstMac = b.readUIntBE(offset, 6);
+  v.srcMac = b.readUIntBE(offset + 6, 6);
+  let o = offset + 12;
+  let type = b.readUInt16BE(o);
+  // 802.1Q, 802.1ad (QinQ) and the old 0x9100: any stack of tags; keep the outer VLAN id.
+  while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_OLD) {
+    if (b.length < o + 6) return false;
+    if (v.vlan < 0) v.vlan = b.readUInt16BE(o + 2) & 0x0fff;
+    o += 4;
+    type = b.readUInt16BE(o);
+  }
+  o += 2;
+  if (type <= 1500) {
+    // 802.3: the field is the payload length (padding follows it).
+    v.l3End = Math.min(b.length, o + type);
+    return parseLlc(v, o);
+  }
+  v.etherType = type;
+  v.l3Offset = o;
+  v.l3End = b.length;
+  return true;
+}
+
+/** 802.2 LLC, with SNAP when DSAP=SSAP=0xAA. RFC 1042 SNAP (OUI 0) carries an EtherType. */
+function parseLlc(v: PacketView, o: number): boolean {
+  const b = v.data;
+  if (v.l3End < o + 3) return false;
+  if (b[o] === 0xaa && b[o + 1] === 0xaa && b[o + 2] === 0x03) {
+    if (v.l3End < o + 8) return false;
+    const oui = b.readUIntBE(o + 3, 3);
+    const pid = b.readUInt16BE(o + 6);
+    v.l3Offset = o + 8;
+    if (oui === 0) {
+      v.etherType = pid;
+    } else {
+      v.etherType = EtherType.LLC;
+      v.snapOui = oui;
+      v.snapPid = pid;
+    }
+    return true;
+  }
+  v.etherType = EtherType.LLC;
+  v.l3Offset = o;
+  return true;
+}
+
+// Linux cooked capture v1 (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html):
+// 16 bytes; the address is the sender's, whatever the packet type.
+function parseSll(v: PacketView): boolean {
+  const b = v.data;
+  if (b.length < 16) return false;
+  const arphrd = b.readUInt16BE(2);
+  const addrLen = b.readUInt16BE(4);
+  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = b.readUIntBE(6, 6);
+  return sllProtocol(v, b.readUInt16BE(14), 16);
+}
+
+// Linux cooked capture v2 (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.html): 20 bytes.
+function parseSll2(v: PacketView): boolean {
+  const b = v.data;
+  if (b.length < 20) return false;
+  const arphrd = b.readUInt16BE(8);
+  const addrLen = b[11]!;
+  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = b.readUIntBE(12, 6);
+  return sllProtocol(v, b.readUInt16BE(0), 20);
+}
+
+function sllProtocol(v: PacketView, proto: number, offset: number): boolean {
+  v.l3End = v.data.length;
+  if (proto === SLL_PROTO_LLC) return parseLlc(v, offset);
+  v.etherType = proto;
+  v.l3Offset = offset;
+  return true;
+}
+
+// BSD loopback: a 4-byte address family, in the writer's byte order for NULL
+// and in network order for LOOP. IPv6 is 24, 28 or 30 depending on the BSD.
+function parseNull(v: PacketView): boolean {
+  const b = v.data;
+  if (b.length < 4) return false;
+  const family = v.linkType === LinkType.LOOP ? b.readUInt32BE(0) : familyEitherOrder(b);
+  if (family === 2) v.etherType = EtherType.IPV4;
+  else if (family === 24 || family === 28 || family === 30 || family === 10) v.etherType = EtherType.IPV6;
+  else return parseRawIp(v, 4);
+  v.l3Offset = 4;
+  v.l3End = b.length;
+  return true;
+}
+
+function familyEitherOrder(b: Buffer): number {
+  const le = b.readUInt32LE(0);
+  return le < 0x10000 ? le : b.readUInt32BE(0);
+}
+
+/** Raw IP: the version nibble says which. */
+function parseRawIp(v: PacketView, offset: number): boolean {
+  const b = v.data;
+  if (b.length <= offset) return false;
+  const version = b[offset]! >> 4;
+  if (version === 4) v.etherType = EtherType.IPV4;
+  else if (version === 6) v.etherType = EtherType.IPV6;
+  else return false;
+  v.l3Offset = offset;
+  v.l3End = b.length;
+  return true;
+}

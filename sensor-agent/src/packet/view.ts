@@ -1,0 +1,89 @@
+/**
+ * The parsed layers of one frame, as offsets into the frame's bytes. One
+ * instance is reused for every packet of a pipeline, so the per-packet parse
+ * allocates nothing; decoders read fields straight out of `data`. Anything a
+ * decoder keeps must be copied out (strings, numbers), never the view.
+ *
+ * MACs are 48-bit integers (exact in a double): cheap to compare, hash and
+ * test, and only formatted as text when a device record is written.
+ */
+export class PacketView {
+  data: Buffer = Buffer.alloc(0);
+  linkType = 0;
+  interfaceId = 0;
+  timestampMs = 0;
+
+  /** -1 when the link layer carries no such address (NULL/raw IP, SLL destination). */
+  srcMac = -1;
+  dstMac = -1;
+  /** Outermost 802.1Q VLAN id, or -1. */
+  vlan = -1;
+  /** EtherType of the network layer, ETHERTYPE_LLC for 802.3 length-field frames, -1 when unknown. */
+  etherType = -1;
+  /** For 802.3 LLC frames with a SNAP header: its OUI and protocol id, else -1. */
+  snapOui = -1;
+  snapPid = -1;
+  /** Start and end (exclusive) of the network-layer bytes (or of the LLC payload for SNAP frames). */
+  l3Offset = 0;
+  l3End = 0;
+
+  /** 4 or 6 when an IP header parsed, else 0. */
+  ipVersion = 0;
+  /** IPv4 addresses as unsigned 32-bit integers. */
+  srcIp4 = 0;
+  dstIp4 = 0;
+  /** Offsets of the 16-byte IPv6 addresses within `data`. */
+  srcIp6Offset = -1;
+  dstIp6Offset = -1;
+  ipProto = -1;
+  ttl = 0;
+  /** True for IPv4/IPv6 fragments other than the first: no transport header to read. */
+  laterFragment = false;
+
+  srcPort = -1;
+  dstPort = -1;
+  /** Transport payload bounds (UDP/TCP). */
+  payloadOffset = 0;
+  payloadEnd = 0;
+
+  reset(data: Buffer, linkType: number, interfaceId: number, timestampMs: number): void {
+    this.data = data;
+    this.linkType = linkType;
+    this.interfaceId = interfaceId;
+    this.timestampMs = timestampMs;
+    this.srcMac = -1;
+    this.dstMac = -1;
+    this.vlan = -1;
+    this.etherType = -1;
+    this.snapOui = -1;
+    this.snapPid = -1;
+    this.l3Offset = 0;
+    this.l3End = data.length;
+    this.ipVersion = 0;
+    this.srcIp4 = 0;
+    this.dstIp4 = 0;
+    this.srcIp6Offset = -1;
+    this.dstIp6Offset = -1;
+    this.ipProto = -1;
+    this.ttl = 0;
+    this.laterFragment = false;
+    this.srcPort = -1;
+    this.dstPort = -1;
+    this.payloadOffset = 0;
+    this.payloadEnd = 0;
+  }
+
+  get payloadLength(): number {
+    return this.payloadEnd - this.payloadOffset;
+  }
+}
+
+/** Outcome of parsing a frame's headers. */
+export const ParseResult = {
+  OK: 0,
+  /** A header is shorter than it must be or its fields contradict each other. */
+  MALFORMED: 1,
+  /** A link type hark does not parse yet: not an error in the frame. */
+  UNSUPPORTED_LINK: 2,
+} as const;
+export type ParseResult = (typeof ParseResult)[keyof typeof ParseResult];

@@ -1,0 +1,118 @@
+// capture -> link/IP parse -> decoders -> inventory.
+//
+// The hot path (every packet) is: reset the one reused PacketView, parse the
+// headers by offset, note the sender in the store, and look up the decoders
+// registered for the EtherType or the UDP/TCP ports. Only packets of a
+// decoded protocol pay for more. Nothing a packet contains can throw out of
+// `process`: header damage is counted as malformed, and a decoder that throws
+// on a packet has that packet counted against its protocol.
+import type { DeviceRecord } from '@hark/contracts/inventory';
+import { type CaptureSource, type ReadCaptureOptions, readCapture } from './capture/reader.js';
+import type { CapturedPacket, CaptureFormat } from './capture/types.js';
+import { DecoderIndex } from './decoders/registry.js';
+import type { Decoder } from './decoders/types.js';
+import { DeviceStore } from './inventory/store.js';
+import { IpProto } from './packet/ethertypes.js';
+import { parsePacket } from './packet/parse.js';
+import { PacketView, ParseResult } from './packet/view.js';
+
+export interface PipelineStats {
+  packets: number;
+  bytes: number;
+  /** Frames whose headers are damaged, plus protocol payloads a decoder rejected. */
+  malformed: number;
+  /** Frames of a link type hark does not parse yet. */
+  unsupportedLink: number;
+  /** Packets successfully decoded, per protocol. */
+  decoded: Record<string, number>;
+  /** Packets a decoder rejected as malformed, per protocol. */
+  decodeErrors: Record<string, number>;
+}
+
+export interface PipelineOptions {
+  decoders?: DecoderIndex;
+  store?: DeviceStore;
+}
+
+export class Pipeline {
+  readonly store: DeviceStore;
+  readonly stats: PipelineStats;
+  private readonly decoders: DecoderIndex;
+  private readonly view = new PacketView();
+
+  constructor(options: PipelineOptions = {}) {
+    this.decoders = options.decoders ?? new DecoderIndex();
+    this.store = options.store ?? new DeviceStore();
+    this.stats = { packets: 0, bytes: 0, malformed: 0, unsupportedLink: 0, decoded: {}, decodeErrors: {} };
+    for (const d of this.decoders.decoders) {
+      this.stats.decoded[d.name] = 0;
+      this.stats.decodeErrors[d.name] = 0;
+    }
+  }
+
+  process(packet: CapturedPacket): void {
+    const stats = this.stats;
+    stats.packets++;
+    stats.bytes += packet.originalLength;
+    const v = this.view;
+    v.reset(packet.data, packet.linkType, packet.interfaceId, packet.timestampMs);
+    const result = parsePacket(v);
+    if (result === ParseResult.UNSUPPORTED_LINK) {
+      stats.unsupportedLink++;
+      return;
+    }
+    if (result === ParseResult.MALFORMED) {
+      stats.malformed++;
+      return;
+    }
+    this.store.touch(v);
+    const index = this.decoders;
+    const link = index.candidates('link', v.etherType);
+    for (let i = 0; i < link.length; i++) this.run(link[i]!, v);
+    if (v.ipVersion === 0 || v.laterFragment || v.srcPort < 0) return;
+    const family = v.ipProto === IpProto.UDP ? 'udp' : v.ipProto === IpProto.TCP ? 'tcp' : undefined;
+    if (!family) return;
+    const byDst = index.candidates(family, v.dstPort);
+    for (let i = 0; i < byDst.length; i++) this.run(byDst[i]!, v);
+    if (v.srcPort === v.dstPort) return;
+    const bySrc = index.candidates(family, v.srcPort);
+    for (let i = 0; i < bySrc.length; i++) {
+      const d = bySrc[i]!;
+      if (!byDst.includes(d)) this.run(d, v);
+    }
+  }
+
+  private run(decoder: Decoder, v: PacketView): void {
+    if (!decoder.match(v)) return;
+    try {
+      decoder.decode(v, this.store);
+      this.stats.decoded[decoder.name] = (this.stats.decoded[decoder.name] ?? 0) + 1;
+    } catch {
+      this.stats.malformed++;
+      this.stats.decodeErrors[decoder.name] = (this.stats.decodeErrors[decoder.name] ?? 0) + 1;
+    }
+  }
+}
+
+export interface InventoryResult {
+  format: CaptureFormat | undefined;
+  devices: DeviceRecord[];
+  stats: PipelineStats;
+}
+
+/** Reads a whole capture and returns its inventory. Throws CaptureFormatError for a damaged capture. */
+export async function buildInventory(
+  source: CaptureSource,
+  options: PipelineOptions & Pick<ReadCaptureOptions, 'signal'> = {},
+): Promise<InventoryResult> {
+  const pipeline = new Pipeline(options);
+  let format: CaptureFormat | undefined;
+  const readOptions: ReadCaptureOptions = {
+    onFormat: (f) => {
+      format = f;
+    },
+  };
+  if (options.signal) readOptions.signal = options.signal;
+  for await (const packet of readCapture(source, readOptions)) pipeline.process(packet);
+  return { format, devices: pipeline.store.toRecords(), stats: pipeline.stats };
+}

@@ -1,0 +1,88 @@
+// The CLI as a user runs it: a child process on the compiled dist/cli.js.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { DeviceRecord } from '@hark/contracts/inventory';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOnce, MISSING, pcap, REPO_ROOT } from './support.js';
+
+const run = promisify(execFile);
+const CLI = join(REPO_ROOT, 'sensor-agent', 'dist', 'cli.js');
+const tmp = mkdtempSync(join(tmpdir(), 'hark-cli-'));
+
+// The CLI test runs the build output: make sure it is current.
+beforeAll(() => buildOnce(), 120_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe.skipIf(MISSING)('hark-agent inventory', () => {
+  it('--json prints devices and stats for a real capture', async () => {
+    const { stdout } = await run(process.execPath, [CLI, 'inventory', pcap('zeek__cdp-v1.pcap'), '--json']);
+    const out = JSON.parse(stdout) as {
+      devices: DeviceRecord[];
+      stats: { packets: number; decoded: Record<string, number> };
+    };
+    expect(out.stats.packets).toBe(1);
+    expect(out.stats.decoded.cdp).toBe(1);
+    expect(out.devices).toHaveLength(1);
+    expect(out.devices[0]!.hostname?.value).toBe('R1');
+    expect(out.devices[0]!.ipv4).toEqual(['192.168.10.1']);
+  });
+
+  it('prints a table by default', async () => {
+    const { stdout } = await run(process.execPath, [CLI, 'inventory', pcap('zeek__lldp.pcap')]);
+    expect(stdout).toMatch(/^MAC\s+IPv4\s+Vendor/);
+    expect(stdout).toContain('00:22:2d:81:db:10');
+    expect(stdout).toContain('SMCGS8P-Smart');
+  });
+
+  it('fails with exit code 1 and the offset on a file that is not a capture', async () => {
+    const error = await run(process.execPath, [CLI, 'inventory', pcap('MANIFEST.md')]).catch(
+      (e: unknown) => e,
+    );
+    expect((error as { code: number }).code).toBe(1);
+    expect((error as { stderr: string }).stderr).toMatch(/not a pcap or pcapng capture.*byte offset 0/);
+  });
+});
+
+describe('hark-agent simulate', () => {
+  it('writes a deterministic site that the inventory reads back', async () => {
+    const a = join(tmp, 'a.pcap');
+    const b = join(tmp, 'b.pcap');
+    await run(process.execPath, [
+      CLI,
+      'simulate',
+      '--devices',
+      '10',
+      '--out',
+      a,
+      '--seed',
+      '7',
+      '--duration',
+      '60',
+    ]);
+    await run(process.execPath, [
+      CLI,
+      'simulate',
+      '--devices',
+      '10',
+      '--out',
+      b,
+      '--seed',
+      '7',
+      '--duration',
+      '60',
+    ]);
+    expect(existsSync(a)).toBe(true);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    const { stdout } = await run(process.execPath, [CLI, 'inventory', a, '--json']);
+    const out = JSON.parse(stdout) as { devices: DeviceRecord[]; stats: { malformed: number } };
+    expect(out.stats.malformed).toBe(0);
+    // 10 simulated devices plus the simulated gateway
+    expect(out.devices).toHaveLength(11);
+    const types = new Set(out.devices.map((d) => d.type?.value));
+    for (const t of ['printer', 'switch', 'workstation']) expect(types).toContain(t);
+  });
+});

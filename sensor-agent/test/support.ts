@@ -1,0 +1,89 @@
+// Shared helpers for tests on the real captures in shared/pcaps (read at run
+// time, never copied into the repo). Locates them via $HARK_SHARED_PCAPS or
+// <repo>/../shared/pcaps and parses MANIFEST.md for the ground truth columns.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { DeviceRecord } from '@hark/contracts/inventory';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = resolve(here, '..', '..');
+
+function locate(): string | undefined {
+  const candidates = [process.env.HARK_SHARED_PCAPS, join(REPO_ROOT, '..', 'shared', 'pcaps')];
+  for (const c of candidates) if (c && existsSync(join(c, 'MANIFEST.md'))) return c;
+  return undefined;
+}
+
+export const PCAPS = locate();
+export const MISSING = PCAPS === undefined;
+if (MISSING) {
+  console.warn(
+    'shared captures are missing: set HARK_SHARED_PCAPS or place them at <repo>/../shared/pcaps; real-capture tests are skipped',
+  );
+}
+
+export function pcap(name: string): string {
+  if (!PCAPS) throw new Error('shared captures are missing');
+  return join(PCAPS, name);
+}
+
+export interface ManifestEntry {
+  file: string;
+  format: string;
+  linkType: string;
+  packets: number;
+}
+
+/** The "## Files" table of MANIFEST.md: file, format, link type and packet count per capture. */
+export function manifest(): ManifestEntry[] {
+  if (!PCAPS) return [];
+  const text = readFileSync(join(PCAPS, 'MANIFEST.md'), 'utf8');
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => l.startsWith('| File |'));
+  const columns = splitRow(lines[header]!);
+  const col = (name: string) => columns.indexOf(name);
+  const entries: ManifestEntry[] = [];
+  for (let i = header + 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
+    const cells = splitRow(lines[i]!);
+    entries.push({
+      file: cells[col('File')]!.replace(/`/g, ''),
+      format: cells[col('Format')]!,
+      linkType: cells[col('Link type')]!,
+      packets: Number(cells[col('Pkts')]!.replace(/,/g, '')),
+    });
+  }
+  return entries;
+}
+
+function splitRow(line: string): string[] {
+  return line
+    .split('|')
+    .slice(1, -1)
+    .map((c) => c.trim());
+}
+
+/** The device whose MACs include `mac`. */
+export function byMac(devices: DeviceRecord[], mac: string): DeviceRecord | undefined {
+  return devices.find((d) => d.macs.includes(mac));
+}
+
+export function mustFindMac(devices: DeviceRecord[], mac: string): DeviceRecord {
+  const d = byMac(devices, mac);
+  if (!d)
+    throw new Error(`no device with MAC ${mac}; have ${devices.map((x) => x.macs.join('/')).join(', ')}`);
+  return d;
+}
+
+let built: Promise<unknown> | undefined;
+/** Tests that run dist/cli.js build it first (a no-op when it is current). */
+export function buildOnce(): Promise<unknown> {
+  built ??= promisify(execFile)(
+    process.execPath,
+    [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', join(REPO_ROOT, 'sensor-agent')],
+    { cwd: REPO_ROOT },
+  );
+  return built;
+}
