@@ -41,8 +41,11 @@ $(HARK_CACHE_DIR)/node/$(NODE_VERSION)/bin/node:
 	@rm -rf "$(NODE_HOME)" && mv "$(NODE_HOME).tmp" "$(NODE_HOME)"
 	@"$(NODE_HOME)/bin/node" --version
 
+# npm ci when the lock is complete; npm 11 with omit-lockfile-registry-resolved
+# leaves other platforms' optional packages out of the lock, which npm ci then
+# refuses, so fall back to npm install against the same lock.
 $(DEPS_STAMP): package.json package-lock.json */package.json $(NODE_STAMP)
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund 2>/dev/null || npm install --no-audit --no-fund
 	@touch $@
 
 setup: $(DEPS_STAMP) build ## Install dependencies (and Node 24 if needed) and build
