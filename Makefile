@@ -56,21 +56,22 @@ build: $(DEPS_STAMP) ## Compile every workspace (tsc -b)
 generate: build ## Regenerate the CRD and Helm values schema from contracts/
 	node contracts/dist/sensor/generate-crd.js crds/hark.dev_sensors.yaml
 
-lint: build ## Biome (format + lint) and the type checker
+lint: build ## Biome (format + lint) and the type checker over sources and tests
 	npx biome check .
+	npx tsc -p tsconfig.tests.json
 
 controlplane: ## Build (or reuse the cached) kube-apiserver, etcd, controller-manager, scheduler, kubectl, kwok
 	@bash test/controlplane/build.sh >/dev/null
 
-test: setup controlplane ## Run every test: unit, real captures, real control plane, Mosquitto, end to end
+test: setup lint controlplane ## Lint, then every test: unit, real captures, real control plane, Mosquitto, end to end
 	@command -v mosquitto >/dev/null || { echo "mosquitto is missing: run 'sudo apt-get install -y mosquitto' (Debian) or let .ci/run do it"; exit 1; }
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" npx vitest run
 
 bench: setup controlplane ## Run the benchmarks (figures beside their peers, as ratios)
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" node test/dist/bench/run.js
 
-demo: setup ## Embedded broker + aggregator + agent on a simulated site; UI on http://localhost:8080
-	node test/dist/demo/demo.js
+demo: setup ## Embedded broker + aggregator + agent on a simulated site; UI on http://localhost:8080 (ARGS=--help)
+	node test/dist/demo/demo.js $(ARGS)
 
 cluster-up: setup controlplane ## Start a local control plane (etcd, apiserver, controller-manager, scheduler, kwok nodes) in the background
 	@HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" node test/dist/support/cluster-cli.js up "$(HARK_DIR)"

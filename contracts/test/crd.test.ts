@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { renderCrdYaml } from '../src/sensor/generate-crd.js';
 import { parseSensorSpec, withSpecDefaults } from '../src/sensor/index.js';
 
@@ -14,7 +14,8 @@ describe('the Sensor CRD', () => {
 
   it('is structural: no JSON-Schema-only keywords reach the API server', () => {
     const text = JSON.stringify(parse(renderCrdYaml()));
-    for (const keyword of ['"anyOf"', '"patternProperties"', '"const"', '"$id"']) expect(text).not.toContain(keyword);
+    for (const keyword of ['"anyOf"', '"patternProperties"', '"const"', '"$id"'])
+      expect(text).not.toContain(keyword);
     expect(text).toContain('"x-kubernetes-int-or-string":true');
   });
 
@@ -23,7 +24,8 @@ describe('the Sensor CRD', () => {
     const missing: string[] = [];
     const walk = (node: Record<string, unknown>, path: string) => {
       if (!node.description) missing.push(path);
-      for (const [k, v] of Object.entries((node.properties as Record<string, Record<string, unknown>>) ?? {})) walk(v, `${path}.${k}`);
+      for (const [k, v] of Object.entries((node.properties as Record<string, Record<string, unknown>>) ?? {}))
+        walk(v, `${path}.${k}`);
     };
     walk(crd.spec.versions[0].schema.openAPIV3Schema.properties.spec, 'spec');
     expect(missing).toEqual([]);

@@ -3,7 +3,7 @@ import {
   decodeMessage,
   encodeMessage,
   MAX_MESSAGE_BYTES,
-  MessageRejected,
+  type MessageRejected,
   parseSensorCommonName,
   parseTopic,
   subscriptionFor,
@@ -38,7 +38,13 @@ describe('MQTT topics', () => {
 });
 
 describe('MQTT messages', () => {
-  const status = { schema: 1 as const, kind: 'status' as const, sentAt: new Date().toISOString(), agentVersion: '0.1.0', online: true };
+  const status = {
+    schema: 1 as const,
+    kind: 'status' as const,
+    sentAt: new Date().toISOString(),
+    agentVersion: '0.1.0',
+    online: true,
+  };
 
   it('decode what they encode', () => {
     expect(decodeMessage('status', encodeMessage(status))).toEqual(status);

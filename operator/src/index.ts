@@ -1,6 +1,6 @@
-export * as pki from './pki/index.js';
-export { startOperator, type OperatorHandle, type OperatorOptions } from './manager.js';
-export { renderDaemonSet } from './render/daemonset.js';
-export { agentConfig, renderConfigMap } from './render/agent-config.js';
 export { WorkQueue } from './controller/workqueue.js';
-export { OPERATOR_RULES, OPERATOR_CLUSTER_ROLE, operatorClusterRole } from './rbac.js';
+export { type OperatorHandle, type OperatorOptions, startOperator } from './manager.js';
+export * as pki from './pki/index.js';
+export { OPERATOR_CLUSTER_ROLE, OPERATOR_RULES, operatorClusterRole } from './rbac.js';
+export { agentConfig, renderConfigMap } from './render/agent-config.js';
+export { renderDaemonSet } from './render/daemonset.js';

@@ -8,7 +8,10 @@ import { startOperator } from './manager.js';
 const { values } = parseArgs({
   options: {
     kubeconfig: { type: 'string' },
-    namespace: { type: 'string', default: process.env.HARK_NAMESPACE ?? process.env.POD_NAMESPACE ?? 'hark-system' },
+    namespace: {
+      type: 'string',
+      default: process.env.HARK_NAMESPACE ?? process.env.POD_NAMESPACE ?? 'hark-system',
+    },
     'ca-secret': { type: 'string', default: process.env.HARK_CA_SECRET ?? 'hark-site-ca' },
     'http-port': { type: 'string', default: process.env.HARK_HTTP_PORT ?? '8081' },
     workers: { type: 'string', default: '4' },

@@ -25,7 +25,10 @@ export function operatorClusterRole(name = OPERATOR_CLUSTER_ROLE) {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
-    metadata: { name, labels: { 'app.kubernetes.io/name': 'hark-operator', 'app.kubernetes.io/part-of': 'hark' } },
+    metadata: {
+      name,
+      labels: { 'app.kubernetes.io/name': 'hark-operator', 'app.kubernetes.io/part-of': 'hark' },
+    },
     rules: OPERATOR_RULES,
   };
 }

@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OperatorHandle, operatorClusterRole, pki, startOperator } from '../src/index.js';
 import { ControlPlane } from '../../test/support/controlplane.js';
 import { repoRoot } from '../../test/support/paths.js';
 import { waitFor } from '../../test/support/processes.js';
+import { type OperatorHandle, operatorClusterRole, pki, startOperator } from '../src/index.js';
 
 const root = repoRoot();
 const NS = 'hark-system';
@@ -22,14 +22,21 @@ describe('operator on a real control plane', () => {
 
   const get = (args: string[]) => JSON.parse(cp.kubectl([...args, '-o', 'json']));
   const sensor = () => get(['get', 'sensor', 'plant-floor', '-n', 'default']);
-  const condition = (s: { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } }, type: string) =>
-    s.status?.conditions?.find((c) => c.type === type);
+  const condition = (
+    s: { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } },
+    type: string,
+  ) => s.status?.conditions?.find((c) => c.type === type);
   const writes = async () => {
     const metric = await operator!.metrics.writes.get();
     return metric.values.reduce((sum, v) => sum + v.value, 0);
   };
   const start = async () => {
-    operator = await startOperator({ kubeconfig: operatorKubeconfig, namespace: NS, httpPort: 0, logger: log });
+    operator = await startOperator({
+      kubeconfig: operatorKubeconfig,
+      namespace: NS,
+      httpPort: 0,
+      logger: log,
+    });
   };
 
   beforeAll(async () => {
@@ -39,7 +46,13 @@ describe('operator on a real control plane', () => {
     cp.kubectl(['create', 'namespace', NS]);
     cp.kubectl(['create', 'serviceaccount', 'hark-operator', '-n', NS]);
     cp.kubectl(['apply', '-f', '-'], JSON.stringify(operatorClusterRole()));
-    cp.kubectl(['create', 'clusterrolebinding', 'hark-operator', '--clusterrole=hark-operator', `--serviceaccount=${NS}:hark-operator`]);
+    cp.kubectl([
+      'create',
+      'clusterrolebinding',
+      'hark-operator',
+      '--clusterrole=hark-operator',
+      `--serviceaccount=${NS}:hark-operator`,
+    ]);
     operatorKubeconfig = cp.serviceAccountKubeconfig(NS, 'hark-operator');
     await start();
   });
@@ -68,7 +81,9 @@ describe('operator on a real control plane', () => {
     const badRenew = readFileSync(join(root, 'examples', 'sensor.yaml'), 'utf8')
       .replace('name: plant-floor', 'name: bad2')
       .replace('duration: 2160h', 'duration: 24h\n    renewBefore: 48h');
-    expect(() => cp.kubectl(['apply', '-f', '-'], badRenew)).toThrow(/renewBefore must be shorter than certificate.duration/);
+    expect(() => cp.kubectl(['apply', '-f', '-'], badRenew)).toThrow(
+      /renewBefore must be shorter than certificate.duration/,
+    );
   });
 
   it('issues a certificate from the site CA, runs agents on the selected edge nodes and reports Ready', async () => {
@@ -103,7 +118,10 @@ describe('operator on a real control plane', () => {
     const podSpec = ds.spec.template.spec;
     expect(podSpec.hostNetwork).toBe(true);
     expect(podSpec.dnsPolicy).toBe('ClusterFirstWithHostNet');
-    expect(podSpec.containers[0].securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['NET_RAW', 'NET_ADMIN'] });
+    expect(podSpec.containers[0].securityContext.capabilities).toEqual({
+      drop: ['ALL'],
+      add: ['NET_RAW', 'NET_ADMIN'],
+    });
     expect(podSpec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
     expect(podSpec.securityContext.seccompProfile.type).toBe('RuntimeDefault');
   });
@@ -118,12 +136,21 @@ describe('operator on a real control plane', () => {
 
   it('puts back a hand edit of the DaemonSet', async () => {
     cp.kubectl([
-      'patch', 'daemonset', 'hark-agent-plant-floor', '-n', 'default', '--type=json',
-      '-p', '[{"op":"replace","path":"/spec/template/spec/containers/0/securityContext/capabilities/add","value":["NET_RAW","NET_ADMIN","SYS_ADMIN"]}]',
+      'patch',
+      'daemonset',
+      'hark-agent-plant-floor',
+      '-n',
+      'default',
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/template/spec/containers/0/securityContext/capabilities/add","value":["NET_RAW","NET_ADMIN","SYS_ADMIN"]}]',
     ]);
     await waitFor('the operator to restore the capabilities', () => {
       const ds = get(['get', 'daemonset', 'hark-agent-plant-floor', '-n', 'default']);
-      return JSON.stringify(ds.spec.template.spec.containers[0].securityContext.capabilities.add) === '["NET_RAW","NET_ADMIN"]';
+      return (
+        JSON.stringify(ds.spec.template.spec.containers[0].securityContext.capabilities.add) ===
+        '["NET_RAW","NET_ADMIN"]'
+      );
     });
   });
 
@@ -139,7 +166,16 @@ describe('operator on a real control plane', () => {
   it('leaves garbage collection to clean up after a deleted Sensor', async () => {
     cp.kubectl(['delete', 'sensor', 'plant-floor', '-n', 'default', '--wait=true']);
     await waitFor('the DaemonSet and Secret to be collected', () => {
-      const left = cp.kubectl(['get', 'daemonsets,secrets,configmaps', '-n', 'default', '-l', 'hark.dev/sensor=plant-floor', '-o', 'name']);
+      const left = cp.kubectl([
+        'get',
+        'daemonsets,secrets,configmaps',
+        '-n',
+        'default',
+        '-l',
+        'hark.dev/sensor=plant-floor',
+        '-o',
+        'name',
+      ]);
       return left.trim() === '';
     });
   });

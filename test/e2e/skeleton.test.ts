@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { type RunningAggregator, startAggregator } from '@hark/aggregator';
 import { type OperatorHandle, operatorClusterRole, pki, startOperator } from '@hark/operator';
 import pino from 'pino';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { ControlPlane } from '../support/controlplane.js';
 import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
 import { repoRoot, sharedPcapsDir } from '../support/paths.js';
@@ -29,9 +29,20 @@ function captureAndExpectation(work: string): { file: string; mac: string; hostn
   const shared = sharedPcapsDir();
   const real = shared && join(shared, 'iotsentinel__D-LinkCam__Setup-A-1-STA.pcap');
   if (real && existsSync(real)) return { file: real, mac: 'b0:c5:54:25:5b:0e', hostname: 'DCS-935L' };
-  console.warn('../shared/pcaps is absent: the end-to-end test replays a simulated site instead of a real capture');
+  console.warn(
+    '../shared/pcaps is absent: the end-to-end test replays a simulated site instead of a real capture',
+  );
   const file = join(work, 'site.pcap');
-  execFileSync(process.execPath, [join(root, 'sensor-agent/dist/cli.js'), 'simulate', '--devices', '5', '--seed', '1', '--out', file]);
+  execFileSync(process.execPath, [
+    join(root, 'sensor-agent/dist/cli.js'),
+    'simulate',
+    '--devices',
+    '5',
+    '--seed',
+    '1',
+    '--out',
+    file,
+  ]);
   return { file, mac: '' };
 }
 
@@ -48,10 +59,13 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
 
   const kubectlJson = (args: string[]) => JSON.parse(cp.kubectl([...args, '-o', 'json']));
   const sensorReady = () =>
-    kubectlJson(['get', 'sensor', 'plant-floor', '-n', 'default']).status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status ===
-    'True';
+    kubectlJson(['get', 'sensor', 'plant-floor', '-n', 'default']).status?.conditions?.find(
+      (c: { type: string }) => c.type === 'Ready',
+    )?.status === 'True';
 
-  async function devices(): Promise<Array<{ macs: string[]; hostname?: { value: string }; sensors?: string[]; site?: string }>> {
+  async function devices(): Promise<
+    Array<{ macs: string[]; hostname?: { value: string }; sensors?: string[]; site?: string }>
+  > {
     const res = await fetch(`${aggregator!.httpUrl}/api/v1/devices?site=site-a&limit=500`);
     if (!res.ok) return [];
     return ((await res.json()) as { items: [] }).items;
@@ -70,15 +84,24 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
     const config = JSON.parse(configMap.data['agent.json']);
     // What the pod's mounts would provide, at this test's paths: the files the
     // operator wrote, and a capture to replay in place of a live interface.
-    config.tls = { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
+    config.tls = {
+      caFile: join(dir, 'ca.crt'),
+      certFile: join(dir, 'tls.crt'),
+      keyFile: join(dir, 'tls.key'),
+    };
     config.capture.replay = { file: capture, pace: 'fast', loop: false };
     config.spoolDir = join(dir, 'spool');
     config.http = { port: 0 };
     writeFileSync(join(dir, 'agent.yaml'), stringify(config));
-    return startProcess('hark-agent', process.execPath, [join(root, 'sensor-agent/dist/cli.js'), 'run', '--config', join(dir, 'agent.yaml')], {
-      logFile: join(dir, 'agent.log'),
-      env: { ...process.env, NODE_NAME: 'edge-a-1' },
-    });
+    return startProcess(
+      'hark-agent',
+      process.execPath,
+      [join(root, 'sensor-agent/dist/cli.js'), 'run', '--config', join(dir, 'agent.yaml')],
+      {
+        logFile: join(dir, 'agent.log'),
+        env: { ...process.env, NODE_NAME: 'edge-a-1' },
+      },
+    );
   }
 
   beforeAll(async () => {
@@ -89,8 +112,19 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
     cp.kubectl(['create', 'namespace', NS]);
     cp.kubectl(['create', 'serviceaccount', 'hark-operator', '-n', NS]);
     cp.kubectl(['apply', '-f', '-'], JSON.stringify(operatorClusterRole()));
-    cp.kubectl(['create', 'clusterrolebinding', 'hark-operator', '--clusterrole=hark-operator', `--serviceaccount=${NS}:hark-operator`]);
-    operator = await startOperator({ kubeconfig: cp.serviceAccountKubeconfig(NS, 'hark-operator'), namespace: NS, httpPort: 0, logger: log });
+    cp.kubectl([
+      'create',
+      'clusterrolebinding',
+      'hark-operator',
+      '--clusterrole=hark-operator',
+      `--serviceaccount=${NS}:hark-operator`,
+    ]);
+    operator = await startOperator({
+      kubeconfig: cp.serviceAccountKubeconfig(NS, 'hark-operator'),
+      namespace: NS,
+      httpPort: 0,
+      logger: log,
+    });
 
     // The operator generated the site CA; the aggregator's install trusts it
     // and gets its broker and client certificates from it.
@@ -127,19 +161,39 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
     aggregator = await startAggregator({
       http: { port: 0, host: '127.0.0.1' },
       embeddedBroker: { port: 0, host: '127.0.0.1' },
-      tls: { ca: siteCa.certPem, serverCert: brokerServer.certPem, serverKey: brokerServer.keyPem, clientCert: aggregatorClient.certPem, clientKey: aggregatorClient.keyPem },
+      tls: {
+        ca: siteCa.certPem,
+        serverCert: brokerServer.certPem,
+        serverKey: brokerServer.keyPem,
+        clientCert: aggregatorClient.certPem,
+        clientKey: aggregatorClient.keyPem,
+      },
       logger: log,
     });
     const sensor = parse(readFileSync(join(root, 'examples', 'sensor.yaml'), 'utf8'));
     sensor.spec.reporting.brokerUrl = `mqtts://127.0.0.1:${aggregator.brokerPort}`;
     cp.kubectl(['apply', '-f', '-'], JSON.stringify(sensor));
     await waitFor('the Sensor to become Ready', sensorReady, { timeoutMs: 90_000 });
-    expect(cp.kubectl(['get', 'pods', '-n', 'default', '-l', 'app.kubernetes.io/instance=plant-floor', '-o', 'name']).trim().split('\n')).toHaveLength(2);
+    expect(
+      cp
+        .kubectl([
+          'get',
+          'pods',
+          '-n',
+          'default',
+          '-l',
+          'app.kubernetes.io/instance=plant-floor',
+          '-o',
+          'name',
+        ])
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2);
 
     const expected = captureAndExpectation(work);
     await waitFor('the capture to exist', () => existsSync(expected.file), { timeoutMs: 30_000 });
     agent = startAgentFromCluster(expected.file, 'agent-embedded');
-    await waitFor('the aggregator to serve the agent\'s devices', async () => (await devices()).length > 0, {
+    await waitFor("the aggregator to serve the agent's devices", async () => (await devices()).length > 0, {
       timeoutMs: 60_000,
       describe: () => agent!.tail(),
     });
@@ -156,7 +210,9 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
   });
 
   it.skipIf(!mosquittoAvailable())('through a real Mosquitto', async () => {
-    mosquitto = await startMosquitto({ tls: { ca: siteCa.certPem, cert: brokerServer.certPem, key: brokerServer.keyPem } });
+    mosquitto = await startMosquitto({
+      tls: { ca: siteCa.certPem, cert: brokerServer.certPem, key: brokerServer.keyPem },
+    });
     aggregator = await startAggregator({
       http: { port: 0, host: '127.0.0.1' },
       brokerUrl: mosquitto.url,
@@ -164,16 +220,33 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
       logger: log,
     });
     // A platform team repoints the Sensor; the operator rewrites the agent's configuration.
-    cp.kubectl(['patch', 'sensor', 'plant-floor', '-n', 'default', '--type=merge', '-p', JSON.stringify({ spec: { reporting: { brokerUrl: mosquitto.url } } })]);
-    await waitFor('the operator to rewrite the agent configuration', () =>
-      JSON.parse(kubectlJson(['get', 'configmap', 'hark-agent-plant-floor', '-n', 'default']).data['agent.json']).reporting.brokerUrl === mosquitto!.url,
+    cp.kubectl([
+      'patch',
+      'sensor',
+      'plant-floor',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { reporting: { brokerUrl: mosquitto.url } } }),
+    ]);
+    await waitFor(
+      'the operator to rewrite the agent configuration',
+      () =>
+        JSON.parse(
+          kubectlJson(['get', 'configmap', 'hark-agent-plant-floor', '-n', 'default']).data['agent.json'],
+        ).reporting.brokerUrl === mosquitto!.url,
     );
     const expected = captureAndExpectation(work);
     agent = startAgentFromCluster(expected.file, 'agent-mosquitto');
-    await waitFor('the aggregator to serve devices relayed by Mosquitto', async () => (await devices()).length > 0, {
-      timeoutMs: 60_000,
-      describe: () => `${agent!.tail()}\n--- mosquitto:\n${mosquitto!.logs()}`,
-    });
+    await waitFor(
+      'the aggregator to serve devices relayed by Mosquitto',
+      async () => (await devices()).length > 0,
+      {
+        timeoutMs: 60_000,
+        describe: () => `${agent!.tail()}\n--- mosquitto:\n${mosquitto!.logs()}`,
+      },
+    );
     if (expected.mac) expect((await devices()).some((d) => d.macs.includes(expected.mac))).toBe(true);
   });
 });

@@ -89,7 +89,8 @@ export class ControlPlane {
     const order = ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
     for (const name of order) await this.processes.get(name)?.stop();
     this.processes.clear();
-    if (this.ownsWorkDir && !process.env.HARK_KEEP_CONTROLPLANE) rmSync(this.workDir, { recursive: true, force: true });
+    if (this.ownsWorkDir && !process.env.HARK_KEEP_CONTROLPLANE)
+      rmSync(this.workDir, { recursive: true, force: true });
   }
 
   /** Stops and restarts kube-apiserver on the same port and storage (for outage tests). */
@@ -117,7 +118,14 @@ export class ControlPlane {
     if (clusterRole) {
       const kind = namespace ? 'rolebinding' : 'clusterrolebinding';
       const scope = namespace ? ['-n', namespace] : [];
-      this.kubectl(['create', kind, `${user}-${clusterRole}`.slice(0, 63), ...scope, `--clusterrole=${clusterRole}`, `--user=${user}`]);
+      this.kubectl([
+        'create',
+        kind,
+        `${user}-${clusterRole}`.slice(0, 63),
+        ...scope,
+        `--clusterrole=${clusterRole}`,
+        `--user=${user}`,
+      ]);
     }
     const path = join(this.workDir, `kubeconfig-${user.replace(/[^A-Za-z0-9-]/g, '_')}`);
     writeFileSync(path, this.kubeconfigYaml(user, cert), { mode: 0o600 });
@@ -126,14 +134,28 @@ export class ControlPlane {
 
   /** A kubeconfig that authenticates as a ServiceAccount with a bound token from the TokenRequest API. */
   serviceAccountKubeconfig(namespace: string, name: string, durationSeconds = 86_400): string {
-    const token = this.kubectl(['create', 'token', name, '-n', namespace, `--duration=${durationSeconds}s`]).trim();
+    const token = this.kubectl([
+      'create',
+      'token',
+      name,
+      '-n',
+      namespace,
+      `--duration=${durationSeconds}s`,
+    ]).trim();
     const path = join(this.workDir, `kubeconfig-sa-${namespace}-${name}`);
     const config = {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'hark-local', cluster: { server: this.apiServerUrl, 'certificate-authority-data': b64(this.ca.certPem) } }],
+      clusters: [
+        {
+          name: 'hark-local',
+          cluster: { server: this.apiServerUrl, 'certificate-authority-data': b64(this.ca.certPem) },
+        },
+      ],
       users: [{ name: `${namespace}:${name}`, user: { token } }],
-      contexts: [{ name: 'hark-local', context: { cluster: 'hark-local', user: `${namespace}:${name}`, namespace } }],
+      contexts: [
+        { name: 'hark-local', context: { cluster: 'hark-local', user: `${namespace}:${name}`, namespace } },
+      ],
       'current-context': 'hark-local',
     };
     writeFileSync(path, stringify(config), { mode: 0o600 });
@@ -144,8 +166,18 @@ export class ControlPlane {
     return stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'hark-local', cluster: { server: this.apiServerUrl, 'certificate-authority-data': b64(this.ca.certPem) } }],
-      users: [{ name: user, user: { 'client-certificate-data': b64(cert.certPem), 'client-key-data': b64(cert.keyPem) } }],
+      clusters: [
+        {
+          name: 'hark-local',
+          cluster: { server: this.apiServerUrl, 'certificate-authority-data': b64(this.ca.certPem) },
+        },
+      ],
+      users: [
+        {
+          name: user,
+          user: { 'client-certificate-data': b64(cert.certPem), 'client-key-data': b64(cert.keyPem) },
+        },
+      ],
       contexts: [{ name: 'hark-local', context: { cluster: 'hark-local', user } }],
       'current-context': 'hark-local',
     });
@@ -161,7 +193,13 @@ export class ControlPlane {
     const serving = await pki.issueCertificate(this.ca, {
       commonName: 'kube-apiserver',
       usage: 'server',
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      dnsNames: [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
       ipAddresses: ['127.0.0.1', '10.0.0.1'],
       lifetimeMs: 30 * DAY,
     });
@@ -184,28 +222,37 @@ export class ControlPlane {
       'sa.pub': sa.publicKey,
       'sa.key': sa.privateKey,
     };
-    for (const [name, content] of Object.entries(files)) writeFileSync(this.path('pki', name), content, { mode: 0o600 });
+    for (const [name, content] of Object.entries(files))
+      writeFileSync(this.path('pki', name), content, { mode: 0o600 });
     for (const [user, org] of [
       ['system:kube-controller-manager', undefined],
       ['system:kube-scheduler', undefined],
     ] as const) {
-      const cert = await pki.issueCertificate(this.ca, { commonName: user, organization: org, usage: 'client', lifetimeMs: 30 * DAY });
+      const cert = await pki.issueCertificate(this.ca, {
+        commonName: user,
+        organization: org,
+        usage: 'client',
+        lifetimeMs: 30 * DAY,
+      });
       this.pendingKubeconfigs.set(user, cert);
     }
   }
-
 
   private writeKubeconfigs(): void {
     this.adminKubeconfigPath = this.path('kubeconfig');
     writeFileSync(this.adminKubeconfigPath, this.kubeconfigYaml('hark-admin', this.admin), { mode: 0o600 });
     for (const [user, cert] of this.pendingKubeconfigs) {
-      writeFileSync(this.path(`${user.split(':')[1]}.kubeconfig`), this.kubeconfigYaml(user, cert), { mode: 0o600 });
+      writeFileSync(this.path(`${user.split(':')[1]}.kubeconfig`), this.kubeconfigYaml(user, cert), {
+        mode: 0o600,
+      });
     }
   }
 
   private spawn(name: string, args: string[]): ManagedProcess {
     mkdirSync(this.path('logs'), { recursive: true });
-    const proc = startProcess(name, join(this.binDir, name), args, { logFile: this.path('logs', `${name}.log`) });
+    const proc = startProcess(name, join(this.binDir, name), args, {
+      logFile: this.path('logs', `${name}.log`),
+    });
     this.processes.set(name, proc);
     return proc;
   }
@@ -224,10 +271,14 @@ export class ControlPlane {
       '--unsafe-no-fsync',
       '--log-level=warn',
     ]);
-    await waitFor('etcd to report healthy', async () => (await fetch(`http://127.0.0.1:${this.etcdPort}/health`)).ok, {
-      timeoutMs: 30_000,
-      describe: () => proc.tail(),
-    });
+    await waitFor(
+      'etcd to report healthy',
+      async () => (await fetch(`http://127.0.0.1:${this.etcdPort}/health`)).ok,
+      {
+        timeoutMs: 30_000,
+        describe: () => proc.tail(),
+      },
+    );
   }
 
   private async startApiServer(port?: number): Promise<void> {
@@ -290,14 +341,18 @@ export class ControlPlane {
       '--v=1',
     ]);
     // The token controller's first act: every namespace gets a default ServiceAccount.
-    await waitFor('kube-controller-manager to create the default ServiceAccount', () => {
-      try {
-        this.kubectl(['get', 'serviceaccount', 'default', '-n', 'default']);
-        return true;
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 60_000, describe: () => this.processes.get('kube-controller-manager')?.tail() ?? '' });
+    await waitFor(
+      'kube-controller-manager to create the default ServiceAccount',
+      () => {
+        try {
+          this.kubectl(['get', 'serviceaccount', 'default', '-n', 'default']);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 60_000, describe: () => this.processes.get('kube-controller-manager')?.tail() ?? '' },
+    );
   }
 
   private async startScheduler(): Promise<void> {
@@ -335,13 +390,24 @@ export class ControlPlane {
       metadata: {
         name: n.name,
         annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-        labels: { ...n.labels, 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
+        labels: {
+          ...n.labels,
+          'kubernetes.io/hostname': n.name,
+          'kubernetes.io/os': 'linux',
+          'kubernetes.io/arch': 'amd64',
+          type: 'kwok',
+        },
       },
       spec: { taints: [KWOK_TAINT] },
       status: {
         allocatable: { cpu: '8', memory: '32Gi', pods: '110' },
         capacity: { cpu: '8', memory: '32Gi', pods: '110' },
-        nodeInfo: { architecture: 'amd64', kubeletVersion: 'fake', operatingSystem: 'linux', kubeProxyVersion: 'fake' },
+        nodeInfo: {
+          architecture: 'amd64',
+          kubeletVersion: 'fake',
+          operatingSystem: 'linux',
+          kubeProxyVersion: 'fake',
+        },
         addresses: [{ type: 'InternalIP', address: `10.99.0.${i + 1}` }],
       },
     }));
@@ -349,7 +415,12 @@ export class ControlPlane {
     await waitFor(
       `kwok to mark ${nodes.length} nodes Ready`,
       () => {
-        const out = this.kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+        const out = this.kubectl([
+          'get',
+          'nodes',
+          '-o',
+          'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+        ]);
         return out.split('\n').filter((s) => s === 'True').length >= nodes.length;
       },
       { timeoutMs: 60_000, describe: () => this.processes.get('kwok')?.tail() ?? '' },

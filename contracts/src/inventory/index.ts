@@ -28,7 +28,9 @@ export const ATTRIBUTE_NAMES = [
 ] as const;
 
 export const DeviceRecord = Type.Object({
-  id: Type.String({ description: 'Stable within a site: "mac:<mac>" on the local segment, "ip:<ip>" when routed.' }),
+  id: Type.String({
+    description: 'Stable within a site: "mac:<mac>" on the local segment, "ip:<ip>" when routed.',
+  }),
   macs: Type.Array(Type.String({ pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$' })),
   ipv4: Type.Array(Type.String()),
   ipv6: Type.Array(Type.String()),

@@ -1,2 +1,2 @@
-export * from './topics.js';
 export * from './messages.js';
+export * from './topics.js';

@@ -81,7 +81,10 @@ export class MessageRejected extends Error {
 /** Decodes and validates a payload received on a topic of the given kind. Throws MessageRejected. */
 export function decodeMessage(kind: keyof typeof checkers, payload: Uint8Array): WireMessage {
   if (payload.byteLength > MAX_MESSAGE_BYTES) {
-    throw new MessageRejected('oversized', `message of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+    throw new MessageRejected(
+      'oversized',
+      `message of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`,
+    );
   }
   let value: unknown;
   try {
@@ -92,9 +95,13 @@ export function decodeMessage(kind: keyof typeof checkers, payload: Uint8Array):
   const checker = checkers[kind];
   if (!checker.Check(value)) {
     const first = checker.Errors(value).First();
-    throw new MessageRejected('schema', `invalid ${kind} message: ${first?.path || '/'} ${first?.message ?? ''}`);
+    throw new MessageRejected(
+      'schema',
+      `invalid ${kind} message: ${first?.path || '/'} ${first?.message ?? ''}`,
+    );
   }
-  if ((value as WireMessage).kind !== kind) throw new MessageRejected('kind-mismatch', `a ${(value as WireMessage).kind} message on a ${kind} topic`);
+  if ((value as WireMessage).kind !== kind)
+    throw new MessageRejected('kind-mismatch', `a ${(value as WireMessage).kind} message on a ${kind} topic`);
   return value as WireMessage;
 }
 

@@ -21,7 +21,8 @@ const SEGMENT = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export function topicFor(prefix: string, id: SensorIdentity, kind: MessageKind): string {
   for (const [name, value] of Object.entries(id)) {
-    if (!SEGMENT.test(value)) throw new Error(`${name} "${value}" cannot be a topic segment: use letters, digits, . _ -`);
+    if (!SEGMENT.test(value))
+      throw new Error(`${name} "${value}" cannot be a topic segment: use letters, digits, . _ -`);
   }
   return `${prefix}/${WIRE_VERSION}/${sensorCommonName(id.site, id.sensor)}/${id.node}/${kind}`;
 }
@@ -31,7 +32,10 @@ export function subscriptionFor(prefix: string): string {
   return `${prefix}/${WIRE_VERSION}/+/+/+`;
 }
 
-export function parseTopic(prefix: string, topic: string): (SensorIdentity & { kind: MessageKind }) | undefined {
+export function parseTopic(
+  prefix: string,
+  topic: string,
+): (SensorIdentity & { kind: MessageKind }) | undefined {
   const head = `${prefix}/${WIRE_VERSION}/`;
   if (!topic.startsWith(head)) return undefined;
   const parts = topic.slice(head.length).split('/');

@@ -1,5 +1,5 @@
-import { toStructural } from './structural.js';
 import { GROUP, KIND, PLURAL, SensorSpec, SensorStatus, VERSION } from './schema.js';
+import { toStructural } from './structural.js';
 
 /** The Sensor CustomResourceDefinition, derived from the schema in schema.ts. */
 export function sensorCrd(): Record<string, unknown> {
@@ -45,7 +45,7 @@ export function sensorCrd(): Record<string, unknown> {
             openAPIV3Schema: {
               type: 'object',
               description:
-                'A Sensor runs hark\'s passive capture agent on the edge nodes it selects, and reports what they discover to the aggregator.',
+                "A Sensor runs hark's passive capture agent on the edge nodes it selects, and reports what they discover to the aggregator.",
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string', description: 'APIVersion of this object: hark.dev/v1alpha1.' },

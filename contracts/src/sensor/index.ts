@@ -1,4 +1,4 @@
-export * from './schema.js';
 export { sensorCrd } from './crd.js';
-export { parseSensorSpec, withSpecDefaults, type ValidationIssue } from './validate.js';
 export { parseDuration } from './duration.js';
+export * from './schema.js';
+export { parseSensorSpec, type ValidationIssue, withSpecDefaults } from './validate.js';

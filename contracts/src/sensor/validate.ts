@@ -1,7 +1,7 @@
 import '../formats.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import { type SensorSpec as Spec, SensorSpec } from './schema.js';
+import { SensorSpec, type SensorSpec as Spec } from './schema.js';
 
 const compiled = TypeCompiler.Compile(SensorSpec);
 
@@ -11,21 +11,34 @@ export interface ValidationIssue {
 }
 
 /** Validates a Sensor spec the way the API server would, and fills in the CRD's defaults. */
-export function parseSensorSpec(input: unknown): { spec: Spec; issues: [] } | { spec: undefined; issues: ValidationIssue[] } {
+export function parseSensorSpec(
+  input: unknown,
+): { spec: Spec; issues: [] } | { spec: undefined; issues: ValidationIssue[] } {
   const withDefaults = Value.Default(SensorSpec, structuredClone(input));
   if (compiled.Check(withDefaults)) return { spec: withDefaults, issues: [] };
-  const issues = [...compiled.Errors(withDefaults)].map((e) => ({ path: `spec${e.path.replaceAll('/', '.')}`, message: e.message }));
+  const issues = [...compiled.Errors(withDefaults)].map((e) => ({
+    path: `spec${e.path.replaceAll('/', '.')}`,
+    message: e.message,
+  }));
   return { spec: undefined, issues };
 }
 
 /** Fills in the defaults the API server applies, for a spec that has already passed admission. */
-export function withSpecDefaults(spec: Spec): Required<Pick<Spec, 'capture' | 'agent' | 'rollout' | 'certificate'>> & Spec {
+export function withSpecDefaults(
+  spec: Spec,
+): Required<Pick<Spec, 'capture' | 'agent' | 'rollout' | 'certificate'>> & Spec {
   const filled = Value.Default(SensorSpec, structuredClone(spec)) as Spec;
   return {
     ...filled,
-    capture: Value.Default(SensorSpec.properties.capture, filled.capture ?? {}) as NonNullable<Spec['capture']>,
+    capture: Value.Default(SensorSpec.properties.capture, filled.capture ?? {}) as NonNullable<
+      Spec['capture']
+    >,
     agent: Value.Default(SensorSpec.properties.agent, filled.agent ?? {}) as NonNullable<Spec['agent']>,
-    rollout: Value.Default(SensorSpec.properties.rollout, filled.rollout ?? {}) as NonNullable<Spec['rollout']>,
-    certificate: Value.Default(SensorSpec.properties.certificate, filled.certificate ?? {}) as NonNullable<Spec['certificate']>,
+    rollout: Value.Default(SensorSpec.properties.rollout, filled.rollout ?? {}) as NonNullable<
+      Spec['rollout']
+    >,
+    certificate: Value.Default(SensorSpec.properties.certificate, filled.certificate ?? {}) as NonNullable<
+      Spec['certificate']
+    >,
   };
 }

@@ -3,7 +3,7 @@
 // (two thirds of its lifetime unless spec.certificate.renewBefore says
 // otherwise). The Secret is written before anything else, so an operator
 // killed mid-reconcile finds it on restart and does not issue a second one.
-import { sensorCommonName, ROLE_OU } from '@hark/contracts/mqtt';
+import { ROLE_OU, sensorCommonName } from '@hark/contracts/mqtt';
 import { describeCertificate, isIssuedBy, issueCertificate } from '../pki/index.js';
 import type { SiteCa } from './site-ca.js';
 
@@ -52,13 +52,24 @@ export function reusable(
     if (!isIssuedBy(existing.certPem, ca.certPem)) return undefined;
     const renewalTime = renewalTimeFor(info.notBefore, info.notAfter, policy.renewBeforeMs);
     if (now >= renewalTime) return undefined;
-    return { certPem: existing.certPem, keyPem: existing.keyPem, serialNumber: info.serialNumber, notBefore: info.notBefore, notAfter: info.notAfter, renewalTime };
+    return {
+      certPem: existing.certPem,
+      keyPem: existing.keyPem,
+      serialNumber: info.serialNumber,
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      renewalTime,
+    };
   } catch {
     return undefined;
   }
 }
 
-export async function issueAgentCertificate(ca: SiteCa, policy: CertificatePolicy, now: Date): Promise<AgentCertificate> {
+export async function issueAgentCertificate(
+  ca: SiteCa,
+  policy: CertificatePolicy,
+  now: Date,
+): Promise<AgentCertificate> {
   const issued = await issueCertificate(ca, {
     commonName: sensorCommonName(policy.site, policy.sensor),
     organization: 'hark',

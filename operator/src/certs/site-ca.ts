@@ -4,8 +4,8 @@
 // generates one on first start and stores it, so restarts and other replicas
 // sign with the same CA.
 import type { Logger } from 'pino';
-import { generateCa, type KeyPair } from '../pki/index.js';
 import { isConflict, isNotFound, type KubeClient, resourcePath } from '../kube/client.js';
+import { generateCa, type KeyPair } from '../pki/index.js';
 
 export const GENERATED_ANNOTATION = 'hark.dev/generated-by';
 const YEAR_MS = 365 * 86_400_000;
@@ -37,16 +37,27 @@ export async function loadOrCreateSiteCa(
       const certPem = decode(secret.data?.['tls.crt']);
       const keyPem = decode(secret.data?.['tls.key']);
       if (!certPem || !keyPem) {
-        throw new Error(`Secret ${namespace}/${name} must hold the site CA as tls.crt and tls.key (a kubernetes.io/tls Secret)`);
+        throw new Error(
+          `Secret ${namespace}/${name} must hold the site CA as tls.crt and tls.key (a kubernetes.io/tls Secret)`,
+        );
       }
       const source = secret.metadata.annotations?.[GENERATED_ANNOTATION] ? 'Generated' : 'Provided';
       const bundle = decode(secret.data?.['ca.crt']);
-      return { certPem, keyPem, source, trustBundlePem: bundle && bundle.includes(certPem.trim()) ? bundle : certPem };
+      return {
+        certPem,
+        keyPem,
+        source,
+        trustBundlePem: bundle?.includes(certPem.trim()) ? bundle : certPem,
+      };
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
     log.info({ secret: `${namespace}/${name}` }, 'no site CA Secret found; generating a site CA');
-    const ca = await generateCa({ commonName: `hark site CA (${namespace})`, lifetimeMs: 10 * YEAR_MS, notBefore: new Date(now().getTime() - 60_000) });
+    const ca = await generateCa({
+      commonName: `hark site CA (${namespace})`,
+      lifetimeMs: 10 * YEAR_MS,
+      notBefore: new Date(now().getTime() - 60_000),
+    });
     try {
       await client.request('POST', resourcePath('v1', 'secrets', namespace), {
         body: {

@@ -7,8 +7,8 @@ import type { Condition, Sensor, SensorStatus } from '@hark/contracts/sensor';
 import { API_VERSION, PLURAL, parseDuration, parseSensorSpec } from '@hark/contracts/sensor';
 import type { Logger } from 'pino';
 import {
-  ANNOTATIONS,
   type AgentCertificate,
+  ANNOTATIONS,
   issueAgentCertificate,
   reusable,
 } from '../certs/agent-certificate.js';
@@ -75,14 +75,23 @@ export class SensorController {
       const message = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
       await this.writeStatus(sensor, { observedGeneration: generation }, [
         { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
-        { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message: `Fix the Sensor spec: ${message}` },
+        {
+          type: 'Stalled',
+          status: 'True',
+          reason: 'InvalidSpec',
+          message: `Fix the Sensor spec: ${message}`,
+        },
         { type: 'Reconciling', status: 'False', reason: 'InvalidSpec', message: 'Waiting for a valid spec' },
       ]);
       return {};
     }
 
     const certificate = await this.ensureCertificate(sensor, now);
-    await this.ensureChild(resourcePath('v1', 'configmaps', namespace, childName(sensor)), renderConfigMap(sensor), 'ConfigMap');
+    await this.ensureChild(
+      resourcePath('v1', 'configmaps', namespace, childName(sensor)),
+      renderConfigMap(sensor),
+      'ConfigMap',
+    );
     const desiredDs = renderDaemonSet(sensor, certificate.serialNumber);
     const ds = await this.ensureChild<DaemonSetObject>(
       resourcePath('apps/v1', 'daemonsets', namespace, childName(sensor)),
@@ -143,13 +152,22 @@ export class SensorController {
         },
         ownerReferences: [ownerReference(sensor)],
       },
-      data: { 'tls.crt': toB64(certificate.certPem), 'tls.key': toB64(certificate.keyPem), 'ca.crt': toB64(trustBundle) },
+      data: {
+        'tls.crt': toB64(certificate.certPem),
+        'tls.key': toB64(certificate.keyPem),
+        'ca.crt': toB64(trustBundle),
+      },
     });
     metrics.writes.labels('Secret').inc();
     if (!current) {
       metrics.certificatesIssued.labels(reason).inc();
       log.info(
-        { sensor: keyOf(namespace, sensor.metadata.name), serial: certificate.serialNumber, notAfter: certificate.notAfter, caSource: ca.source },
+        {
+          sensor: keyOf(namespace, sensor.metadata.name),
+          serial: certificate.serialNumber,
+          notAfter: certificate.notAfter,
+          caSource: ca.source,
+        },
         `agent certificate ${reason.toLowerCase()}`,
       );
       await events.record(
@@ -163,7 +181,12 @@ export class SensorController {
   }
 
   /** Applies `desired` when the live object (from cache or GET) differs in any field we own. */
-  private async ensureChild<T extends KubeObject>(path: string, desired: KubeObject, kind: string, cached?: T): Promise<T> {
+  private async ensureChild<T extends KubeObject>(
+    path: string,
+    desired: KubeObject,
+    kind: string,
+    cached?: T,
+  ): Promise<T> {
     let live = cached;
     if (!live) {
       try {
@@ -177,7 +200,12 @@ export class SensorController {
     return this.deps.client.apply<T>(path, desired);
   }
 
-  private async updateStatus(sensor: Sensor & KubeObject, cert: AgentCertificate, ds: DaemonSetObject, now: Date): Promise<void> {
+  private async updateStatus(
+    sensor: Sensor & KubeObject,
+    cert: AgentCertificate,
+    ds: DaemonSetObject,
+    now: Date,
+  ): Promise<void> {
     const generation = sensor.metadata.generation ?? 0;
     const s = ds.status ?? {};
     const desired = s.desiredNumberScheduled ?? 0;
@@ -188,21 +216,42 @@ export class SensorController {
     const previous = sensor.status;
 
     let agents: Omit<Condition, 'lastTransitionTime'>;
-    let stalled: Omit<Condition, 'lastTransitionTime'> = { type: 'Stalled', status: 'False', reason: 'Progressing', message: 'The rollout is progressing or complete' };
+    let stalled: Omit<Condition, 'lastTransitionTime'> = {
+      type: 'Stalled',
+      status: 'False',
+      reason: 'Progressing',
+      message: 'The rollout is progressing or complete',
+    };
     if (!observed) {
-      agents = { type: 'AgentsReady', status: 'False', reason: 'RolloutPending', message: 'Waiting for the DaemonSet controller to observe the new template' };
+      agents = {
+        type: 'AgentsReady',
+        status: 'False',
+        reason: 'RolloutPending',
+        message: 'Waiting for the DaemonSet controller to observe the new template',
+      };
     } else if (desired === 0) {
       agents = {
         type: 'AgentsReady',
         status: 'False',
         reason: 'NoMatchingNodes',
-        message: 'No node matches this Sensor: check spec.nodeSelector, spec.affinity and spec.tolerations against your nodes\' labels and taints',
+        message:
+          "No node matches this Sensor: check spec.nodeSelector, spec.affinity and spec.tolerations against your nodes' labels and taints",
       };
       stalled = { type: 'Stalled', status: 'True', reason: 'NoMatchingNodes', message: agents.message };
     } else if (updated < desired || ready < desired) {
-      agents = { type: 'AgentsReady', status: 'False', reason: 'RollingOut', message: `${updated}/${desired} agents updated, ${ready}/${desired} ready` };
+      agents = {
+        type: 'AgentsReady',
+        status: 'False',
+        reason: 'RollingOut',
+        message: `${updated}/${desired} agents updated, ${ready}/${desired} ready`,
+      };
     } else {
-      agents = { type: 'AgentsReady', status: 'True', reason: 'AllAgentsReady', message: `${ready}/${desired} agents ready` };
+      agents = {
+        type: 'AgentsReady',
+        status: 'True',
+        reason: 'AllAgentsReady',
+        message: `${ready}/${desired} agents ready`,
+      };
     }
     const certCondition = {
       type: 'CertificateReady',
@@ -218,7 +267,11 @@ export class SensorController {
       {
         type: 'Reconciling',
         status: isReady || stalled.status === 'True' ? 'False' : 'True',
-        reason: isReady ? 'ReconciliationSucceeded' : stalled.status === 'True' ? stalled.reason : agents.reason,
+        reason: isReady
+          ? 'ReconciliationSucceeded'
+          : stalled.status === 'True'
+            ? stalled.reason
+            : agents.reason,
         message: isReady ? 'Up to date' : agents.message,
       },
       stalled,
@@ -230,7 +283,11 @@ export class SensorController {
       desiredNodes: desired,
       readyNodes: ready,
       updatedNodes: updated,
-      ...(observed && updated === desired ? { agentVersion: version } : previous?.agentVersion ? { agentVersion: previous.agentVersion } : {}),
+      ...(observed && updated === desired
+        ? { agentVersion: version }
+        : previous?.agentVersion
+          ? { agentVersion: previous.agentVersion }
+          : {}),
       certificate: {
         secretName: certificateSecretName(sensor),
         serialNumber: cert.serialNumber,
@@ -242,7 +299,10 @@ export class SensorController {
     const reconciling = conditions[1]!;
     if (findCondition(previous?.conditions, 'Ready')?.status !== conditions[0]!.status && isReady) {
       await this.deps.events.record(sensor, 'Normal', 'Ready', conditions[0]!.message);
-    } else if (stalled.status === 'True' && findCondition(previous?.conditions, 'Stalled')?.status !== 'True') {
+    } else if (
+      stalled.status === 'True' &&
+      findCondition(previous?.conditions, 'Stalled')?.status !== 'True'
+    ) {
       await this.deps.events.record(sensor, 'Warning', stalled.reason, stalled.message);
     }
     void reconciling;
@@ -261,12 +321,15 @@ export class SensorController {
     const status = { ...fields, conditions: list } as SensorStatus;
     if (isDeepStrictEqual(normalise(status), normalise(sensor.status))) return;
     this.deps.metrics.writes.labels('SensorStatus').inc();
-    await this.deps.client.apply(resourcePath(API_VERSION, PLURAL, sensor.metadata.namespace, sensor.metadata.name, 'status'), {
-      apiVersion: API_VERSION,
-      kind: 'Sensor',
-      metadata: { name: sensor.metadata.name, namespace: sensor.metadata.namespace },
-      status,
-    });
+    await this.deps.client.apply(
+      resourcePath(API_VERSION, PLURAL, sensor.metadata.namespace, sensor.metadata.name, 'status'),
+      {
+        apiVersion: API_VERSION,
+        kind: 'Sensor',
+        metadata: { name: sensor.metadata.name, namespace: sensor.metadata.namespace },
+        status,
+      },
+    );
   }
 }
 

@@ -5,12 +5,22 @@
  */
 export function isSubset(desired: unknown, live: unknown): boolean {
   if (desired === null || typeof desired !== 'object') {
-    return desired === live || (desired !== undefined && live !== undefined && String(desired) === String(live) && typeof live !== 'object');
+    return (
+      desired === live ||
+      (desired !== undefined &&
+        live !== undefined &&
+        String(desired) === String(live) &&
+        typeof live !== 'object')
+    );
   }
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]));
+    return (
+      Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]))
+    );
   }
   if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
   const liveRecord = live as Record<string, unknown>;
-  return Object.entries(desired as Record<string, unknown>).every(([k, v]) => v === undefined || isSubset(v, liveRecord[k]));
+  return Object.entries(desired as Record<string, unknown>).every(
+    ([k, v]) => v === undefined || isSubset(v, liveRecord[k]),
+  );
 }

@@ -53,7 +53,10 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
-    const delay = Math.min(this.options.maxDelayMs ?? 300_000, (this.options.baseDelayMs ?? 500) * 2 ** (n - 1));
+    const delay = Math.min(
+      this.options.maxDelayMs ?? 300_000,
+      (this.options.baseDelayMs ?? 500) * 2 ** (n - 1),
+    );
     this.addAfter(key, delay);
     return delay;
   }

@@ -4,8 +4,9 @@
 // control over what its generated API classes make awkward: server-side apply
 // content types with force and a field manager, status subresource applies,
 // and watch streams whose failures we see and handle rather than lose.
-import { Agent, request } from 'node:https';
+
 import { request as httpRequest } from 'node:http';
+import { Agent, request } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 export const FIELD_MANAGER = 'hark-operator';
@@ -64,7 +65,13 @@ export interface RequestOptions {
 }
 
 /** REST paths for a resource: core ("v1") or grouped ("apps/v1"). */
-export function resourcePath(apiVersion: string, plural: string, namespace?: string, name?: string, sub?: string): string {
+export function resourcePath(
+  apiVersion: string,
+  plural: string,
+  namespace?: string,
+  name?: string,
+  sub?: string,
+): string {
   const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
   const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   const tail = name ? `/${encodeURIComponent(name)}${sub ? `/${sub}` : ''}` : '';
@@ -77,7 +84,8 @@ export class KubeClient {
 
   constructor(private readonly kubeConfig: KubeConfig) {
     const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster: set a current-context or KUBECONFIG');
+    if (!cluster)
+      throw new Error('the kubeconfig has no current cluster: set a current-context or KUBECONFIG');
     this.server = new URL(cluster.server);
   }
 
@@ -91,7 +99,14 @@ export class KubeClient {
     if (!this.agent) {
       // One keep-alive agent for every request; credentials that rotate
       // (tokens) travel in headers that applyToHTTPSOptions refreshes per call.
-      this.agent = new Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized });
+      this.agent = new Agent({
+        keepAlive: true,
+        maxSockets: 32,
+        ca: opts.ca,
+        cert: opts.cert,
+        key: opts.key,
+        rejectUnauthorized: opts.rejectUnauthorized,
+      });
     }
     const url = new URL(path, this.server);
     return {
@@ -106,7 +121,12 @@ export class KubeClient {
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const query = opts.query ? `?${toQuery(opts.query)}` : '';
-    const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    const body =
+      opts.body === undefined
+        ? undefined
+        : typeof opts.body === 'string'
+          ? opts.body
+          : JSON.stringify(opts.body);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
     const options = await this.options(method, `${path}${query}`, headers, opts.timeoutMs ?? 30_000);
@@ -127,7 +147,14 @@ export class KubeClient {
           }
           if (status >= 200 && status < 300) return resolve(parsed as T);
           const s = parsed as { reason?: string; message?: string; details?: unknown } | undefined;
-          reject(new KubeApiError(status, s?.reason ?? 'Unknown', `${method} ${path}: ${status} ${s?.message ?? text.slice(0, 500)}`, s?.details));
+          reject(
+            new KubeApiError(
+              status,
+              s?.reason ?? 'Unknown',
+              `${method} ${path}: ${status} ${s?.message ?? text.slice(0, 500)}`,
+              s?.details,
+            ),
+          );
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
@@ -180,7 +207,15 @@ export class KubeClient {
         if ((res.statusCode ?? 0) >= 300) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => reject(new KubeApiError(res.statusCode ?? 0, 'WatchFailed', `watch ${path}: ${res.statusCode} ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`)));
+          res.on('end', () =>
+            reject(
+              new KubeApiError(
+                res.statusCode ?? 0,
+                'WatchFailed',
+                `watch ${path}: ${res.statusCode} ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`,
+              ),
+            ),
+          );
           return;
         }
         let buffered = '';

@@ -55,18 +55,27 @@ export class Informer<T extends KubeObject> {
   start(): void {
     const watchdogMs = this.options.watchdogMs ?? 5 * 60_000;
     this.timers.push(
-      setInterval(() => {
-        if (Date.now() - this.lastEventAt > watchdogMs) {
-          this.log.warn({ path: this.options.path, silentForMs: Date.now() - this.lastEventAt }, 'watch went silent; relisting');
-          this.resourceVersion = '';
-          this.abort.abort();
-        }
-      }, Math.min(watchdogMs, 30_000)).unref(),
+      setInterval(
+        () => {
+          if (Date.now() - this.lastEventAt > watchdogMs) {
+            this.log.warn(
+              { path: this.options.path, silentForMs: Date.now() - this.lastEventAt },
+              'watch went silent; relisting',
+            );
+            this.resourceVersion = '';
+            this.abort.abort();
+          }
+        },
+        Math.min(watchdogMs, 30_000),
+      ).unref(),
     );
     this.timers.push(
-      setInterval(() => {
-        for (const object of this.store.values()) this.emit('resync', object);
-      }, this.options.resyncMs ?? 10 * 60_000).unref(),
+      setInterval(
+        () => {
+          for (const object of this.store.values()) this.emit('resync', object);
+        },
+        this.options.resyncMs ?? 10 * 60_000,
+      ).unref(),
     );
     this.loop = this.run();
   }
@@ -82,7 +91,8 @@ export class Informer<T extends KubeObject> {
   async waitForSync(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.synced) {
-      if (Date.now() > deadline) throw new Error(`cache for ${this.options.path} did not sync within ${timeoutMs}ms`);
+      if (Date.now() > deadline)
+        throw new Error(`cache for ${this.options.path} did not sync within ${timeoutMs}ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -124,7 +134,10 @@ export class Informer<T extends KubeObject> {
         }
         this.failures++;
         const delay = Math.min(this.options.maxBackoffMs ?? 30_000, 250 * 2 ** Math.min(this.failures, 8));
-        this.log.warn({ path: this.options.path, err: String(error), retryInMs: delay }, 'list/watch failed; retrying');
+        this.log.warn(
+          { path: this.options.path, err: String(error), retryInMs: delay },
+          'list/watch failed; retrying',
+        );
         // After a failure the server may have compacted past our version; a relist is always correct.
         this.resourceVersion = '';
         await new Promise((r) => setTimeout(r, delay * (0.8 + Math.random() * 0.4)));
@@ -147,7 +160,8 @@ export class Informer<T extends KubeObject> {
         const previous = this.store.get(key);
         this.store.set(key, item);
         if (!previous) this.emit('add', item);
-        else if (previous.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit('update', item);
+        else if (previous.metadata.resourceVersion !== item.metadata.resourceVersion)
+          this.emit('update', item);
       }
       cont = list.metadata.continue || undefined;
     } while (cont);

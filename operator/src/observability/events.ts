@@ -12,7 +12,13 @@ export class EventRecorder {
     private readonly instance = process.env.HOSTNAME ?? 'local',
   ) {}
 
-  async record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, note: string, action = reason): Promise<void> {
+  async record(
+    object: KubeObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    note: string,
+    action = reason,
+  ): Promise<void> {
     const namespace = object.metadata.namespace ?? 'default';
     const now = new Date().toISOString().replace(/Z$/, '000Z');
     try {

@@ -107,7 +107,9 @@ export async function issueCertificate(ca: KeyPair, req: CertificateRequest): Pr
   cert.serialNumber = newSerial();
   const notBefore = req.notBefore ?? new Date(Date.now() - 60_000);
   cert.validity.notBefore = notBefore;
-  const notAfter = new Date(Math.min(notBefore.getTime() + req.lifetimeMs, caCert.validity.notAfter.getTime()));
+  const notAfter = new Date(
+    Math.min(notBefore.getTime() + req.lifetimeMs, caCert.validity.notAfter.getTime()),
+  );
   cert.validity.notAfter = notAfter;
   cert.setSubject(subjectAttrs(req.commonName, req.organization, req.organizationalUnit));
   cert.setIssuer(caCert.subject.attributes);

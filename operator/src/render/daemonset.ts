@@ -7,7 +7,14 @@
 // read-only, distroless image cannot rely on everywhere.
 import { createHash } from 'node:crypto';
 import { type Sensor, withSpecDefaults } from '@hark/contracts/sensor';
-import { AGENT_HTTP_PORT, CONFIG_DIR, CONFIG_FILE, SPOOL_DIR, TLS_DIR, renderConfigMap } from './agent-config.js';
+import {
+  AGENT_HTTP_PORT,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  renderConfigMap,
+  SPOOL_DIR,
+  TLS_DIR,
+} from './agent-config.js';
 import { certificateSecretName, childLabels, childName, ownerReference, selectorLabels } from './labels.js';
 
 export const TEMPLATE_ANNOTATIONS = {
@@ -18,7 +25,10 @@ export const TEMPLATE_ANNOTATIONS = {
 
 export function renderDaemonSet(sensor: Sensor, certificateSerial: string) {
   const spec = withSpecDefaults(sensor.spec);
-  const configHash = createHash('sha256').update(JSON.stringify(renderConfigMap(sensor).data)).digest('hex').slice(0, 16);
+  const configHash = createHash('sha256')
+    .update(JSON.stringify(renderConfigMap(sensor).data))
+    .digest('hex')
+    .slice(0, 16);
   const labels = childLabels(sensor);
   return {
     apiVersion: 'apps/v1',
@@ -31,11 +41,17 @@ export function renderDaemonSet(sensor: Sensor, certificateSerial: string) {
     },
     spec: {
       selector: { matchLabels: selectorLabels(sensor) },
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: spec.rollout.maxUnavailable, maxSurge: 0 } },
+      updateStrategy: {
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: spec.rollout.maxUnavailable, maxSurge: 0 },
+      },
       template: {
         metadata: {
           labels,
-          annotations: { [TEMPLATE_ANNOTATIONS.certificate]: certificateSerial, [TEMPLATE_ANNOTATIONS.config]: configHash },
+          annotations: {
+            [TEMPLATE_ANNOTATIONS.certificate]: certificateSerial,
+            [TEMPLATE_ANNOTATIONS.config]: configHash,
+          },
         },
         spec: {
           hostNetwork: true,
@@ -60,7 +76,11 @@ export function renderDaemonSet(sensor: Sensor, certificateSerial: string) {
               ],
               ports: [{ name: 'metrics', containerPort: AGENT_HTTP_PORT, protocol: 'TCP' }],
               readinessProbe: { httpGet: { path: '/readyz', port: AGENT_HTTP_PORT }, periodSeconds: 10 },
-              livenessProbe: { httpGet: { path: '/healthz', port: AGENT_HTTP_PORT }, periodSeconds: 20, failureThreshold: 3 },
+              livenessProbe: {
+                httpGet: { path: '/healthz', port: AGENT_HTTP_PORT },
+                periodSeconds: 20,
+                failureThreshold: 3,
+              },
               ...(spec.agent.resources ? { resources: spec.agent.resources } : {}),
               securityContext: {
                 runAsUser: 0,

@@ -30,5 +30,6 @@ export function ownerReference(sensor: Sensor) {
   };
 }
 
-export const childName = (sensor: Sensor) => `hark-agent-${sensor.metadata.name}`.slice(0, 63).replace(/-+$/, '');
+export const childName = (sensor: Sensor) =>
+  `hark-agent-${sensor.metadata.name}`.slice(0, 63).replace(/-+$/, '');
 export const certificateSecretName = (sensor: Sensor) => `${childName(sensor)}-tls`.slice(0, 253);

@@ -43,6 +43,16 @@ export class Reporter {
   readonly certificateNotAfter: string | undefined;
   private client: MqttClient | undefined;
   private seq = 0;
+  /**
+   * Messages handed to a client and not yet acknowledged (PUBACK). mqtt.js
+   * keeps them while it reconnects, but a client we replace (the MQTT 3.1.1
+   * fallback) takes its queue with it, so the new client re-sends these.
+   */
+  private readonly unacknowledged = new Map<
+    number,
+    { kind: MessageKind; payload: Buffer; retain: boolean }
+  >();
+  private nextLocalId = 0;
   private readonly topics: Record<MessageKind, string>;
 
   constructor(private readonly o: ReporterOptions) {
@@ -112,15 +122,20 @@ export class Reporter {
     const client = mqtt.connect(config.reporting.brokerUrl, options);
     this.client = client;
     client.on('connect', () => {
-      logger.info({ clientId: this.clientId }, 'connected to broker');
+      logger.info({ clientId: this.clientId, protocolVersion }, 'connected to broker');
       this.publish('status', this.status(true), true);
     });
+    // Whatever an earlier client was still holding goes out on this one.
+    for (const [id, pending] of this.unacknowledged) this.send(client, id, pending);
     client.on('reconnect', () => logger.debug('reconnecting to broker'));
     client.on('offline', () => logger.warn('broker connection lost'));
     client.on('error', (error) => {
       const code = (error as { code?: number }).code;
       if (protocolVersion === 5 && (code === 1 || code === 132) && !client.connected) {
-        logger.info({ brokerUrl: config.reporting.brokerUrl }, 'broker does not speak MQTT 5; using MQTT 3.1.1');
+        logger.info(
+          { brokerUrl: config.reporting.brokerUrl },
+          'broker does not speak MQTT 5; using MQTT 3.1.1',
+        );
         client.end(true);
         this.start(4);
         return;
@@ -179,11 +194,26 @@ export class Reporter {
   private publish(kind: MessageKind, message: WireMessage, retain: boolean): void {
     const client = this.client;
     if (!client) return;
-    client.publishAsync(this.topics[kind], encodeMessage(message), { qos: 1, retain }).then(
+    const id = this.nextLocalId++;
+    const pending = { kind, payload: encodeMessage(message), retain };
+    this.unacknowledged.set(id, pending);
+    this.send(client, id, pending);
+  }
+
+  private send(
+    client: MqttClient,
+    id: number,
+    pending: { kind: MessageKind; payload: Buffer; retain: boolean },
+  ): void {
+    client.publishAsync(this.topics[pending.kind], pending.payload, { qos: 1, retain: pending.retain }).then(
       () => {
-        this.published[kind]++;
+        if (this.unacknowledged.delete(id)) this.published[pending.kind]++;
       },
-      (error: Error) => this.o.logger.warn({ kind, err: { message: error.message } }, 'publish failed'),
+      (error: Error) => {
+        // A client we replaced fails its queue; the replacement has re-sent it.
+        if (client === this.client)
+          this.o.logger.warn({ kind: pending.kind, err: { message: error.message } }, 'publish failed');
+      },
     );
   }
 

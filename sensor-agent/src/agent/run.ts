@@ -60,7 +60,10 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
   const startedAt = performance.now();
   const decoders = DecoderIndex.only(config.capture.protocols);
   if (decoders.undecoded.length > 0) {
-    logger.warn({ protocols: decoders.undecoded }, 'this agent version does not decode some requested protocol families yet');
+    logger.warn(
+      { protocols: decoders.undecoded },
+      'this agent version does not decode some requested protocol families yet',
+    );
   }
   const pipeline = new Pipeline({ decoders });
   const reporter = new Reporter({

@@ -56,10 +56,16 @@ export class DecoderIndex {
     if (!names || names.length === 0) return new DecoderIndex();
     const unknown = names.filter((n) => !(PROTOCOL_FAMILIES as readonly string[]).includes(n));
     if (unknown.length > 0) {
-      throw new Error(`unknown protocol famil${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')}; known: ${PROTOCOL_FAMILIES.join(', ')}`);
+      throw new Error(
+        `unknown protocol famil${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')}; known: ${PROTOCOL_FAMILIES.join(', ')}`,
+      );
     }
-    const index = new DecoderIndex(ALL_DECODERS.filter((d) => names.includes(DECODER_FAMILY[d.name] ?? d.name)));
-    index.undecoded = names.filter((n) => !ALL_DECODERS.some((d) => (DECODER_FAMILY[d.name] ?? d.name) === n));
+    const index = new DecoderIndex(
+      ALL_DECODERS.filter((d) => names.includes(DECODER_FAMILY[d.name] ?? d.name)),
+    );
+    index.undecoded = names.filter(
+      (n) => !ALL_DECODERS.some((d) => (DECODER_FAMILY[d.name] ?? d.name) === n),
+    );
     return index;
   }
 

@@ -1,0 +1,10 @@
+import { certificateIssuance } from './certificates.js';
+
+export interface Benchmark {
+  name: string;
+  description: string;
+  /** Returns the lines to print: figures, peers and ratios. */
+  run(): Promise<string[]>;
+}
+
+export const benchmarks: Benchmark[] = [certificateIssuance];

@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// `make demo`: the main job on an embedded default. A site CA and mutual-TLS
+// certificates made on the spot, the aggregator with its embedded broker, and
+// a sensor agent replaying a simulated site (or a capture you name) at the
+// capture's own pace, so devices appear in the UI as they speak.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startAggregator } from '@hark/aggregator';
+import { parseAgentConfig } from '@hark/contracts/agent-config';
+import { pki } from '@hark/operator';
+import { runAgent, writeSitePcap } from '@hark/sensor-agent';
+import pino from 'pino';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.HARK_DEMO_PORT ?? '8080' },
+    host: { type: 'string', default: '127.0.0.1' },
+    devices: { type: 'string', default: '40' },
+    capture: { type: 'string' },
+    live: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+if (values.help) {
+  console.log(`make demo [ARGS="--port 8080 --devices 40 | --capture FILE.pcap | --live IFACE"]
+
+Starts the aggregator (embedded MQTT broker with mutual TLS, API and UI) and a
+sensor agent on a simulated site of --devices devices, or replaying --capture,
+or listening on --live IFACE (needs CAP_NET_RAW).`);
+  process.exit(0);
+}
+
+const DAY = 86_400_000;
+const log = pino({ name: 'hark-demo', level: process.env.LOG_LEVEL ?? 'warn' });
+const work = mkdtempSync(join(tmpdir(), 'hark-demo-'));
+
+async function main(): Promise<void> {
+  step('Creating a site CA and mutual-TLS certificates');
+  const ca = await pki.generateCa({ commonName: 'hark demo site CA', lifetimeMs: DAY });
+  const [broker, aggregatorClient, sensorClient] = await Promise.all([
+    pki.issueCertificate(ca, {
+      commonName: 'hark-broker',
+      usage: 'server',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      lifetimeMs: DAY,
+    }),
+    pki.issueCertificate(ca, {
+      commonName: 'hark-aggregator',
+      organizationalUnit: 'hark-aggregator',
+      usage: 'client',
+      lifetimeMs: DAY,
+    }),
+    pki.issueCertificate(ca, {
+      commonName: 'demo-site.demo-sensor',
+      organizationalUnit: 'hark-sensor',
+      usage: 'client',
+      lifetimeMs: DAY,
+    }),
+  ]);
+  for (const [name, pem] of Object.entries({
+    'ca.crt': ca.certPem,
+    'tls.crt': sensorClient.certPem,
+    'tls.key': sensorClient.keyPem,
+  })) {
+    writeFileSync(join(work, name), pem, { mode: 0o600 });
+  }
+
+  step('Starting the aggregator with its embedded MQTT broker');
+  const aggregator = await startAggregator({
+    http: { port: Number(values.port), host: values.host },
+    embeddedBroker: { port: 0, host: '127.0.0.1' },
+    tls: {
+      ca: ca.certPem,
+      serverCert: broker.certPem,
+      serverKey: broker.keyPem,
+      clientCert: aggregatorClient.certPem,
+      clientKey: aggregatorClient.keyPem,
+    },
+    logger: log,
+  });
+
+  if (values.live) {
+    throw new Error(
+      `live capture on ${values.live} is not available in this agent version yet: replay a capture with --capture FILE.pcap`,
+    );
+  }
+  let capture = values.capture;
+  if (!capture) {
+    capture = join(work, 'site.pcap');
+    const frames = await writeSitePcap(capture, {
+      devices: Number(values.devices),
+      seed: 7,
+      durationSeconds: 60,
+      startMs: Date.now(),
+    });
+    step(`Simulated a site of ${values.devices} devices (${frames} frames over 60 s of traffic)`);
+  }
+
+  step("Starting a sensor agent that replays it at the capture's own pace");
+  const agent = await runAgent(
+    parseAgentConfig({
+      site: 'demo-site',
+      sensor: 'demo-sensor',
+      node: 'demo-node',
+      capture: { interfaces: ['auto'], replay: { file: capture, pace: 'realtime', loop: true } },
+      reporting: {
+        brokerUrl: `mqtts://127.0.0.1:${aggregator.brokerPort}`,
+        snapshotIntervalSeconds: 3,
+        heartbeatIntervalSeconds: 5,
+      },
+      tls: { caFile: join(work, 'ca.crt'), certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key') },
+      spoolDir: join(work, 'spool'),
+      http: { port: 0 },
+    }),
+    { logger: log },
+  );
+
+  const url = `http://${values.host === '0.0.0.0' ? 'localhost' : values.host}:${aggregator.httpPort}`;
+  console.log(`
+  hark is running.
+
+    UI           ${url}/
+    Devices API  ${url}/api/v1/devices
+    Sensors API  ${url}/api/v1/sensors
+    Metrics      ${url}/metrics
+
+  Devices appear as the simulated site speaks. Ctrl-C to stop.
+`);
+  const progress = setInterval(async () => {
+    try {
+      const res = await fetch(`${url}/api/v1/devices?limit=1`);
+      const body = (await res.json()) as { total: number };
+      process.stdout.write(
+        `\r  ${body.total} devices discovered, ${agent.stats.packets} packets replayed   `,
+      );
+    } catch {
+      // the next tick will tell
+    }
+  }, 2000);
+
+  const stop = async () => {
+    clearInterval(progress);
+    process.stdout.write('\n  stopping...\n');
+    await agent.stop();
+    await aggregator.stop();
+    rmSync(work, { recursive: true, force: true });
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function step(text: string): void {
+  console.log(`  • ${text}`);
+}
+
+main().catch((error) => {
+  console.error(`\nhark demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+    console.error(`Port ${values.port} is taken: run make demo ARGS="--port 8090"`);
+  rmSync(work, { recursive: true, force: true });
+  process.exit(1);
+});
