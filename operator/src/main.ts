@@ -15,12 +15,13 @@ const { values } = parseArgs({
     'ca-secret': { type: 'string', default: process.env.HARK_CA_SECRET ?? 'hark-site-ca' },
     'http-port': { type: 'string', default: process.env.HARK_HTTP_PORT ?? '8081' },
     workers: { type: 'string', default: '4' },
+    'no-leader-election': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 
 if (values.help) {
-  console.log(`Usage: hark-operator [--kubeconfig FILE] [--namespace NS] [--ca-secret NAME] [--http-port N]
+  console.log(`Usage: hark-operator [--kubeconfig FILE] [--namespace NS] [--ca-secret NAME] [--http-port N] [--workers N] [--no-leader-election]
 
 Reconciles hark.dev/v1alpha1 Sensors: issues each one a client certificate
 from the site CA (the Secret NAME in NS, generated when absent) and runs the
@@ -37,6 +38,10 @@ try {
     httpPort: Number(values['http-port']),
     workers: Number(values.workers),
     logger: log,
+    leaderElection: { enabled: !values['no-leader-election'], identity: process.env.POD_NAME },
+    // Losing the lease means another replica may be reconciling: exit, and let
+    // the Deployment restart this one as a standby.
+    onLeadershipLost: () => process.exit(1),
   });
   log.info({ httpPort: operator.httpPort }, 'hark-operator started');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

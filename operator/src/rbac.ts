@@ -19,7 +19,25 @@ export const OPERATOR_RULES: PolicyRule[] = [
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
+/** Rules in the operator's own namespace only: its leader-election Lease. */
+export const OPERATOR_NAMESPACE_RULES: PolicyRule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+];
+
 export const OPERATOR_CLUSTER_ROLE = 'hark-operator';
+
+export function operatorRole(namespace: string, name = OPERATOR_CLUSTER_ROLE) {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: {
+      name,
+      namespace,
+      labels: { 'app.kubernetes.io/name': 'hark-operator', 'app.kubernetes.io/part-of': 'hark' },
+    },
+    rules: OPERATOR_NAMESPACE_RULES,
+  };
+}
 
 export function operatorClusterRole(name = OPERATOR_CLUSTER_ROLE) {
   return {

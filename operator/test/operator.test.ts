@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../test/support/controlplane.js';
+import { installOperatorPrerequisites } from '../../test/support/operator-install.js';
 import { repoRoot } from '../../test/support/paths.js';
 import { waitFor } from '../../test/support/processes.js';
-import { type OperatorHandle, operatorClusterRole, pki, startOperator } from '../src/index.js';
+import { type OperatorHandle, pki, startOperator } from '../src/index.js';
 
 const root = repoRoot();
 const NS = 'hark-system';
@@ -30,30 +31,25 @@ describe('operator on a real control plane', () => {
     const metric = await operator!.metrics.writes.get();
     return metric.values.reduce((sum, v) => sum + v.value, 0);
   };
-  const start = async () => {
-    operator = await startOperator({
+  let clockOffsetMs = 0;
+  const launch = (identity: string) =>
+    startOperator({
       kubeconfig: operatorKubeconfig,
       namespace: NS,
       httpPort: 0,
       logger: log,
+      now: () => new Date(Date.now() + clockOffsetMs),
+      // Renewals must outlast an API-server restart (a few seconds here) without losing the lease.
+      leaderElection: { identity, leaseDurationMs: 20_000, renewDeadlineMs: 15_000, retryPeriodMs: 500 },
     });
+  const start = async (identity = 'replica-a') => {
+    operator = await launch(identity);
+    await operator.leading;
   };
 
   beforeAll(async () => {
     cp = await new ControlPlane().start();
-    cp.kubectl(['apply', '--server-side', '-f', join(root, 'crds')]);
-    cp.kubectl(['wait', '--for=condition=Established', 'crd/sensors.hark.dev', '--timeout=60s']);
-    cp.kubectl(['create', 'namespace', NS]);
-    cp.kubectl(['create', 'serviceaccount', 'hark-operator', '-n', NS]);
-    cp.kubectl(['apply', '-f', '-'], JSON.stringify(operatorClusterRole()));
-    cp.kubectl([
-      'create',
-      'clusterrolebinding',
-      'hark-operator',
-      '--clusterrole=hark-operator',
-      `--serviceaccount=${NS}:hark-operator`,
-    ]);
-    operatorKubeconfig = cp.serviceAccountKubeconfig(NS, 'hark-operator');
+    operatorKubeconfig = installOperatorPrerequisites(cp, NS);
     await start();
   });
 
@@ -161,6 +157,101 @@ describe('operator on a real control plane', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(sensor().status.certificate.serialNumber).toBe(serial);
     expect((await operator!.metrics.certificatesIssued.get()).values.length).toBe(0);
+  });
+
+  it('renews the certificate at its renewal time and rolls the agents onto it', async () => {
+    const before = sensor().status.certificate;
+    const podsBefore = cp.kubectl([
+      'get',
+      'pods',
+      '-n',
+      'default',
+      '-l',
+      'app.kubernetes.io/instance=plant-floor',
+      '-o',
+      'name',
+    ]);
+    // Move the operator's clock past the renewal time (two thirds of the lifetime).
+    clockOffsetMs = Date.parse(before.renewalTime) - Date.now() + 60_000;
+    cp.kubectl(['annotate', 'sensor', 'plant-floor', '-n', 'default', 'touch=2', '--overwrite']);
+    await waitFor(
+      'a renewed certificate',
+      () => sensor().status.certificate.serialNumber !== before.serialNumber,
+    );
+    const after = sensor().status.certificate;
+    expect(Date.parse(after.notAfter)).toBeGreaterThan(Date.parse(before.notAfter));
+    const ds = get(['get', 'daemonset', 'hark-agent-plant-floor', '-n', 'default']);
+    expect(ds.spec.template.metadata.annotations['hark.dev/certificate-serial']).toBe(after.serialNumber);
+    await waitFor(
+      'the agent pods to roll',
+      () => {
+        const now = cp.kubectl([
+          'get',
+          'pods',
+          '-n',
+          'default',
+          '-l',
+          'app.kubernetes.io/instance=plant-floor',
+          '-o',
+          'name',
+        ]);
+        return now !== podsBefore && condition(sensor(), 'Ready')?.status === 'True';
+      },
+      { timeoutMs: 90_000 },
+    );
+  });
+
+  it('elects one leader among two replicas, and the standby takes over when the leader goes', async () => {
+    const standby = await launch('replica-b');
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(operator!.isLeader()).toBe(true);
+      expect(standby.isLeader()).toBe(false);
+      expect(get(['get', 'lease', 'hark-operator', '-n', NS]).spec.holderIdentity).toBe('replica-a');
+      await operator!.stop();
+      await standby.leading;
+      expect(standby.isLeader()).toBe(true);
+      expect(get(['get', 'lease', 'hark-operator', '-n', NS]).spec.holderIdentity).toBe('replica-b');
+      cp.kubectl([
+        'patch',
+        'sensor',
+        'plant-floor',
+        '-n',
+        'default',
+        '--type=merge',
+        '-p',
+        '{"spec":{"agent":{"version":"0.1.1"}}}',
+      ]);
+      await waitFor(
+        'the new leader to roll out 0.1.1',
+        () => sensor().status.agentVersion === '0.1.1' && condition(sensor(), 'Ready')?.status === 'True',
+        { timeoutMs: 90_000 },
+      );
+    } finally {
+      await standby.stop();
+      await start();
+    }
+  });
+
+  it('carries on across an API server restart', async () => {
+    await cp.restartApiServer(2000);
+    cp.kubectl([
+      'patch',
+      'sensor',
+      'plant-floor',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      '{"spec":{"agent":{"version":"0.1.2"}}}',
+    ]);
+    await waitFor(
+      'the rollout of 0.1.2 after the restart',
+      () => sensor().status.agentVersion === '0.1.2' && condition(sensor(), 'Ready')?.status === 'True',
+      { timeoutMs: 120_000 },
+    );
+    const ds = get(['get', 'daemonset', 'hark-agent-plant-floor', '-n', 'default']);
+    expect(ds.spec.template.spec.containers[0].image).toMatch(/:0\.1\.2$/);
   });
 
   it('leaves garbage collection to clean up after a deleted Sensor', async () => {

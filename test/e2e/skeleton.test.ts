@@ -10,12 +10,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningAggregator, startAggregator } from '@hark/aggregator';
-import { type OperatorHandle, operatorClusterRole, pki, startOperator } from '@hark/operator';
+import { type OperatorHandle, pki, startOperator } from '@hark/operator';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ControlPlane } from '../support/controlplane.js';
 import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
+import { installOperatorPrerequisites } from '../support/operator-install.js';
 import { repoRoot, sharedPcapsDir } from '../support/paths.js';
 import { type ManagedProcess, startProcess, waitFor } from '../support/processes.js';
 
@@ -107,24 +108,14 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'hark-e2e-'));
     cp = await new ControlPlane().start();
-    cp.kubectl(['apply', '--server-side', '-f', join(root, 'crds')]);
-    cp.kubectl(['wait', '--for=condition=Established', 'crd/sensors.hark.dev', '--timeout=60s']);
-    cp.kubectl(['create', 'namespace', NS]);
-    cp.kubectl(['create', 'serviceaccount', 'hark-operator', '-n', NS]);
-    cp.kubectl(['apply', '-f', '-'], JSON.stringify(operatorClusterRole()));
-    cp.kubectl([
-      'create',
-      'clusterrolebinding',
-      'hark-operator',
-      '--clusterrole=hark-operator',
-      `--serviceaccount=${NS}:hark-operator`,
-    ]);
+    const operatorKubeconfig = installOperatorPrerequisites(cp, NS);
     operator = await startOperator({
-      kubeconfig: cp.serviceAccountKubeconfig(NS, 'hark-operator'),
+      kubeconfig: operatorKubeconfig,
       namespace: NS,
       httpPort: 0,
       logger: log,
     });
+    await operator.leading;
 
     // The operator generated the site CA; the aggregator's install trusts it
     // and gets its broker and client certificates from it.
