@@ -111,6 +111,13 @@ export const AgentSpec = Type.Object(
     priorityClassName: Type.Optional(
       Type.String({ description: 'The priority class of the agent pods.', maxLength: 253 }),
     ),
+    metricsPort: Type.Integer({
+      description:
+        "The port the agent serves /metrics, /healthz and /readyz on. The agent shares the node's network (hostNetwork), so Sensors whose nodes overlap need distinct ports.",
+      default: 9464,
+      minimum: 1024,
+      maximum: 65535,
+    }),
     env: Type.Optional(
       Type.Array(
         Type.Object({

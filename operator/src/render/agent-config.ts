@@ -6,7 +6,6 @@ export const CONFIG_DIR = '/etc/hark/config';
 export const CONFIG_FILE = 'agent.json';
 export const TLS_DIR = '/etc/hark/tls';
 export const SPOOL_DIR = '/var/lib/hark/spool';
-export const AGENT_HTTP_PORT = 9464;
 
 export function agentConfig(sensor: Sensor): AgentConfig {
   const spec = withSpecDefaults(sensor.spec);
@@ -27,7 +26,7 @@ export function agentConfig(sensor: Sensor): AgentConfig {
     },
     tls: { caFile: `${TLS_DIR}/ca.crt`, certFile: `${TLS_DIR}/tls.crt`, keyFile: `${TLS_DIR}/tls.key` },
     spoolDir: SPOOL_DIR,
-    http: { port: AGENT_HTTP_PORT },
+    http: { port: spec.agent.metricsPort },
   };
 }
 

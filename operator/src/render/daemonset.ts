@@ -7,14 +7,7 @@
 // read-only, distroless image cannot rely on everywhere.
 import { createHash } from 'node:crypto';
 import { type Sensor, withSpecDefaults } from '@hark/contracts/sensor';
-import {
-  AGENT_HTTP_PORT,
-  CONFIG_DIR,
-  CONFIG_FILE,
-  renderConfigMap,
-  SPOOL_DIR,
-  TLS_DIR,
-} from './agent-config.js';
+import { CONFIG_DIR, CONFIG_FILE, renderConfigMap, SPOOL_DIR, TLS_DIR } from './agent-config.js';
 import { certificateSecretName, childLabels, childName, ownerReference, selectorLabels } from './labels.js';
 
 export const TEMPLATE_ANNOTATIONS = {
@@ -74,10 +67,13 @@ export function renderDaemonSet(sensor: Sensor, certificateSerial: string) {
                 { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
                 ...(spec.agent.env ?? []),
               ],
-              ports: [{ name: 'metrics', containerPort: AGENT_HTTP_PORT, protocol: 'TCP' }],
-              readinessProbe: { httpGet: { path: '/readyz', port: AGENT_HTTP_PORT }, periodSeconds: 10 },
+              ports: [{ name: 'metrics', containerPort: spec.agent.metricsPort, protocol: 'TCP' }],
+              readinessProbe: {
+                httpGet: { path: '/readyz', port: spec.agent.metricsPort },
+                periodSeconds: 10,
+              },
               livenessProbe: {
-                httpGet: { path: '/healthz', port: AGENT_HTTP_PORT },
+                httpGet: { path: '/healthz', port: spec.agent.metricsPort },
                 periodSeconds: 20,
                 failureThreshold: 3,
               },
