@@ -5,7 +5,8 @@ import { loadAgentConfig } from './agent/config-file.js';
 import { runAgent } from './agent/run.js';
 import { CaptureFormatError } from './capture/errors.js';
 import { formatTable } from './format.js';
-import { buildInventory } from './pipeline.js';
+import { LiveCapture } from './live/index.js';
+import { buildInventory, type InventoryResult, Pipeline } from './pipeline.js';
 import { writeSitePcap } from './simulate/site.js';
 import { AGENT_VERSION } from './version.js';
 
@@ -21,27 +22,67 @@ const program = new Command('hark-agent')
 
 program
   .command('inventory')
-  .description('Build a device inventory from a pcap or pcapng file')
-  .argument('<capture>', 'capture file (format detected from its content, not its name)')
+  .description('Build a device inventory from a pcap or pcapng file, or live from an interface (--live)')
+  .argument('[capture]', 'capture file (format detected from its content, not its name)')
   .option('--json', 'print {"devices": DeviceRecord[], "stats": {...}} as JSON')
-  .action(async (capture: string, opts: { json?: boolean }) => {
-    try {
-      const result = await buildInventory(capture);
-      if (opts.json) {
-        process.stdout.write(
-          `${JSON.stringify({ devices: result.devices, stats: result.stats }, null, 2)}\n`,
-        );
-      } else {
-        process.stdout.write(formatTable(result.devices));
-        const s = result.stats;
-        process.stdout.write(
-          `\n${result.devices.length} devices from ${s.packets} packets (${s.bytes} bytes, ${s.malformed} malformed, format ${result.format})\n`,
-        );
+  .option('--live <iface>', 'capture live from this interface with tcpdump (never transmits)')
+  .option('--seconds <n>', 'with --live: stop after this many seconds (default: until Ctrl-C)', positiveInt)
+  .option('--filter <bpf>', 'with --live: BPF filter expression')
+  .action(
+    async (
+      capture: string | undefined,
+      opts: { json?: boolean; live?: string; seconds?: number; filter?: string },
+    ) => {
+      try {
+        if (!capture && !opts.live) throw new Error('give a capture file or --live <iface>');
+        const result = opts.live ? await liveInventory(opts.live, opts) : await buildInventory(capture!);
+        if (opts.json) {
+          process.stdout.write(
+            `${JSON.stringify({ devices: result.devices, stats: result.stats }, null, 2)}\n`,
+          );
+        } else {
+          process.stdout.write(formatTable(result.devices));
+          const s = result.stats;
+          process.stdout.write(
+            `\n${result.devices.length} devices from ${s.packets} packets (${s.bytes} bytes, ${s.malformed} malformed, format ${result.format})\n`,
+          );
+        }
+      } catch (error) {
+        fail(error);
       }
-    } catch (error) {
-      fail(error);
-    }
+    },
+  );
+
+async function liveInventory(
+  iface: string,
+  opts: { seconds?: number; filter?: string },
+): Promise<InventoryResult> {
+  const pipeline = new Pipeline();
+  const live = new LiveCapture({
+    interface: iface,
+    ...(opts.filter ? { filter: opts.filter } : {}),
+    onPacket: (p) => pipeline.process(p),
+    onEvent: (e) => {
+      if (e.kind === 'restart') process.stderr.write(`tcpdump exited; restarting in ${e.delayMs} ms\n`);
+    },
   });
+  await live.start();
+  process.stderr.write(
+    `capturing on ${iface}${opts.seconds ? ` for ${opts.seconds} s` : ' (Ctrl-C to stop)'}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    if (opts.seconds) setTimeout(done, opts.seconds * 1000);
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await live.stop();
+  const l = live.stats;
+  process.stderr.write(
+    `tcpdump: ${l.captured} captured, ${l.droppedByKernel} dropped by kernel, ${l.droppedByInterface} by interface, ${l.restarts} restarts\n`,
+  );
+  return { format: 'pcap', devices: pipeline.store.toRecords(), stats: pipeline.stats };
+}
 
 program
   .command('simulate')

@@ -7,6 +7,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
+import { readCapture } from '../src/capture/index.js';
+import type { HintName, Observation } from '../src/decoders/index.js';
+import { hintValues } from '../src/inventory/device.js';
+import { DeviceStore } from '../src/inventory/store.js';
+import { formatMac } from '../src/packet/addresses.js';
+import { Pipeline } from '../src/pipeline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, '..', '..');
@@ -86,4 +92,59 @@ export function buildOnce(): Promise<unknown> {
     { cwd: REPO_ROOT },
   );
   return built;
+}
+
+/** A store that also keeps every observation, to test what decoders report about hosts that are no device (loopback). */
+class RecordingStore extends DeviceStore {
+  readonly seen: Observation[] = [];
+  override observe(o: Observation): void {
+    this.seen.push(o);
+    super.observe(o);
+  }
+}
+
+export interface RunResult {
+  devices: DeviceRecord[];
+  /** Every observation the decoders made. */
+  observations: Observation[];
+  /** A device's hint values (sorted), by record id. */
+  hints(id: string, name: HintName): string[];
+  pipeline: Pipeline;
+}
+
+const runs = new Map<string, Promise<RunResult>>();
+/** Runs the pipeline over a shared capture once per test file; records plus the per-device hints. */
+export function run(file: string): Promise<RunResult> {
+  let r = runs.get(file);
+  if (!r) {
+    r = (async () => {
+      const store = new RecordingStore();
+      const pipeline = new Pipeline({ store });
+      for await (const p of readCapture(pcap(file))) pipeline.process(p);
+      const devices = pipeline.store.toRecords();
+      const byId = new Map(
+        pipeline.store
+          .devices()
+          .map((d) => [d.mac >= 0 ? `mac:${formatMac(d.mac)}` : `ip:${[...d.ipv4.keys()][0]}`, d]),
+      );
+      const hints = (id: string, name: HintName) => {
+        const d = byId.get(id);
+        return d ? [...hintValues(d, name)].sort() : [];
+      };
+      return { devices, hints, pipeline, observations: store.seen };
+    })();
+    runs.set(file, r);
+  }
+  return r;
+}
+
+export function byId(devices: DeviceRecord[], id: string): DeviceRecord {
+  const d = devices.find((x) => x.id === id);
+  if (!d) throw new Error(`no device ${id}; have ${devices.map((x) => x.id).join(', ')}`);
+  return d;
+}
+
+/** Distinct values a capture's decoders reported for `name` about the host at `ip`. */
+export function factsAbout(observations: Observation[], ip: string, name: string): string[] {
+  return [...new Set(observations.filter((o) => o.ip === ip && o.name === name).map((o) => o.value))].sort();
 }

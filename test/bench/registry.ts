@@ -1,3 +1,4 @@
+import { agentThroughput } from './agent-throughput.js';
 import { certificateIssuance } from './certificates.js';
 
 export interface Benchmark {
@@ -7,4 +8,4 @@ export interface Benchmark {
   run(): Promise<string[]>;
 }
 
-export const benchmarks: Benchmark[] = [certificateIssuance];
+export const benchmarks: Benchmark[] = [certificateIssuance, agentThroughput];

@@ -2,14 +2,27 @@
 // one module plus one line here.
 import { PROTOCOL_FAMILIES, type ProtocolFamily } from '@hark/contracts/sensor';
 import { arpDecoder } from './arp.js';
+import { bacnetDecoder } from './bacnet.js';
 import { cdpDecoder } from './cdp.js';
 import { dhcpDecoder } from './dhcp.js';
 import { dhcpv6Decoder } from './dhcpv6.js';
+import { dnp3Decoder, dnp3UdpDecoder } from './dnp3.js';
+import { dnsDecoder, llmnrDecoder } from './dns.js';
+import { enipDecoder, enipTcpDecoder } from './enip.js';
+import { httpDecoder } from './http.js';
 import { lldpDecoder } from './lldp.js';
 import { mdnsDecoder } from './mdns.js';
+import { modbusDecoder } from './modbus.js';
 import { nbnsDecoder } from './nbns.js';
+import { opcuaDecoder } from './opcua.js';
+import { profinetDcpDecoder } from './profinet.js';
+import { s7commDecoder } from './s7comm.js';
+import { sipDecoder, sipTcpDecoder } from './sip.js';
+import { snmpDecoder } from './snmp.js';
 import { ssdpDecoder } from './ssdp.js';
+import { tlsDecoder } from './tls.js';
 import type { Decoder, DecoderFamily } from './types.js';
+import { wsdDecoder } from './wsd.js';
 
 export const ALL_DECODERS: readonly Decoder[] = [
   arpDecoder,
@@ -20,12 +33,29 @@ export const ALL_DECODERS: readonly Decoder[] = [
   mdnsDecoder,
   ssdpDecoder,
   nbnsDecoder,
+  enipDecoder,
+  enipTcpDecoder,
+  modbusDecoder,
+  bacnetDecoder,
+  profinetDcpDecoder,
+  s7commDecoder,
+  dnp3Decoder,
+  dnp3UdpDecoder,
+  opcuaDecoder,
+  httpDecoder,
+  tlsDecoder,
+  dnsDecoder,
+  llmnrDecoder,
+  snmpDecoder,
+  sipDecoder,
+  sipTcpDecoder,
+  wsdDecoder,
 ];
 
 const EMPTY: readonly Decoder[] = [];
 
 /** The Sensor API's protocol family of each decoder whose name differs from it. */
-const DECODER_FAMILY: Record<string, ProtocolFamily> = { dhcpv6: 'dhcp', nbns: 'netbios' };
+const DECODER_FAMILY: Record<string, ProtocolFamily> = { dhcpv6: 'dhcp', nbns: 'netbios', llmnr: 'dns' };
 
 /** Decoders indexed by family and key, so dispatch is a map lookup per packet. */
 export class DecoderIndex {

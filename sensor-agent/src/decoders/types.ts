@@ -27,7 +27,33 @@ export type HintName =
   | 'upnpUuid'
   | 'portId'
   | 'systemDescription'
-  | 'netbiosName';
+  | 'netbiosName'
+  /** Industrial/application role of the host, "<protocol>:<role>" (e.g. "modbus:server", "dnp3:master"). */
+  | 'role'
+  /** Protocol-level identity numbers: vendor/device ids, product codes, device instances, link addresses. */
+  | 'vendorId'
+  | 'deviceType'
+  | 'productCode'
+  | 'deviceInstance'
+  | 'unitId'
+  | 'linkAddress'
+  | 'stationName'
+  | 'location'
+  /** Other modules of the same station (CIP backplane, S7 rack) as "name|serial". */
+  | 'module'
+  | 'softwareVersion'
+  | 'applicationUri'
+  | 'productUri'
+  | 'endpointUrl'
+  | 'httpServer'
+  | 'tlsSni'
+  | 'ja4'
+  | 'dnsQuery'
+  | 'snmpSysObjectId'
+  | 'sipUserAgent'
+  | 'wsdTypes'
+  | 'wsdXAddrs'
+  | 'wsdScopes';
 
 /**
  * Identity observations besides attributes and hints: `ipv4`/`ipv6` bind an
@@ -50,6 +76,16 @@ export interface Observation {
   field: string;
   /** Packet timestamp, ms since the epoch. */
   timestampMs: number;
+  /**
+   * For facts about the host at `ip` (mac -1) read from an application
+   * protocol: the frame's sender MAC. It may be that host, a router in front
+   * of it, or one box answering for many IPs (a BACnet gateway or
+   * simulator), so the store keys the fact by IP and joins it to this MAC
+   * only when the MAC speaks for that one IP alone.
+   */
+  via?: number;
+  /** True when the IP TTL shows the packet crossed a router: the sender MAC is not the host's. */
+  routed?: boolean;
 }
 
 export interface ObservationSink {

@@ -75,3 +75,129 @@ export function dnsLabels(b: Buffer, start: number, end: number): string {
   }
   return labels.join('.');
 }
+
+/** TTLs hosts start with; a packet arriving with one of them has not crossed a router. */
+const INITIAL_TTLS = new Set([255, 128, 64, 60, 32, 30]);
+
+/** True when the IPv4 TTL / IPv6 hop limit has been decremented on the way (the frame's MAC is a router's). */
+export function crossedRouter(pkt: PacketView): boolean {
+  return pkt.ipVersion !== 0 && !INITIAL_TTLS.has(pkt.ttl);
+}
+
+/**
+ * The packet's source (or destination) address as text for keying a host by
+ * IP. Unlike `srcIpText` it keeps loopback, because test harnesses and
+ * local OT gateways talk over 127.0.0.1 and that host is still a device.
+ */
+export function hostIpText(pkt: PacketView, which: 'src' | 'dst' = 'src'): string | undefined {
+  if (pkt.ipVersion === 4) {
+    const ip = which === 'src' ? pkt.srcIp4 : pkt.dstIp4;
+    const first = ip >>> 24;
+    return first !== 0 && first < 224 ? formatIp4(ip) : undefined;
+  }
+  if (pkt.ipVersion === 6) return formatIp6(pkt.data, which === 'src' ? pkt.srcIp6Offset : pkt.dstIp6Offset);
+  return undefined;
+}
+
+/**
+ * Emits a fact about an IP host (the sender, or the receiver with
+ * which = 'dst'), keyed by IP with the frame's MAC as `via`; see
+ * Observation.via for how the store joins it to a MAC device.
+ */
+export function emitForHost(
+  pkt: PacketView,
+  sink: ObservationSink,
+  protocol: string,
+  name: ObservationName,
+  value: string,
+  confidence: number,
+  field: string,
+  which: 'src' | 'dst' = 'src',
+): void {
+  if (value === '') return;
+  const ip = hostIpText(pkt, which);
+  if (ip === undefined) return;
+  const routed = crossedRouter(pkt);
+  sink.observe({
+    mac: -1,
+    ip,
+    name,
+    value,
+    confidence,
+    protocol,
+    field,
+    timestampMs: pkt.timestampMs,
+    via: which === 'src' ? pkt.srcMac : pkt.dstMac,
+    // The receiver of a packet that crossed a router is local; only the sender is behind one.
+    routed: which === 'src' ? routed : false,
+  });
+}
+
+/** RFC 1918, link-local, CGNAT, loopback; IPv6 ULA and link-local. */
+export function isPrivateSource(pkt: PacketView): boolean {
+  if (pkt.ipVersion === 4) {
+    const ip = pkt.srcIp4;
+    const a = ip >>> 24;
+    const b = (ip >>> 16) & 0xff;
+    return (
+      a === 10 ||
+      a === 127 ||
+      (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254) ||
+      (a === 100 && b >= 64 && b < 128)
+    );
+  }
+  if (pkt.ipVersion === 6) {
+    const first = pkt.data[pkt.srcIp6Offset]!;
+    return (first & 0xfe) === 0xfc || (first === 0xfe && (pkt.data[pkt.srcIp6Offset + 1]! & 0xc0) === 0x80);
+  }
+  return false;
+}
+
+/**
+ * Emits a fact about the sender of an application-protocol packet when the
+ * sender is a site asset: on the segment (TTL untouched) it is keyed by its
+ * MAC; behind a router it is keyed by IP if that IP is private; a public
+ * address behind a router (a web server, a SIP provider) is not inventoried.
+ */
+export function emitForLocalSender(
+  pkt: PacketView,
+  sink: ObservationSink,
+  protocol: string,
+  name: ObservationName,
+  value: string,
+  confidence: number,
+  field: string,
+): void {
+  if (!crossedRouter(pkt)) emitForSender(pkt, sink, protocol, name, value, confidence, field);
+  else if (isPrivateSource(pkt)) emitForHost(pkt, sink, protocol, name, value, confidence, field);
+}
+
+/** Reads a DNS name (RFC 1035 §4.1.4, with compression) at `o`; returns the name and the offset after it. */
+export function dnsName(b: Buffer, o: number, end: number, base: number): { name: string; next: number } {
+  const labels: string[] = [];
+  let next = -1;
+  let p = o;
+  for (let jumps = 0; jumps < 16; ) {
+    if (p >= end) throw new RangeError('DNS name truncated');
+    const len = b[p]!;
+    if (len === 0) {
+      if (next < 0) next = p + 1;
+      return { name: labels.join('.'), next };
+    }
+    if ((len & 0xc0) === 0xc0) {
+      if (p + 2 > end) throw new RangeError('DNS name pointer truncated');
+      if (next < 0) next = p + 2;
+      const target = base + (b.readUInt16BE(p) & 0x3fff);
+      if (target >= p) throw new RangeError('DNS name pointer does not point backwards');
+      p = target;
+      jumps++;
+      continue;
+    }
+    if (len > 63 || p + 1 + len > end) throw new RangeError('DNS label overruns the message');
+    labels.push(text(b, p + 1, p + 1 + len));
+    p += 1 + len;
+  }
+  throw new RangeError('DNS name has too many compression pointers');
+}

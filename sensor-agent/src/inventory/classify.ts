@@ -40,7 +40,47 @@ const PLC_TEXT =
 const INDUSTRIAL_SWITCH = /scalance|hirschmann|moxa eds|stratix/i;
 const MEDIA_TEXT = /mediarenderer|roku|chromecast|_googlecast|apple ?tv|_airplay|_raop|sonos/i;
 
+/** Server-side industrial roles (hint "role") -> what the device is. */
+const OT_ROLES: readonly [string, string, number][] = [
+  ['s7comm:server', 'plc', 0.75],
+  ['s7comm-plus:server', 'plc', 0.75],
+  ['profinet:io-controller', 'plc', 0.65],
+  ['profinet:io-device', 'io-device', 0.65],
+  ['dnp3:outstation', 'rtu', 0.65],
+  ['bacnet:device', 'building-controller', 0.6],
+  ['bacnet:router', 'bacnet-router', 0.6],
+  ['enip:device', 'ot-device', 0.55],
+  ['modbus:server', 'ot-device', 0.55],
+  ['opcua:server', 'opcua-server', 0.5],
+];
+
 const RULES: readonly Rule[] = [
+  (f) =>
+    [...f.hint('deviceType')].some((t) => t === 'Programmable Logic Controller')
+      ? c('ot', 'plc', 0.85, 'cip.device_type', 'CIP identity device type is Programmable Logic Controller')
+      : undefined,
+  (f) => {
+    const roles = f.hint('role');
+    for (const [role, type, confidence] of OT_ROLES)
+      if (roles.has(role)) return c('ot', type, confidence, `role.${role}`, `acts as ${role}`);
+    return undefined;
+  },
+  (f) => {
+    const types = [...f.hint('wsdTypes')].join(' ');
+    if (/NetworkVideoTransmitter/i.test(types))
+      return c(
+        'iot',
+        'camera',
+        0.8,
+        'wsd.onvif',
+        'announces an ONVIF NetworkVideoTransmitter (WS-Discovery)',
+      );
+    if (/PrintDeviceType|PrinterServiceType/i.test(types))
+      return c('it', 'printer', 0.8, 'wsd.printer', 'announces a printer (WS-Discovery)');
+    if (/pub:Computer/i.test(types))
+      return c('it', 'workstation', 0.5, 'wsd.computer', 'announces pub:Computer (WS-Discovery)');
+    return undefined;
+  },
   (f) => {
     const caps = f.hint('capabilities');
     const switching = caps.has('bridge') || caps.has('switch');

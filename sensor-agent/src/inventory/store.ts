@@ -22,7 +22,18 @@ import {
 } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
 import { classify } from './classify.js';
-import { type Device, MAX_EVIDENCE, MAX_HINT_VALUES, newDevice } from './device.js';
+import {
+  type AttributeState,
+  addHint,
+  addProtocol,
+  aliasesOf,
+  type Device,
+  headerIp4Of,
+  ipv6Of,
+  MAX_EVIDENCE,
+  newDevice,
+  type StoredEvidence,
+} from './device.js';
 import { lookupVendor } from './oui.js';
 
 const ATTRIBUTES: ReadonlySet<string> = new Set(ATTRIBUTE_NAMES);
@@ -59,7 +70,7 @@ export class DeviceStore implements ObservationSink {
       if (ts < device.firstSeenMs) device.firstSeenMs = ts;
     }
     if (pkt.ipVersion === 4) {
-      if (isHostIp4(pkt.srcIp4)) device.headerIp4.add(pkt.srcIp4);
+      if (isHostIp4(pkt.srcIp4)) headerIp4Of(device).add(pkt.srcIp4);
     } else if (pkt.ipVersion === 6) {
       const b = pkt.data;
       const o = pkt.srcIp6Offset;
@@ -68,7 +79,8 @@ export class DeviceStore implements ObservationSink {
       if (!isHostIp6(b, o)) return;
       device.lastIp6Header = Buffer.from(b.subarray(o, o + 16));
       const ip = formatIp6(b, o);
-      if (!device.ipv6.has(ip)) device.ipv6.set(ip, 'header');
+      const ipv6 = ipv6Of(device);
+      if (!ipv6.has(ip)) ipv6.set(ip, 'header');
     }
   }
 
@@ -78,7 +90,7 @@ export class DeviceStore implements ObservationSink {
     const ts = o.timestampMs;
     if (ts > device.lastSeenMs) device.lastSeenMs = ts;
     if (ts < device.firstSeenMs) device.firstSeenMs = ts;
-    device.protocols.add(o.protocol);
+    addProtocol(device, o.protocol);
     switch (o.name) {
       case 'ipv4':
         this.bindIp(device, o.value, 'ipv4', o.confidence);
@@ -89,11 +101,11 @@ export class DeviceStore implements ObservationSink {
       case 'mac': {
         // Another MAC of the same device (LLDP port vs chassis, DUID): one device, both addresses.
         const alias = parseMac(o.value);
-        if (!isDeviceMac(alias) || alias === device.mac || device.aliases.has(alias)) return;
+        if (!isDeviceMac(alias) || alias === device.mac || device.aliases?.has(alias)) return;
         const other = this.byMac.get(alias);
         if (other && other !== device) this.merge(device, other);
         else if (!other) {
-          device.aliases.add(alias);
+          aliasesOf(device).add(alias);
           this.byMac.set(alias, device);
         }
         return;
@@ -107,7 +119,7 @@ export class DeviceStore implements ObservationSink {
       }
     }
     if (ATTRIBUTES.has(o.name)) this.setAttribute(device, o.name as AttributeName, o);
-    else this.addHint(device, o.name as HintName, o.value);
+    else addHint(device, o.name as HintName, o.value);
   }
 
   private resolve(o: Observation): Device | undefined {
@@ -120,7 +132,8 @@ export class DeviceStore implements ObservationSink {
       }
       return device;
     }
-    if (o.ip === undefined) return undefined;
+    // Loopback traffic (test harnesses, a gateway talking to itself) carries facts but names no site device.
+    if (o.ip === undefined || o.ip.startsWith('127.') || o.ip === '::1') return undefined;
     const known = this.byIp.get(o.ip);
     if (known) return known;
     let device = this.ipOnly.get(o.ip);
@@ -129,12 +142,14 @@ export class DeviceStore implements ObservationSink {
       this.bindIp(device, o.ip, o.ip.includes(':') ? 'ipv6' : 'ipv4', 0.5);
       this.ipOnly.set(o.ip, device);
     }
+    if (o.via !== undefined && isDeviceMac(o.via)) device.via = o.via;
+    if (o.routed) device.routed = true;
     return device;
   }
 
   /** A strong MAC<->IP binding; an "ip:" device for that IP merges into the MAC device. */
   private bindIp(device: Device, ip: string, family: 'ipv4' | 'ipv6', confidence: number): void {
-    device[family].set(ip, 'strong');
+    (family === 'ipv4' ? device.ipv4 : ipv6Of(device)).set(ip, 'strong');
     if (device.mac < 0 || confidence < 0.5) return;
     this.byIp.set(ip, device);
     const orphan = this.ipOnly.get(ip);
@@ -147,9 +162,9 @@ export class DeviceStore implements ObservationSink {
   /** Folds `source` into `target` and re-points every index entry that named `source`. */
   private merge(target: Device, source: Device): void {
     if (source.mac >= 0) {
-      for (const mac of [source.mac, ...source.aliases]) {
+      for (const mac of [source.mac, ...(source.aliases ?? [])]) {
         if (mac === target.mac) continue;
-        target.aliases.add(mac);
+        aliasesOf(target).add(mac);
         this.byMac.set(mac, target);
       }
     }
@@ -157,37 +172,35 @@ export class DeviceStore implements ObservationSink {
       if (!target.ipv4.has(ip) || how === 'strong') target.ipv4.set(ip, how);
       if (this.byIp.get(ip) === source) this.byIp.set(ip, target);
     }
-    for (const [ip, how] of source.ipv6) {
-      if (!target.ipv6.has(ip) || how === 'strong') target.ipv6.set(ip, how);
+    for (const [ip, how] of source.ipv6 ?? []) {
+      const into = ipv6Of(target);
+      if (!into.has(ip) || how === 'strong') into.set(ip, how);
       if (this.byIp.get(ip) === source) this.byIp.set(ip, target);
     }
-    for (const ip of source.headerIp4) target.headerIp4.add(ip);
+    for (const ip of source.headerIp4 ?? []) headerIp4Of(target).add(ip);
     for (const [key, d] of this.byChassis) if (d === source) this.byChassis.set(key, target);
     for (const [ip, d] of this.ipOnly) if (d === source) this.ipOnly.delete(ip);
-    for (const p of source.protocols) target.protocols.add(p);
-    for (const [name, set] of source.hints) {
-      const into = target.hints.get(name) ?? new Set<string>();
-      target.hints.set(name, into);
-      for (const v of set) into.add(v);
-    }
-    for (const [name, state] of source.attributes) {
-      const current = target.attributes.get(name);
-      if (!current || state.confidence > current.confidence) target.attributes.set(name, state);
+    for (const p of source.protocols) addProtocol(target, p);
+    const hints = source.hints ?? [];
+    for (let i = 0; i < hints.length; i += 2) addHint(target, hints[i] as HintName, hints[i + 1]!);
+    for (const [name, state] of Object.entries(source.attributes) as [AttributeName, AttributeState][]) {
+      const current = target.attributes[name];
+      if (!current || state.confidence > current.confidence) target.attributes[name] = state;
     }
     if (source.firstSeenMs < target.firstSeenMs) target.firstSeenMs = source.firstSeenMs;
     if (source.lastSeenMs > target.lastSeenMs) target.lastSeenMs = source.lastSeenMs;
   }
 
   private setAttribute(device: Device, name: AttributeName, o: Observation): void {
-    const evidence: Evidence = {
+    const evidence: StoredEvidence = {
       protocol: o.protocol,
       field: o.field,
       value: o.value,
-      seen: iso(o.timestampMs),
+      seenMs: o.timestampMs,
     };
-    const current = device.attributes.get(name);
+    const current = device.attributes[name];
     if (!current) {
-      device.attributes.set(name, { value: o.value, confidence: o.confidence, evidence: [evidence] });
+      device.attributes[name] = { value: o.value, confidence: o.confidence, evidence: [evidence] };
       return;
     }
     if (sameValue(current.value, o.value)) {
@@ -197,17 +210,8 @@ export class DeviceStore implements ObservationSink {
       return;
     }
     if (o.confidence > current.confidence) {
-      device.attributes.set(name, { value: o.value, confidence: o.confidence, evidence: [evidence] });
+      device.attributes[name] = { value: o.value, confidence: o.confidence, evidence: [evidence] };
     }
-  }
-
-  private addHint(device: Device, name: HintName, value: string): void {
-    let set = device.hints.get(name);
-    if (!set) {
-      set = new Set();
-      device.hints.set(name, set);
-    }
-    if (set.size < MAX_HINT_VALUES) set.add(value);
   }
 
   /** Every device, with vendor and classification filled in. */
@@ -217,18 +221,52 @@ export class DeviceStore implements ObservationSink {
     return [...unique];
   }
 
+  /**
+   * Joins each "ip:" device to the MAC that carried its facts when that MAC
+   * is the host itself: the packets did not cross a router, the MAC sourced
+   * that address and carries no other "ip:" device's facts. A MAC that answers for many IPs (a BACnet
+   * gateway, a simulator, a NAT) keeps them as separate devices, one per IP;
+   * a router's MAC keeps the hosts behind it separate.
+   */
+  private adoptSoleSenders(): void {
+    const viaCount = new Map<number, number>();
+    for (const d of this.ipOnly.values())
+      if (d.via !== undefined) viaCount.set(d.via, (viaCount.get(d.via) ?? 0) + 1);
+    for (const [ip, d] of [...this.ipOnly]) {
+      if (d.routed || d.via === undefined || viaCount.get(d.via) !== 1 || ip.includes(':')) continue;
+      const host = this.byMac.get(d.via);
+      if (!host?.headerIp4?.has(ip4ToInt(ip))) continue;
+      this.bindIp(host, ip, 'ipv4', 0.6);
+    }
+  }
+
   toRecords(): DeviceRecord[] {
+    this.adoptSoleSenders();
     const devices = this.devices();
     const local = localPrefixes(devices);
-    const records = devices.map((d) => toRecord(d, local));
+    // IPs that belong to hosts behind a router or a multi-IP gateway are not the carrying MAC's own.
+    const claimed = new Set<number>();
+    const routers = new Set<number>();
+    for (const [ip, d] of this.ipOnly) {
+      if (d.via === undefined || ip.includes(':')) continue;
+      claimed.add(ip4ToInt(ip));
+      if (d.routed) routers.add(d.via);
+    }
+    const records = devices.map((d) => toRecord(d, local, claimed, routers));
     records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return records;
   }
 }
 
-function toRecord(device: Device, local: ReadonlySet<number>): DeviceRecord {
-  const { ipv4, ipv6, forwarder } = addressesOf(device, local);
-  const macs = device.mac >= 0 ? [device.mac, ...device.aliases] : [];
+function toRecord(
+  device: Device,
+  local: ReadonlySet<number>,
+  claimed: ReadonlySet<number>,
+  routers: ReadonlySet<number>,
+): DeviceRecord {
+  const { ipv4, ipv6, forwarder: many } = addressesOf(device, local, claimed);
+  const forwarder = many || (device.mac >= 0 && routers.has(device.mac));
+  const macs = device.mac >= 0 ? [device.mac, ...(device.aliases ?? [])] : [];
   const record: DeviceRecord = {
     id: device.mac >= 0 ? `mac:${formatMac(device.mac)}` : `ip:${ipv4[0] ?? ipv6[0] ?? 'unknown'}`,
     macs: macs.map(formatMac),
@@ -247,8 +285,17 @@ function toRecord(device: Device, local: ReadonlySet<number>): DeviceRecord {
       evidence: [{ protocol: 'oui', field: 'ieee.registry', value: vendor.prefix, seen: record.firstSeen }],
     };
   }
-  for (const [name, state] of device.attributes) {
-    record[name] = { value: state.value, confidence: round(state.confidence), evidence: [...state.evidence] };
+  for (const [name, state] of Object.entries(device.attributes) as [AttributeName, AttributeState][]) {
+    record[name] = {
+      value: state.value,
+      confidence: round(state.confidence),
+      evidence: state.evidence.map((e) => ({
+        protocol: e.protocol,
+        field: e.field,
+        ...(e.value !== undefined ? { value: e.value } : {}),
+        seen: iso(e.seenMs),
+      })),
+    };
   }
   const classification = classify(device, record, forwarder);
   if (classification) {
@@ -304,23 +351,31 @@ function isPrivateIp4(ip: number): boolean {
 function addressesOf(
   device: Device,
   local: ReadonlySet<number>,
+  claimed: ReadonlySet<number>,
 ): { ipv4: string[]; ipv6: string[]; forwarder: boolean } {
   const ipv4 = new Set(device.ipv4.keys());
   const header4: string[] = [];
   let foreign = 0;
-  for (const ip of device.headerIp4) {
+  for (const ip of device.headerIp4 ?? []) {
     const text = formatIp4(ip);
     if (ipv4.has(text)) continue;
+    if (device.mac >= 0 && claimed.has(ip)) continue;
     if (isPrivateIp4(ip) || local.has(ip >>> 8)) header4.push(text);
     else foreign++;
   }
-  const strong6 = [...device.ipv6].filter(([, how]) => how === 'strong').map(([ip]) => ip);
-  const header6 = [...device.ipv6].filter(([, how]) => how === 'header').map(([ip]) => ip);
+  const all6 = [...(device.ipv6 ?? [])];
+  const strong6 = all6.filter(([, how]) => how === 'strong').map(([ip]) => ip);
+  const header6 = all6.filter(([, how]) => how === 'header').map(([ip]) => ip);
   const forwarder =
     foreign >= FOREIGN_SOURCES || header4.length >= ROUTER_HEADER_IPS || header6.length >= ROUTER_HEADER_IPS;
   if (header4.length < ROUTER_HEADER_IPS) for (const ip of header4) ipv4.add(ip);
   const ipv6 = header6.length < ROUTER_HEADER_IPS ? [...strong6, ...header6] : strong6;
   return { ipv4: [...ipv4].sort(compareIp4), ipv6: ipv6.sort(), forwarder };
+}
+
+function ip4ToInt(ip: string): number {
+  const p = ip.split('.');
+  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
 }
 
 function sameValue(a: string, b: string): boolean {

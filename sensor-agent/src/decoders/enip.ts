@@ -1,0 +1,186 @@
+// EtherNet/IP (ODVA CIP Vol. 2 §2) ListIdentity replies (command 0x63, UDP
+// or TCP 44818) and CIP Identity object Get_Attribute_All replies (CIP Vol. 1
+// §5A-2) carried in SendRRData/SendUnitData. A ListIdentity reply is the
+// device describing itself: vendor, device type, product code, revision,
+// serial number and product name, the fields Zeek/ICSNPP logs in
+// enip_list_identity.log. Identity replies for other modules reached through
+// the same address (a ControlLogix backplane) are reported as modules.
+//
+// Facts are keyed by IP (emitForHost): EtherNet/IP devices are often
+// reached through routers, and the frame's MAC is then the router's.
+import type { PacketView } from '../packet/view.js';
+import type { Decoder, ObservationName, ObservationSink } from './types.js';
+import { emitForHost, text } from './util.js';
+
+const ENIP_PORT = 44818;
+const HEADER = 24;
+const CMD_LIST_IDENTITY = 0x63;
+const CMD_SEND_RR_DATA = 0x6f;
+const CMD_SEND_UNIT_DATA = 0x70;
+const ITEM_CIP_IDENTITY = 0x0c;
+const ITEM_CONNECTED_DATA = 0xb1;
+const ITEM_UNCONNECTED_DATA = 0xb2;
+const SERVICE_GET_ATTRIBUTE_ALL_REPLY = 0x81;
+
+/** ODVA vendor ids of common vendors (names as the ODVA vendor list and Wireshark's CIP dissector give them). */
+export const CIP_VENDORS: Record<number, string> = {
+  1: 'Rockwell Automation/Allen-Bradley',
+  5: 'Rockwell Automation/Reliance Electric',
+  8: 'Molex',
+  26: 'Festo',
+  40: 'WAGO',
+  47: 'OMRON',
+  90: 'HMS Industrial Networks',
+  283: 'Hilscher',
+  309: 'ProSoft Technology',
+};
+
+/** CIP device profiles (CIP Vol. 1 Table 6-7.1). */
+export const CIP_DEVICE_TYPES: Record<number, string> = {
+  0: 'Generic Device',
+  2: 'AC Drive',
+  3: 'Motor Overload',
+  4: 'Limit Switch',
+  5: 'Inductive Proximity Switch',
+  6: 'Photoelectric Sensor',
+  7: 'General Purpose Discrete I/O',
+  9: 'Resolver',
+  12: 'Communications Adapter',
+  14: 'Programmable Logic Controller',
+  16: 'Position Controller',
+  19: 'DC Drive',
+  21: 'Contactor',
+  22: 'Motor Starter',
+  23: 'Soft Start',
+  24: 'Human-Machine Interface',
+  26: 'Mass Flow Controller',
+  27: 'Pneumatic Valve',
+  28: 'Vacuum Pressure Gauge',
+  34: 'Encoder',
+  35: 'Safety Discrete I/O Device',
+  37: 'CIP Motion Drive',
+  43: 'Generic Device (keyable)',
+  44: 'Managed Ethernet Switch',
+};
+
+export interface CipIdentity {
+  vendorId: number;
+  deviceType: number;
+  productCode: number;
+  revision: string;
+  serial: string;
+  productName: string;
+}
+
+/** Reads the identity attributes 1-7 at `o` (little-endian); undefined when they do not fit in `end`. */
+export function readCipIdentity(b: Buffer, o: number, end: number): CipIdentity | undefined {
+  if (o + 15 > end) return undefined;
+  const nameLength = b[o + 14]!;
+  if (o + 15 + nameLength > end) return undefined;
+  return {
+    vendorId: b.readUInt16LE(o),
+    deviceType: b.readUInt16LE(o + 2),
+    productCode: b.readUInt16LE(o + 4),
+    revision: `${b[o + 6]}.${b[o + 7]}`,
+    // o+8: status word
+    serial: `0x${b
+      .readUInt32LE(o + 10)
+      .toString(16)
+      .padStart(8, '0')}`,
+    productName: text(b, o + 15, o + 15 + nameLength),
+  };
+}
+
+export const enipDecoder: Decoder = {
+  name: 'enip',
+  family: 'udp',
+  keys: [ENIP_PORT],
+  match: (pkt) => pkt.srcPort === ENIP_PORT,
+  decode: decodeEnip,
+};
+
+/** The same decoder over TCP (ListIdentity may be sent over either). */
+export const enipTcpDecoder: Decoder = {
+  name: 'enip',
+  family: 'tcp',
+  keys: [ENIP_PORT],
+  match: (pkt) => pkt.srcPort === ENIP_PORT && pkt.payloadEnd - pkt.payloadOffset >= HEADER,
+  decode: decodeEnip,
+};
+
+function decodeEnip(pkt: PacketView, sink: ObservationSink): void {
+  const b = pkt.data;
+  const o = pkt.payloadOffset;
+  const end = pkt.payloadEnd;
+  if (end < o + HEADER) throw new RangeError('ENIP encapsulation header truncated');
+  const command = b.readUInt16LE(o);
+  const length = b.readUInt16LE(o + 2);
+  const status = b.readUInt32LE(o + 8);
+  if (length === 0 || status !== 0) return; // requests carry no data; errors no identity
+  const dataEnd = Math.min(end, o + HEADER + length);
+  let p = o + HEADER;
+  if (command === CMD_LIST_IDENTITY) {
+    if (p + 2 > dataEnd) throw new RangeError('ListIdentity item count truncated');
+    const count = b.readUInt16LE(p);
+    p += 2;
+    for (let i = 0; i < count; i++) {
+      if (p + 4 > dataEnd) throw new RangeError('ListIdentity item header truncated');
+      const type = b.readUInt16LE(p);
+      const itemLength = b.readUInt16LE(p + 2);
+      const v = p + 4;
+      if (v + itemLength > dataEnd) throw new RangeError('ListIdentity item overruns the message');
+      // version(2) + socket address(16), then the identity attributes.
+      if (type === ITEM_CIP_IDENTITY) {
+        const id = readCipIdentity(b, v + 18, v + itemLength);
+        if (!id) throw new RangeError('ListIdentity identity item truncated');
+        report(pkt, sink, id, 'list_identity', 0.9);
+        emitForHost(pkt, sink, 'enip', 'role', 'enip:device', 0.9, 'list_identity');
+      }
+      p = v + itemLength;
+    }
+    return;
+  }
+  if (command !== CMD_SEND_RR_DATA && command !== CMD_SEND_UNIT_DATA) return;
+  // interface handle(4), timeout(2), then the common packet format items.
+  p += 6;
+  if (p + 2 > dataEnd) throw new RangeError('CPF item count truncated');
+  const count = b.readUInt16LE(p);
+  p += 2;
+  for (let i = 0; i < count && i < 8; i++) {
+    if (p + 4 > dataEnd) throw new RangeError('CPF item header truncated');
+    const type = b.readUInt16LE(p);
+    const itemLength = b.readUInt16LE(p + 2);
+    let v = p + 4;
+    const itemEnd = v + itemLength;
+    if (itemEnd > dataEnd) throw new RangeError('CPF item overruns the message');
+    p = itemEnd;
+    if (type !== ITEM_UNCONNECTED_DATA && type !== ITEM_CONNECTED_DATA) continue;
+    if (type === ITEM_CONNECTED_DATA) v += 2; // sequence count
+    // Message router reply: service, reserved, general status, additional status size (words).
+    if (v + 4 > itemEnd || b[v] !== SERVICE_GET_ATTRIBUTE_ALL_REPLY || b[v + 2] !== 0) continue;
+    const data = v + 4 + b[v + 3]! * 2;
+    const id = readCipIdentity(b, data, itemEnd);
+    // Get_Attribute_All of other objects also answers 0x81: accept only what parses as an identity.
+    if (!id || id.productName === '' || !/^[\x20-\x7e]+$/.test(id.productName)) continue;
+    emitForHost(pkt, sink, 'enip', 'module', `${id.productName} (serial ${id.serial})`, 0.8, 'cip.identity');
+    emitForHost(pkt, sink, 'enip', 'model', id.productName, 0.4, 'cip.identity.product_name');
+  }
+}
+
+function report(pkt: PacketView, sink: ObservationSink, id: CipIdentity, field: string, conf: number): void {
+  const emit = (name: ObservationName, value: string, c: number, f: string) =>
+    emitForHost(pkt, sink, 'enip', name, value, c, `${field}.${f}`);
+  emit('model', id.productName, conf, 'product_name');
+  emit('serialNumber', id.serial, conf, 'serial_number');
+  emit('firmwareVersion', id.revision, conf, 'revision');
+  emit('vendorId', String(id.vendorId), conf, 'vendor_id');
+  const vendor = CIP_VENDORS[id.vendorId];
+  if (vendor) emit('manufacturer', vendor, 0.85, 'vendor_id');
+  emit(
+    'deviceType',
+    CIP_DEVICE_TYPES[id.deviceType] ?? `CIP device type ${id.deviceType}`,
+    conf,
+    'device_type',
+  );
+  emit('productCode', String(id.productCode), conf, 'product_code');
+}

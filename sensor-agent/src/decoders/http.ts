@@ -1,0 +1,54 @@
+// HTTP/1.x (RFC 9112) request and response heads in the first TCP segment:
+// a client's User-Agent and a server's Server header name their software,
+// and through it often the OS or the device model. No reassembly: a head
+// split across segments is read as far as it goes.
+import type { PacketView } from '../packet/view.js';
+import type { Decoder, ObservationSink } from './types.js';
+import { parseUserAgent } from './useragent.js';
+import { emitForLocalSender } from './util.js';
+
+/** Ports where embedded devices and proxies commonly serve HTTP. */
+const HTTP_PORTS = [80, 631, 5000, 5357, 8000, 8008, 8060, 8080, 8081, 8888, 9000, 49152, 49153];
+const MAX_HEAD = 4096;
+/** Request methods (RFC 9110 §9, WebDAV, SSDP-style) as the first four bytes, and "HTTP". */
+const STARTS = new Set(
+  ['GET ', 'POST', 'HEAD', 'PUT ', 'DELE', 'OPTI', 'PATC', 'PROP', 'CONN', 'HTTP'].map((s) =>
+    Buffer.from(s).readUInt32BE(0),
+  ),
+);
+
+export const httpDecoder: Decoder = {
+  name: 'http',
+  family: 'tcp',
+  keys: HTTP_PORTS,
+  match: (pkt) =>
+    pkt.payloadEnd - pkt.payloadOffset >= 16 && STARTS.has(pkt.data.readUInt32BE(pkt.payloadOffset)),
+  decode(pkt: PacketView, sink: ObservationSink): void {
+    const end = Math.min(pkt.payloadEnd, pkt.payloadOffset + MAX_HEAD);
+    const head = pkt.data.toString('latin1', pkt.payloadOffset, end);
+    const response = head.startsWith('HTTP/1.');
+    if (!response && !/^[A-Z-]+ \S+ HTTP\/1\.\d\r?\n/.test(head))
+      throw new RangeError('not an HTTP/1.x start line');
+    const lines = head.split(/\r?\n/);
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line === '') break;
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (value === '') continue;
+      if (name === 'user-agent' && !response) {
+        emitForLocalSender(pkt, sink, 'http', 'userAgent', value, 0.8, 'request.user_agent');
+        const facts = parseUserAgent(value);
+        if (facts.os) emitForLocalSender(pkt, sink, 'http', 'os', facts.os, 0.4, 'request.user_agent');
+        if (facts.model)
+          emitForLocalSender(pkt, sink, 'http', 'model', facts.model, 0.4, 'request.user_agent');
+      } else if (name === 'server' && response) {
+        emitForLocalSender(pkt, sink, 'http', 'httpServer', value, 0.8, 'response.server');
+        const facts = parseUserAgent(value);
+        if (facts.os) emitForLocalSender(pkt, sink, 'http', 'os', facts.os, 0.3, 'response.server');
+      }
+    }
+  },
+};

@@ -1,0 +1,108 @@
+// S7comm (Siemens S7 protocol over ISO-on-TCP: RFC 1006 TPKT, ISO 8073 COTP
+// DT) on TCP 102. The PLC answers "read SZL" userdata requests with its
+// system status lists; SZL 0x001c (component identification: station name,
+// module name, plant id, serial number, module type) and 0x0011 (module
+// identification: order number, firmware version) name the device the way
+// Zeek/ICSNPP's s7comm logs and Defender for IoT show it. S7comm-plus
+// (protocol id 0x72) gives no identity here; its server role is kept.
+import type { PacketView } from '../packet/view.js';
+import type { Decoder, ObservationName, ObservationSink } from './types.js';
+import { emitForHost, text } from './util.js';
+
+const ISO_TSAP_PORT = 102;
+const COTP_DT = 0xf0;
+const S7_PROTOCOL_ID = 0x32;
+const S7PLUS_PROTOCOL_ID = 0x72;
+const ROSCTR_USERDATA = 7;
+const MAX_TPKTS = 8;
+
+/** SZL 0x001c component identification records (index -> what it tells). */
+const COMPONENT: Record<number, [ObservationName, string, number]> = {
+  1: ['stationName', 'szl_001c.automation_system_name', 0.85],
+  2: ['hostname', 'szl_001c.module_name', 0.8],
+  3: ['location', 'szl_001c.plant_id', 0.8],
+  5: ['serialNumber', 'szl_001c.serial_number', 0.9],
+  7: ['model', 'szl_001c.module_type_name', 0.9],
+};
+
+export const s7commDecoder: Decoder = {
+  name: 's7comm',
+  family: 'tcp',
+  keys: [ISO_TSAP_PORT],
+  match: (pkt) => pkt.srcPort === ISO_TSAP_PORT && pkt.payloadEnd - pkt.payloadOffset >= 7,
+  decode(pkt: PacketView, sink: ObservationSink): void {
+    const b = pkt.data;
+    const end = pkt.payloadEnd;
+    let o = pkt.payloadOffset;
+    for (let n = 0; n < MAX_TPKTS && o + 7 <= end; n++) {
+      if (b[o] !== 3) throw new RangeError('TPKT version is not 3');
+      const length = b.readUInt16BE(o + 2);
+      if (length < 7) throw new RangeError('TPKT length too small');
+      const tpktEnd = Math.min(end, o + length);
+      const cotpLength = b[o + 4]!;
+      const pdu = o + 5 + cotpLength; // COTP length excludes its own byte
+      if (b[o + 5] === COTP_DT && pdu < tpktEnd) {
+        const protocol = b[pdu];
+        if (protocol === S7_PROTOCOL_ID) {
+          emitForHost(pkt, sink, 's7comm', 'role', 's7comm:server', 0.9, 'tcp.port');
+          s7(pkt, sink, pdu, tpktEnd);
+        } else if (protocol === S7PLUS_PROTOCOL_ID) {
+          emitForHost(pkt, sink, 's7comm', 'role', 's7comm-plus:server', 0.9, 'tcp.port');
+        }
+      }
+      o += length;
+    }
+  },
+};
+
+function s7(pkt: PacketView, sink: ObservationSink, o: number, end: number): void {
+  const b = pkt.data;
+  if (o + 10 > end) throw new RangeError('S7 header truncated');
+  const rosctr = b[o + 1]!;
+  if (rosctr !== ROSCTR_USERDATA) return;
+  const paramLength = b.readUInt16BE(o + 6);
+  const dataLength = b.readUInt16BE(o + 8);
+  const param = o + 10;
+  const data = param + paramLength;
+  if (data + dataLength > end || paramLength < 8) throw new RangeError('S7 userdata overruns the TPDU');
+  // Parameter head 00 01 12, length, method, type|group, subfunction, sequence.
+  const typeGroup = b[param + 5]!;
+  const subfunction = b[param + 6]!;
+  const isResponse = typeGroup >> 4 === 8;
+  const cpuFunctions = (typeGroup & 0x0f) === 4;
+  if (!isResponse || !cpuFunctions || subfunction !== 1) return; // read SZL responses only
+  // Data: return code, transport size, length, then the SZL header.
+  if (dataLength < 12 || b[data] !== 0xff) return;
+  const szlId = b.readUInt16BE(data + 4);
+  const entryLength = b.readUInt16BE(data + 8);
+  const count = b.readUInt16BE(data + 10);
+  let e = data + 12;
+  const dataEnd = data + dataLength;
+  for (let i = 0; i < count && entryLength >= 2 && e + entryLength <= dataEnd; i++, e += entryLength) {
+    const index = b.readUInt16BE(e);
+    if ((szlId & 0xff) === 0x1c) {
+      const value = text(b, e + 2, e + entryLength);
+      const what = COMPONENT[index];
+      if (what) emitForHost(pkt, sink, 's7comm', what[0], value, what[2], what[1]);
+      if (index === 4 && /siemens/i.test(value))
+        emitForHost(pkt, sink, 's7comm', 'manufacturer', 'Siemens', 0.85, 'szl_001c.copyright');
+    } else if ((szlId & 0xff) === 0x11 && entryLength >= 28) {
+      const order = text(b, e + 2, e + 22);
+      const ausbg = b.readUInt16BE(e + 24);
+      const ausbe = b.readUInt16BE(e + 26);
+      if (index === 1 && order !== '')
+        emitForHost(pkt, sink, 's7comm', 'productCode', order, 0.9, 'szl_0011.order_number');
+      // Firmware: Ausbg = 'V' and major, Ausbe = minor and patch.
+      if (index === 7 && ausbg >> 8 === 0x56)
+        emitForHost(
+          pkt,
+          sink,
+          's7comm',
+          'firmwareVersion',
+          `V${ausbg & 0xff}.${ausbe >> 8}.${ausbe & 0xff}`,
+          0.9,
+          'szl_0011.firmware',
+        );
+    }
+  }
+}

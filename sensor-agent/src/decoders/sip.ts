@@ -1,0 +1,49 @@
+// SIP (RFC 3261 §7, §20.41 User-Agent, §20.35 Server) over UDP/TCP 5060.
+// Phones and softphones name their software and often model and firmware in
+// User-Agent; servers in Server. Requests and responses both may carry
+// either. Public addresses behind a router (SIP providers) are not assets.
+import type { PacketView } from '../packet/view.js';
+import type { Decoder, ObservationSink } from './types.js';
+import { parseUserAgent } from './useragent.js';
+import { emitForLocalSender } from './util.js';
+
+const SIP_PORT = 5060;
+const MAX_HEAD = 4096;
+
+function decode(pkt: PacketView, sink: ObservationSink): void {
+  const end = Math.min(pkt.payloadEnd, pkt.payloadOffset + MAX_HEAD);
+  const head = pkt.data.toString('latin1', pkt.payloadOffset, end);
+  const firstLine = head.slice(0, head.indexOf('\n') >>> 0);
+  if (!/^(SIP\/2\.0 \d{3}|[A-Z]+ \S+ SIP\/2\.0)/.test(firstLine))
+    throw new RangeError('not a SIP start line');
+  const lines = head.split(/\r?\n/);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') break;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (value === '' || (name !== 'user-agent' && name !== 'server')) continue;
+    emitForLocalSender(pkt, sink, 'sip', 'sipUserAgent', value, 0.85, name.replace('-', '_'));
+    emitForLocalSender(pkt, sink, 'sip', 'userAgent', value, 0.7, name.replace('-', '_'));
+    const facts = parseUserAgent(value);
+    if (facts.os) emitForLocalSender(pkt, sink, 'sip', 'os', facts.os, 0.3, name.replace('-', '_'));
+  }
+}
+
+export const sipDecoder: Decoder = {
+  name: 'sip',
+  family: 'udp',
+  keys: [SIP_PORT],
+  match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= 12,
+  decode,
+};
+
+export const sipTcpDecoder: Decoder = {
+  name: 'sip',
+  family: 'tcp',
+  keys: [SIP_PORT],
+  match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= 12,
+  decode,
+};

@@ -1,0 +1,108 @@
+// SNMP v1/v2c (RFC 1157, RFC 3416) GetResponse PDUs from an agent on UDP
+// 161, BER-encoded (X.690). The MIB-II system group (RFC 3418) is the
+// agent describing itself: sysDescr (1.3.6.1.2.1.1.1.0), sysObjectID
+// (.2.0, whose enterprise arc names the vendor) and sysName (.5.0). SNMPv3
+// is encrypted or authenticated and not read.
+import type { PacketView } from '../packet/view.js';
+import { parseSystemDescription } from './sysdescr.js';
+import type { Decoder, ObservationName, ObservationSink } from './types.js';
+import { emitForLocalSender, text } from './util.js';
+
+const SNMP_PORT = 161;
+const GET_RESPONSE = 0xa2;
+const SYS_DESCR = '1.3.6.1.2.1.1.1.0';
+const SYS_OBJECT_ID = '1.3.6.1.2.1.1.2.0';
+const SYS_NAME = '1.3.6.1.2.1.1.5.0';
+
+/** IANA private enterprise numbers of common network/OT vendors. */
+const ENTERPRISES: Record<number, string> = {
+  9: 'Cisco',
+  11: 'Hewlett Packard',
+  43: '3Com',
+  311: 'Microsoft',
+  1916: 'Extreme Networks',
+  2636: 'Juniper Networks',
+  4329: 'Siemens',
+  8072: 'Net-SNMP',
+  11898: 'Moxa',
+  25506: 'H3C',
+};
+
+/** Reads a BER tag+length at `o`: [tag, contentStart, contentEnd]. */
+function tlv(b: Buffer, o: number, end: number): [number, number, number] {
+  if (o + 2 > end) throw new RangeError('BER element truncated');
+  const tag = b[o]!;
+  let len = b[o + 1]!;
+  let p = o + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n < 1 || n > 3 || p + n > end) throw new RangeError('BER length form not supported');
+    len = b.readUIntBE(p, n);
+    p += n;
+  }
+  if (p + len > end) throw new RangeError('BER element overruns its parent');
+  return [tag, p, p + len];
+}
+
+export function oidText(b: Buffer, start: number, end: number): string {
+  if (start >= end) return '';
+  const first = b[start]!;
+  const arcs = [Math.min(2, Math.floor(first / 40)), first - Math.min(2, Math.floor(first / 40)) * 40];
+  let v = 0;
+  for (let i = start + 1; i < end; i++) {
+    v = v * 128 + (b[i]! & 0x7f);
+    if ((b[i]! & 0x80) === 0) {
+      arcs.push(v);
+      v = 0;
+    }
+  }
+  return arcs.join('.');
+}
+
+export const snmpDecoder: Decoder = {
+  name: 'snmp',
+  family: 'udp',
+  keys: [SNMP_PORT],
+  match: (pkt) => pkt.srcPort === SNMP_PORT && pkt.payloadEnd - pkt.payloadOffset >= 16,
+  decode(pkt: PacketView, sink: ObservationSink): void {
+    const b = pkt.data;
+    const [seqTag, seq, seqEnd] = tlv(b, pkt.payloadOffset, pkt.payloadEnd);
+    if (seqTag !== 0x30) throw new RangeError('SNMP message is not a SEQUENCE');
+    const [vTag, v, vEnd] = tlv(b, seq, seqEnd);
+    if (vTag !== 0x02 || vEnd - v !== 1 || b[v]! > 1) return; // v1 (0) and v2c (1) only
+    const [cTag, , cEnd] = tlv(b, vEnd, seqEnd);
+    if (cTag !== 0x04) throw new RangeError('SNMP community is not an OCTET STRING');
+    const [pduTag, pdu, pduEnd] = tlv(b, cEnd, seqEnd);
+    if (pduTag !== GET_RESPONSE) return;
+    let p = pdu;
+    for (let i = 0; i < 3; i++) p = tlv(b, p, pduEnd)[2]; // request id, error status, error index
+    const [vbTag, vbs, vbsEnd] = tlv(b, p, pduEnd);
+    if (vbTag !== 0x30) throw new RangeError('SNMP varbind list is not a SEQUENCE');
+    const emit = (name: ObservationName, value: string, c: number, field: string) =>
+      emitForLocalSender(pkt, sink, 'snmp', name, value, c, field);
+    for (let q = vbs, n = 0; q < vbsEnd && n < 64; n++) {
+      const [, vb, vbEnd] = tlv(b, q, vbsEnd);
+      q = vbEnd;
+      const [oidTag, oid, oidEnd] = tlv(b, vb, vbEnd);
+      if (oidTag !== 0x06) continue;
+      const [valTag, val, valEnd] = tlv(b, oidEnd, vbEnd);
+      const name = oidText(b, oid, oidEnd);
+      if (name === SYS_DESCR && valTag === 0x04) {
+        const descr = text(b, val, valEnd);
+        emit('systemDescription', descr, 0.9, 'sysDescr');
+        const facts = parseSystemDescription(descr);
+        if (facts.os) emit('os', facts.os, 0.7, 'sysDescr');
+        if (facts.firmwareVersion) emit('firmwareVersion', facts.firmwareVersion, 0.6, 'sysDescr');
+        if (facts.model) emit('model', facts.model, 0.5, 'sysDescr');
+      } else if (name === SYS_OBJECT_ID && valTag === 0x06) {
+        const id = oidText(b, val, valEnd);
+        emit('snmpSysObjectId', id, 0.9, 'sysObjectID');
+        const enterprise = /^1\.3\.6\.1\.4\.1\.(\d+)/.exec(id);
+        const vendor = enterprise ? ENTERPRISES[Number(enterprise[1])] : undefined;
+        if (vendor) emit('manufacturer', vendor, 0.75, 'sysObjectID');
+      } else if (name === SYS_NAME && valTag === 0x04) {
+        emit('hostname', text(b, val, valEnd), 0.8, 'sysName');
+      }
+    }
+  },
+};

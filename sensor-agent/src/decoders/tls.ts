@@ -1,0 +1,169 @@
+// TLS ClientHello (RFC 8446 §4.1.2; RFC 5246 §7.4.1.2) in the first TCP
+// segment of a connection: the server name the client asks for (SNI, RFC
+// 6066 §3) and the JA4 fingerprint of the client's TLS stack (FoxIO JA4
+// specification, "JA4: TLS Client Fingerprinting"): JA4_a "t" + version +
+// "d"/"i" (SNI or not) + cipher count + extension count + ALPN first/last
+// character; JA4_b the first 12 hex of SHA-256 over the sorted cipher suites;
+// JA4_c the same over the sorted extensions (without SNI and ALPN) "_" the
+// signature algorithms in wire order. GREASE values (RFC 8701) are ignored.
+import { createHash } from 'node:crypto';
+import type { PacketView } from '../packet/view.js';
+import type { Decoder, ObservationSink } from './types.js';
+import { emitForLocalSender, text } from './util.js';
+
+const TLS_PORTS = [443, 465, 636, 853, 993, 995, 5061, 5223, 5986, 8443, 8883, 9443];
+const CONTENT_HANDSHAKE = 0x16;
+const CLIENT_HELLO = 1;
+const EXT_SERVER_NAME = 0x0000;
+const EXT_SIGNATURE_ALGORITHMS = 0x000d;
+const EXT_ALPN = 0x0010;
+const EXT_SUPPORTED_VERSIONS = 0x002b;
+
+const VERSIONS: Record<number, string> = {
+  772: '13',
+  771: '12',
+  770: '11',
+  769: '10',
+  768: 's3',
+  2: 's2',
+  65279: 'd1',
+  65277: 'd2',
+  65276: 'd3',
+};
+
+export function isGrease(v: number): boolean {
+  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
+}
+
+export interface ClientHello {
+  version: number;
+  ciphers: number[];
+  extensions: number[];
+  sni?: string;
+  alpn?: Buffer;
+  signatureAlgorithms: number[];
+  supportedVersions: number[];
+  /** False when the hello continues in a later segment: SNI may be known, JA4 is not. */
+  complete: boolean;
+}
+
+const hex4 = (v: number) => v.toString(16).padStart(4, '0');
+const hash12 = (s: string) =>
+  s === '' ? '000000000000' : createHash('sha256').update(s).digest('hex').slice(0, 12);
+const alnum = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+/** JA4 of a ClientHello over TCP ("t"). */
+export function ja4(hello: ClientHello): string {
+  const versions = hello.supportedVersions.filter((v) => !isGrease(v));
+  const version = versions.length > 0 ? Math.max(...versions) : hello.version;
+  const ciphers = hello.ciphers.filter((v) => !isGrease(v));
+  const extensions = hello.extensions.filter((v) => !isGrease(v));
+  let alpn = '00';
+  const first = hello.alpn;
+  if (first && first.length > 0) {
+    const a = first[0]!;
+    const z = first[first.length - 1]!;
+    alpn = alnum(a) && alnum(z) ? String.fromCharCode(a, z) : `${hex4(a).slice(2)[0]}${hex4(z).slice(3)}`;
+  }
+  const count = (n: number) => String(Math.min(n, 99)).padStart(2, '0');
+  const a = `t${VERSIONS[version] ?? '00'}${hello.sni !== undefined ? 'd' : 'i'}${count(ciphers.length)}${count(extensions.length)}${alpn}`;
+  const b = hash12(
+    [...ciphers]
+      .sort((x, y) => x - y)
+      .map(hex4)
+      .join(','),
+  );
+  const sortedExt = extensions
+    .filter((e) => e !== EXT_SERVER_NAME && e !== EXT_ALPN)
+    .sort((x, y) => x - y)
+    .map(hex4)
+    .join(',');
+  const sigs = hello.signatureAlgorithms
+    .filter((v) => !isGrease(v))
+    .map(hex4)
+    .join(',');
+  const c = sortedExt === '' ? '000000000000' : hash12(sigs === '' ? sortedExt : `${sortedExt}_${sigs}`);
+  return `${a}_${b}_${c}`;
+}
+
+/** Parses a ClientHello handshake message starting at `o` (the handshake type byte). */
+export function parseClientHello(b: Buffer, o: number, end: number): ClientHello {
+  if (o + 4 > end || b[o] !== CLIENT_HELLO) throw new RangeError('not a ClientHello');
+  const declaredEnd = o + 4 + b.readUIntBE(o + 1, 3);
+  const complete = declaredEnd <= end;
+  const bodyEnd = Math.min(end, declaredEnd);
+  let p = o + 4;
+  const need = (n: number) => {
+    if (p + n > bodyEnd) throw new RangeError('ClientHello truncated');
+  };
+  if (!complete && end - p < 40) throw new RangeError('ClientHello truncated');
+  need(35);
+  const hello: ClientHello = {
+    version: b.readUInt16BE(p),
+    ciphers: [],
+    extensions: [],
+    signatureAlgorithms: [],
+    supportedVersions: [],
+    complete,
+  };
+  p += 34;
+  p += 1 + b[p]!; // session id
+  need(2);
+  const cipherLength = b.readUInt16BE(p);
+  p += 2;
+  need(cipherLength);
+  for (let i = 0; i + 1 < cipherLength; i += 2) hello.ciphers.push(b.readUInt16BE(p + i));
+  p += cipherLength;
+  need(1);
+  p += 1 + b[p]!; // compression methods
+  if (p + 2 > bodyEnd) return hello; // no extensions (SSLv3-era hello)
+  const extEnd = Math.min(bodyEnd, p + 2 + b.readUInt16BE(p));
+  p += 2;
+  while (p + 4 <= extEnd) {
+    const type = b.readUInt16BE(p);
+    const len = b.readUInt16BE(p + 2);
+    const v = p + 4;
+    if (v + len > extEnd) {
+      if (!complete) {
+        hello.complete = false;
+        break;
+      }
+      throw new RangeError('ClientHello extension overruns the message');
+    }
+    hello.extensions.push(type);
+    if (type === EXT_SERVER_NAME && len >= 5 && b[v + 2] === 0) {
+      const nameLength = b.readUInt16BE(v + 3);
+      hello.sni = v + 5 + nameLength <= v + len ? text(b, v + 5, v + 5 + nameLength) : '';
+    } else if (type === EXT_ALPN && len >= 3) {
+      const first = b[v + 2]!;
+      if (v + 3 + first <= v + len) hello.alpn = b.subarray(v + 3, v + 3 + first);
+    } else if (type === EXT_SIGNATURE_ALGORITHMS && len >= 2) {
+      const l = Math.min(b.readUInt16BE(v), len - 2);
+      for (let i = 0; i + 1 < l; i += 2) hello.signatureAlgorithms.push(b.readUInt16BE(v + 2 + i));
+    } else if (type === EXT_SUPPORTED_VERSIONS && len >= 1) {
+      const l = Math.min(b[v]!, len - 1);
+      for (let i = 0; i + 1 < l; i += 2) hello.supportedVersions.push(b.readUInt16BE(v + 1 + i));
+    }
+    p = v + len;
+  }
+  return hello;
+}
+
+export const tlsDecoder: Decoder = {
+  name: 'tls',
+  family: 'tcp',
+  keys: TLS_PORTS,
+  match: (pkt) =>
+    pkt.payloadEnd - pkt.payloadOffset >= 9 &&
+    pkt.data[pkt.payloadOffset] === CONTENT_HANDSHAKE &&
+    pkt.data[pkt.payloadOffset + 5] === CLIENT_HELLO,
+  decode(pkt: PacketView, sink: ObservationSink): void {
+    const b = pkt.data;
+    const o = pkt.payloadOffset;
+    const recordEnd = o + 5 + b.readUInt16BE(o + 3);
+    const hello = parseClientHello(b, o + 5, Math.min(pkt.payloadEnd, recordEnd));
+    if (recordEnd > pkt.payloadEnd) hello.complete = false;
+    if (hello.sni) emitForLocalSender(pkt, sink, 'tls', 'tlsSni', hello.sni, 0.9, 'client_hello.sni');
+    if (hello.complete) emitForLocalSender(pkt, sink, 'tls', 'ja4', ja4(hello), 0.9, 'client_hello.ja4');
+  },
+};

@@ -1,0 +1,38 @@
+// OS and model hints from HTTP/SIP product tokens (RFC 9110 §10.1.5 User-Agent,
+// §10.2.4 Server). Free text that anyone can set: low confidence (0.3-0.4).
+
+export interface AgentFacts {
+  os?: string;
+  model?: string;
+}
+
+const WINDOWS_NT: Record<string, string> = {
+  '10.0': 'Windows 10/11',
+  '6.3': 'Windows 8.1',
+  '6.2': 'Windows 8',
+  '6.1': 'Windows 7',
+  '6.0': 'Windows Vista',
+  '5.1': 'Windows XP',
+};
+
+export function parseUserAgent(ua: string): AgentFacts {
+  const android = /Android ([\d.]+)(?:; ([^;)]+?))?(?: Build\/| MIUI\/|\)|;)/.exec(ua);
+  if (android) {
+    const model = android[2]?.trim();
+    const facts: AgentFacts = { os: `Android ${android[1]}` };
+    if (model && !/^(U|wv|[a-z]{2}[-_][A-Za-z]{2})$/.test(model)) facts.model = model;
+    return facts;
+  }
+  const ios = /(?:iPhone|CPU) OS (\d+)[_.](\d+)/.exec(ua);
+  if (ios) return { os: `iOS ${ios[1]}.${ios[2]}` };
+  const mac = /Mac OS X (\d+)[_.](\d+)(?:[_.](\d+))?/.exec(ua);
+  if (mac) return { os: `macOS ${mac[1]}.${mac[2]}${mac[3] ? `.${mac[3]}` : ''}` };
+  const nt = /Windows NT (\d+\.\d+)/.exec(ua);
+  if (nt) return { os: WINDOWS_NT[nt[1]!] ?? `Windows NT ${nt[1]}` };
+  if (/\bWindows\b/.test(ua)) return { os: 'Windows' };
+  const ubuntu = /Ubuntu[/ ]([\d.]+)/.exec(ua);
+  if (ubuntu) return { os: `Linux (Ubuntu ${ubuntu[1]})` };
+  if (/linux-uclibc|uClibc|BusyBox/i.test(ua)) return { os: 'Linux (embedded)' };
+  if (/\bLinux\b/.test(ua)) return { os: 'Linux' };
+  return {};
+}

@@ -1,0 +1,7 @@
+export {
+  LiveCapture,
+  type LiveCaptureEvent,
+  type LiveCaptureOptions,
+  type LiveCaptureStats,
+  parseTcpdumpSummary,
+} from './tcpdump.js';

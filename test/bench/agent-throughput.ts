@@ -1,0 +1,238 @@
+// Sensor agent throughput: packets/s and bits/s of the whole pipeline
+// (parse -> dispatch -> decoders -> inventory) on one core, replaying real
+// captures from memory, beside tshark extracting identity fields and
+// ndpiReader classifying the same packets (each timed with the same wall
+// clock on the same file), plus resident memory of the device store at 10k
+// and 100k devices. Goals (issue): >= 1M pkt/s per core, >= 20x tshark, no
+// slower than ndpiReader, < 150 MB at 100k devices.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type CapturedPacket, DeviceStore, Pipeline, readCapture } from '@hark/sensor-agent';
+import type { Benchmark } from './registry.js';
+
+const exec = promisify(execFile);
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** Ethernet captures with a mix of IT, IoT and OT traffic (all LINKTYPE_ETHERNET, so they concatenate into one pcap). */
+const FILES = [
+  'iti__EIP-IPAddressChangeAttempt.pcap',
+  'iti__modbus_test.pcap',
+  'cisagov-icsnpp-bacnet__bacnet_example.pcap',
+  'ndpi__gnutella.pcap',
+  'cisagov-icsnpp-profinet-io-cm__profinet_io_cm_mixed_1.pcap',
+  'iotsentinel__D-LinkCam__Setup-A-1-STA.pcap',
+  'zeek__wikipedia.pcap',
+  'suricata-verify__sip-method__sip.pcap',
+];
+const TARGET_PACKETS = 2_000_000;
+/** The peers' file: the input looped this many times (~200k packets). */
+const PEER_LOOPS = 12;
+
+function pcapsDir(): string {
+  for (const c of [
+    process.env.HARK_SHARED_PCAPS,
+    join(REPO, '..', 'shared', 'pcaps'),
+    join(REPO, 'shared', 'pcaps'),
+  ])
+    if (c && existsSync(join(c, 'MANIFEST.md'))) return c;
+  throw new Error('shared captures not found: set HARK_SHARED_PCAPS');
+}
+
+/** Classic pcap of the packets, for the peer tools. */
+function writePcap(path: string, packets: CapturedPacket[]): void {
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(262144, 16);
+  header.writeUInt32LE(1, 20);
+  parts.push(header);
+  for (const p of packets) {
+    const r = Buffer.alloc(16);
+    r.writeUInt32LE(p.seconds >>> 0, 0);
+    r.writeUInt32LE(Math.floor(p.nanos / 1000), 4);
+    r.writeUInt32LE(p.data.length, 8);
+    r.writeUInt32LE(p.originalLength, 12);
+    parts.push(r, p.data);
+  }
+  writeFileSync(path, Buffer.concat(parts));
+}
+
+async function timed(cmd: string, args: string[]): Promise<number | undefined> {
+  const start = performance.now();
+  try {
+    await exec(cmd, args, { maxBuffer: 256 * 1024 * 1024 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return (performance.now() - start) / 1000;
+}
+
+function rssMb(): number {
+  return process.memoryUsage().rss / 1024 / 1024;
+}
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** Resident memory of a store holding `n` devices fed the observations a typical device yields. */
+function storeMemory(n: number): { rss: number; delta: number; heap: number } {
+  gc();
+  const before = rssMb();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const store = new DeviceStore();
+  const base = 0x0200_0000_0000; // locally administered unicast MACs
+  for (let i = 0; i < n; i++) {
+    const mac = base + i;
+    const ip = `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`;
+    const ts = 1_700_000_000_000 + i;
+    const o = (name: string, value: string, confidence: number, protocol: string, field: string) =>
+      store.observe({
+        mac,
+        ip: undefined,
+        name: name as 'hostname',
+        value,
+        confidence,
+        protocol,
+        field,
+        timestampMs: ts,
+      });
+    o('ipv4', ip, 0.9, 'arp', 'arp.src.proto_ipv4');
+    o('hostname', `host-${i}`, 0.8, 'dhcp', 'option12.hostname');
+    o('dhcpVendorClass', 'udhcp 1.22.1', 0.9, 'dhcp', 'option60.vendor_class');
+    o('dhcpFingerprint', '1,3,6,12,15,28,42', 0.9, 'dhcp', 'option55.parameter_request_list');
+    o('model', `Model-${i % 97}`, 0.85, 'mdns', 'txt.model');
+    o('firmwareVersion', `1.${i % 13}.${i % 7}`, 0.85, 'mdns', 'txt.version');
+    o('mdnsService', '_http._tcp', 0.9, 'mdns', 'ptr');
+  }
+  gc();
+  const rss = rssMb();
+  const heap = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
+  if (store.size !== n) throw new Error(`store has ${store.size} devices, expected ${n}`);
+  return { rss, delta: rss - before, heap };
+}
+
+async function storeMemoryInChild(n: number): Promise<{ rss: number; delta: number; heap: number }> {
+  const { stdout } = await exec(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, HARK_BENCH_STORE_CHILD: String(n) },
+  });
+  return JSON.parse(stdout) as { rss: number; delta: number; heap: number };
+}
+
+export const agentThroughput: Benchmark = {
+  name: 'agent-throughput',
+  description:
+    'pipeline pkt/s and bit/s on one core from memory vs tshark and ndpiReader; store RSS at 10k/100k devices',
+  async run() {
+    const dir = pcapsDir();
+    const packets: CapturedPacket[] = [];
+    for (const f of FILES)
+      for await (const p of readCapture(join(dir, f))) packets.push({ ...p, data: Buffer.from(p.data) });
+    const bytesPerLoop = packets.reduce((a, p) => a + p.originalLength, 0);
+    const loops = Math.max(1, Math.round(TARGET_PACKETS / packets.length));
+
+    // Warm up (JIT), then the timed run on a fresh pipeline.
+    const warm = new Pipeline();
+    for (const p of packets) warm.process(p);
+    const pipeline = new Pipeline();
+    const start = performance.now();
+    for (let l = 0; l < loops; l++) for (let i = 0; i < packets.length; i++) pipeline.process(packets[i]!);
+    const seconds = (performance.now() - start) / 1000;
+    const total = loops * packets.length;
+    const pps = total / seconds;
+    const bps = (loops * bytesPerLoop * 8) / seconds;
+    const lines = [
+      `input: ${packets.length} packets (${(bytesPerLoop / 1e6).toFixed(2)} MB) from ${FILES.length} real captures, looped ${loops}x = ${total} packets`,
+      `hark pipeline: ${(pps / 1e6).toFixed(2)} M pkt/s, ${(bps / 1e9).toFixed(2)} Gbit/s (${seconds.toFixed(2)} s, ${pipeline.store.size} devices, ${pipeline.stats.malformed} malformed)`,
+    ];
+
+    // Peers on the same packets, written as one pcap looped PEER_LOOPS times so process start-up
+    // (tshark takes ~0.3 s to load its dissectors) is amortised; hark reads the same file.
+    const tmp = mkdtempSync(join(tmpdir(), 'hark-bench-'));
+    try {
+      const file = join(tmp, 'mix.pcap');
+      const peerPackets: CapturedPacket[] = [];
+      for (let l = 0; l < PEER_LOOPS; l++) peerPackets.push(...packets);
+      writePcap(file, peerPackets);
+      // The hark side of the same comparison includes reading the file from disk.
+      const fileStart = performance.now();
+      const fromFile = new Pipeline();
+      for await (const p of readCapture(file)) fromFile.process(p);
+      const harkFile = (performance.now() - fileStart) / 1000;
+      const harkFilePps = peerPackets.length / harkFile;
+      lines.push(
+        `hark from a ${peerPackets.length}-packet pcap file (reader included): ${(harkFilePps / 1e6).toFixed(2)} M pkt/s`,
+      );
+      const fields = [
+        'dhcp.option.hostname',
+        'dhcp.option.vendor_class_id',
+        'lldp.tlv.system.name',
+        'cdp.deviceid',
+        'http.user_agent',
+        'http.server',
+        'tls.handshake.extensions_server_name',
+        'nbns.name',
+        'enip.lir.name',
+        'bacapp.instance_number',
+        'mbtcp.unit_id',
+        'sip.User-Agent',
+      ];
+      const tsharkSeconds = await timed('tshark', [
+        '-n',
+        '-r',
+        file,
+        '-T',
+        'fields',
+        ...fields.flatMap((f) => ['-e', f]),
+      ]);
+      const goals: string[] = [];
+      goals.push(`>= 1M pkt/s per core: ${pps >= 1e6 ? 'MET' : 'NOT MET'} (${(pps / 1e6).toFixed(2)} M)`);
+      if (tsharkSeconds !== undefined) {
+        const tsharkPps = peerPackets.length / tsharkSeconds;
+        const ratio = harkFilePps / tsharkPps;
+        lines.push(
+          `tshark -T fields (${fields.length} identity fields): ${(tsharkPps / 1e3).toFixed(1)} k pkt/s -> hark is ${ratio.toFixed(1)}x (file vs file), ${(pps / tsharkPps).toFixed(1)}x (from memory)`,
+        );
+        goals.push(`>= 20x tshark: ${ratio >= 20 ? 'MET' : 'NOT MET'} (${ratio.toFixed(1)}x file vs file)`);
+      } else {
+        lines.push('tshark: not installed, skipped');
+      }
+      const ndpiSeconds = await timed('ndpiReader', ['-i', file, '-q']);
+      if (ndpiSeconds !== undefined) {
+        const ndpiPps = peerPackets.length / ndpiSeconds;
+        const ratio = harkFilePps / ndpiPps;
+        lines.push(
+          `ndpiReader -q: ${(ndpiPps / 1e3).toFixed(1)} k pkt/s (process wall clock incl. start-up) -> hark is ${ratio.toFixed(2)}x`,
+        );
+        goals.push(`no slower than ndpiReader: ${ratio >= 1 ? 'MET' : 'NOT MET'} (${ratio.toFixed(2)}x)`);
+      } else {
+        lines.push('ndpiReader: not installed (apt-get install libndpi-bin), skipped');
+      }
+
+      // Each size in a fresh process, so the replay above (packets held in memory) does not count.
+      const m10k = await storeMemoryInChild(10_000);
+      const m100k = await storeMemoryInChild(100_000);
+      lines.push(
+        `device store (fresh process each): 10k devices RSS ${m10k.rss.toFixed(0)} MB (store +${m10k.delta.toFixed(0)} MB, heap +${m10k.heap.toFixed(1)} MB); 100k devices RSS ${m100k.rss.toFixed(0)} MB (store +${m100k.delta.toFixed(0)} MB, heap +${m100k.heap.toFixed(1)} MB, ${((m100k.heap * 1024 * 1024) / 100_000).toFixed(0)} B/device)`,
+      );
+      goals.push(
+        `< 150 MB at 100k devices: ${m100k.rss < 150 ? 'MET' : 'NOT MET'} (process RSS ${m100k.rss.toFixed(0)} MB)`,
+      );
+      lines.push(...goals.map((g) => `goal ${g}`));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    return lines;
+  },
+};
+
+// Child mode (see storeMemoryInChild): build a store of N devices and print its memory.
+if (process.env.HARK_BENCH_STORE_CHILD) {
+  process.stdout.write(JSON.stringify(storeMemory(Number(process.env.HARK_BENCH_STORE_CHILD))));
+}
