@@ -1,14 +1,17 @@
 // Wires the aggregator together: broker (embedded, or an external one) →
 // ingest → inventory and fleet stores → HTTP API and UI.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { DEFAULTS, loadPem, type PemSource } from './config.js';
+import { HistoryWriter } from './durability/history.js';
+import { Journal } from './durability/journal.js';
 import { FleetRegistry } from './fleet/registry.js';
 import { buildHttpServer } from './http/server.js';
 import { IngestClient } from './ingest/client.js';
-import { MessageHandler } from './ingest/handler.js';
+import { type AggregatorState, MessageHandler } from './ingest/handler.js';
 import { InventoryStore } from './inventory/store.js';
 import { createLogger, type Logger } from './log.js';
 
@@ -39,6 +42,15 @@ export interface AggregatorOptions {
   /** With the embedded broker, how long start-up waits for the subscription; default 15 s. */
   readyTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * Where the write-ahead log, the compacted state and the Parquet history
+   * live. With it, an inventory message is acknowledged to the broker only
+   * once fsynced, and a restart recovers the inventory. Without it, state is
+   * in memory only.
+   */
+  dataDir?: string;
+  /** Compaction: after this many journal records (default 50,000) or this often (default 60 s). */
+  compaction?: { everyRecords?: number; intervalMs?: number };
 }
 
 export interface RunningAggregator {
@@ -52,6 +64,8 @@ export interface RunningAggregator {
   registry: Registry;
   /** Connected and subscribed to the broker. */
   ready(): boolean;
+  /** Compacts the journal now and writes the Parquet history (no-op without dataDir). */
+  compact(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,7 +91,52 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
 
   const inventory = new InventoryStore();
   const fleet = new FleetRegistry({ staleAfterMs: options.staleAfterMs ?? DEFAULTS.staleAfterMs });
-  const handler = new MessageHandler({ topicPrefix, inventory, fleet, logger, registry });
+  let journal: Journal<AggregatorState> | undefined;
+  let recovered: ReturnType<typeof Journal.open<AggregatorState>>['recovered'] | undefined;
+  if (options.dataDir)
+    ({ journal, recovered } = Journal.open<AggregatorState>(join(options.dataDir, 'wal'), logger));
+  const history = options.dataDir ? new HistoryWriter(join(options.dataDir, 'history')) : undefined;
+  const handler = new MessageHandler({
+    topicPrefix,
+    inventory,
+    fleet,
+    logger,
+    registry,
+    ...(journal ? { journal, history: true } : {}),
+  });
+  if (recovered) {
+    if (recovered.state) handler.importState(recovered.state);
+    handler.replay(recovered.records);
+    logger.info({ devices: inventory.size, replayed: recovered.records.length }, 'state recovered');
+  }
+  let compacting: Promise<void> | undefined;
+  const compact = (): Promise<void> => {
+    if (!journal || !history) return Promise.resolve();
+    compacting ??= journal
+      .compact(
+        () => ({
+          state: handler.exportState(),
+          extra: { rows: handler.drainRows(), gen: journal!.generation },
+        }),
+        async ({ rows, gen }) => {
+          await history.writeObservations(rows);
+          await history.writeInventory(inventory.all(), gen);
+        },
+      )
+      .catch((err) => logger.error({ err }, 'compaction failed'))
+      .finally(() => {
+        compacting = undefined;
+      });
+    return compacting;
+  };
+  const everyRecords = options.compaction?.everyRecords ?? 50_000;
+  handler.onDurable = () => {
+    if (journal && journal.uncompacted >= everyRecords && !compacting) void compact();
+  };
+  const compactTimer = setInterval(() => {
+    if (journal && journal.uncompacted > 0) void compact();
+  }, options.compaction?.intervalMs ?? 60_000);
+  compactTimer.unref();
 
   // Whatever started is stopped again if a later step fails.
   const cleanups: (() => Promise<void>)[] = [];
@@ -86,6 +145,18 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       await cleanup().catch((err) => logger.error({ err }, 'error while stopping'));
     }
   };
+
+  if (journal) {
+    cleanups.push(async () => {
+      clearInterval(compactTimer);
+      await compacting;
+      await journal!.close();
+    });
+    // Runs before the journal closes (cleanups run in reverse): a clean stop leaves a compacted state.
+    cleanups.push(async () => {
+      await compact();
+    });
+  }
 
   try {
     let broker: EmbeddedBroker | undefined;
@@ -122,7 +193,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       tls: { ca, cert: clientCert, key: clientKey },
       clientId: options.clientId ?? DEFAULTS.clientId,
       topicPrefix,
-      onMessage: (topic, payload, retained) => handler.handle(topic, payload, retained),
+      onMessage: (topic, payload, retained, ack) => handler.receive(topic, payload, retained, ack),
       logger,
       registry,
       ...(pinnedServerCertificate ? { pinnedServerCertificate } : {}),
@@ -160,6 +231,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       fleet,
       registry,
       ready: () => ingest.ready,
+      compact,
       stop: () => {
         stopping ??= stopAll().then(() => logger.info('aggregator stopped'));
         return stopping;

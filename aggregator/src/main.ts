@@ -75,6 +75,17 @@ program
       .argParser(int)
       .default(DEFAULTS.staleAfterMs / 1000),
   )
+  .addOption(
+    new Option('--data-dir <dir>', 'write-ahead log, compacted state and Parquet history').env(
+      'HARK_DATA_DIR',
+    ),
+  )
+  .addOption(
+    new Option('--compact-interval <seconds>', 'compact the journal and write history this often')
+      .env('HARK_COMPACT_INTERVAL_SECONDS')
+      .argParser(int)
+      .default(60),
+  )
   .addOption(new Option('--log-level <level>', 'log level').env('HARK_LOG_LEVEL').default('info'))
   .action(async (opts) => {
     const logger = createLogger(opts.logLevel);
@@ -93,6 +104,8 @@ program
       },
       clientId: opts.clientId,
       staleAfterMs: opts.staleAfter * 1000,
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      compaction: { intervalMs: Math.max(1, opts.compactInterval) * 1000 },
       logger,
     });
 

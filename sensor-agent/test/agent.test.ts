@@ -207,6 +207,7 @@ describe.skipIf(MISSING || NO_BROKER)('hark-agent run: replay -> MQTT over mutua
         certFile: join(dir, 'sensor.pem'),
         keyFile: join(dir, 'sensor.key'),
       },
+      spoolDir: join(dir, 'spool-node-1'),
       http: { port: 0 },
     });
     agent = await runAgent(config, { logger: silent });
@@ -290,6 +291,7 @@ describe.skipIf(MISSING || NO_BROKER)('hark-agent run: replay -> MQTT over mutua
           certFile: join(dir, 'sensor.pem'),
           keyFile: join(dir, 'sensor.key'),
         },
+        spoolDir: join(dir, `spool-${node}`),
         http: { port: 0 },
       }),
     );

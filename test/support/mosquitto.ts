@@ -41,6 +41,12 @@ export interface MosquittoInstance {
   logs(): string;
   /** Stops the broker (SIGTERM, then SIGKILL after 5 s) and removes its directory. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Stops the broker process (SIGTERM: it saves its persistent sessions),
+   * waits `downMs`, and starts it again on the same port with the same
+   * configuration and persistence directory.
+   */
+  restart(downMs?: number): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -123,14 +129,18 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
     await writeFile(files.aclFile, acl);
     await writeFile(confFile, conf);
 
-    const child = spawn(MOSQUITTO_BINARY, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    running.add(child);
     let log = '';
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      log += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.once('exit', () => running.delete(child));
+    const launch = () => {
+      const c = spawn(MOSQUITTO_BINARY, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      running.add(c);
+      c.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+        log += chunk;
+      });
+      const e = new Promise<number | null>((resolve) => c.once('exit', (code) => resolve(code)));
+      c.once('exit', () => running.delete(c));
+      return { c, e };
+    };
+    let { c: child, e: exited } = launch();
 
     let exitCode: number | null | undefined;
     void exited.then((code) => {
@@ -150,8 +160,22 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
         port,
         url: `mqtts://127.0.0.1:${port}`,
         dir,
-        pid: child.pid!,
+        get pid() {
+          return child.pid!;
+        },
         logs: () => log,
+        async restart(downMs = 0) {
+          child.kill('SIGTERM');
+          await exited;
+          await new Promise((r) => setTimeout(r, downMs));
+          ({ c: child, e: exited } = launch());
+          const deadline = Date.now() + timeoutMs;
+          while (!(await probe(port, options.tls.ca))) {
+            if (Date.now() > deadline || child.exitCode !== null)
+              throw new Error(`Mosquitto did not come back:\n${log}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        },
         stop() {
           stopping ??= (async () => {
             if (child.exitCode === null && child.signalCode === null) {

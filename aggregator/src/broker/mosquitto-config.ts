@@ -74,8 +74,12 @@ export function mosquittoConfigFor(options: MosquittoConfigOptions): MosquittoCo
     'autosave_interval 30',
     '',
     `max_packet_size ${options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES}`,
-    // Sensors publish inventory at QoS 1; bound what one offline aggregator session may queue.
-    'max_queued_messages 10000',
+    // Sensors publish inventory at QoS 1; bound what one offline aggregator session may queue
+    // (sensors spool on disk themselves, so this covers an aggregator restart, not a long outage).
+    'max_queued_messages 100000',
+    // QoS 1 messages in flight to one client at a time: the aggregator acknowledges after a group
+    // commit, so a larger window means larger commits and higher throughput.
+    'max_inflight_messages 1000',
     '',
     `log_dest ${options.logDest ? v('logDest') : 'stderr'}`,
     'log_type error',

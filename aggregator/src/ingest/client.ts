@@ -11,6 +11,9 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 
+/** Tells mqtt.js not to send the PUBACK itself (see handleMessage). */
+const DEFERRED = Object.assign(new Error('PUBACK deferred until the message is durable'), { deferred: true });
+
 export interface IngestClientOptions {
   /** mqtts://host:port */
   url: string;
@@ -18,7 +21,8 @@ export interface IngestClientOptions {
   tls: { ca: string; cert: string; key: string };
   clientId: string;
   topicPrefix: string;
-  onMessage: (topic: string, payload: Buffer, retained: boolean) => void;
+  /** `ack` sends the PUBACK; call it once the message is durable (or needs no durability). */
+  onMessage: (topic: string, payload: Buffer, retained: boolean, ack: () => void) => void;
   logger: Logger;
   registry?: Registry;
   /**
@@ -39,6 +43,8 @@ export class IngestClient {
   private readonly log: Logger;
   private readonly connectedGauge: Gauge;
   private readonly waiters = new Set<() => void>();
+  /** Changes on every connect and close: a PUBACK is sent only on the connection that received the message. */
+  private connection = 0;
 
   constructor(private readonly options: IngestClientOptions) {
     this.log = options.logger.child({ module: 'mqtt' });
@@ -81,19 +87,41 @@ export class IngestClient {
     const client = mqtt.connect(this.options.url, opts);
     this.client = client;
 
-    // PUBACK goes out only after the message is applied: with a persistent
-    // store behind onMessage, a crash mid-message means redelivery, not loss.
+    // PUBACK goes out only when onMessage says the message is durable. mqtt.js
+    // handles one packet at a time and would wait for each write, so the
+    // PUBACK is decoupled: the callback is given an error (mqtt.js then sends
+    // no PUBACK and moves on to the next packet) and we send the PUBACK
+    // ourselves later, on the same connection only: a message whose
+    // connection dropped meanwhile is redelivered by the broker (persistent
+    // session) and de-duplicated by (runId, seq). Many messages are thus in
+    // one group commit, up to the broker's in-flight limit.
     client.handleMessage = (packet, done) => {
+      const connection = this.connection;
+      const messageId = packet.messageId;
+      let acked = false;
+      const ack = () => {
+        if (acked) return;
+        acked = true;
+        if (packet.qos === 0 || messageId === undefined) return;
+        if (connection !== this.connection || !client.connected) return;
+        (client as unknown as { _sendPacket(p: object, cb?: () => void): void })._sendPacket({
+          cmd: 'puback',
+          messageId,
+          ...(this.options.protocolVersion === 5 ? { reasonCode: 0 } : {}),
+        });
+      };
       try {
         const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-        this.options.onMessage(packet.topic, payload, packet.retain);
+        this.options.onMessage(packet.topic, payload, packet.retain, ack);
       } catch (err) {
         this.log.error({ err, topic: packet.topic }, 'message handler failed');
+        ack();
       }
-      done();
+      done(packet.qos > 0 ? DEFERRED : undefined);
     };
 
     client.on('connect', (connack) => {
+      this.connection++;
       this.log.info({ url: this.options.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
       this.delayMs = this.options.backoff?.initialMs ?? 1_000;
       client.options.reconnectPeriod = this.delayMs;
@@ -112,6 +140,7 @@ export class IngestClient {
       });
     });
     client.on('close', () => {
+      this.connection++;
       if (this.subscribed) this.log.warn('disconnected from broker');
       this.subscribed = false;
       this.connectedGauge.set(0);

@@ -11,8 +11,10 @@ import {
   type StatusMessage,
 } from '@hark/contracts/mqtt';
 import { Counter, type Registry } from 'prom-client';
+import type { ObservationRow } from '../durability/history.js';
+import type { Journal, JournalRecord } from '../durability/journal.js';
 import type { FleetRegistry } from '../fleet/registry.js';
-import type { InventoryStore } from '../inventory/store.js';
+import type { InventoryStore, StoredDevice } from '../inventory/store.js';
 import type { Logger } from '../log.js';
 
 export type RejectReason =
@@ -30,6 +32,55 @@ export interface MessageHandlerOptions {
   fleet: FleetRegistry;
   logger: Logger;
   registry?: Registry;
+  /** With a journal, an inventory message is applied and acknowledged only once it is durable. */
+  journal?: Journal<AggregatorState>;
+  /** Collect observation rows for the Parquet history. */
+  history?: boolean;
+}
+
+/** What the journal's compacted state holds. */
+export interface AggregatorState {
+  inventory: StoredDevice[];
+  dedup: [string, number, number[]][];
+  /** Parts of multi-part snapshots still waiting for their siblings (already acknowledged). */
+  partial: { gen: number; record: JournalRecord }[];
+}
+
+type Origin = { site: string; sensor: string; node: string };
+
+/**
+ * Which (sender, runId, seq) were applied: per run, every seq below `floor`
+ * plus the set above it. Agents send in order through a bounded window, so
+ * the set stays small. The oldest runs are forgotten past a bound.
+ */
+class SeenSeqs {
+  private readonly runs = new Map<string, { floor: number; above: Set<number> }>();
+  constructor(private readonly maxRuns = 100_000) {}
+
+  has(run: string, seq: number): boolean {
+    const r = this.runs.get(run);
+    return !!r && (seq < r.floor || r.above.has(seq));
+  }
+
+  add(run: string, seq: number): void {
+    let r = this.runs.get(run);
+    if (!r) {
+      r = { floor: 0, above: new Set() };
+      this.runs.set(run, r);
+      if (this.runs.size > this.maxRuns) this.runs.delete(this.runs.keys().next().value!);
+    }
+    if (seq < r.floor) return;
+    r.above.add(seq);
+    while (r.above.delete(r.floor)) r.floor++;
+  }
+
+  export(): [string, number, number[]][] {
+    return [...this.runs].map(([run, r]) => [run, r.floor, [...r.above]]);
+  }
+
+  import(rows: [string, number, number[]][]): void {
+    for (const [run, floor, above] of rows) this.runs.set(run, { floor, above: new Set(above) });
+  }
 }
 
 /** At most this many rejection log lines per reason per minute; the counter still counts all. */
@@ -39,8 +90,19 @@ export class MessageHandler {
   private readonly accepted: Counter<'kind'>;
   private readonly rejected: Counter<'reason'>;
   private readonly devicesApplied: Counter<'outcome'>;
+  private readonly duplicates: Counter;
+  private readonly observations: Counter;
   private readonly logWindows = new Map<string, { start: number; count: number }>();
   private readonly log: Logger;
+  /** Applied (durable) messages, by sender and run. */
+  private readonly seen = new SeenSeqs();
+  /** Accepted messages waiting for their journal write. */
+  private readonly pending = new Set<string>();
+  private readonly partial = new Map<string, { gen: number; record: JournalRecord; part: number }[]>();
+  /** Observation rows not yet written to history, drained at compaction. */
+  private rows: ObservationRow[] = [];
+  /** Called after each durable inventory message (the aggregator schedules compaction). */
+  onDurable: (() => void) | undefined;
 
   constructor(private readonly options: MessageHandlerOptions) {
     const registers = options.registry ? [options.registry] : [];
@@ -63,8 +125,19 @@ export class MessageHandler {
       labelNames: ['outcome'] as const,
       registers,
     });
+    this.duplicates = new Counter({
+      name: 'hark_aggregator_inventory_duplicates_total',
+      help: 'Inventory messages dropped because their (runId, seq) was already applied (QoS 1 redelivery, agent re-send)',
+      registers,
+    });
+    this.observations = new Counter({
+      name: 'hark_aggregator_observations_total',
+      help: 'Device records applied from inventory messages; each (runId, seq) is applied exactly once',
+      registers,
+    });
     // Pre-create the series so dashboards and alerts see zeros rather than gaps.
     for (const reason of [
+      'version',
       'oversized',
       'not-json',
       'schema',
@@ -77,20 +150,79 @@ export class MessageHandler {
     }
   }
 
+  /** Handles a message with nothing to acknowledge (tests, the journal-less mode). */
   handle(topic: string, payload: Uint8Array, retained = false): void {
+    this.receive(topic, payload, retained, () => undefined);
+  }
+
+  /**
+   * Handles one message; `ack` (the PUBACK) runs once the broker may forget it:
+   * at once for rejections, duplicates, heartbeats and status, and for an
+   * inventory message once its journal record is fsynced.
+   */
+  receive(topic: string, payload: Uint8Array, retained: boolean, ack: () => void): void {
+    try {
+      this.process(topic, payload, retained, ack);
+    } catch (err) {
+      this.reject('internal', topic, (err as Error).message);
+      ack();
+    }
+  }
+
+  /** Re-applies journal records at start (they were acknowledged before the restart). */
+  replay(records: { gen: number; record: JournalRecord }[]): void {
+    for (const { gen, record } of records) {
+      const origin = parseTopic(this.options.topicPrefix, record.t);
+      if (origin?.kind !== 'inventory') continue;
+      try {
+        const message = decodeMessage('inventory', Buffer.from(record.p)) as InventoryMessage;
+        this.applyInventory(origin, message, gen, record);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, topic: record.t }, 'journal record not replayable');
+      }
+    }
+  }
+
+  exportState(): AggregatorState {
+    return {
+      inventory: this.options.inventory.exportState(),
+      dedup: this.seen.export(),
+      partial: [...this.partial.values()].flat().map(({ gen, record }) => ({ gen, record })),
+    };
+  }
+
+  importState(state: AggregatorState): void {
+    this.options.inventory.importState(state.inventory);
+    this.seen.import(state.dedup);
+    // Partial snapshots are re-assembled from their records (seen marks already cover them).
+    this.replay(state.partial);
+  }
+
+  /** Takes the observation rows collected since the last call. */
+  drainRows(): ObservationRow[] {
+    const rows = this.rows;
+    this.rows = [];
+    return rows;
+  }
+
+  private process(topic: string, payload: Uint8Array, retained: boolean, ack: () => void): void {
+    const done = ack;
     const origin = parseTopic(this.options.topicPrefix, topic);
     if (!origin) {
       this.reject('topic', topic, 'not a sensor topic of this prefix');
+      done();
       return;
     }
     if (retained && origin.kind !== 'status') {
       this.reject('retained', topic, `retained ${origin.kind} message`);
+      done();
       return;
     }
     // Checked again here (decodeMessage does too) so the intent is visible:
     // an external broker may be configured with a larger packet limit.
     if (payload.byteLength > MAX_MESSAGE_BYTES) {
       this.reject('oversized', topic, `${payload.byteLength} bytes`);
+      done();
       return;
     }
     let message: ReturnType<typeof decodeMessage>;
@@ -99,31 +231,101 @@ export class MessageHandler {
     } catch (err) {
       if (err instanceof MessageRejected) this.reject(err.reason, topic, err.message);
       else this.reject('internal', topic, (err as Error).message);
+      done();
       return;
     }
-    try {
-      switch (message.kind) {
-        case 'inventory':
-          this.onInventory(origin, message);
-          break;
-        case 'heartbeat':
-          this.onHeartbeat(origin, message);
-          break;
-        case 'status':
-          this.onStatus(origin, message);
-          break;
+    switch (message.kind) {
+      case 'inventory': {
+        const run = runKey(origin, message.runId);
+        const id = `${run}#${message.seq}`;
+        if (this.seen.has(run, message.seq) || this.pending.has(id)) {
+          this.duplicates.inc();
+          done();
+          return;
+        }
+        this.accepted.inc({ kind: message.kind });
+        const record: JournalRecord = { t: topic, p: Buffer.from(payload).toString('utf8'), at: Date.now() };
+        const journal = this.options.journal;
+        if (!journal) {
+          this.applyInventory(origin, message, 0, record);
+          done();
+          return;
+        }
+        this.pending.add(id);
+        journal.append(record, (gen) => {
+          this.pending.delete(id);
+          try {
+            this.applyInventory(origin, message, gen, record);
+          } catch (err) {
+            this.reject('internal', topic, (err as Error).message);
+          }
+          done();
+          this.onDurable?.();
+        });
+        return;
       }
-      this.accepted.inc({ kind: message.kind });
-    } catch (err) {
-      this.reject('internal', topic, (err as Error).message);
+      case 'heartbeat':
+        this.onHeartbeat(origin, message);
+        break;
+      case 'status':
+        this.onStatus(origin, message);
+        break;
     }
+    this.accepted.inc({ kind: message.kind });
+    done();
   }
 
-  private onInventory(
-    origin: { site: string; sensor: string; node: string },
+  /** Applies a durable inventory message: de-duplication mark, snapshot assembly, merge, history rows. */
+  private applyInventory(
+    origin: Origin,
     message: InventoryMessage,
+    gen: number,
+    record: JournalRecord,
   ): void {
+    const run = runKey(origin, message.runId);
+    this.seen.add(run, message.seq);
+    if (message.mode === 'snapshot' && message.parts && message.parts > 1 && message.part) {
+      // Parts of one snapshot have consecutive seqs: part k has seq first + k - 1.
+      const key = `${run}#${message.seq - message.part + 1}`;
+      let parts = this.partial.get(key);
+      if (!parts) {
+        parts = [];
+        this.partial.set(key, parts);
+      }
+      if (!parts.some((p) => p.part === message.part)) parts.push({ gen, record, part: message.part });
+      if (parts.length < message.parts) return;
+      this.partial.delete(key);
+      parts.sort((a, b) => a.part - b.part);
+      for (const p of parts) {
+        const m = decodeMessage('inventory', Buffer.from(p.record.p)) as InventoryMessage;
+        this.onInventory(origin, m, p.gen, p.record.at);
+      }
+      return;
+    }
+    this.onInventory(origin, message, gen, record.at);
+  }
+
+  private onInventory(origin: Origin, message: InventoryMessage, gen: number, receivedAt: number): void {
     const result = this.options.inventory.apply(origin, message);
+    this.observations.inc(message.devices.length);
+    if (this.options.history) {
+      for (const d of message.devices) {
+        this.rows.push({
+          gen,
+          site: origin.site,
+          sensor: origin.sensor,
+          node: origin.node,
+          runId: message.runId,
+          seq: message.seq,
+          mode: message.mode,
+          zone: message.zone,
+          deviceId: d.id,
+          receivedAt,
+          lastSeen: d.lastSeen,
+          record: JSON.stringify(d),
+        });
+      }
+    }
     this.options.fleet.recordSeen(origin);
     for (const [outcome, n] of Object.entries(result)) if (n > 0) this.devicesApplied.inc({ outcome }, n);
     this.log.debug({ ...origin, mode: message.mode, seq: message.seq, ...result }, 'inventory applied');
@@ -155,4 +357,8 @@ export class MessageHandler {
     else if (window.count === LOG_BUDGET_PER_MINUTE + 1)
       this.log.warn({ reason }, 'further rejections muted for a minute');
   }
+}
+
+function runKey(origin: Origin, runId: string): string {
+  return `${origin.site}.${origin.sensor}/${origin.node}|${runId}`;
 }

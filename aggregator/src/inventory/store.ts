@@ -17,6 +17,13 @@ export interface Device extends MergedView {
   deviceId: string;
 }
 
+export interface StoredDevice {
+  site: string;
+  zone?: string;
+  deviceId: string;
+  observations: Observation[];
+}
+
 interface Entry {
   site: string;
   zone: string | undefined;
@@ -83,6 +90,38 @@ export class InventoryStore {
       ...mergeObservations([...entry.observations.values()]),
     };
     return created ? 'created' : 'updated';
+  }
+
+  /** Everything the store knows, as plain data (the aggregator's compacted state). */
+  exportState(): StoredDevice[] {
+    return [...this.devices.values()].map((e) => ({
+      site: e.site,
+      ...(e.zone !== undefined ? { zone: e.zone } : {}),
+      deviceId: e.deviceId,
+      observations: [...e.observations.values()],
+    }));
+  }
+
+  /** Restores what exportState returned (replacing any device of the same id). */
+  importState(devices: StoredDevice[]): void {
+    for (const d of devices) {
+      if (d.observations.length === 0) continue;
+      const id = deviceKey(d.site, d.zone, d.deviceId);
+      const observations = new Map(d.observations.map((o) => [`${o.sensor}/${o.node}`, o]));
+      this.devices.set(id, {
+        site: d.site,
+        zone: d.zone,
+        deviceId: d.deviceId,
+        observations,
+        view: {
+          id,
+          site: d.site,
+          ...(d.zone !== undefined ? { zone: d.zone } : {}),
+          deviceId: d.deviceId,
+          ...mergeObservations([...observations.values()]),
+        },
+      });
+    }
   }
 
   get(id: string): Device | undefined {

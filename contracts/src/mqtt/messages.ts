@@ -7,6 +7,8 @@ import '../formats.js';
 import { DeviceRecord } from '../inventory/index.js';
 
 export const MESSAGE_SCHEMA_VERSION = 1;
+/** Every message format version this code can read; a message of another version is rejected as 'version'. */
+export const KNOWN_SCHEMA_VERSIONS: readonly number[] = [1];
 /** Messages larger than this are rejected unread; a snapshot is split to stay under it. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
@@ -70,7 +72,7 @@ const checkers = {
 
 export class MessageRejected extends Error {
   constructor(
-    readonly reason: 'oversized' | 'not-json' | 'schema' | 'kind-mismatch',
+    readonly reason: 'oversized' | 'not-json' | 'schema' | 'kind-mismatch' | 'version',
     message: string,
   ) {
     super(message);
@@ -91,6 +93,13 @@ export function decodeMessage(kind: keyof typeof checkers, payload: Uint8Array):
     value = JSON.parse(Buffer.from(payload).toString('utf8'));
   } catch {
     throw new MessageRejected('not-json', 'payload is not JSON');
+  }
+  const version = (value as { schema?: unknown } | null)?.schema;
+  if (typeof version === 'number' && !KNOWN_SCHEMA_VERSIONS.includes(version)) {
+    throw new MessageRejected(
+      'version',
+      `message schema version ${version} is not one of ${KNOWN_SCHEMA_VERSIONS}`,
+    );
   }
   const checker = checkers[kind];
   if (!checker.Check(value)) {

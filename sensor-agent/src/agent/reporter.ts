@@ -1,8 +1,11 @@
 // MQTT reporting: mutual TLS, MQTT 5, QoS 1, a persistent session (clean:
-// false, stable client id) so QoS 1 messages survive reconnects, and a
-// retained last will so the aggregator learns promptly when a sensor vanishes.
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+// false, stable client id), a retained last will so the aggregator learns
+// promptly when a sensor vanishes, and a disk spool (spool.ts) as the queue:
+// inventory and heartbeats are spooled (fsynced) before publishing and leave
+// the spool on PUBACK, so neither a broker outage nor an agent restart loses
+// them. At most `inflightWindow` spooled messages are in mqtt.js at a time.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { AgentConfig } from '@hark/contracts/agent-config';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import {
@@ -19,6 +22,7 @@ import {
 } from '@hark/contracts/mqtt';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { Spool, type SpoolClass, type SpoolEntry } from './spool.js';
 
 /** Room left in each snapshot part for the envelope. */
 const ENVELOPE_ALLOWANCE = 16 * 1024;
@@ -35,25 +39,41 @@ export interface ReporterOptions {
   logger: Logger;
   /** Extra mqtt.js options (tests: timeouts); merged last. */
   mqttOptions?: Partial<IClientOptions>;
+  /** Spool bounds; default 64 MiB ($HARK_SPOOL_MAX_BYTES). */
+  spool?: { maxBytes?: number; segmentBytes?: number };
+  /** Messages handed to mqtt.js and not yet acknowledged, at most; default 256. */
+  inflightWindow?: number;
+  /** Reconnect back-off: doubles from initialMs to maxMs, each wait jittered ±50 %. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** How often the certificate files are checked for renewal; default 5 s. */
+  certificatePollMs?: number;
+  /** The spool dropped messages for lack of room: publish a fresh snapshot. */
+  onSpoolDrop?: () => void;
 }
+
+type Pending = SpoolEntry;
 
 export class Reporter {
   readonly clientId: string;
   readonly published: Record<MessageKind, number> = { inventory: 0, heartbeat: 0, status: 0 };
-  readonly certificateNotAfter: string | undefined;
+  certificateNotAfter: string | undefined;
+  /** Times the client was rebuilt with renewed key material. */
+  certificateReloads = 0;
   private client: MqttClient | undefined;
   private seq = 0;
-  /**
-   * Messages handed to a client and not yet acknowledged (PUBACK). mqtt.js
-   * keeps them while it reconnects, but a client we replace (the MQTT 3.1.1
-   * fallback) takes its queue with it, so the new client re-sends these.
-   */
-  private readonly unacknowledged = new Map<
-    number,
-    { kind: MessageKind; payload: Buffer; retain: boolean }
-  >();
-  private nextLocalId = 0;
+  /** The durable queue: messages enter before publishing and leave on PUBACK. */
+  readonly spool: Spool;
+  /** Spool ids handed to the current client and not yet acknowledged. */
+  private readonly inflight = new Set<number>();
+  /** Spool ids not yet handed to the current client, in order. */
+  private toSend: number[] = [];
+  private readonly window: number;
   private readonly topics: Record<MessageKind, string>;
+  private delayMs: number;
+  private protocolVersion: 4 | 5 = 5;
+  private tlsMaterial: { ca: Buffer; cert: Buffer; key: Buffer } | undefined;
+  private stopped = false;
+  private readonly watched: string[] = [];
 
   constructor(private readonly o: ReporterOptions) {
     const { identity } = o;
@@ -65,10 +85,31 @@ export class Reporter {
       status: topicFor(prefix, identity, 'status'),
     };
     this.certificateNotAfter = readNotAfter(o.config.tls.certFile);
+    this.window = o.inflightWindow ?? 256;
+    this.delayMs = o.backoff?.initialMs ?? 1000;
+    const envMax = Number(process.env.HARK_SPOOL_MAX_BYTES);
+    this.spool = Spool.open({
+      dir: o.config.spoolDir,
+      ...(o.spool?.maxBytes ? { maxBytes: o.spool.maxBytes } : envMax > 0 ? { maxBytes: envMax } : {}),
+      ...(o.spool?.segmentBytes ? { segmentBytes: o.spool.segmentBytes } : {}),
+      onDrop: (dropped) => {
+        o.logger.warn({ dropped }, 'spool full: dropped the oldest messages; a fresh snapshot follows');
+        o.onSpoolDrop?.();
+      },
+    });
+    // What an earlier run left unacknowledged goes out first.
+    for (const e of this.spool.pending()) this.toSend.push(e.id);
+    if (this.spool.depth > 0)
+      o.logger.info({ pending: this.spool.depth }, 'spool holds unacknowledged messages from an earlier run');
   }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  /** Unacknowledged messages in the spool (the heartbeat's spoolDepth). */
+  get spoolDepth(): number {
+    return this.spool.depth;
   }
 
   topic(kind: MessageKind): string {
@@ -76,19 +117,38 @@ export class Reporter {
   }
 
   /**
-   * Connects in the background; mqtt.js reconnects on its own and queues QoS 1
-   * publishes meanwhile. MQTT 5 first; a broker that answers "unacceptable
-   * protocol version" (MQTT 3.1.1-only brokers such as aedes) gets 3.1.1.
+   * Connects in the background and reconnects with jittered exponential
+   * back-off. MQTT 5 first; a broker that answers "unacceptable protocol
+   * version" (MQTT 3.1.1-only brokers such as aedes) gets 3.1.1. The
+   * certificate files are watched: when the operator renews them, the client
+   * is rebuilt with the new key and whatever it had in flight is re-sent.
    */
   start(protocolVersion: 4 | 5 = 5): void {
+    this.protocolVersion = protocolVersion;
+    const { config } = this.o;
+    if (config.reporting.brokerUrl.startsWith('mqtts://') && !this.tlsMaterial) {
+      this.tlsMaterial = readTls(config.tls);
+      const poll = this.o.certificatePollMs ?? 5000;
+      for (const file of [config.tls.certFile, config.tls.keyFile, config.tls.caFile]) {
+        watchFile(file, { interval: poll, persistent: false }, (cur, prev) => {
+          if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino)
+            this.reloadTls();
+        });
+        this.watched.push(file);
+      }
+    }
+    this.connect();
+  }
+
+  private connect(): void {
     const { config, logger } = this.o;
-    const tls = config.reporting.brokerUrl.startsWith('mqtts://');
+    const protocolVersion = this.protocolVersion;
     const options: IClientOptions = {
       protocolVersion,
       clientId: this.clientId,
       clean: false,
       ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS } } : {}),
-      reconnectPeriod: 2000,
+      reconnectPeriod: this.delayMs,
       connectTimeout: 10_000,
       will: {
         topic: this.topics.status,
@@ -98,11 +158,11 @@ export class Reporter {
       },
       ...this.o.mqttOptions,
     };
-    if (tls) {
+    if (this.tlsMaterial) {
       // Key material goes to the TLS stack only; it is never logged.
-      options.ca = readFileSync(config.tls.caFile);
-      options.cert = readFileSync(config.tls.certFile);
-      options.key = readFileSync(config.tls.keyFile);
+      options.ca = this.tlsMaterial.ca;
+      options.cert = this.tlsMaterial.cert;
+      options.key = this.tlsMaterial.key;
       options.rejectUnauthorized = true;
     } else {
       logger.warn(
@@ -121,12 +181,29 @@ export class Reporter {
     );
     const client = mqtt.connect(config.reporting.brokerUrl, options);
     this.client = client;
+    // A new client starts from the spool: everything unacknowledged, in order.
+    this.inflight.clear();
+    this.toSend = [...this.spool.pending()].map((e) => e.id);
     client.on('connect', () => {
       logger.info({ clientId: this.clientId, protocolVersion }, 'connected to broker');
-      this.publish('status', this.status(true), true);
+      this.delayMs = this.o.backoff?.initialMs ?? 1000;
+      client.options.reconnectPeriod = this.delayMs;
+      client
+        .publishAsync(this.topics.status, encodeMessage(this.status(true)), { qos: 1, retain: true })
+        .then(
+          () => {
+            this.published.status++;
+          },
+          () => undefined,
+        );
+      this.pump();
     });
-    // Whatever an earlier client was still holding goes out on this one.
-    for (const [id, pending] of this.unacknowledged) this.send(client, id, pending);
+    client.on('close', () => {
+      // Exponential back-off with jitter, so a restarted broker is not hit by every sensor at once.
+      const max = this.o.backoff?.maxMs ?? 60_000;
+      client.options.reconnectPeriod = Math.round(Math.min(max, this.delayMs) * (0.5 + Math.random()));
+      this.delayMs = Math.min(max, this.delayMs * 2);
+    });
     client.on('reconnect', () => logger.debug('reconnecting to broker'));
     client.on('offline', () => logger.warn('broker connection lost'));
     client.on('error', (error) => {
@@ -137,81 +214,168 @@ export class Reporter {
           'broker does not speak MQTT 5; using MQTT 3.1.1',
         );
         client.end(true);
-        this.start(4);
+        this.protocolVersion = 4;
+        this.connect();
         return;
       }
       logger.error({ err: { message: error.message } }, 'broker error');
     });
   }
 
+  /** Re-reads the certificate files; on a valid change, reconnects with the new key. */
+  private reloadTls(): void {
+    if (this.stopped || !this.tlsMaterial) return;
+    let next: { ca: Buffer; cert: Buffer; key: Buffer };
+    try {
+      next = readTls(this.o.config.tls);
+    } catch (error) {
+      // A renewal in progress (cert written, key not yet): the next poll retries.
+      this.o.logger.warn({ err: { message: (error as Error).message } }, 'certificate files not usable yet');
+      return;
+    }
+    const same = (a: Buffer, b: Buffer) => a.equals(b);
+    if (
+      same(next.ca, this.tlsMaterial.ca) &&
+      same(next.cert, this.tlsMaterial.cert) &&
+      same(next.key, this.tlsMaterial.key)
+    )
+      return;
+    this.tlsMaterial = next;
+    this.certificateNotAfter = readNotAfter(this.o.config.tls.certFile);
+    this.certificateReloads++;
+    this.o.logger.info(
+      { certFile: this.o.config.tls.certFile, notAfter: this.certificateNotAfter },
+      'certificate renewed: reconnecting with the new key',
+    );
+    const old = this.client;
+    this.client = undefined;
+    old?.end(true);
+    this.connect();
+  }
+
   /** Publishes a snapshot, split into parts that each stay under the broker's message limit. */
-  publishSnapshot(devices: DeviceRecord[]): void {
+  publishSnapshot(devices: DeviceRecord[]): Promise<void> {
     const parts = splitDevices(devices, MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE);
-    parts.forEach((part, i) => {
-      const message: InventoryMessage = {
-        ...this.envelope(),
-        kind: 'inventory',
-        mode: 'snapshot',
-        seq: this.seq++,
-        runId: this.o.runId,
-        devices: part,
-      };
-      if (parts.length > 1) {
-        message.part = i + 1;
-        message.parts = parts.length;
-      }
-      if (this.o.config.zone) message.zone = this.o.config.zone;
-      this.publish('inventory', message, false);
-    });
+    return Promise.all(
+      parts.map((part, i) => {
+        const message: InventoryMessage = {
+          ...this.envelope(),
+          kind: 'inventory',
+          mode: 'snapshot',
+          seq: this.seq++,
+          runId: this.o.runId,
+          devices: part,
+        };
+        if (parts.length > 1) {
+          message.part = i + 1;
+          message.parts = parts.length;
+        }
+        if (this.o.config.zone) message.zone = this.o.config.zone;
+        return this.publish('inventory', 'snapshot', message);
+      }),
+    ).then(() => undefined);
+  }
+
+  /** Publishes the devices that changed since the last report, in as many messages as size requires. */
+  publishDelta(devices: DeviceRecord[]): Promise<void> {
+    if (devices.length === 0) return Promise.resolve();
+    const parts = splitDevices(devices, MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE);
+    return Promise.all(
+      parts.map((part) => {
+        const message: InventoryMessage = {
+          ...this.envelope(),
+          kind: 'inventory',
+          mode: 'delta',
+          seq: this.seq++,
+          runId: this.o.runId,
+          devices: part,
+        };
+        if (this.o.config.zone) message.zone = this.o.config.zone;
+        return this.publish('inventory', 'delta', message);
+      }),
+    ).then(() => undefined);
   }
 
   publishHeartbeat(
     body: Omit<HeartbeatMessage, 'schema' | 'sentAt' | 'agentVersion' | 'kind' | 'runId'>,
-  ): void {
+  ): Promise<void> {
     const message: HeartbeatMessage = { ...this.envelope(), kind: 'heartbeat', runId: this.o.runId, ...body };
     if (this.certificateNotAfter) message.certificateNotAfter = this.certificateNotAfter;
-    this.publish('heartbeat', message, false);
+    return this.publish('heartbeat', 'control', message);
+  }
+
+  /** Resolves once the spool is empty (everything acknowledged), or after the timeout; true if drained. */
+  async drained(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.spool.depth > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.spool.depth === 0;
   }
 
   /** Publishes the retained offline status (what the will would say) and disconnects cleanly. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const file of this.watched.splice(0)) unwatchFile(file);
     const client = this.client;
-    if (!client) return;
-    if (client.connected) {
-      const offline = client.publishAsync(this.topics.status, encodeMessage(this.status(false)), {
-        qos: 1,
-        retain: true,
-      });
-      await Promise.race([
-        offline.catch(() => undefined),
-        new Promise((r) => setTimeout(r, OFFLINE_TIMEOUT_MS).unref()),
-      ]);
-      this.published.status++;
+    if (client) {
+      if (client.connected) {
+        const offline = client.publishAsync(this.topics.status, encodeMessage(this.status(false)), {
+          qos: 1,
+          retain: true,
+        });
+        await Promise.race([
+          offline.catch(() => undefined),
+          new Promise((r) => setTimeout(r, OFFLINE_TIMEOUT_MS).unref()),
+        ]);
+        this.published.status++;
+      }
+      await client.endAsync(!client.connected);
     }
-    await client.endAsync(!client.connected);
+    // What is still unacknowledged stays on disk for the next run.
+    this.spool.close();
   }
 
-  private publish(kind: MessageKind, message: WireMessage, retain: boolean): void {
+  /** Into the spool (durable), then out through the window. */
+  private async publish(kind: MessageKind, cls: SpoolClass, message: WireMessage): Promise<void> {
+    if (this.stopped) return;
+    let entry: SpoolEntry;
+    try {
+      entry = await this.spool.append(kind, cls, false, encodeMessage(message));
+    } catch (error) {
+      this.o.logger.warn({ kind, err: { message: (error as Error).message } }, 'message not spooled');
+      return;
+    }
+    if (this.spool.has(entry.id)) this.toSend.push(entry.id);
+    this.pump();
+  }
+
+  /** Hands spooled messages to mqtt.js while fewer than `window` are unacknowledged. */
+  private pump(): void {
     const client = this.client;
-    if (!client) return;
-    const id = this.nextLocalId++;
-    const pending = { kind, payload: encodeMessage(message), retain };
-    this.unacknowledged.set(id, pending);
-    this.send(client, id, pending);
+    if (!client?.connected || this.stopped) return;
+    while (this.inflight.size < this.window && this.toSend.length > 0) {
+      const id = this.toSend.shift()!;
+      const entry = this.spool.get(id);
+      if (!entry || this.inflight.has(id)) continue;
+      this.inflight.add(id);
+      this.send(client, entry);
+    }
   }
 
-  private send(
-    client: MqttClient,
-    id: number,
-    pending: { kind: MessageKind; payload: Buffer; retain: boolean },
-  ): void {
+  private send(client: MqttClient, pending: Pending): void {
     client.publishAsync(this.topics[pending.kind], pending.payload, { qos: 1, retain: pending.retain }).then(
       () => {
-        if (this.unacknowledged.delete(id)) this.published[pending.kind]++;
+        if (this.spool.has(pending.id)) {
+          this.spool.ack(pending.id);
+          this.published[pending.kind]++;
+        }
+        if (client === this.client) {
+          this.inflight.delete(pending.id);
+          this.pump();
+        }
       },
       (error: Error) => {
-        // A client we replaced fails its queue; the replacement has re-sent it.
-        if (client === this.client)
+        // A client we replaced fails its queue; the replacement re-sends from the spool.
+        if (client === this.client && !this.stopped)
           this.o.logger.warn({ kind: pending.kind, err: { message: error.message } }, 'publish failed');
       },
     );
@@ -228,6 +392,22 @@ export class Reporter {
   private status(online: boolean): StatusMessage {
     return { ...this.envelope(), kind: 'status', online };
   }
+}
+
+function readTls(tls: { caFile: string; certFile: string; keyFile: string }): {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+} {
+  const material = {
+    ca: readFileSync(tls.caFile),
+    cert: readFileSync(tls.certFile),
+    key: readFileSync(tls.keyFile),
+  };
+  // A certificate and key that do not belong together (mid-renewal) are not used.
+  if (!new X509Certificate(material.cert).checkPrivateKey(createPrivateKey(material.key)))
+    throw new Error('certificate and key do not match');
+  return material;
 }
 
 /** Greedy split by serialized size; a snapshot of a small site is one part. */

@@ -14,7 +14,7 @@ import { AGENT_VERSION } from '../version.js';
 import { startHealthServer } from './http.js';
 import { createMetrics } from './metrics.js';
 import { replayPass } from './replay.js';
-import { Reporter } from './reporter.js';
+import { Reporter, type ReporterOptions } from './reporter.js';
 
 export interface RunAgentOptions {
   /** Defaults to a pino JSON logger on stdout at info level. */
@@ -23,6 +23,10 @@ export interface RunAgentOptions {
   node?: string;
   /** Extra mqtt.js client options (tests). */
   mqttOptions?: Partial<IClientOptions>;
+  /** How often devices changed since the last report go out as a delta; default min(5 s, snapshot interval). */
+  deltaIntervalMs?: number;
+  /** Reporter tuning (tests, benchmarks): spool bounds, in-flight window, back-off, certificate polling. */
+  reporter?: Pick<ReporterOptions, 'spool' | 'inflightWindow' | 'backoff' | 'certificatePollMs'>;
 }
 
 export interface AgentHandle {
@@ -39,6 +43,10 @@ export interface AgentHandle {
   /** Resolves once `n` replay passes have completed (and their snapshots were queued). */
   waitForPass(n?: number): Promise<void>;
   inventory(): DeviceRecord[];
+  /** Unacknowledged messages in the disk spool. */
+  spoolDepth(): number;
+  /** Resolves true once every spooled message was acknowledged by the broker (false on timeout). */
+  drained(timeoutMs: number): Promise<boolean>;
   /** Publishes the offline status, disconnects, stops the replay and the HTTP server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -73,7 +81,13 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     agentVersion: AGENT_VERSION,
     logger,
     ...(options.mqttOptions ? { mqttOptions: options.mqttOptions } : {}),
+    ...options.reporter,
+    // Dropped deltas are superseded by a full snapshot.
+    onSpoolDrop: () => {
+      resnapshot = true;
+    },
   });
+  let resnapshot = false;
 
   let passes = 0;
   let captureFailed = false;
@@ -99,7 +113,26 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
   );
   reporter.start();
 
-  const snapshot = () => reporter.publishSnapshot(pipeline.store.toRecords());
+  // Between snapshots, only devices whose record changed since it was last
+  // reported go out, as deltas. The signature is the serialized record.
+  const reported = new Map<string, string>();
+  const snapshot = () => {
+    resnapshot = false;
+    const records = pipeline.store.toRecords();
+    for (const r of records) reported.set(r.id, JSON.stringify(r));
+    void reporter.publishSnapshot(records);
+  };
+  const delta = () => {
+    if (resnapshot) return snapshot();
+    const changed: DeviceRecord[] = [];
+    for (const r of pipeline.store.toRecords()) {
+      const signature = JSON.stringify(r);
+      if (reported.get(r.id) === signature) continue;
+      reported.set(r.id, signature);
+      changed.push(r);
+    }
+    void reporter.publishDelta(changed);
+  };
   const heartbeat = () =>
     reporter.publishHeartbeat({
       uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
@@ -111,10 +144,14 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
         kernelDrops: 0,
         agentDrops: 0,
       },
-      spoolDepth: 0,
+      spoolDepth: reporter.spoolDepth,
     });
   const snapshotTimer = setInterval(snapshot, config.reporting.snapshotIntervalSeconds * 1000);
   const heartbeatTimer = setInterval(heartbeat, config.reporting.heartbeatIntervalSeconds * 1000);
+  const deltaTimer = setInterval(
+    delta,
+    options.deltaIntervalMs ?? Math.min(5000, config.reporting.snapshotIntervalSeconds * 1000),
+  );
 
   const captureLoop = (async () => {
     do {
@@ -151,12 +188,15 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     waitForPass: (n = 1) =>
       passes >= n ? Promise.resolve() : new Promise<void>((resolve) => passWaiters.push({ n, resolve })),
     inventory: () => pipeline.store.toRecords(),
+    spoolDepth: () => reporter.spoolDepth,
+    drained: (timeoutMs) => reporter.drained(timeoutMs),
     async stop() {
       if (stopped) return;
       stopped = true;
       logger.info('agent stopping');
       clearInterval(snapshotTimer);
       clearInterval(heartbeatTimer);
+      clearInterval(deltaTimer);
       abort.abort();
       await captureLoop;
       await reporter.stop();

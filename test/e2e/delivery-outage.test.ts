@@ -1,0 +1,124 @@
+// Broker outage while a sensor keeps observing: the agent's reporter spools
+// every delta on disk while Mosquitto is down, re-sends on reconnect (with
+// back-off), and the aggregator (journaled, de-duplicating by runId/seq)
+// applies every observation exactly once. Scaled down: seconds, not minutes.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RunningAggregator, startAggregator } from '@hark/aggregator';
+import { parseAgentConfig } from '@hark/contracts/agent-config';
+import { pki } from '@hark/operator';
+import { Reporter } from '@hark/sensor-agent';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
+
+const DAY = 86_400_000;
+const log = pino({ level: process.env.HARK_TEST_LOG ?? 'silent' });
+
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () => {
+  const work = mkdtempSync(join(tmpdir(), 'hark-outage-'));
+  let broker: MosquittoInstance | undefined;
+  let aggregator: RunningAggregator | undefined;
+  let reporter: Reporter | undefined;
+  afterAll(async () => {
+    await reporter?.stop();
+    await aggregator?.stop();
+    await broker?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('every observation made while the broker was down arrives exactly once', async () => {
+    const ca = await pki.generateCa({ commonName: 'outage CA', lifetimeMs: DAY });
+    const server = await pki.issueCertificate(ca, {
+      commonName: 'hark-broker',
+      usage: 'server',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      lifetimeMs: DAY,
+    });
+    const agg = await pki.issueCertificate(ca, {
+      commonName: 'hark-aggregator',
+      organizationalUnit: 'hark-aggregator',
+      usage: 'client',
+      lifetimeMs: DAY,
+    });
+    const sensor = await pki.issueCertificate(ca, {
+      commonName: 'site-a.s1',
+      organizationalUnit: 'hark-sensor',
+      usage: 'client',
+      lifetimeMs: DAY,
+    });
+    writeFileSync(join(work, 'ca.pem'), ca.certPem);
+    writeFileSync(join(work, 'tls.crt'), sensor.certPem);
+    writeFileSync(join(work, 'tls.key'), sensor.keyPem, { mode: 0o600 });
+    broker = await startMosquitto({ tls: { ca: ca.certPem, cert: server.certPem, key: server.keyPem } });
+    aggregator = await startAggregator({
+      http: { port: 0, host: '127.0.0.1' },
+      brokerUrl: broker.url,
+      tls: { ca: ca.certPem, clientCert: agg.certPem, clientKey: agg.keyPem },
+      dataDir: join(work, 'aggregator'),
+      logger: log,
+    });
+    await until('aggregator subscribed', () => aggregator!.ready());
+
+    const config = parseAgentConfig({
+      site: 'site-a',
+      sensor: 's1',
+      capture: { interfaces: ['auto'] },
+      reporting: { brokerUrl: broker.url },
+      tls: { caFile: join(work, 'ca.pem'), certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key') },
+      spoolDir: join(work, 'spool'),
+    });
+    reporter = new Reporter({
+      config,
+      identity: { site: 'site-a', sensor: 's1', node: 'n1' },
+      runId: 'outage-run',
+      agentVersion: 'test',
+      logger: log,
+      backoff: { initialMs: 200, maxMs: 1000 },
+    });
+    reporter.start();
+    await until('agent connected', () => reporter!.connected);
+
+    const now = new Date().toISOString();
+    let sent = 0;
+    const observe = async (count: number) => {
+      for (let i = 0; i < count; i++, sent++) {
+        const mac = `02:00:00:00:${((sent >> 8) & 255).toString(16).padStart(2, '0')}:${(sent & 255).toString(16).padStart(2, '0')}`;
+        await reporter!.publishDelta([
+          { id: `mac:${mac}`, macs: [mac], ipv4: [], ipv6: [], protocols: [], firstSeen: now, lastSeen: now },
+        ]);
+      }
+    };
+    await observe(200);
+    // The broker goes away for 2 s while the agent keeps observing.
+    const outage = broker.restart(2000);
+    await observe(300);
+    expect(reporter.spoolDepth).toBeGreaterThan(0);
+    await outage;
+    await observe(200);
+    expect(await reporter.drained(30_000)).toBe(true);
+
+    const devices = async () => {
+      const res = await fetch(`${aggregator!.httpUrl}/api/v1/devices?site=site-a&limit=1`);
+      return ((await res.json()) as { total: number }).total;
+    };
+    await until('every device', async () => (await devices()) === sent);
+    // Exactly once: every delta carried one observation; none applied twice.
+    const metrics = await (await fetch(`${aggregator.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^hark_aggregator_observations_total ${sent}$`, 'm'));
+  }, 120_000);
+});
