@@ -23,7 +23,7 @@ NODE_STAMP := $(if $(NODE_HOME),$(NODE_HOME)/bin/node,)
 DEPS_STAMP := node_modules/.hark-deps
 BUILD_STAMP := node_modules/.hark-build
 
-.PHONY: help setup build generate lint test test-unit bench demo cluster-up cluster-down operator-run kind-up controlplane clean node
+.PHONY: helm-test help setup build generate lint test test-unit bench demo cluster-up cluster-down operator-run kind-up controlplane clean node
 
 help: ## Show the targets
 	@echo "hark: passive discovery of every IT, IoT and OT device, on Kubernetes."
@@ -55,6 +55,8 @@ build: $(DEPS_STAMP) ## Compile every workspace (tsc -b)
 
 generate: build ## Regenerate the CRD and Helm values schema from contracts/
 	node contracts/dist/sensor/generate-crd.js crds/hark.dev_sensors.yaml
+	node operator/dist/generate/chart.js .
+	node test/helm/mosquitto-files.ts .
 
 lint: build ## Biome (format + lint) and the type checker over sources and tests
 	npx biome check .
@@ -66,6 +68,9 @@ controlplane: ## Build (or reuse the cached) kube-apiserver, etcd, controller-ma
 test: setup lint controlplane ## Lint, then every test: unit, real captures, real control plane, Mosquitto, end to end
 	@command -v mosquitto >/dev/null || { echo "mosquitto is missing: run 'sudo apt-get install -y mosquitto' (Debian) or let .ci/run do it"; exit 1; }
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" npx vitest run
+
+helm-test: setup controlplane ## Only the Helm chart, Argo CD health (Lua) and Flux kstatus tests
+	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" npx vitest run test/helm
 
 bench: setup controlplane ## Run the benchmarks (figures beside their peers, as ratios)
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" node test/dist/bench/run.js

@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['*/test/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/controlplane/**/*.test.ts'],
+    include: [
+      '*/test/**/*.test.ts',
+      'test/e2e/**/*.test.ts',
+      'test/controlplane/**/*.test.ts',
+      'test/helm/**/*.test.ts',
+    ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 120_000,
     hookTimeout: 180_000,

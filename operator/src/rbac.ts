@@ -17,6 +17,8 @@ export const OPERATOR_RULES: PolicyRule[] = [
   // so the operator cannot enumerate the cluster's Secrets.
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'patch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  // list: to say why a stalled rollout's agent pods are not ready (the scheduler's message, image pull errors).
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
 ];
 
 /** Rules in the operator's own namespace only: its leader-election Lease. */

@@ -106,7 +106,7 @@ program
 
 program
   .command('run')
-  .description('Run the sensor daemon: capture (replay for now), inventory, report over MQTT')
+  .description('Run the sensor daemon: live capture (or replay), inventory, report over MQTT')
   .requiredOption('--config <file>', 'agent configuration (YAML or JSON)')
   .action(async (opts: { config: string }) => {
     try {

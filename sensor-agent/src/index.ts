@@ -2,10 +2,13 @@
 // end-to-end tests drive in-process.
 export {
   type AgentHandle,
-  LiveCaptureUnsupportedError,
+  autoInterfaces,
+  LiveSource,
   loadAgentConfig,
+  NoCaptureInterfaceError,
   Reporter,
   type RunAgentOptions,
+  resolveInterfaces,
   runAgent,
   splitDevices,
 } from './agent/index.js';
@@ -18,6 +21,7 @@ export {
   LinkType,
   type ReadCaptureOptions,
   readCapture,
+  readCaptureBatches,
 } from './capture/index.js';
 export {
   ALL_DECODERS,

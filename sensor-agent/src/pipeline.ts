@@ -7,7 +7,7 @@
 // `process`: header damage is counted as malformed, and a decoder that throws
 // on a packet has that packet counted against its protocol.
 import type { DeviceRecord } from '@hark/contracts/inventory';
-import { type CaptureSource, type ReadCaptureOptions, readCapture } from './capture/reader.js';
+import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from './capture/reader.js';
 import type { CapturedPacket, CaptureFormat } from './capture/types.js';
 import { DecoderIndex } from './decoders/registry.js';
 import type { Decoder } from './decoders/types.js';
@@ -113,6 +113,7 @@ export async function buildInventory(
     },
   };
   if (options.signal) readOptions.signal = options.signal;
-  for await (const packet of readCapture(source, readOptions)) pipeline.process(packet);
+  for await (const batch of readCaptureBatches(source, readOptions))
+    for (let i = 0; i < batch.length; i++) pipeline.process(batch[i]!);
   return { format, devices: pipeline.store.toRecords(), stats: pipeline.stats };
 }

@@ -2,7 +2,7 @@
 // Mosquitto over mutual TLS (MQTT 5), serve health and metrics, shut down
 // cleanly. Certificates are made per run with openssl.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../src/agent/config-file.js';
-import { type AgentHandle, LiveCaptureUnsupportedError, runAgent } from '../src/agent/run.js';
+import { NoCaptureInterfaceError, resolveInterfaces } from '../src/agent/live.js';
+import { type AgentHandle, runAgent } from '../src/agent/run.js';
 import { buildOnce, MISSING, pcap, REPO_ROOT } from './support.js';
 
 function has(command: string): boolean {
@@ -107,21 +108,50 @@ async function connectWhenUp(
 }
 
 describe('agent configuration', () => {
-  it('loads YAML through the shared contract and refuses live capture for now', async () => {
+  it('loads YAML through the shared contract; live capture refuses an "auto" that finds no interface', async () => {
     const file = join(dir, 'agent.yaml');
     writeFileSync(
       file,
       [
         'site: lab',
         'sensor: edge',
-        'capture: { interfaces: [eth0] }',
+        'capture: { interfaces: [auto], bpfFilter: "arp" }',
         'reporting: { brokerUrl: "mqtts://broker:8883" }',
         'tls: { caFile: /x/ca.pem, certFile: /x/tls.crt, keyFile: /x/tls.key }',
       ].join('\n'),
     );
     const config = await loadAgentConfig(file);
     expect(config.reporting.heartbeatIntervalSeconds).toBe(30); // contract default applied
-    await expect(runAgent(config, { logger: silent })).rejects.toBeInstanceOf(LiveCaptureUnsupportedError);
+    expect(config.capture.interfaces).toEqual(['auto']);
+    // A sysfs with only a loopback and a down interface: "auto" resolves to nothing.
+    const sysfs = join(dir, 'sysfs');
+    for (const [name, flags] of [
+      ['lo', '0x9'],
+      ['eth9', '0x1002'],
+    ] as const) {
+      mkdirSync(join(sysfs, name), { recursive: true });
+      writeFileSync(join(sysfs, name, 'flags'), `${flags}\n`);
+    }
+    await expect(runAgent(config, { logger: silent, live: { sysfs } })).rejects.toBeInstanceOf(
+      NoCaptureInterfaceError,
+    );
+  });
+
+  it('resolves "auto" to every up, non-loopback interface, keeping explicit names', () => {
+    const sysfs = join(dir, 'sysfs-auto');
+    for (const [name, flags] of [
+      ['lo', '0x9'],
+      ['eth1', '0x1003'],
+      ['eth0', '0x1003'],
+      ['ifb0', '0x82'],
+      ['span0', '0x1103'],
+    ] as const) {
+      mkdirSync(join(sysfs, name), { recursive: true });
+      writeFileSync(join(sysfs, name, 'flags'), `${flags}\n`);
+    }
+    expect(resolveInterfaces(['auto'], sysfs)).toEqual(['eth0', 'eth1', 'span0']);
+    expect(resolveInterfaces(['mirror', 'auto', 'eth0'], sysfs)).toEqual(['mirror', 'eth0', 'eth1', 'span0']);
+    expect(resolveInterfaces(['eth7'], sysfs)).toEqual(['eth7']);
   });
 });
 

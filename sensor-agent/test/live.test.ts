@@ -65,6 +65,12 @@ describe('tcpdump summary', () => {
       'listening on eth0, link-type EN10MB\n12 packets captured\n14 packets received by filter\n2 packets dropped by kernel\n1 packet dropped by interface\n',
     );
     expect(s).toEqual({ captured: 12, receivedByFilter: 14, droppedByKernel: 2, droppedByInterface: 1 });
+    // The SIGUSR1 form: one line, tcpdump keeps running; the latest summary wins.
+    expect(
+      parseTcpdumpSummary(
+        'tcpdump: 3 packets captured, 3 packets received by filter, 0 packets dropped by kernel\ntcpdump: 9 packets captured, 10 packets received by filter, 1 packet dropped by kernel, 0 packets dropped by interface\n',
+      ),
+    ).toEqual({ captured: 9, receivedByFilter: 10, droppedByKernel: 1, droppedByInterface: 0 });
   });
 });
 
@@ -107,6 +113,15 @@ describe.skipIf(!canNetns)('live capture in a network namespace', () => {
       ).toBe(true);
       expect(first()!.ipv4).toContain('10.99.0.1');
       expect(first()!.protocols).toEqual(expect.arrayContaining(['arp', 'dhcp']));
+
+      // SIGUSR1: the running tcpdump prints its counters and keeps capturing.
+      expect(
+        await until(
+          () => live.stats.captured >= 2 && live.listening,
+          () => live.requestStats(),
+        ),
+      ).toBe(true);
+      expect(live.stats.droppedByKernel).toBe(0);
 
       // Kill our tcpdump child: the supervisor restarts it and capture goes on.
       const pid = live.pid!;

@@ -9,9 +9,9 @@ import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { readCapture } from '../src/capture/index.js';
 import type { HintName, Observation } from '../src/decoders/index.js';
-import { hintValues } from '../src/inventory/device.js';
+import { type Device, hintValues, ip4List } from '../src/inventory/device.js';
 import { DeviceStore } from '../src/inventory/store.js';
-import { formatMac } from '../src/packet/addresses.js';
+import { formatIp4, formatMac } from '../src/packet/addresses.js';
 import { Pipeline } from '../src/pipeline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -112,6 +112,12 @@ export interface RunResult {
   pipeline: Pipeline;
 }
 
+/** The first IPv4 address an "ip:" device was keyed by. */
+function firstIp4(d: Device): string | undefined {
+  const n = ip4List(d)[0];
+  return n !== undefined ? formatIp4(n) : d.x?.ipv4Text?.[0];
+}
+
 const runs = new Map<string, Promise<RunResult>>();
 /** Runs the pipeline over a shared capture once per test file; records plus the per-device hints. */
 export function run(file: string): Promise<RunResult> {
@@ -125,7 +131,7 @@ export function run(file: string): Promise<RunResult> {
       const byId = new Map(
         pipeline.store
           .devices()
-          .map((d) => [d.mac >= 0 ? `mac:${formatMac(d.mac)}` : `ip:${[...d.ipv4.keys()][0]}`, d]),
+          .map((d) => [d.mac >= 0 ? `mac:${formatMac(d.mac)}` : `ip:${firstIp4(d)}`, d]),
       );
       const hints = (id: string, name: HintName) => {
         const d = byId.get(id);

@@ -1,5 +1,6 @@
 import { agentThroughput } from './agent-throughput.js';
 import { certificateIssuance } from './certificates.js';
+import { mqttThroughput } from './mqtt-throughput.js';
 
 export interface Benchmark {
   name: string;
@@ -8,4 +9,4 @@ export interface Benchmark {
   run(): Promise<string[]>;
 }
 
-export const benchmarks: Benchmark[] = [certificateIssuance, agentThroughput];
+export const benchmarks: Benchmark[] = [certificateIssuance, agentThroughput, mqttThroughput];

@@ -13,7 +13,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache_root="${HARK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hark}"
 
 k8s_version="$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$here/kubernetes/go.mod")"
-key="$( (go version; cat "$here"/*/go.mod "$here"/*/go.sum "$here/build.sh") | sha256sum | cut -c1-16)"
+helm_mod="$here/../helm/helm"
+key="$( (go version; cat "$here"/*/go.mod "$here"/*/go.sum "$helm_mod/go.mod" "$helm_mod/go.sum" "$here/build.sh") | sha256sum | cut -c1-16)"
 out="$cache_root/controlplane/$k8s_version-$key"
 bin="$out/bin"
 
@@ -64,6 +65,18 @@ for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-
   echo "---"
   cat "$kwok_dir/kustomize/stage/$stage.yaml"
 done > "$out/kwok-stages.yaml"
+
+# helm, for the chart tests (test/helm): the pinned upstream helm.sh/helm/v4
+# module from test/helm/helm/go.mod, stamped with its version as Helm's
+# Makefile does, so `helm version` reports it.
+if [[ ! -x "$bin/helm" ]]; then
+  helm_version="$(awk '$1=="helm.sh/helm/v4" {print $2; exit}' "$helm_mod/go.mod")"
+  log "building helm $helm_version"
+  (cd "$helm_mod" && go build -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$helm_version -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+    -o "$bin/helm.tmp" helm.sh/helm/v4/cmd/helm)
+  mv "$bin/helm.tmp" "$bin/helm"
+fi
 
 echo "$k8s_version" > "$out/version"
 touch "$out/.complete"

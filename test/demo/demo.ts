@@ -83,30 +83,34 @@ async function main(): Promise<void> {
     logger: log,
   });
 
+  let capture: { interfaces: string[]; replay?: { file: string; pace: 'realtime'; loop: boolean } };
   if (values.live) {
-    throw new Error(
-      `live capture on ${values.live} is not available in this agent version yet: replay a capture with --capture FILE.pcap`,
-    );
-  }
-  let capture = values.capture;
-  if (!capture) {
-    capture = join(work, 'site.pcap');
-    const frames = await writeSitePcap(capture, {
-      devices: Number(values.devices),
-      seed: 7,
-      durationSeconds: 60,
-      startMs: Date.now(),
-    });
-    step(`Simulated a site of ${values.devices} devices (${frames} frames over 60 s of traffic)`);
+    // A live interface: the agent runs a supervised tcpdump on it (needs tcpdump and CAP_NET_RAW).
+    capture = { interfaces: [values.live] };
+    step(`Listening passively on ${values.live}`);
+  } else {
+    let file = values.capture;
+    if (!file) {
+      file = join(work, 'site.pcap');
+      const frames = await writeSitePcap(file, {
+        devices: Number(values.devices),
+        seed: 7,
+        durationSeconds: 60,
+        startMs: Date.now(),
+      });
+      step(`Simulated a site of ${values.devices} devices (${frames} frames over 60 s of traffic)`);
+    }
+    capture = { interfaces: ['auto'], replay: { file, pace: 'realtime', loop: true } };
+    step("Replaying it at the capture's own pace");
   }
 
-  step("Starting a sensor agent that replays it at the capture's own pace");
+  step('Starting a sensor agent');
   const agent = await runAgent(
     parseAgentConfig({
       site: 'demo-site',
       sensor: 'demo-sensor',
       node: 'demo-node',
-      capture: { interfaces: ['auto'], replay: { file: capture, pace: 'realtime', loop: true } },
+      capture,
       reporting: {
         brokerUrl: `mqtts://127.0.0.1:${aggregator.brokerPort}`,
         snapshotIntervalSeconds: 3,
@@ -128,7 +132,7 @@ async function main(): Promise<void> {
     Sensors API  ${url}/api/v1/sensors
     Metrics      ${url}/metrics
 
-  Devices appear as the simulated site speaks. Ctrl-C to stop.
+  Devices appear as they speak. Ctrl-C to stop.
 `);
   const progress = setInterval(async () => {
     try {

@@ -5,12 +5,12 @@
 // test/controlplane/build.sh, built from pinned upstream Go modules.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pki } from '@hark/operator';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot } from './paths.js';
 import { freePort, type ManagedProcess, startProcess, waitFor } from './processes.js';
 
@@ -38,6 +38,9 @@ export const DEFAULT_NODES: FakeNode[] = [
   { name: 'edge-b-1', labels: { 'hark.dev/site': 'site-b', 'hark.dev/role': 'edge' } },
   { name: 'core-1', labels: { 'hark.dev/role': 'core' } },
 ];
+
+/** Pods whose first container runs this image never become Ready on the fake nodes. */
+export const NEVER_READY_IMAGE = 'example.invalid/hark/never-ready:1';
 
 /** The taint kwok's nodes carry, so nothing lands on them by accident. */
 export const KWOK_TAINT = { key: 'kwok.x-k8s.io/node', value: 'fake', effect: 'NoSchedule' } as const;
@@ -369,8 +372,23 @@ export class ControlPlane {
   }
 
   private async startKwok(): Promise<void> {
-    // build.sh leaves kwok's upstream default stages beside the binaries.
-    const config = join(this.binDir, '..', 'kwok-stages.yaml');
+    // build.sh leaves kwok's upstream default stages beside the binaries; we
+    // add one rule: a container running NEVER_READY_IMAGE never becomes ready,
+    // which is how tests make a rollout stall.
+    const config = this.path('kwok-stages.yaml');
+    const stages = parseAllDocuments(readFileSync(join(this.binDir, '..', 'kwok-stages.yaml'), 'utf8'))
+      .map((d) => d.toJS())
+      .filter(Boolean);
+    for (const stage of stages) {
+      if (stage.metadata?.name === 'pod-ready') {
+        stage.spec.selector.matchExpressions.push({
+          key: '.spec.containers.[0].image',
+          operator: 'NotIn',
+          values: [NEVER_READY_IMAGE],
+        });
+      }
+    }
+    writeFileSync(config, stages.map((s) => stringify(s)).join('---\n'));
     this.spawn('kwok', [
       `--kubeconfig=${this.adminKubeconfigPath}`,
       `--config=${config}`,

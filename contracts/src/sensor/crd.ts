@@ -52,7 +52,9 @@ export function sensorCrd(): Record<string, unknown> {
                 kind: { type: 'string', description: 'Kind of this object: Sensor.' },
                 metadata: { type: 'object' },
                 spec: toStructural(SensorSpec),
-                status: toStructural(SensorStatus),
+                // Defaulting status gives a brand-new Sensor observedGeneration -1,
+                // so kstatus (Flux) reads it as InProgress, not Current.
+                status: { ...toStructural(SensorStatus), default: { observedGeneration: -1 } },
               },
             },
           },

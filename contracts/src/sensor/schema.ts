@@ -244,6 +244,13 @@ export const SensorStatus = Type.Object(
       Type.Integer({ description: 'Edge nodes running the current agent template.' }),
     ),
     agentVersion: Type.Optional(Type.String({ description: 'The agent version the rollout has reached.' })),
+    lastProgressTime: Type.Optional(
+      Type.String({
+        description:
+          'When the rollout last made progress (an agent updated or became ready, or a new rollout began); Stalled is set when it has made none for spec.rollout.progressDeadline.',
+        format: 'date-time',
+      }),
+    ),
     certificate: Type.Optional(
       Type.Object(
         {

@@ -4,7 +4,13 @@
 // (someone's hand edit is put back; a steady state makes zero writes).
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, Sensor, SensorStatus } from '@hark/contracts/sensor';
-import { API_VERSION, PLURAL, parseDuration, parseSensorSpec } from '@hark/contracts/sensor';
+import {
+  API_VERSION,
+  PLURAL,
+  parseDuration,
+  parseSensorSpec,
+  withSpecDefaults,
+} from '@hark/contracts/sensor';
 import type { Logger } from 'pino';
 import {
   type AgentCertificate,
@@ -19,7 +25,13 @@ import type { EventRecorder } from '../observability/events.js';
 import type { Metrics } from '../observability/metrics.js';
 import { renderConfigMap } from '../render/agent-config.js';
 import { renderDaemonSet } from '../render/daemonset.js';
-import { certificateSecretName, childLabels, childName, ownerReference } from '../render/labels.js';
+import {
+  certificateSecretName,
+  childLabels,
+  childName,
+  ownerReference,
+  selectorLabels,
+} from '../render/labels.js';
 import { findCondition, setCondition } from '../status/conditions.js';
 import { isSubset } from './subset.js';
 
@@ -31,6 +43,15 @@ export interface DaemonSetObject extends KubeObject {
     numberReady?: number;
     updatedNumberScheduled?: number;
     numberAvailable?: number;
+  };
+}
+
+interface PodObject extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: {
+    phase?: string;
+    conditions?: Array<{ type: string; status: string; message?: string }>;
+    containerStatuses?: Array<{ state?: { waiting?: { reason?: string; message?: string } } }>;
   };
 }
 
@@ -92,20 +113,23 @@ export class SensorController {
       renderConfigMap(sensor),
       'ConfigMap',
     );
+    const dsPath = resourcePath('apps/v1', 'daemonsets', namespace, childName(sensor));
+    const cachedDs = this.deps.daemonSets.get(namespace, childName(sensor));
     const desiredDs = renderDaemonSet(sensor, certificate.serialNumber);
-    const ds = await this.ensureChild<DaemonSetObject>(
-      resourcePath('apps/v1', 'daemonsets', namespace, childName(sensor)),
-      desiredDs,
-      'DaemonSet',
-      this.deps.daemonSets.get(namespace, childName(sensor)),
-    );
+    // A paused rollout holds the running template: an existing DaemonSet is
+    // left as it is until spec.rollout.paused is false again.
+    const heldBack = Boolean(sensor.spec.rollout?.paused && cachedDs && !isSubset(desiredDs, cachedDs));
+    const ds = heldBack
+      ? cachedDs!
+      : await this.ensureChild<DaemonSetObject>(dsPath, desiredDs, 'DaemonSet', cachedDs);
 
-    await this.updateStatus(sensor, certificate, ds, now);
+    const rollout = await this.updateStatus(sensor, certificate, ds, heldBack, now);
     this.deps.metrics.certificateDaysToExpiry
       .labels(namespace, name)
       .set((certificate.notAfter.getTime() - now.getTime()) / 86_400_000);
     log.debug({ sensor: keyOf(namespace, name) }, 'reconciled');
-    return { requeueAfterMs: Math.max(1000, certificate.renewalTime.getTime() - now.getTime()) };
+    const renewInMs = Math.max(1000, certificate.renewalTime.getTime() - now.getTime());
+    return { requeueAfterMs: Math.min(renewInMs, rollout.requeueAfterMs ?? renewInMs) };
   }
 
   private async ensureCertificate(sensor: Sensor & KubeObject, now: Date): Promise<AgentCertificate> {
@@ -204,25 +228,46 @@ export class SensorController {
     sensor: Sensor & KubeObject,
     cert: AgentCertificate,
     ds: DaemonSetObject,
+    heldBack: boolean,
     now: Date,
-  ): Promise<void> {
+  ): Promise<ReconcileResult> {
     const generation = sensor.metadata.generation ?? 0;
+    const spec = withSpecDefaults(sensor.spec);
     const s = ds.status ?? {};
     const desired = s.desiredNumberScheduled ?? 0;
     const ready = s.numberReady ?? 0;
     const updated = s.updatedNumberScheduled ?? 0;
     const observed = (s.observedGeneration ?? 0) >= (ds.metadata.generation ?? 0);
-    const version = sensor.spec.agent?.version ?? '0.1.0';
     const previous = sensor.status;
+    const complete = observed && desired > 0 && updated === desired && ready === desired;
 
-    let agents: Omit<Condition, 'lastTransitionTime'>;
-    let stalled: Omit<Condition, 'lastTransitionTime'> = {
+    // Progress: a new generation starts a rollout; an agent updated or becoming
+    // ready is progress. Stalled when none for the progress deadline.
+    const progressed =
+      previous?.observedGeneration !== generation ||
+      previous?.updatedNodes !== updated ||
+      previous?.readyNodes !== ready ||
+      !previous?.lastProgressTime;
+    const lastProgressTime = progressed ? rfc3339(now) : previous!.lastProgressTime!;
+    const deadlineMs = parseDuration(spec.rollout.progressDeadline);
+    const remainingMs = Date.parse(lastProgressTime) + deadlineMs - now.getTime();
+
+    type C = Omit<Condition, 'lastTransitionTime'>;
+    let agents: C;
+    let stalled: C = {
       type: 'Stalled',
       status: 'False',
       reason: 'Progressing',
       message: 'The rollout is progressing or complete',
     };
-    if (!observed) {
+    let reconciling: C | undefined;
+    if (heldBack) {
+      const message = `Rollout paused (spec.rollout.paused): the agents keep their running template, ${ready}/${desired} ready; set paused to false to roll out the change`;
+      agents = complete
+        ? { type: 'AgentsReady', status: 'True', reason: 'RolloutPaused', message }
+        : { type: 'AgentsReady', status: 'False', reason: 'RolloutPaused', message };
+      reconciling = { type: 'Reconciling', status: 'False', reason: 'RolloutPaused', message };
+    } else if (!observed) {
       agents = {
         type: 'AgentsReady',
         status: 'False',
@@ -238,13 +283,15 @@ export class SensorController {
           "No node matches this Sensor: check spec.nodeSelector, spec.affinity and spec.tolerations against your nodes' labels and taints",
       };
       stalled = { type: 'Stalled', status: 'True', reason: 'NoMatchingNodes', message: agents.message };
-    } else if (updated < desired || ready < desired) {
-      agents = {
-        type: 'AgentsReady',
-        status: 'False',
-        reason: 'RollingOut',
-        message: `${updated}/${desired} agents updated, ${ready}/${desired} ready`,
-      };
+    } else if (!complete) {
+      const counts = `${updated}/${desired} agents updated, ${ready}/${desired} ready`;
+      agents = { type: 'AgentsReady', status: 'False', reason: 'RollingOut', message: counts };
+      if (remainingMs <= 0) {
+        const why = await this.diagnosePods(sensor);
+        const message = `No rollout progress for ${spec.rollout.progressDeadline} (${counts})${why ? `: ${why}` : ''}`;
+        agents = { ...agents, reason: 'ProgressDeadlineExceeded', message };
+        stalled = { type: 'Stalled', status: 'True', reason: 'ProgressDeadlineExceeded', message };
+      }
     } else {
       agents = {
         type: 'AgentsReady',
@@ -253,29 +300,26 @@ export class SensorController {
         message: `${ready}/${desired} agents ready`,
       };
     }
-    const certCondition = {
-      type: 'CertificateReady',
-      status: 'True' as const,
-      reason: 'Issued',
-      message: `Certificate ${cert.serialNumber} valid until ${rfc3339(cert.notAfter)}`,
+    const isReady = complete;
+    const isStalled = stalled.status === 'True';
+    reconciling ??= {
+      type: 'Reconciling',
+      status: isReady || isStalled ? 'False' : 'True',
+      reason: isReady ? 'ReconciliationSucceeded' : isStalled ? stalled.reason : agents.reason,
+      message: isReady ? 'Up to date' : agents.message,
     };
-    const isReady = agents.status === 'True';
-    const conditions: Array<Omit<Condition, 'lastTransitionTime'>> = [
+    const conditions: C[] = [
       isReady
         ? { type: 'Ready', status: 'True', reason: 'Ready', message: `Certificate issued; ${agents.message}` }
         : { type: 'Ready', status: 'False', reason: agents.reason, message: agents.message },
-      {
-        type: 'Reconciling',
-        status: isReady || stalled.status === 'True' ? 'False' : 'True',
-        reason: isReady
-          ? 'ReconciliationSucceeded'
-          : stalled.status === 'True'
-            ? stalled.reason
-            : agents.reason,
-        message: isReady ? 'Up to date' : agents.message,
-      },
+      reconciling,
       stalled,
-      certCondition,
+      {
+        type: 'CertificateReady',
+        status: 'True',
+        reason: 'Issued',
+        message: `Certificate ${cert.serialNumber} valid until ${rfc3339(cert.notAfter)}`,
+      },
       agents,
     ];
     const status: Partial<SensorStatus> = {
@@ -283,11 +327,12 @@ export class SensorController {
       desiredNodes: desired,
       readyNodes: ready,
       updatedNodes: updated,
-      ...(observed && updated === desired
-        ? { agentVersion: version }
+      ...(complete && !heldBack
+        ? { agentVersion: spec.agent.version }
         : previous?.agentVersion
           ? { agentVersion: previous.agentVersion }
           : {}),
+      lastProgressTime,
       certificate: {
         secretName: certificateSecretName(sensor),
         serialNumber: cert.serialNumber,
@@ -296,17 +341,48 @@ export class SensorController {
         caSource: this.deps.siteCa().source,
       },
     };
-    const reconciling = conditions[1]!;
-    if (findCondition(previous?.conditions, 'Ready')?.status !== conditions[0]!.status && isReady) {
+    if (isReady && findCondition(previous?.conditions, 'Ready')?.status !== 'True') {
       await this.deps.events.record(sensor, 'Normal', 'Ready', conditions[0]!.message);
-    } else if (
-      stalled.status === 'True' &&
-      findCondition(previous?.conditions, 'Stalled')?.status !== 'True'
-    ) {
+    } else if (isStalled && findCondition(previous?.conditions, 'Stalled')?.status !== 'True') {
       await this.deps.events.record(sensor, 'Warning', stalled.reason, stalled.message);
     }
-    void reconciling;
     await this.writeStatus(sensor, status, conditions, now);
+    // While rolling out, look again when the deadline would pass, even if nothing else changes.
+    return !complete && !heldBack && !isStalled && desired > 0
+      ? { requeueAfterMs: Math.max(1000, remainingMs + 500) }
+      : {};
+  }
+
+  /** What a person needs to know about agent pods that are not ready: the scheduler's or kubelet's own words. */
+  private async diagnosePods(sensor: Sensor & KubeObject): Promise<string> {
+    const selector = Object.entries(selectorLabels(sensor))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    try {
+      const pods = await this.deps.client.get<{ items: PodObject[] }>(
+        `${resourcePath('v1', 'pods', sensor.metadata.namespace)}?labelSelector=${encodeURIComponent(selector)}`,
+      );
+      const reasons = new Map<string, string[]>();
+      for (const pod of pods.items) {
+        const unschedulable = pod.status?.conditions?.find(
+          (c) => c.type === 'PodScheduled' && c.status === 'False',
+        );
+        const waiting = pod.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+        const why = unschedulable?.message
+          ? `unschedulable: ${unschedulable.message}`
+          : waiting
+            ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`
+            : pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+              ? undefined
+              : `not ready (phase ${pod.status?.phase ?? 'Unknown'}); check the agent's readiness probe and logs`;
+        if (why) reasons.set(why, [...(reasons.get(why) ?? []), pod.spec?.nodeName ?? pod.metadata.name]);
+      }
+      return [...reasons]
+        .map(([why, where]) => `${where.length} pod(s) ${why} [${where.slice(0, 3).join(', ')}]`)
+        .join('; ');
+    } catch (error) {
+      return `could not list the agent pods (${error instanceof Error ? error.message : String(error)})`;
+    }
   }
 
   private async writeStatus(

@@ -11,6 +11,10 @@ export interface MetricsSources {
   connected: () => boolean;
   published: () => Record<'inventory' | 'heartbeat' | 'status', number>;
   passes: () => number;
+  /** Kernel drops (ring or NIC full) and agent drops (written by tcpdump, never parsed). */
+  drops: () => { kernel: number; agent: number };
+  /** Live capture only: per-interface state. */
+  interfaces?: () => { interface: string; listening: boolean; packets: number; restarts: number }[];
 }
 
 export function createMetrics(sources: MetricsSources): Registry {
@@ -65,6 +69,57 @@ export function createMetrics(sources: MetricsSources): Registry {
       this.set(sources.connected() ? 1 : 0);
     },
   });
+  new Counter({
+    name: 'hark_agent_kernel_drops_total',
+    help: 'Frames the kernel dropped before the agent read them (capture ring or interface full).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.drops().kernel);
+    },
+  });
+  new Counter({
+    name: 'hark_agent_agent_drops_total',
+    help: 'Frames captured but never parsed by the agent (lost with a dying tcpdump).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.drops().agent);
+    },
+  });
+  const interfaces = sources.interfaces;
+  if (interfaces) {
+    new Gauge({
+      name: 'hark_agent_capture_up',
+      help: '1 while the capture on the interface is running and listening.',
+      labelNames: ['interface'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const i of interfaces()) this.set({ interface: i.interface }, i.listening ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'hark_agent_interface_packets_total',
+      help: 'Frames read per captured interface.',
+      labelNames: ['interface'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const i of interfaces()) this.inc({ interface: i.interface }, i.packets);
+      },
+    });
+    new Counter({
+      name: 'hark_agent_capture_restarts_total',
+      help: 'tcpdump restarts per captured interface.',
+      labelNames: ['interface'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const i of interfaces()) this.inc({ interface: i.interface }, i.restarts);
+      },
+    });
+  }
   new Gauge({
     name: 'hark_agent_replay_passes',
     help: 'Completed passes over the replayed capture.',

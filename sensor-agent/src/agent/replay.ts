@@ -3,7 +3,7 @@
 // real corpora concatenate captures taken years apart (see MANIFEST.md), and
 // a replay should not stall for years.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readCapture } from '../capture/reader.js';
+import { readCaptureBatches } from '../capture/reader.js';
 import type { Pipeline } from '../pipeline.js';
 
 const MAX_GAP_MS = 1000;
@@ -19,15 +19,20 @@ export async function replayPass(
   let virtualMs = 0; // capture time elapsed since the pass began, with capped gaps
   let previousTs: number | undefined;
   const wallStart = performance.now();
-  for await (const packet of readCapture(file, { signal })) {
-    pipeline.process(packet);
-    if (pace !== 'realtime') continue;
-    if (previousTs !== undefined) {
-      const gap = packet.timestampMs - previousTs;
-      virtualMs += gap > 0 ? Math.min(gap, MAX_GAP_MS) : 0;
+  for await (const batch of readCaptureBatches(file, { signal })) {
+    if (pace !== 'realtime') {
+      for (let i = 0; i < batch.length; i++) pipeline.process(batch[i]!);
+      continue;
     }
-    previousTs = packet.timestampMs;
-    const ahead = virtualMs - (performance.now() - wallStart);
-    if (ahead >= MIN_SLEEP_MS) await sleep(ahead, undefined, { signal });
+    for (const packet of batch) {
+      pipeline.process(packet);
+      if (previousTs !== undefined) {
+        const gap = packet.timestampMs - previousTs;
+        virtualMs += gap > 0 ? Math.min(gap, MAX_GAP_MS) : 0;
+      }
+      previousTs = packet.timestampMs;
+      const ahead = virtualMs - (performance.now() - wallStart);
+      if (ahead >= MIN_SLEEP_MS) await sleep(ahead, undefined, { signal });
+    }
   }
 }

@@ -255,6 +255,8 @@ export class Reporter {
 
   /** Publishes a snapshot, split into parts that each stay under the broker's message limit. */
   publishSnapshot(devices: DeviceRecord[]): Promise<void> {
+    const single = this.singlePart(devices, 'snapshot');
+    if (single) return single;
     const parts = splitDevices(devices, MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE);
     return Promise.all(
       parts.map((part, i) => {
@@ -279,6 +281,8 @@ export class Reporter {
   /** Publishes the devices that changed since the last report, in as many messages as size requires. */
   publishDelta(devices: DeviceRecord[]): Promise<void> {
     if (devices.length === 0) return Promise.resolve();
+    const single = this.singlePart(devices, 'delta');
+    if (single) return single;
     const parts = splitDevices(devices, MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE);
     return Promise.all(
       parts.map((part) => {
@@ -294,6 +298,29 @@ export class Reporter {
         return this.publish('inventory', 'delta', message);
       }),
     ).then(() => undefined);
+  }
+
+  /**
+   * The common case, a report that fits one message, serialized once: the
+   * same test as splitDevices (the devices' JSON array, less one byte, within
+   * the limit) on the encoded message itself, instead of serializing each
+   * device to measure it and then the message again. Undefined when it must be split.
+   */
+  private singlePart(devices: DeviceRecord[], mode: 'snapshot' | 'delta'): Promise<void> | undefined {
+    const message: InventoryMessage = {
+      ...this.envelope(),
+      kind: 'inventory',
+      mode,
+      seq: this.seq,
+      runId: this.o.runId,
+      devices,
+    };
+    if (this.o.config.zone) message.zone = this.o.config.zone;
+    const payload = encodeMessage(message);
+    const arrayBytes = payload.length - encodeMessage({ ...message, devices: [] }).length + 2;
+    if (arrayBytes - 1 > MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE) return undefined;
+    this.seq++;
+    return this.publish('inventory', mode, message, payload);
   }
 
   publishHeartbeat(
@@ -335,11 +362,16 @@ export class Reporter {
   }
 
   /** Into the spool (durable), then out through the window. */
-  private async publish(kind: MessageKind, cls: SpoolClass, message: WireMessage): Promise<void> {
+  private async publish(
+    kind: MessageKind,
+    cls: SpoolClass,
+    message: WireMessage,
+    payload?: Buffer,
+  ): Promise<void> {
     if (this.stopped) return;
     let entry: SpoolEntry;
     try {
-      entry = await this.spool.append(kind, cls, false, encodeMessage(message));
+      entry = await this.spool.append(kind, cls, false, payload ?? encodeMessage(message));
     } catch (error) {
       this.o.logger.warn({ kind, err: { message: (error as Error).message } }, 'message not spooled');
       return;

@@ -1,5 +1,5 @@
-// The agent daemon: replay (later: live capture) -> inventory -> MQTT, with
-// health/metrics over HTTP. `runAgent` is the programmatic entry point the
+// The agent daemon: live capture (or a replayed file) -> inventory -> MQTT,
+// with health/metrics over HTTP. `runAgent` is the programmatic entry point the
 // CLI and the end-to-end tests share.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -12,6 +12,7 @@ import { DecoderIndex } from '../decoders/registry.js';
 import { Pipeline, type PipelineStats } from '../pipeline.js';
 import { AGENT_VERSION } from '../version.js';
 import { startHealthServer } from './http.js';
+import { LiveSource } from './live.js';
 import { createMetrics } from './metrics.js';
 import { replayPass } from './replay.js';
 import { Reporter, type ReporterOptions } from './reporter.js';
@@ -27,6 +28,8 @@ export interface RunAgentOptions {
   deltaIntervalMs?: number;
   /** Reporter tuning (tests, benchmarks): spool bounds, in-flight window, back-off, certificate polling. */
   reporter?: Pick<ReporterOptions, 'spool' | 'inflightWindow' | 'backoff' | 'certificatePollMs'>;
+  /** Live capture tuning (tests): tcpdump binary, restart back-off, sysfs root for "auto". */
+  live?: { tcpdump?: string; backoff?: { initialMs: number; maxMs: number }; sysfs?: string };
 }
 
 export interface AgentHandle {
@@ -37,6 +40,10 @@ export interface AgentHandle {
   /** The port the HTTP server listens on (useful with http.port 0). */
   readonly httpPort: number;
   readonly stats: PipelineStats;
+  /** The interfaces captured live (empty when replaying a file). */
+  readonly interfaces: readonly string[];
+  /** Kernel and agent drop counters as last reported by tcpdump (zero when replaying). */
+  drops(): { kernel: number; agent: number };
   topic(kind: MessageKind): string;
   /** Completed replay passes. */
   passes(): number;
@@ -51,16 +58,8 @@ export interface AgentHandle {
   stop(): Promise<void>;
 }
 
-export class LiveCaptureUnsupportedError extends Error {
-  constructor() {
-    super('live capture is not yet supported: set capture.replay.file to replay a capture file');
-    this.name = 'LiveCaptureUnsupportedError';
-  }
-}
-
 export async function runAgent(config: AgentConfig, options: RunAgentOptions = {}): Promise<AgentHandle> {
   const replay = config.capture.replay;
-  if (!replay) throw new LiveCaptureUnsupportedError();
   const logger = options.logger ?? pino({ name: 'hark-agent' });
   const node = options.node ?? config.node ?? process.env.NODE_NAME ?? hostname();
   const identity: SensorIdentity = { site: config.site, sensor: config.sensor, node };
@@ -74,6 +73,17 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     );
   }
   const pipeline = new Pipeline({ decoders });
+  // Throws NoCaptureInterfaceError before anything starts when "auto" finds no interface.
+  const live = replay
+    ? undefined
+    : new LiveSource({
+        interfaces: config.capture.interfaces,
+        ...(config.capture.bpfFilter ? { filter: config.capture.bpfFilter } : {}),
+        pipeline,
+        logger,
+        ...options.live,
+      });
+  const drops = () => live?.drops() ?? { kernel: 0, agent: 0 };
   const reporter = new Reporter({
     config,
     identity,
@@ -101,14 +111,25 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     connected: () => reporter.connected,
     published: () => reporter.published,
     passes: () => passes,
+    drops,
+    ...(live ? { interfaces: () => live.perInterface() } : {}),
   });
+  // Ready: connected to the broker and capturing (live: every interface's tcpdump listening).
   const http = await startHealthServer(
     config.http.port,
     registry,
-    () => reporter.connected && !captureFailed && !stopped,
+    () => reporter.connected && !captureFailed && !stopped && (live?.healthy() ?? true),
   );
   logger.info(
-    { runId, identity, httpPort: http.port, replay: replay.file, pace: replay.pace, loop: replay.loop },
+    replay
+      ? { runId, identity, httpPort: http.port, replay: replay.file, pace: replay.pace, loop: replay.loop }
+      : {
+          runId,
+          identity,
+          httpPort: http.port,
+          interfaces: live!.interfaces,
+          filter: config.capture.bpfFilter,
+        },
     'agent starting',
   );
   reporter.start();
@@ -141,8 +162,8 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
         packets: pipeline.stats.packets,
         bytes: pipeline.stats.bytes,
         malformed: pipeline.stats.malformed,
-        kernelDrops: 0,
-        agentDrops: 0,
+        kernelDrops: drops().kernel,
+        agentDrops: drops().agent,
       },
       spoolDepth: reporter.spoolDepth,
     });
@@ -154,6 +175,10 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
   );
 
   const captureLoop = (async () => {
+    if (!replay) {
+      await live!.start();
+      return;
+    }
     do {
       try {
         await replayPass(replay.file, pipeline, replay.pace, abort.signal);
@@ -183,6 +208,8 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     clientId: reporter.clientId,
     httpPort: http.port,
     stats: pipeline.stats,
+    interfaces: live?.interfaces ?? [],
+    drops,
     topic: (kind) => reporter.topic(kind),
     passes: () => passes,
     waitForPass: (n = 1) =>
@@ -199,6 +226,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
       clearInterval(deltaTimer);
       abort.abort();
       await captureLoop;
+      await live?.stop();
       await reporter.stop();
       await http.close();
       logger.info('agent stopped');

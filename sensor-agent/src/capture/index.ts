@@ -8,5 +8,6 @@ export {
   detectFormat,
   type ReadCaptureOptions,
   readCapture,
+  readCaptureBatches,
 } from './reader.js';
 export type { CapturedPacket, CaptureFormat, CaptureParser } from './types.js';

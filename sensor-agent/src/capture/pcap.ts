@@ -30,34 +30,48 @@ export class PcapParser implements CaptureParser {
       this.readFileHeader(head);
       acc.consume(FILE_HEADER);
     }
+    // Parse every complete record of what is held by offset in one contiguous
+    // view, and drop them from the accumulator once at the end: a per-record
+    // peek/consume would allocate a Buffer view per record for the remainder.
+    // A record straddling chunks is joined only once it is complete (see ChunkAccumulator).
+    const held = acc.length;
+    const first = acc.peek(RECORD_HEADER);
+    if (!first) return;
+    const firstLen = this.littleEndian ? first.readUInt32LE(8) : first.readUInt32BE(8);
+    if (firstLen <= MAX_RECORD && held < RECORD_HEADER + firstLen) return;
+    const buf = acc.peek(held)!;
     const le = this.littleEndian;
-    for (;;) {
-      const head = acc.peek(RECORD_HEADER);
-      if (!head) return;
-      const sec = le ? head.readUInt32LE(0) : head.readUInt32BE(0);
-      const frac = le ? head.readUInt32LE(4) : head.readUInt32BE(4);
-      const inclLen = le ? head.readUInt32LE(8) : head.readUInt32BE(8);
-      const origLen = le ? head.readUInt32LE(12) : head.readUInt32BE(12);
-      if (inclLen > MAX_RECORD) {
-        throw new CaptureFormatError(
-          `pcap record claims ${inclLen} captured bytes; the file is corrupt`,
-          acc.offset,
-        );
+    const linkType = this.linkType;
+    const nano = this.nanoResolution;
+    let off = 0;
+    try {
+      while (held - off >= RECORD_HEADER) {
+        const sec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+        const frac = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4);
+        const inclLen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
+        const origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
+        if (inclLen > MAX_RECORD) {
+          throw new CaptureFormatError(
+            `pcap record claims ${inclLen} captured bytes; the file is corrupt`,
+            acc.offset + off,
+          );
+        }
+        const total = RECORD_HEADER + inclLen;
+        if (held - off < total) break;
+        const nanos = nano ? frac : frac * 1000;
+        out.push({
+          timestampMs: sec * 1000 + nanos / 1e6,
+          seconds: sec,
+          nanos,
+          linkType,
+          interfaceId: 0,
+          originalLength: origLen,
+          data: buf.subarray(off + RECORD_HEADER, off + total),
+        });
+        off += total;
       }
-      const total = RECORD_HEADER + inclLen;
-      const rec = acc.peek(total);
-      if (!rec) return;
-      const nanos = this.nanoResolution ? frac : frac * 1000;
-      out.push({
-        timestampMs: sec * 1000 + nanos / 1e6,
-        seconds: sec,
-        nanos,
-        linkType: this.linkType,
-        interfaceId: 0,
-        originalLength: origLen,
-        data: rec.subarray(RECORD_HEADER, total),
-      });
-      acc.consume(total);
+    } finally {
+      if (off > 0) acc.consume(off);
     }
   }
 

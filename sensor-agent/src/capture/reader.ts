@@ -48,6 +48,22 @@ export async function* readCapture(
   source: CaptureSource,
   options: ReadCaptureOptions = {},
 ): AsyncGenerator<CapturedPacket> {
+  for await (const batch of readCaptureBatches(source, options)) {
+    for (let i = 0; i < batch.length; i++) yield batch[i]!;
+  }
+}
+
+/**
+ * The same stream as readCapture, one array of packets per chunk read: the
+ * hot consumers (replay, live capture, buildInventory) iterate the array
+ * synchronously instead of paying an async-generator step per packet, which
+ * costs more than parsing the packet. The array is reused: consume it before
+ * asking for the next.
+ */
+export async function* readCaptureBatches(
+  source: CaptureSource,
+  options: ReadCaptureOptions = {},
+): AsyncGenerator<readonly CapturedPacket[]> {
   const ownStream =
     typeof source === 'string'
       ? createReadStream(source, { highWaterMark: options.chunkSize ?? 1 << 20 })
@@ -79,7 +95,7 @@ export async function* readCapture(
       } else {
         parser.push(chunk, out);
       }
-      for (let i = 0; i < out.length; i++) yield out[i]!;
+      if (out.length > 0) yield out;
       out.length = 0;
     }
   } finally {

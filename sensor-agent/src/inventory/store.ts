@@ -23,17 +23,25 @@ import {
 import type { PacketView } from '../packet/view.js';
 import { classify } from './classify.js';
 import {
-  type AttributeState,
+  addHeaderIp4,
   addHint,
+  addIp4,
   addProtocol,
   aliasesOf,
+  attributesOf,
   type Device,
-  headerIp4Of,
+  extraOf,
+  hasHeaderIp4,
+  ip4List,
+  ipv4TextOf,
   ipv6Of,
-  MAX_EVIDENCE,
+  mergeAttributes,
   newDevice,
-  type StoredEvidence,
+  parseIp4,
+  setAttribute,
+  sourceId,
 } from './device.js';
+import { MacMap } from './mac-map.js';
 import { lookupVendor } from './oui.js';
 
 const ATTRIBUTES: ReadonlySet<string> = new Set(ATTRIBUTE_NAMES);
@@ -47,8 +55,10 @@ const ROUTER_HEADER_IPS = 8;
 const FOREIGN_SOURCES = 2;
 
 export class DeviceStore implements ObservationSink {
-  private readonly byMac = new Map<number, Device>();
-  private readonly byIp = new Map<string, Device>();
+  private readonly byMac = new MacMap<Device>();
+  /** Strongly bound addresses -> device: IPv4 by uint32, IPv6 (and odd IPv4 text) by text. */
+  private readonly byIp4 = new Map<number, Device>();
+  private readonly byIpText = new Map<string, Device>();
   private readonly ipOnly = new Map<string, Device>();
   private readonly byChassis = new Map<string, Device>();
 
@@ -70,14 +80,14 @@ export class DeviceStore implements ObservationSink {
       if (ts < device.firstSeenMs) device.firstSeenMs = ts;
     }
     if (pkt.ipVersion === 4) {
-      if (isHostIp4(pkt.srcIp4)) headerIp4Of(device).add(pkt.srcIp4);
+      if (isHostIp4(pkt.srcIp4)) addHeaderIp4(device, pkt.srcIp4);
     } else if (pkt.ipVersion === 6) {
       const b = pkt.data;
       const o = pkt.srcIp6Offset;
-      const last = device.lastIp6Header;
+      const last = device.x?.lastIp6Header;
       if (last && b.compare(last, 0, 16, o, o + 16) === 0) return;
       if (!isHostIp6(b, o)) return;
-      device.lastIp6Header = Buffer.from(b.subarray(o, o + 16));
+      extraOf(device).lastIp6Header = Buffer.from(b.subarray(o, o + 16));
       const ip = formatIp6(b, o);
       const ipv6 = ipv6Of(device);
       if (!ipv6.has(ip)) ipv6.set(ip, 'header');
@@ -101,11 +111,11 @@ export class DeviceStore implements ObservationSink {
       case 'mac': {
         // Another MAC of the same device (LLDP port vs chassis, DUID): one device, both addresses.
         const alias = parseMac(o.value);
-        if (!isDeviceMac(alias) || alias === device.mac || device.aliases?.has(alias)) return;
+        if (!isDeviceMac(alias) || alias === device.mac || device.x?.aliases?.includes(alias)) return;
         const other = this.byMac.get(alias);
         if (other && other !== device) this.merge(device, other);
         else if (!other) {
-          aliasesOf(device).add(alias);
+          aliasesOf(device).push(alias);
           this.byMac.set(alias, device);
         }
         return;
@@ -118,7 +128,15 @@ export class DeviceStore implements ObservationSink {
         return;
       }
     }
-    if (ATTRIBUTES.has(o.name)) this.setAttribute(device, o.name as AttributeName, o);
+    if (ATTRIBUTES.has(o.name))
+      setAttribute(
+        device,
+        o.name as AttributeName,
+        o.value,
+        o.confidence,
+        sourceId(o.protocol, o.field),
+        o.timestampMs,
+      );
     else addHint(device, o.name as HintName, o.value);
   }
 
@@ -134,7 +152,7 @@ export class DeviceStore implements ObservationSink {
     }
     // Loopback traffic (test harnesses, a gateway talking to itself) carries facts but names no site device.
     if (o.ip === undefined || o.ip.startsWith('127.') || o.ip === '::1') return undefined;
-    const known = this.byIp.get(o.ip);
+    const known = this.boundTo(o.ip);
     if (known) return known;
     let device = this.ipOnly.get(o.ip);
     if (!device) {
@@ -142,16 +160,35 @@ export class DeviceStore implements ObservationSink {
       this.bindIp(device, o.ip, o.ip.includes(':') ? 'ipv6' : 'ipv4', 0.5);
       this.ipOnly.set(o.ip, device);
     }
-    if (o.via !== undefined && isDeviceMac(o.via)) device.via = o.via;
-    if (o.routed) device.routed = true;
+    if (o.via !== undefined && isDeviceMac(o.via)) extraOf(device).via = o.via;
+    if (o.routed) extraOf(device).routed = true;
     return device;
   }
 
+  /** The device an address is strongly bound to. */
+  private boundTo(ip: string): Device | undefined {
+    // A packet's observations name the same address several times: parse it once.
+    if (ip !== this.lastIpText) {
+      this.lastIpText = ip;
+      this.lastIpNumber = ip.includes(':') ? -1 : parseIp4(ip);
+    }
+    const n = this.lastIpNumber;
+    return n >= 0 ? this.byIp4.get(n) : this.byIpText.get(ip);
+  }
+  private lastIpText = '';
+  private lastIpNumber = -1;
+
   /** A strong MAC<->IP binding; an "ip:" device for that IP merges into the MAC device. */
   private bindIp(device: Device, ip: string, family: 'ipv4' | 'ipv6', confidence: number): void {
-    (family === 'ipv4' ? device.ipv4 : ipv6Of(device)).set(ip, 'strong');
+    const n = family === 'ipv4' ? parseIp4(ip) : -1;
+    if (n >= 0) addIp4(device, n);
+    else if (family === 'ipv4') {
+      const text = ipv4TextOf(device);
+      if (!text.includes(ip)) text.push(ip);
+    } else ipv6Of(device).set(ip, 'strong');
     if (device.mac < 0 || confidence < 0.5) return;
-    this.byIp.set(ip, device);
+    if (n >= 0) this.byIp4.set(n, device);
+    else this.byIpText.set(ip, device);
     const orphan = this.ipOnly.get(ip);
     if (orphan && orphan !== device) {
       this.ipOnly.delete(ip);
@@ -162,56 +199,36 @@ export class DeviceStore implements ObservationSink {
   /** Folds `source` into `target` and re-points every index entry that named `source`. */
   private merge(target: Device, source: Device): void {
     if (source.mac >= 0) {
-      for (const mac of [source.mac, ...(source.aliases ?? [])]) {
+      for (const mac of [source.mac, ...(source.x?.aliases ?? [])]) {
         if (mac === target.mac) continue;
-        aliasesOf(target).add(mac);
+        const aliases = aliasesOf(target);
+        if (!aliases.includes(mac)) aliases.push(mac);
         this.byMac.set(mac, target);
       }
     }
-    for (const [ip, how] of source.ipv4) {
-      if (!target.ipv4.has(ip) || how === 'strong') target.ipv4.set(ip, how);
-      if (this.byIp.get(ip) === source) this.byIp.set(ip, target);
+    for (const ip of ip4List(source)) {
+      addIp4(target, ip);
+      if (this.byIp4.get(ip) === source) this.byIp4.set(ip, target);
     }
-    for (const [ip, how] of source.ipv6 ?? []) {
+    for (const ip of source.x?.ipv4Text ?? []) {
+      const text = ipv4TextOf(target);
+      if (!text.includes(ip)) text.push(ip);
+      if (this.byIpText.get(ip) === source) this.byIpText.set(ip, target);
+    }
+    for (const [ip, how] of source.x?.ipv6 ?? []) {
       const into = ipv6Of(target);
       if (!into.has(ip) || how === 'strong') into.set(ip, how);
-      if (this.byIp.get(ip) === source) this.byIp.set(ip, target);
+      if (this.byIpText.get(ip) === source) this.byIpText.set(ip, target);
     }
-    for (const ip of source.headerIp4 ?? []) headerIp4Of(target).add(ip);
+    for (const ip of source.headerIp4 ?? []) addHeaderIp4(target, ip);
     for (const [key, d] of this.byChassis) if (d === source) this.byChassis.set(key, target);
     for (const [ip, d] of this.ipOnly) if (d === source) this.ipOnly.delete(ip);
     for (const p of source.protocols) addProtocol(target, p);
-    const hints = source.hints ?? [];
+    const hints = source.hints;
     for (let i = 0; i < hints.length; i += 2) addHint(target, hints[i] as HintName, hints[i + 1]!);
-    for (const [name, state] of Object.entries(source.attributes) as [AttributeName, AttributeState][]) {
-      const current = target.attributes[name];
-      if (!current || state.confidence > current.confidence) target.attributes[name] = state;
-    }
+    mergeAttributes(target, source);
     if (source.firstSeenMs < target.firstSeenMs) target.firstSeenMs = source.firstSeenMs;
     if (source.lastSeenMs > target.lastSeenMs) target.lastSeenMs = source.lastSeenMs;
-  }
-
-  private setAttribute(device: Device, name: AttributeName, o: Observation): void {
-    const evidence: StoredEvidence = {
-      protocol: o.protocol,
-      field: o.field,
-      value: o.value,
-      seenMs: o.timestampMs,
-    };
-    const current = device.attributes[name];
-    if (!current) {
-      device.attributes[name] = { value: o.value, confidence: o.confidence, evidence: [evidence] };
-      return;
-    }
-    if (sameValue(current.value, o.value)) {
-      if (o.confidence > current.confidence) current.confidence = o.confidence;
-      const dup = current.evidence.some((e) => e.protocol === o.protocol && e.field === o.field);
-      if (!dup && current.evidence.length < MAX_EVIDENCE) current.evidence.push(evidence);
-      return;
-    }
-    if (o.confidence > current.confidence) {
-      device.attributes[name] = { value: o.value, confidence: o.confidence, evidence: [evidence] };
-    }
   }
 
   /** Every device, with vendor and classification filled in. */
@@ -230,12 +247,15 @@ export class DeviceStore implements ObservationSink {
    */
   private adoptSoleSenders(): void {
     const viaCount = new Map<number, number>();
-    for (const d of this.ipOnly.values())
-      if (d.via !== undefined) viaCount.set(d.via, (viaCount.get(d.via) ?? 0) + 1);
+    for (const d of this.ipOnly.values()) {
+      const via = d.x?.via;
+      if (via !== undefined) viaCount.set(via, (viaCount.get(via) ?? 0) + 1);
+    }
     for (const [ip, d] of [...this.ipOnly]) {
-      if (d.routed || d.via === undefined || viaCount.get(d.via) !== 1 || ip.includes(':')) continue;
-      const host = this.byMac.get(d.via);
-      if (!host?.headerIp4?.has(ip4ToInt(ip))) continue;
+      const via = d.x?.via;
+      if (d.x?.routed || via === undefined || viaCount.get(via) !== 1 || ip.includes(':')) continue;
+      const host = this.byMac.get(via);
+      if (!host || !hasHeaderIp4(host, ip4ToInt(ip))) continue;
       this.bindIp(host, ip, 'ipv4', 0.6);
     }
   }
@@ -248,9 +268,10 @@ export class DeviceStore implements ObservationSink {
     const claimed = new Set<number>();
     const routers = new Set<number>();
     for (const [ip, d] of this.ipOnly) {
-      if (d.via === undefined || ip.includes(':')) continue;
+      const via = d.x?.via;
+      if (via === undefined || ip.includes(':')) continue;
       claimed.add(ip4ToInt(ip));
-      if (d.routed) routers.add(d.via);
+      if (d.x?.routed) routers.add(via);
     }
     const records = devices.map((d) => toRecord(d, local, claimed, routers));
     records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -266,7 +287,7 @@ function toRecord(
 ): DeviceRecord {
   const { ipv4, ipv6, forwarder: many } = addressesOf(device, local, claimed);
   const forwarder = many || (device.mac >= 0 && routers.has(device.mac));
-  const macs = device.mac >= 0 ? [device.mac, ...(device.aliases ?? [])] : [];
+  const macs = device.mac >= 0 ? [device.mac, ...(device.x?.aliases ?? [])] : [];
   const record: DeviceRecord = {
     id: device.mac >= 0 ? `mac:${formatMac(device.mac)}` : `ip:${ipv4[0] ?? ipv6[0] ?? 'unknown'}`,
     macs: macs.map(formatMac),
@@ -285,14 +306,14 @@ function toRecord(
       evidence: [{ protocol: 'oui', field: 'ieee.registry', value: vendor.prefix, seen: record.firstSeen }],
     };
   }
-  for (const [name, state] of Object.entries(device.attributes) as [AttributeName, AttributeState][]) {
-    record[name] = {
-      value: state.value,
-      confidence: round(state.confidence),
-      evidence: state.evidence.map((e) => ({
+  for (const a of attributesOf(device)) {
+    record[a.name] = {
+      value: a.value,
+      confidence: round(a.confidence / 1000),
+      evidence: a.evidence.map((e) => ({
         protocol: e.protocol,
         field: e.field,
-        ...(e.value !== undefined ? { value: e.value } : {}),
+        value: e.value,
         seen: iso(e.seenMs),
       })),
     };
@@ -318,14 +339,10 @@ function localPrefixes(devices: Device[]): Set<number> {
   const prefixes = new Set<number>();
   for (const d of devices) {
     if (d.mac < 0) continue;
-    for (const [ip, how] of d.ipv4) if (how === 'strong' && !ip.includes(':')) prefixes.add(prefix24(ip));
+    for (const ip of ip4List(d)) prefixes.add(ip >>> 8);
+    for (const ip of d.x?.ipv4Text ?? []) prefixes.add(ip4ToInt(ip) >>> 8);
   }
   return prefixes;
-}
-
-function prefix24(ip: string): number {
-  const p = ip.split('.');
-  return ((Number(p[0]) << 16) | (Number(p[1]) << 8) | Number(p[2])) >>> 0;
 }
 
 /** Private, shared (CGNAT) and link-local space: a source address there is on some local segment. */
@@ -353,33 +370,31 @@ function addressesOf(
   local: ReadonlySet<number>,
   claimed: ReadonlySet<number>,
 ): { ipv4: string[]; ipv6: string[]; forwarder: boolean } {
-  const ipv4 = new Set(device.ipv4.keys());
-  const header4: string[] = [];
+  const strong4 = ip4List(device);
+  const ipv4 = new Set<string>(device.x?.ipv4Text);
+  const header4: number[] = [];
   let foreign = 0;
   for (const ip of device.headerIp4 ?? []) {
-    const text = formatIp4(ip);
-    if (ipv4.has(text)) continue;
+    if (strong4.includes(ip)) continue;
     if (device.mac >= 0 && claimed.has(ip)) continue;
-    if (isPrivateIp4(ip) || local.has(ip >>> 8)) header4.push(text);
+    if (isPrivateIp4(ip) || local.has(ip >>> 8)) header4.push(ip);
     else foreign++;
   }
-  const all6 = [...(device.ipv6 ?? [])];
+  const all6 = [...(device.x?.ipv6 ?? [])];
   const strong6 = all6.filter(([, how]) => how === 'strong').map(([ip]) => ip);
   const header6 = all6.filter(([, how]) => how === 'header').map(([ip]) => ip);
   const forwarder =
     foreign >= FOREIGN_SOURCES || header4.length >= ROUTER_HEADER_IPS || header6.length >= ROUTER_HEADER_IPS;
-  if (header4.length < ROUTER_HEADER_IPS) for (const ip of header4) ipv4.add(ip);
+  const numeric = header4.length < ROUTER_HEADER_IPS ? [...strong4, ...header4] : [...strong4];
+  numeric.sort((a, b) => a - b);
+  for (const ip of numeric) ipv4.add(formatIp4(ip));
   const ipv6 = header6.length < ROUTER_HEADER_IPS ? [...strong6, ...header6] : strong6;
-  return { ipv4: [...ipv4].sort(compareIp4), ipv6: ipv6.sort(), forwarder };
+  return { ipv4: device.x?.ipv4Text ? [...ipv4].sort(compareIp4) : [...ipv4], ipv6: ipv6.sort(), forwarder };
 }
 
 function ip4ToInt(ip: string): number {
   const p = ip.split('.');
   return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
-}
-
-function sameValue(a: string, b: string): boolean {
-  return a === b || a.toLowerCase() === b.toLowerCase();
 }
 
 function iso(ms: number): string {

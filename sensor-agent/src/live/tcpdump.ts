@@ -14,7 +14,7 @@
 // tcpdump is just restarted with back-off. tcpdump never transmits.
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { readCapture } from '../capture/reader.js';
+import { readCaptureBatches } from '../capture/reader.js';
 import type { CapturedPacket } from '../capture/types.js';
 
 export interface LiveCaptureOptions {
@@ -42,12 +42,24 @@ export type LiveCaptureEvent =
 export interface LiveCaptureStats {
   packets: number;
   restarts: number;
-  /** From tcpdump's summary lines, summed over its runs. */
+  /**
+   * From tcpdump's summary lines, summed over its runs: the exit summary of
+   * each finished run plus the latest summary of the running one (tcpdump
+   * prints one on SIGUSR1, see requestStats).
+   */
   captured: number;
   receivedByFilter: number;
   droppedByKernel: number;
   droppedByInterface: number;
+  /**
+   * Packets tcpdump wrote but the agent never parsed: a child that dies with
+   * frames in the pipe or mid-record loses them. Counted for finished runs
+   * only (a running child's count includes frames still in the pipe).
+   */
+  lostInPipe: number;
 }
+
+const SUMMED = ['captured', 'receivedByFilter', 'droppedByKernel', 'droppedByInterface'] as const;
 
 const SUMMARY: readonly [RegExp, keyof LiveCaptureStats][] = [
   [/^(\d+) packets? captured/, 'captured'],
@@ -56,13 +68,19 @@ const SUMMARY: readonly [RegExp, keyof LiveCaptureStats][] = [
   [/^(\d+) packets? dropped by interface/, 'droppedByInterface'],
 ];
 
-/** Parses tcpdump's exit summary ("N packets captured" ...) into counters. */
+/**
+ * Parses tcpdump's summaries into counters: the exit summary ("N packets
+ * captured" one per line) and the SIGUSR1 one ("tcpdump: N packets captured,
+ * N packets received by filter, ..." on one line). The last value wins.
+ */
 export function parseTcpdumpSummary(stderr: string): Partial<LiveCaptureStats> {
   const out: Partial<LiveCaptureStats> = {};
   for (const line of stderr.split('\n')) {
-    for (const [re, key] of SUMMARY) {
-      const m = re.exec(line.trim());
-      if (m) out[key] = Number(m[1]);
+    for (const part of line.replace(/^tcpdump:\s*/, '').split(',')) {
+      for (const [re, key] of SUMMARY) {
+        const m = re.exec(part.trim());
+        if (m) out[key] = Number(m[1]);
+      }
     }
   }
   return out;
@@ -72,20 +90,25 @@ export function parseTcpdumpSummary(stderr: string): Partial<LiveCaptureStats> {
 const HEALTHY_RUN_MS = 30_000;
 
 export class LiveCapture {
-  readonly stats: LiveCaptureStats = {
+  /** Totals of finished runs; `stats` adds the running child's latest summary. */
+  private readonly done: LiveCaptureStats = {
     packets: 0,
     restarts: 0,
     captured: 0,
     receivedByFilter: 0,
     droppedByKernel: 0,
     droppedByInterface: 0,
+    lostInPipe: 0,
   };
+  private current: Partial<LiveCaptureStats> = {};
+  private runPackets = 0;
+  private isListening = false;
   private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
   private stopping = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
-  private listening: Promise<void> | undefined;
+  private started: Promise<void> | undefined;
 
   constructor(private readonly options: LiveCaptureOptions) {}
 
@@ -93,7 +116,34 @@ export class LiveCapture {
   start(): Promise<void> {
     this.stopping = false;
     this.spawnOnce();
-    return this.listening!;
+    return this.started!;
+  }
+
+  get stats(): LiveCaptureStats {
+    const out = { ...this.done, packets: this.done.packets + this.runPackets };
+    for (const key of SUMMED) out[key] += this.current[key] ?? 0;
+    return out;
+  }
+
+  /** The interface this capture listens on. */
+  get interface(): string {
+    return this.options.interface;
+  }
+
+  /** True while a tcpdump child runs and has reported it is listening. */
+  get listening(): boolean {
+    return this.isListening && this.child !== undefined;
+  }
+
+  /**
+   * Asks the running tcpdump for its counters (SIGUSR1: it prints the same
+   * summary as on exit and keeps capturing); `stats` reflects them as soon as
+   * the lines arrive on its stderr.
+   */
+  requestStats(): void {
+    const child = this.child;
+    if (this.isListening && child && child.exitCode === null && child.signalCode === null)
+      child.kill('SIGUSR1');
   }
 
   /** The pid of the current tcpdump child (tests kill it to exercise the restart). */
@@ -111,24 +161,31 @@ export class LiveCapture {
     let stderr = '';
     let resolveListening!: () => void;
     let rejectListening!: (e: Error) => void;
-    this.listening = new Promise<void>((res, rej) => {
+    this.started = new Promise<void>((res, rej) => {
       resolveListening = res;
       rejectListening = rej;
     });
-    this.listening.catch(() => undefined);
+    this.started.catch(() => undefined);
+    this.current = {};
+    this.runPackets = 0;
+    this.isListening = false;
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
       stderr = (stderr + s).slice(-8192);
-      if (/listening on/.test(stderr)) {
+      if (!this.isListening && /listening on/.test(stderr)) {
+        this.isListening = true;
         resolveListening();
         o.onEvent?.({ kind: 'listening', interface: o.interface });
       }
+      if (/packets? dropped by/.test(s)) this.current = parseTcpdumpSummary(stderr);
     });
     const reading = (async () => {
       try {
-        for await (const packet of readCapture(child.stdout)) {
-          this.stats.packets++;
-          o.onPacket(packet);
+        for await (const batch of readCaptureBatches(child.stdout)) {
+          for (let i = 0; i < batch.length; i++) {
+            this.runPackets++;
+            o.onPacket(batch[i]!);
+          }
         }
       } catch (error) {
         // A child killed mid-record ends the stream mid-record: expected, the restart follows.
@@ -142,14 +199,13 @@ export class LiveCapture {
       });
       child.on('close', (code, signal) => {
         void reading.then(() => {
-          const summary = parseTcpdumpSummary(stderr);
-          for (const key of [
-            'captured',
-            'receivedByFilter',
-            'droppedByKernel',
-            'droppedByInterface',
-          ] as const)
-            this.stats[key] += summary[key] ?? 0;
+          const summary = { ...this.current, ...parseTcpdumpSummary(stderr) };
+          for (const key of SUMMED) this.done[key] += summary[key] ?? 0;
+          this.done.lostInPipe += Math.max(0, (summary.captured ?? 0) - this.runPackets);
+          this.done.packets += this.runPackets;
+          this.current = {};
+          this.runPackets = 0;
+          this.isListening = false;
           rejectListening(new Error(`tcpdump exited (${code ?? signal}): ${stderr.trim().slice(-500)}`));
           o.onEvent?.({ kind: 'exit', code, signal, stderr });
           this.child = undefined;
@@ -165,7 +221,7 @@ export class LiveCapture {
     if (ranMs >= HEALTHY_RUN_MS) this.attempt = 0;
     const delayMs = Math.min(maxMs, initialMs * 2 ** this.attempt);
     this.attempt++;
-    this.stats.restarts++;
+    this.done.restarts++;
     this.options.onEvent?.({ kind: 'restart', delayMs, attempt: this.attempt });
     this.timer = setTimeout(() => {
       this.timer = undefined;

@@ -1,0 +1,175 @@
+// The daemon's live capture: one supervised tcpdump per interface, all
+// feeding the one pipeline (the inventory is per node, not per interface).
+//
+// Interfaces: the configured names, where "auto" stands for every interface
+// that is up and is not a loopback, read from /sys/class/net (an interface
+// carrying only a SPAN/mirror feed has no address, so os.networkInterfaces()
+// would miss it). "auto" is resolved once at start.
+//
+// Counters, reported in heartbeats and /metrics:
+//   kernel drops = tcpdump's "dropped by kernel" (the TPACKET ring was full:
+//                  the agent did not keep up) + "dropped by interface" (NIC),
+//   agent drops  = frames tcpdump wrote that the agent never parsed (a child
+//                  that died with frames in the pipe).
+// tcpdump prints its counters on SIGUSR1 without stopping; the daemon asks
+// every STATS_INTERVAL_MS, so the figures are at most that old.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { LiveCapture } from '../live/index.js';
+import type { Pipeline } from '../pipeline.js';
+
+const IFF_UP = 0x1;
+const IFF_LOOPBACK = 0x8;
+const STATS_INTERVAL_MS = 5000;
+
+export class NoCaptureInterfaceError extends Error {
+  constructor(requested: string[]) {
+    super(
+      `no interface to capture on: capture.interfaces ${JSON.stringify(requested)} resolved to none (is any non-loopback interface up?)`,
+    );
+    this.name = 'NoCaptureInterfaceError';
+  }
+}
+
+/** Every up, non-loopback interface under `sysfs` (default /sys/class/net), sorted by name. */
+export function autoInterfaces(sysfs = '/sys/class/net'): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(sysfs)) {
+    try {
+      const flags = Number.parseInt(readFileSync(join(sysfs, name, 'flags'), 'utf8').trim(), 16);
+      if (flags & IFF_UP && !(flags & IFF_LOOPBACK)) out.push(name);
+    } catch {
+      // vanished between listing and reading, or not an interface directory
+    }
+  }
+  return out.sort();
+}
+
+/** The configured interface list with "auto" expanded; duplicates removed, order kept. */
+export function resolveInterfaces(requested: readonly string[], sysfs?: string): string[] {
+  const out = new Set<string>();
+  for (const name of requested) {
+    if (name === 'auto') for (const i of autoInterfaces(sysfs)) out.add(i);
+    else out.add(name);
+  }
+  return [...out];
+}
+
+export interface LiveSourceOptions {
+  interfaces: readonly string[];
+  filter?: string;
+  pipeline: Pipeline;
+  logger: Logger;
+  /** tcpdump binary and restart back-off (tests). */
+  tcpdump?: string;
+  backoff?: { initialMs: number; maxMs: number };
+  sysfs?: string;
+}
+
+export interface LiveDrops {
+  kernel: number;
+  agent: number;
+}
+
+export class LiveSource {
+  readonly interfaces: string[];
+  readonly captures: LiveCapture[];
+  private statsTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: LiveSourceOptions) {
+    this.interfaces = resolveInterfaces(options.interfaces, options.sysfs);
+    if (this.interfaces.length === 0) throw new NoCaptureInterfaceError([...options.interfaces]);
+    const { pipeline, logger } = options;
+    this.captures = this.interfaces.map((name, index) => {
+      const log = logger.child({ interface: name });
+      return new LiveCapture({
+        interface: name,
+        ...(options.filter ? { filter: options.filter } : {}),
+        ...(options.tcpdump ? { tcpdump: options.tcpdump } : {}),
+        ...(options.backoff ? { backoff: options.backoff } : {}),
+        onPacket: (packet) => {
+          packet.interfaceId = index;
+          pipeline.process(packet);
+        },
+        onEvent: (event) => {
+          switch (event.kind) {
+            case 'listening':
+              log.info('capturing');
+              break;
+            case 'exit':
+              log.warn(
+                { code: event.code, signal: event.signal, stderr: event.stderr.trim().slice(-300) },
+                'tcpdump exited',
+              );
+              break;
+            case 'restart':
+              log.info({ delayMs: event.delayMs, attempt: event.attempt }, 'restarting tcpdump');
+              break;
+            case 'error':
+              log.error({ err: { message: event.error.message } }, 'capture error');
+              break;
+          }
+        },
+      });
+    });
+  }
+
+  /**
+   * Starts every capture. Resolves once each has either started listening or
+   * failed its first attempt (it keeps retrying with back-off; /readyz says
+   * not ready meanwhile): an interface that is missing now may appear later.
+   */
+  async start(): Promise<void> {
+    this.statsTimer = setInterval(() => {
+      for (const c of this.captures) c.requestStats();
+    }, STATS_INTERVAL_MS);
+    this.statsTimer.unref();
+    await Promise.allSettled(this.captures.map((c) => c.start()));
+  }
+
+  /** Every interface's tcpdump is running and listening. */
+  healthy(): boolean {
+    return this.captures.every((c) => c.listening);
+  }
+
+  /** Asks every running tcpdump for fresh counters. */
+  refreshStats(): void {
+    for (const c of this.captures) c.requestStats();
+  }
+
+  drops(): LiveDrops {
+    let kernel = 0;
+    let agent = 0;
+    for (const c of this.captures) {
+      const s = c.stats;
+      kernel += s.droppedByKernel + s.droppedByInterface;
+      agent += s.lostInPipe;
+    }
+    return { kernel, agent };
+  }
+
+  perInterface(): {
+    interface: string;
+    listening: boolean;
+    packets: number;
+    restarts: number;
+    kernelDrops: number;
+  }[] {
+    return this.captures.map((c) => {
+      const s = c.stats;
+      return {
+        interface: c.interface,
+        listening: c.listening,
+        packets: s.packets,
+        restarts: s.restarts,
+        kernelDrops: s.droppedByKernel + s.droppedByInterface,
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    await Promise.all(this.captures.map((c) => c.stop()));
+  }
+}

@@ -1,0 +1,440 @@
+// Inventory delivery throughput and latency through a real Mosquitto with
+// mutual TLS, on loopback:
+//
+//  1. the limit: plain mqtt.js publishers (QoS 1, 256 in flight each) ->
+//     Mosquitto -> a plain mqtt.js subscriber (QoS 1) that only counts;
+//  2. hark: the agents' Reporters (disk spool, fsync group commit, PUBACK
+//     window) -> Mosquitto -> the aggregator (schema check, de-duplication,
+//     write-ahead log fsynced before its PUBACK, merge into the inventory);
+//  3. latency: one Reporter at a fixed 10k observations/s; for each message,
+//     the time from publishDelta() to its device being returned by
+//     GET /api/v1/devices/<site>~mac:<mac>.
+//
+// Publishers (plain and Reporters) run in a child process, as agents run on
+// other machines; the subscriber and the aggregator run in this process. Both
+// phases send the same number of messages of the same devices (100 device
+// records, ~40 KB, per message). Throughput is timed from the child's first
+// publish to the last observation received (1) or applied (2).
+// Goals (issue): >= 100k obs/s, >= 0.8 of the broker's raw rate, p99 < 1 s at 10k obs/s.
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startAggregator } from '@hark/aggregator';
+import { parseAgentConfig } from '@hark/contracts/agent-config';
+import type { DeviceRecord } from '@hark/contracts/inventory';
+import { pki } from '@hark/operator';
+import { Reporter } from '@hark/sensor-agent';
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
+import type { Benchmark } from './registry.js';
+
+const DAY = 86_400_000;
+const SENSORS = [
+  { site: 'site-a', sensor: 's1' },
+  { site: 'site-a', sensor: 's2' },
+  { site: 'site-b', sensor: 's1' },
+  { site: 'site-b', sensor: 's2' },
+];
+const DEVICES_PER_MESSAGE = 100;
+const MESSAGES_PER_SENSOR = 500; // 4 x 500 x 100 = 200k observations per phase
+/** Each sensor cycles over this many devices (lastSeen moves on), so the inventory stays bounded. */
+const POOL_PER_SENSOR = 10_000;
+const LATENCY_RATE = 10_000;
+const LATENCY_SECONDS = 8;
+
+interface ChildJob {
+  mode: 'raw' | 'reporters' | 'latency';
+  brokerUrl: string;
+  work: string;
+  /** Index into SENSORS -> PEM files under work/. */
+  sensors: number[];
+}
+
+type ChildMessage =
+  | { kind: 'start'; at: number }
+  | { kind: 'published'; at: number; mac: string }
+  | { kind: 'done'; at: number }
+  | { kind: 'error'; message: string };
+
+function macOf(n: number): string {
+  const b = [2, (n / 2 ** 32) & 0xff, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+function device(n: number, seen: string): DeviceRecord {
+  const mac = macOf(n);
+  const hostname = `host-${n}`;
+  return {
+    id: `mac:${mac}`,
+    macs: [mac],
+    ipv4: [`10.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`],
+    ipv6: [],
+    protocols: ['arp', 'dhcp'],
+    firstSeen: seen,
+    lastSeen: seen,
+    hostname: {
+      value: hostname,
+      confidence: 0.8,
+      evidence: [{ protocol: 'dhcp', field: 'option12.hostname', value: hostname, seen }],
+    },
+    model: {
+      value: `Model-${n % 97}`,
+      confidence: 0.85,
+      evidence: [{ protocol: 'mdns', field: 'TXT.model', value: `Model-${n % 97}`, seen }],
+    },
+  };
+}
+
+/** The messages one sensor sends: MESSAGES_PER_SENSOR batches of its pool, lastSeen moving on. */
+function batchesFor(sensorIndex: number, count: number, unique = false): DeviceRecord[][] {
+  const out: DeviceRecord[][] = [];
+  const base = (sensorIndex + 1) * 1_000_000 + (unique ? 500_000 : 0);
+  const t0 = Date.now();
+  for (let m = 0; m < count; m++) {
+    const seen = new Date(t0 + m * 1000).toISOString();
+    const batch: DeviceRecord[] = [];
+    for (let d = 0; d < DEVICES_PER_MESSAGE; d++) {
+      const k = m * DEVICES_PER_MESSAGE + d;
+      batch.push(device(base + (unique ? k : k % POOL_PER_SENSOR), seen));
+    }
+    out.push(batch);
+  }
+  return out;
+}
+
+function tlsFiles(work: string, i: number) {
+  return {
+    caFile: join(work, 'ca.pem'),
+    certFile: join(work, `sensor-${i}.crt`),
+    keyFile: join(work, `sensor-${i}.key`),
+  };
+}
+
+// ---- the publisher child ------------------------------------------------------
+
+async function child(job: ChildJob): Promise<void> {
+  const send = (m: ChildMessage) => process.send!(m);
+  const log = pino({ level: 'silent' });
+  const { readFileSync } = await import('node:fs');
+  if (job.mode === 'raw') {
+    const clients = await Promise.all(
+      job.sensors.map((i) => {
+        const f = tlsFiles(job.work, i);
+        const s = SENSORS[i]!;
+        return mqtt.connectAsync(job.brokerUrl, {
+          ca: readFileSync(f.caFile),
+          cert: readFileSync(f.certFile),
+          key: readFileSync(f.keyFile),
+          clientId: `${s.site}.${s.sensor}.raw`,
+          protocolVersion: 5,
+          reconnectPeriod: 0,
+        });
+      }),
+    );
+    const payloads = job.sensors.map((i) =>
+      batchesFor(i, MESSAGES_PER_SENSOR).map((devices, seq) =>
+        Buffer.from(
+          JSON.stringify({
+            schema: 1,
+            sentAt: new Date().toISOString(),
+            agentVersion: 'bench',
+            kind: 'inventory',
+            mode: 'delta',
+            seq,
+            runId: 'raw',
+            devices,
+          }),
+        ),
+      ),
+    );
+    send({ kind: 'start', at: Date.now() });
+    await Promise.all(
+      clients.map(async (client, c) => {
+        const s = SENSORS[job.sensors[c]!]!;
+        const topic = `hark/v1/${s.site}.${s.sensor}/raw/inventory`;
+        const queue = payloads[c]!;
+        let next = 0;
+        // 256 in flight, as the Reporter's default window.
+        await Promise.all(
+          Array.from({ length: 256 }, async () => {
+            while (next < queue.length) await client.publishAsync(topic, queue[next++]!, { qos: 1 });
+          }),
+        );
+      }),
+    );
+    send({ kind: 'done', at: Date.now() });
+    await Promise.all(clients.map((c) => c.endAsync()));
+    return;
+  }
+
+  const reporters = job.sensors.map((i) => {
+    const s = SENSORS[i]!;
+    const config = parseAgentConfig({
+      site: s.site,
+      sensor: s.sensor,
+      capture: { interfaces: ['auto'] },
+      reporting: { brokerUrl: job.brokerUrl, heartbeatIntervalSeconds: 3600, snapshotIntervalSeconds: 3600 },
+      tls: tlsFiles(job.work, i),
+      spoolDir: join(job.work, `spool-${job.mode}-${i}`),
+    });
+    return new Reporter({
+      config,
+      identity: { site: s.site, sensor: s.sensor, node: job.mode },
+      runId: `${job.mode}-${i}`,
+      agentVersion: 'bench',
+      logger: log,
+    });
+  });
+  for (const r of reporters) r.start();
+  const deadline = Date.now() + 15_000;
+  while (reporters.some((r) => !r.connected)) {
+    if (Date.now() > deadline) throw new Error('reporters did not connect');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+
+  if (job.mode === 'reporters') {
+    const batches = job.sensors.map((i) => batchesFor(i, MESSAGES_PER_SENSOR));
+    send({ kind: 'start', at: Date.now() });
+    await Promise.all(
+      reporters.map(async (r, c) => {
+        // As an agent does: the next delta goes out while earlier ones are still spooled/in flight.
+        const pending: Promise<void>[] = [];
+        for (const batch of batches[c]!) {
+          pending.push(r.publishDelta(batch));
+          if (pending.length >= 64) await pending.shift();
+        }
+        await Promise.all(pending);
+        if (!(await r.drained(60_000))) throw new Error('reporter did not drain');
+      }),
+    );
+    send({ kind: 'done', at: Date.now() });
+  } else {
+    const r = reporters[0]!;
+    const perMessageMs = (1000 * DEVICES_PER_MESSAGE) / LATENCY_RATE;
+    const count = Math.round((LATENCY_SECONDS * 1000) / perMessageMs);
+    const batches = batchesFor(job.sensors[0]!, count, true);
+    const t0 = performance.now();
+    send({ kind: 'start', at: Date.now() });
+    for (let m = 0; m < count; m++) {
+      const due = t0 + m * perMessageMs;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+      const batch = batches[m]!;
+      send({ kind: 'published', at: Date.now(), mac: batch[batch.length - 1]!.macs[0]! });
+      void r.publishDelta(batch);
+    }
+    if (!(await r.drained(60_000))) throw new Error('reporter did not drain');
+    send({ kind: 'done', at: Date.now() });
+  }
+  await Promise.all(reporters.map((r) => r.stop()));
+}
+
+function runChild(
+  job: ChildJob,
+  onMessage: (m: ChildMessage) => void,
+): { child: ChildProcess; exited: Promise<void> } {
+  const c = fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, HARK_BENCH_MQTT_CHILD: JSON.stringify(job) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  c.on('message', (m) => onMessage(m as ChildMessage));
+  const exited = new Promise<void>((resolve, reject) =>
+    c.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`publisher child exited with ${code}`)),
+    ),
+  );
+  return { child: c, exited };
+}
+
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+// ---- the benchmark -------------------------------------------------------------------
+
+export const mqttThroughput: Benchmark = {
+  name: 'mqtt-throughput',
+  description:
+    'observations/s agents -> Mosquitto (mTLS) -> aggregator + WAL vs the broker raw; latency p50/p99 at 10k obs/s',
+  async run() {
+    if (!mosquittoAvailable()) return ['SKIPPED: Mosquitto is not installed at /usr/sbin/mosquitto'];
+    const benchStart = performance.now();
+    const work = mkdtempSync(join(tmpdir(), 'hark-bench-mqtt-'));
+    let broker: MosquittoInstance | undefined;
+    let aggregator: Awaited<ReturnType<typeof startAggregator>> | undefined;
+    const lines: string[] = [];
+    try {
+      const ca = await pki.generateCa({ commonName: 'bench CA', lifetimeMs: DAY });
+      const server = await pki.issueCertificate(ca, {
+        commonName: 'hark-broker',
+        usage: 'server',
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
+        lifetimeMs: DAY,
+      });
+      const agg = await pki.issueCertificate(ca, {
+        commonName: 'hark-aggregator',
+        organizationalUnit: 'hark-aggregator',
+        usage: 'client',
+        lifetimeMs: DAY,
+      });
+      writeFileSync(join(work, 'ca.pem'), ca.certPem);
+      for (const [i, s] of SENSORS.entries()) {
+        const cert = await pki.issueCertificate(ca, {
+          commonName: `${s.site}.${s.sensor}`,
+          organizationalUnit: 'hark-sensor',
+          usage: 'client',
+          lifetimeMs: DAY,
+        });
+        writeFileSync(join(work, `sensor-${i}.crt`), cert.certPem);
+        writeFileSync(join(work, `sensor-${i}.key`), cert.keyPem, { mode: 0o600 });
+      }
+      broker = await startMosquitto({ tls: { ca: ca.certPem, cert: server.certPem, key: server.keyPem } });
+      const sensors = SENSORS.map((_, i) => i);
+      const total = SENSORS.length * MESSAGES_PER_SENSOR * DEVICES_PER_MESSAGE;
+
+      // 1. The limit: the broker to a plain subscriber (before the aggregator ever subscribes).
+      const sub = await mqtt.connectAsync(broker.url, {
+        ca: ca.certPem,
+        cert: agg.certPem,
+        key: agg.keyPem,
+        clientId: 'bench-raw-subscriber',
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+      });
+      let rawMessages = 0;
+      let rawLast = 0;
+      sub.on('message', () => {
+        rawMessages++;
+        rawLast = Date.now();
+      });
+      await sub.subscribeAsync('hark/v1/+/+/inventory', { qos: 1 });
+      let rawStart = 0;
+      const raw = runChild({ mode: 'raw', brokerUrl: broker.url, work, sensors }, (m) => {
+        if (m.kind === 'start') rawStart = m.at;
+      });
+      await raw.exited;
+      await until('raw messages', () => rawMessages >= SENSORS.length * MESSAGES_PER_SENSOR, 60_000);
+      await sub.endAsync();
+      const rawRate = total / ((rawLast - rawStart) / 1000);
+      lines.push(
+        `broker raw (plain mqtt.js QoS 1 publishers -> Mosquitto mTLS -> plain subscriber): ${(rawRate / 1e3).toFixed(1)} k obs/s (${total} device records in ${SENSORS.length * MESSAGES_PER_SENSOR} messages of ${DEVICES_PER_MESSAGE}, ${((rawLast - rawStart) / 1000).toFixed(2)} s)`,
+      );
+
+      // 2. hark: Reporters -> Mosquitto -> aggregator (WAL fsynced before PUBACK).
+      aggregator = await startAggregator({
+        http: { port: 0, host: '127.0.0.1' },
+        brokerUrl: broker.url,
+        tls: { ca: ca.certPem, clientCert: agg.certPem, clientKey: agg.keyPem },
+        dataDir: join(work, 'aggregator'),
+        logger: pino({ level: 'silent' }),
+      });
+      await until('aggregator subscribed', () => aggregator!.ready(), 15_000);
+      const observations = async () => {
+        const metric = await aggregator!.registry
+          .getSingleMetric('hark_aggregator_observations_total')
+          ?.get();
+        return metric?.values[0]?.value ?? 0;
+      };
+      const before = await observations();
+      let harkStart = 0;
+      const hark = runChild({ mode: 'reporters', brokerUrl: broker.url, work, sensors }, (m) => {
+        if (m.kind === 'start') harkStart = m.at;
+      });
+      let harkLast = 0;
+      await until(
+        'observations applied',
+        async () => {
+          const n = await observations();
+          if (n - before >= total) {
+            harkLast = Date.now();
+            return true;
+          }
+          return false;
+        },
+        90_000,
+      );
+      await hark.exited; // every Reporter drained: every PUBACK, i.e. every WAL fsync, came back
+      const harkRate = total / ((harkLast - harkStart) / 1000);
+      const ratio = harkRate / rawRate;
+      lines.push(
+        `hark (Reporter spool -> Mosquitto mTLS -> aggregator WAL + merge): ${(harkRate / 1e3).toFixed(1)} k obs/s (${((harkLast - harkStart) / 1000).toFixed(2)} s) = ${ratio.toFixed(2)} of the broker's raw rate`,
+      );
+
+      // 3. Latency at a fixed rate: publishDelta() -> visible in the HTTP API.
+      const pending: { at: number; mac: string }[] = [];
+      const latencies: number[] = [];
+      let latStart = 0;
+      let latDone = false;
+      const lat = runChild({ mode: 'latency', brokerUrl: broker.url, work, sensors: [0] }, (m) => {
+        if (m.kind === 'start') latStart = m.at;
+        else if (m.kind === 'published') pending.push({ at: m.at, mac: m.mac });
+        else if (m.kind === 'done') latDone = true;
+      });
+      const expected = Math.round((LATENCY_SECONDS * LATENCY_RATE) / DEVICES_PER_MESSAGE);
+      const url = aggregator.httpUrl;
+      await until(
+        'every latency probe visible',
+        async () => {
+          while (pending.length > 0) {
+            const head = pending[0]!;
+            // The device's own URL: an index lookup (a ?q= search scans the whole inventory).
+            const res = await fetch(`${url}/api/v1/devices/${SENSORS[0]!.site}~mac:${head.mac}`);
+            await res.arrayBuffer();
+            if (res.status === 404) return false;
+            if (res.status !== 200) throw new Error(`GET device: HTTP ${res.status}`);
+            latencies.push(Date.now() - head.at);
+            pending.shift();
+          }
+          return latDone && latencies.length >= expected;
+        },
+        60_000,
+      );
+      await lat.exited;
+      latencies.sort((a, b) => a - b);
+      const p50 = percentile(latencies, 50);
+      const p99 = percentile(latencies, 99);
+      const achieved = (latencies.length * DEVICES_PER_MESSAGE) / LATENCY_SECONDS;
+      lines.push(
+        `latency at ${(LATENCY_RATE / 1e3).toFixed(0)}k obs/s (${latencies.length} messages over ${LATENCY_SECONDS} s from ${new Date(latStart).toISOString().slice(11, 19)}, ~${(achieved / 1e3).toFixed(1)}k obs/s offered), publishDelta() -> visible in GET /api/v1/devices/:id: p50 ${p50} ms, p99 ${p99} ms, max ${latencies.at(-1)} ms`,
+      );
+      lines.push(
+        `goal >= 100k obs/s: ${harkRate >= 100_000 ? 'MET' : 'NOT MET'} (${(harkRate / 1e3).toFixed(1)}k)`,
+        `goal >= 0.8 of the broker's raw rate: ${ratio >= 0.8 ? 'MET' : 'NOT MET'} (${ratio.toFixed(2)})`,
+        `goal p99 < 1 s at 10k obs/s: ${p99 < 1000 ? 'MET' : 'NOT MET'} (${p99} ms)`,
+        `(bench wall time ${((performance.now() - benchStart) / 1000).toFixed(1)} s)`,
+      );
+    } finally {
+      await aggregator?.stop();
+      await broker?.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+    return lines;
+  },
+};
+
+if (process.env.HARK_BENCH_MQTT_CHILD) {
+  child(JSON.parse(process.env.HARK_BENCH_MQTT_CHILD) as ChildJob).then(
+    () => process.exit(0),
+    (error: Error) => {
+      process.send?.({ kind: 'error', message: error.message } satisfies ChildMessage);
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

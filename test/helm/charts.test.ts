@@ -1,0 +1,408 @@
+// The Helm charts against a real Kubernetes control plane (test/support/controlplane.ts): lint, render,
+// every rendered manifest validated by the real kube-apiserver (kubectl apply --dry-run=server, with the
+// Sensor CRD installed), then install, upgrade and uninstall of both charts. The operator's Deployment
+// pods run on kwok (fake) nodes, so the operator also runs here in-process as the chart's ServiceAccount,
+// with exactly the RBAC the chart installed, to take a Sensor from the chart to Ready.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type OperatorHandle, pki, startOperator } from '@hark/operator';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlPlane } from '../support/controlplane.js';
+import { waitFor } from '../support/processes.js';
+import { CHARTS, chartDir, exampleValues, helm, type Manifest, parseManifests, root } from './support.js';
+
+const NS = 'hark-system';
+const KWOK = [
+  '--set-json',
+  'tolerations=[{"key":"kwok.x-k8s.io/node","operator":"Exists","effect":"NoSchedule"}]',
+];
+/** Kinds from CRDs a bare cluster lacks (prometheus-operator, cert-manager): rendered, not server-validated. */
+const THIRD_PARTY = new Set(['monitoring.coreos.com/v1/ServiceMonitor', 'cert-manager.io/v1/Certificate']);
+const VALUES: Array<[string, string]> = [
+  ['hark-operator', 'example-values.yaml'],
+  ['hark-aggregator', 'example-values.yaml'],
+  ['hark-aggregator', 'mosquitto-values.yaml'],
+];
+
+describe('the charts, offline', () => {
+  it.each(VALUES)('%s passes helm lint --strict with ci/%s', (chart, values) => {
+    expect(helm(['lint', '--strict', chartDir(chart), '-f', exampleValues(chart, values)])).toMatch(
+      /0 chart\(s\) failed/,
+    );
+  });
+
+  it.each(CHARTS)('%s lints with its defaults', (chart) => {
+    expect(helm(['lint', '--strict', chartDir(chart)])).toMatch(/0 chart\(s\) failed/);
+  });
+
+  it.each([
+    ['hark-operator', ['--set', 'crds.instal=true'], /additional properties 'instal' not allowed/],
+    ['hark-operator', ['--set', 'replicaCount=two'], /replicaCount/],
+    [
+      'hark-operator',
+      [
+        '--set-json',
+        'sensors=[{"name":"a","spec":{"site":"s","reporting":{"brokerUrl":"mqtts://x"},"captur":{}}}]',
+      ],
+      /captur/,
+    ],
+    [
+      'hark-operator',
+      [
+        '--set-json',
+        'sensors=[{"name":"a","spec":{"site":"Bad Site","reporting":{"brokerUrl":"mqtts://x"}}}]',
+      ],
+      /site/,
+    ],
+    ['hark-aggregator', ['--set', 'broker.mode=mqtt'], /mode/],
+    [
+      'hark-aggregator',
+      ['--set', 'persistance.enabled=false'],
+      /additional properties 'persistance' not allowed/,
+    ],
+  ] as const)('%s refuses bad values %j', (chart, args, message) => {
+    expect(() => helm(['template', 'x', chartDir(chart), ...args])).toThrow(message);
+  });
+
+  it('labels every object with the standard app.kubernetes.io labels', () => {
+    for (const [chart, values] of VALUES) {
+      const manifests = parseManifests(
+        helm(['template', chart, chartDir(chart), '-n', NS, '-f', exampleValues(chart, values)]),
+      );
+      for (const m of manifests) {
+        const labels = m.metadata.labels ?? {};
+        for (const key of [
+          'app.kubernetes.io/name',
+          'app.kubernetes.io/instance',
+          'app.kubernetes.io/managed-by',
+          'app.kubernetes.io/part-of',
+        ])
+          expect(labels[key], `${chart} ${m.kind}/${m.metadata.name} ${key}`).toBeTruthy();
+      }
+    }
+  });
+
+  it('runs the operator restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp', () => {
+    const manifests = parseManifests(
+      helm(['template', 'hark-operator', chartDir('hark-operator'), '-n', NS]),
+    );
+    const deploy = manifests.find((m) => m.kind === 'Deployment') as unknown as {
+      spec: {
+        replicas: number;
+        template: {
+          spec: {
+            containers: Array<{ securityContext: Record<string, unknown>; env: Array<{ name: string }> }>;
+          };
+        };
+      };
+    };
+    const container = deploy.spec.template.spec.containers[0]!;
+    expect(deploy.spec.replicas).toBe(2);
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.env.map((e) => e.name)).toEqual(
+      expect.arrayContaining(['POD_NAME', 'HARK_NAMESPACE', 'HARK_CA_SECRET', 'HARK_HTTP_PORT']),
+    );
+    const ns = manifests.find((m) => m.kind === 'Namespace')!;
+    expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('privileged');
+  });
+
+  it('renders the bundled Mosquitto with the topic prefix filled in', () => {
+    const manifests = parseManifests(
+      helm([
+        'template',
+        'agg',
+        chartDir('hark-aggregator'),
+        '-f',
+        exampleValues('hark-aggregator', 'mosquitto-values.yaml'),
+        '--set',
+        'topicPrefix=plant',
+      ]),
+    );
+    const cm = manifests.find((m) => m.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    expect(cm.data.acl).toContain('pattern write plant/v1/%u/+/+');
+    expect(cm.data['mosquitto.conf']).toContain('require_certificate true');
+    const deploy = manifests.find(
+      (m) => m.kind === 'Deployment' && m.metadata.name === 'agg-hark-aggregator',
+    ) as unknown as {
+      spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
+    };
+    expect(deploy.spec.template.spec.containers[0]!.env).toContainEqual({
+      name: 'HARK_BROKER_URL',
+      value: 'mqtts://agg-hark-aggregator-mosquitto:8883',
+    });
+  });
+});
+
+describe('the charts on a real control plane', () => {
+  let cp: ControlPlane;
+  let operator: OperatorHandle | undefined;
+  let kubeconfig: string;
+  const log = pino({ level: process.env.HARK_TEST_LOG ?? 'silent' });
+  const kube = (args: string[], input?: string) => cp.kubectl(args, input);
+  const h = (args: string[]) => helm([...args, '--kubeconfig', kubeconfig]);
+  const json = (args: string[]) => JSON.parse(kube([...args, '-o', 'json']));
+
+  beforeAll(async () => {
+    cp = await new ControlPlane().start();
+    kubeconfig = cp.adminKubeconfigPath;
+    kube(['create', 'namespace', NS]);
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    await cp?.stop();
+  });
+
+  it('has every rendered manifest accepted by the real kube-apiserver (dry run)', () => {
+    kube(['apply', '--server-side', '-f', join(root, 'crds')]);
+    kube(['wait', '--for=condition=Established', 'crd/sensors.hark.dev', '--timeout=60s']);
+    kube(['create', 'namespace', 'hark-agents']);
+    try {
+      for (const [chart, values] of VALUES) {
+        const manifests = parseManifests(
+          helm(['template', chart, chartDir(chart), '-n', NS, '-f', exampleValues(chart, values)]),
+        );
+        const checked = manifests.filter((m) => !THIRD_PARTY.has(`${m.apiVersion}/${m.kind}`));
+        expect(manifests.length - checked.length).toBeLessThanOrEqual(3);
+        const out = kube(
+          ['apply', '--dry-run=server', '-f', '-'],
+          checked.map((m) => JSON.stringify(m)).join('\n'),
+        );
+        expect(out.trim().split('\n')).toHaveLength(checked.length);
+      }
+    } finally {
+      kube(['delete', 'namespace', 'hark-agents', '--wait=true', '--timeout=60s']);
+      kube(['delete', 'crd', 'sensors.hark.dev', '--wait=true']);
+    }
+  });
+
+  it('installs the operator chart; the Sensor it creates becomes Ready under the chart RBAC', async () => {
+    h([
+      'install',
+      'hark-operator',
+      chartDir('hark-operator'),
+      '-n',
+      NS,
+      '-f',
+      exampleValues('hark-operator'),
+      '--set',
+      'metrics.serviceMonitor.enabled=false',
+      '--wait',
+      '--timeout=3m',
+    ]);
+    const deploy = json(['get', 'deployment', 'hark-operator', '-n', NS]);
+    expect(deploy.status.readyReplicas).toBe(2);
+    // The Deployment's pods are kwok fakes: run the real operator as the chart's ServiceAccount.
+    operator = await startOperator({
+      kubeconfig: cp.serviceAccountKubeconfig(NS, 'hark-operator'),
+      namespace: NS,
+      caSecretName: 'hark-operator-site-ca',
+      httpPort: 0,
+      logger: log,
+      leaderElection: { identity: 'helm-test' },
+    });
+    await operator.leading;
+    await waitFor(
+      'the chart Sensor to be Ready',
+      () => {
+        const s = json(['get', 'sensor', 'plant-floor', '-n', 'hark-agents']);
+        return s.status?.conditions?.some(
+          (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+        );
+      },
+      {
+        timeoutMs: 90_000,
+        describe: () =>
+          JSON.stringify(json(['get', 'sensor', 'plant-floor', '-n', 'hark-agents']).status, null, 1),
+      },
+    );
+    expect(json(['get', 'secret', 'hark-operator-site-ca', '-n', NS]).type).toBe('kubernetes.io/tls');
+  });
+
+  it('upgrades the operator chart in place', () => {
+    h([
+      'upgrade',
+      'hark-operator',
+      chartDir('hark-operator'),
+      '-n',
+      NS,
+      '--reuse-values',
+      '--set',
+      'replicaCount=3',
+      '--wait',
+      '--timeout=3m',
+    ]);
+    expect(json(['get', 'deployment', 'hark-operator', '-n', NS]).status.readyReplicas).toBe(3);
+    expect(h(['status', 'hark-operator', '-n', NS, '-o', 'json'])).toContain('"version":2');
+  });
+
+  it('installs, upgrades and uninstalls the aggregator chart with its data volume', async () => {
+    const ca = await pki.generateCa({ commonName: 'hark-test-site-ca', lifetimeMs: 86_400_000 });
+    const server = await pki.issueCertificate(ca, {
+      commonName: 'hark-aggregator',
+      usage: 'server',
+      dnsNames: ['hark-aggregator'],
+      lifetimeMs: 86_400_000,
+    });
+    const client = await pki.issueCertificate(ca, {
+      commonName: 'hark-aggregator',
+      usage: 'client',
+      lifetimeMs: 86_400_000,
+    });
+    const dir = cp.workDir;
+    const files: Record<string, string> = {
+      'ca.crt': ca.certPem,
+      's.crt': server.certPem,
+      's.key': server.keyPem,
+      'c.crt': client.certPem,
+      'c.key': client.keyPem,
+    };
+    for (const [f, c] of Object.entries(files)) writeFileSync(join(dir, f), c);
+    kube([
+      'create',
+      'secret',
+      'generic',
+      'hark-site-ca',
+      '-n',
+      NS,
+      `--from-file=ca.crt=${join(dir, 'ca.crt')}`,
+    ]);
+    kube([
+      'create',
+      'secret',
+      'tls',
+      'hark-aggregator-server-tls',
+      '-n',
+      NS,
+      `--cert=${join(dir, 's.crt')}`,
+      `--key=${join(dir, 's.key')}`,
+    ]);
+    kube([
+      'create',
+      'secret',
+      'tls',
+      'hark-aggregator-client-tls',
+      '-n',
+      NS,
+      `--cert=${join(dir, 'c.crt')}`,
+      `--key=${join(dir, 'c.key')}`,
+    ]);
+    kube(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: 'hark-test-data' },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: 'manual',
+          persistentVolumeReclaimPolicy: 'Delete',
+          hostPath: { path: join(dir, 'pv') },
+        },
+      }),
+    );
+    const values = ['-f', exampleValues('hark-aggregator'), '--set', 'serviceMonitor.enabled=false', ...KWOK];
+    h([
+      'install',
+      'hark-aggregator',
+      chartDir('hark-aggregator'),
+      '-n',
+      NS,
+      ...values,
+      '--wait',
+      '--timeout=3m',
+    ]);
+    expect(json(['get', 'pvc', 'hark-aggregator-data', '-n', NS]).status.phase).toBe('Bound');
+    const svc = json(['get', 'service', 'hark-aggregator', '-n', NS]);
+    expect(svc.spec.ports.map((p: { name: string; port: number }) => `${p.name}:${p.port}`)).toEqual([
+      'http:8080',
+      'mqtts:8883',
+    ]);
+    h([
+      'upgrade',
+      'hark-aggregator',
+      chartDir('hark-aggregator'),
+      '-n',
+      NS,
+      ...values,
+      '--set',
+      'logLevel=debug',
+      '--wait',
+      '--timeout=3m',
+    ]);
+    h(['uninstall', 'hark-aggregator', '-n', NS, '--wait', '--timeout=2m']);
+    await waitFor(
+      'the aggregator objects to go',
+      () =>
+        kube([
+          'get',
+          'deploy,svc,pvc,ingress',
+          '-n',
+          NS,
+          '-l',
+          'app.kubernetes.io/instance=hark-aggregator',
+          '-o',
+          'name',
+        ]).trim() === '',
+    );
+  });
+
+  it('uninstalls the operator chart: the pre-delete hook removes every Sensor, nothing hark-labelled is left but the kept CRD', async () => {
+    // kwok "runs" the hook Job without running its container, so first run the hook's command here, as the
+    // hook's own ServiceAccount with the hook's own RBAC (from `helm get hooks`): proof that it works.
+    const hooks = parseManifests(h(['get', 'hooks', 'hark-operator', '-n', NS]));
+    const job = hooks.find((m) => m.kind === 'Job') as unknown as Manifest & {
+      spec: { template: { spec: { serviceAccountName: string; containers: Array<{ args: string[] }> } } };
+    };
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-delete');
+    kube(
+      ['apply', '-f', '-'],
+      hooks
+        .filter((m) => m.kind !== 'Job')
+        .map((m) => JSON.stringify(m))
+        .join('\n'),
+    );
+    const hookKubeconfig = cp.serviceAccountKubeconfig(NS, job.spec.template.spec.serviceAccountName);
+    execFileSync(
+      cp.kubectlPath,
+      ['--kubeconfig', hookKubeconfig, ...job.spec.template.spec.containers[0]!.args],
+      { stdio: 'pipe' },
+    );
+    expect(kube(['get', 'sensors', '-A', '-o', 'name']).trim()).toBe('');
+
+    h(['uninstall', 'hark-operator', '-n', NS, '--wait', '--timeout=3m']);
+    await operator?.stop();
+    operator = undefined;
+    await waitFor(
+      'hark-agents to be deleted',
+      () => !kube(['get', 'namespaces', '-o', 'name']).includes('namespace/hark-agents'),
+      { timeoutMs: 90_000 },
+    );
+    const kinds =
+      'deployments,daemonsets,jobs,pods,services,configmaps,serviceaccounts,roles,rolebindings,networkpolicies,poddisruptionbudgets,persistentvolumeclaims';
+    expect(kube(['get', kinds, '-A', '-l', 'app.kubernetes.io/part-of=hark', '-o', 'name']).trim()).toBe('');
+    expect(
+      kube([
+        'get',
+        'clusterroles,clusterrolebindings,namespaces',
+        '-l',
+        'app.kubernetes.io/part-of=hark',
+        '-o',
+        'name',
+      ]).trim(),
+    ).toBe('');
+    expect(kube(['get', 'crd', '-l', 'app.kubernetes.io/part-of=hark', '-o', 'name']).trim()).toBe(
+      'customresourcedefinition.apiextensions.k8s.io/sensors.hark.dev',
+    );
+    expect(kube(['get', 'sensors', '-A', '-o', 'name']).trim()).toBe('');
+  });
+});
