@@ -42,6 +42,8 @@ describe('operator on a real control plane', () => {
       now: () => new Date(Date.now() + clockOffsetMs),
       // Renewals must outlast an API-server restart (a few seconds here) without losing the lease.
       leaderElection: { identity, leaseDurationMs: 20_000, renewDeadlineMs: 15_000, retryPeriodMs: 500 },
+      caReloadIntervalMs: 300,
+      caRotationGraceMs: 6000,
     });
   const start = async (identity = 'replica-a') => {
     operator = await launch(identity);
@@ -360,6 +362,63 @@ describe('operator on a real control plane', () => {
       },
     );
     expect(sensor().status.agentVersion).toBe('0.2.1');
+  });
+
+  it('rotates the site CA: the trust bundle first, new certificates after the grace period', async () => {
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const pems = (secret: { data: Record<string, string> }, key: string) =>
+      Buffer.from(secret.data[key]!, 'base64')
+        .toString()
+        .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    const before = sensor().status.certificate;
+    const oldCa = pems(get(['get', 'secret', 'hark-site-ca', '-n', NS]), 'tls.crt')[0]!;
+    const newCa = await pki.generateCa({ commonName: 'rotated site CA', lifetimeMs: 365 * 86_400_000 });
+    cp.kubectl([
+      'patch',
+      'secret',
+      'hark-site-ca',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data: { 'tls.crt': b64(newCa.certPem), 'tls.key': b64(newCa.keyPem) } }),
+    ]);
+    const agentSecret = () => get(['get', 'secret', before.secretName, '-n', 'default']);
+    await waitFor('the old and new CA in the agent trust bundle', () => {
+      const bundle = pems(agentSecret(), 'ca.crt');
+      return bundle.length === 2 && bundle.includes(newCa.certPem.trim()) && bundle.includes(oldCa);
+    });
+    // The bundle is out before any agent certificate changes.
+    expect(sensor().status.certificate.serialNumber).toBe(before.serialNumber);
+    expect(pems(get(['get', 'secret', 'hark-site-ca', '-n', NS]), 'ca.crt')).toHaveLength(2);
+
+    await waitFor(
+      'a certificate from the new CA after the grace period',
+      () => sensor().status.certificate.serialNumber !== before.serialNumber,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const cert = Buffer.from(agentSecret().data['tls.crt'], 'base64').toString();
+    expect(pki.isIssuedBy(cert, newCa.certPem)).toBe(true);
+    expect(sensor().status.certificate.caSource).toBe('Provided');
+    expect(
+      cp
+        .kubectl([
+          'get',
+          'events',
+          '-n',
+          'default',
+          '--field-selector',
+          'reason=CertificateReissued',
+          '-o',
+          'name',
+        ])
+        .trim(),
+    ).not.toBe('');
+    await waitFor('Ready on the new certificate', () => condition(sensor(), 'Ready')?.status === 'True', {
+      timeoutMs: 90_000,
+    });
   });
 
   it('leaves garbage collection to clean up after a deleted Sensor', async () => {

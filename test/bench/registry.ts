@@ -1,6 +1,7 @@
 import { agentThroughput } from './agent-throughput.js';
 import { certificateIssuance } from './certificates.js';
 import { mqttThroughput } from './mqtt-throughput.js';
+import { operatorScale } from './operator-scale.js';
 
 export interface Benchmark {
   name: string;
@@ -9,4 +10,4 @@ export interface Benchmark {
   run(): Promise<string[]>;
 }
 
-export const benchmarks: Benchmark[] = [certificateIssuance, agentThroughput, mqttThroughput];
+export const benchmarks: Benchmark[] = [certificateIssuance, operatorScale, agentThroughput, mqttThroughput];

@@ -41,7 +41,8 @@ export function renewalTimeFor(notBefore: Date, notAfter: Date, renewBeforeMs?: 
  */
 export function reusable(
   existing: { certPem?: string; keyPem?: string },
-  ca: SiteCa,
+  /** CA certificates whose agent certificates are still honoured: the current CA, plus earlier ones during a rotation's grace period. */
+  issuers: string[],
   policy: CertificatePolicy,
   now: Date,
 ): AgentCertificate | undefined {
@@ -49,7 +50,7 @@ export function reusable(
   try {
     const info = describeCertificate(existing.certPem);
     if (info.commonName !== sensorCommonName(policy.site, policy.sensor)) return undefined;
-    if (!isIssuedBy(existing.certPem, ca.certPem)) return undefined;
+    if (!issuers.some((issuer) => isIssuedBy(existing.certPem!, issuer))) return undefined;
     const renewalTime = renewalTimeFor(info.notBefore, info.notAfter, policy.renewBeforeMs);
     if (now >= renewalTime) return undefined;
     return {

@@ -73,6 +73,8 @@ export interface SensorControllerDeps {
   metrics: Metrics;
   log: Logger;
   now: () => Date;
+  /** How long agent certificates from a rotated-out CA stay in use after the trust bundle is published. */
+  caRotationGraceMs: number;
 }
 
 const fromB64 = (v?: string) => (v ? Buffer.from(v, 'base64').toString('utf8') : undefined);
@@ -107,7 +109,7 @@ export class SensorController {
       return {};
     }
 
-    const certificate = await this.ensureCertificate(sensor, now);
+    const { certificate, graceRequeueMs } = await this.ensureCertificate(sensor, now);
     await this.ensureChild(
       resourcePath('v1', 'configmaps', namespace, childName(sensor)),
       renderConfigMap(sensor),
@@ -129,10 +131,15 @@ export class SensorController {
       .set((certificate.notAfter.getTime() - now.getTime()) / 86_400_000);
     log.debug({ sensor: keyOf(namespace, name) }, 'reconciled');
     const renewInMs = Math.max(1000, certificate.renewalTime.getTime() - now.getTime());
-    return { requeueAfterMs: Math.min(renewInMs, rollout.requeueAfterMs ?? renewInMs) };
+    return {
+      requeueAfterMs: Math.min(renewInMs, rollout.requeueAfterMs ?? renewInMs, graceRequeueMs ?? renewInMs),
+    };
   }
 
-  private async ensureCertificate(sensor: Sensor & KubeObject, now: Date): Promise<AgentCertificate> {
+  private async ensureCertificate(
+    sensor: Sensor & KubeObject,
+    now: Date,
+  ): Promise<{ certificate: AgentCertificate; graceRequeueMs?: number }> {
     const { client, metrics, events, log } = this.deps;
     const namespace = sensor.metadata.namespace;
     const path = resourcePath('v1', 'secrets', namespace, certificateSecretName(sensor));
@@ -150,17 +157,38 @@ export class SensorController {
       durationMs: parseDuration(spec?.duration ?? '2160h'),
       renewBeforeMs: spec?.renewBefore ? parseDuration(spec.renewBefore) : undefined,
     };
+    // During a CA rotation's grace period, certificates from the previous CA
+    // stay in use while brokers and agents load the new trust bundle.
+    const graceEndsAt = ca.rotatedAt ? ca.rotatedAt.getTime() + this.deps.caRotationGraceMs : 0;
+    const inGrace = now.getTime() < graceEndsAt;
+    const existingPems = {
+      certPem: fromB64(existing?.data?.['tls.crt']),
+      keyPem: fromB64(existing?.data?.['tls.key']),
+    };
     const current = reusable(
-      { certPem: fromB64(existing?.data?.['tls.crt']), keyPem: fromB64(existing?.data?.['tls.key']) },
-      ca,
+      existingPems,
+      inGrace ? [ca.certPem, ...ca.previousCertPems] : [ca.certPem],
       policy,
       now,
     );
+    const fromOldCa = Boolean(
+      current && ca.previousCertPems.length > 0 && !reusable(existingPems, [ca.certPem], policy, now),
+    );
+    // A certificate from the old CA is replaced when the grace period ends: look again then.
+    const graceRequeueMs = fromOldCa ? graceEndsAt - now.getTime() + 500 : undefined;
+    const rotatedAway = !current && Boolean(reusable(existingPems, ca.previousCertPems, policy, now));
     const trustBundle = ca.trustBundlePem;
-    if (current && fromB64(existing?.data?.['ca.crt']) === trustBundle) return current;
+    if (current && fromB64(existing?.data?.['ca.crt']) === trustBundle)
+      return { certificate: current, graceRequeueMs };
 
     const certificate = current ?? (await issueAgentCertificate(ca, policy, now));
-    const reason = current ? 'TrustBundleUpdated' : existing ? 'Renewed' : 'Issued';
+    const reason = current
+      ? 'TrustBundleUpdated'
+      : rotatedAway
+        ? 'CARotated'
+        : existing
+          ? 'Renewed'
+          : 'Issued';
     await client.apply(path, {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -197,11 +225,15 @@ export class SensorController {
       await events.record(
         sensor,
         'Normal',
-        reason === 'Issued' ? 'CertificateIssued' : 'CertificateRenewed',
+        reason === 'Issued'
+          ? 'CertificateIssued'
+          : reason === 'CARotated'
+            ? 'CertificateReissued'
+            : 'CertificateRenewed',
         `Issued agent certificate ${certificate.serialNumber} from the ${ca.source.toLowerCase()} site CA; valid until ${rfc3339(certificate.notAfter)}, renews at ${rfc3339(certificate.renewalTime)}`,
       );
     }
-    return certificate;
+    return { certificate, graceRequeueMs };
   }
 
   /** Applies `desired` when the live object (from cache or GET) differs in any field we own. */

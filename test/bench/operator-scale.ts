@@ -1,0 +1,102 @@
+// Time for N Sensors to converge to Ready on the local control plane (kwok
+// runs their agent pods), and the operator process's peak memory meanwhile.
+// The operator runs as its own process under the chart's RBAC, as in
+// production; the figure includes the real API server, scheduler, DaemonSet
+// controller and kwok sharing this machine's cores with it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ControlPlane } from '../support/controlplane.js';
+import { installOperatorPrerequisites } from '../support/operator-install.js';
+import { repoRoot } from '../support/paths.js';
+import { startProcess, waitFor } from '../support/processes.js';
+import type { Benchmark } from './registry.js';
+
+const COUNT = Number(process.env.HARK_BENCH_SENSORS ?? 1000);
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+export const operatorScale: Benchmark = {
+  name: 'operator-scale',
+  description: `${COUNT} Sensors to Ready on the local control plane (goal: < 60 s, operator < 150 MB)`,
+  async run() {
+    const cp = await new ControlPlane({
+      nodes: [{ name: 'edge-bench-1', labels: { 'hark.dev/site': 'bench' } }],
+    }).start();
+    try {
+      const kubeconfig = installOperatorPrerequisites(cp);
+      const operator = startProcess(
+        'hark-operator',
+        process.execPath,
+        [
+          join(repoRoot(), 'operator/dist/main.js'),
+          '--kubeconfig',
+          kubeconfig,
+          '--namespace',
+          'hark-system',
+          '--http-port',
+          '0',
+          '--workers',
+          '8',
+        ],
+        { logFile: join(cp.workDir, 'operator.log'), env: { ...process.env, LOG_LEVEL: 'warn' } },
+      );
+      const sensors = Array.from({ length: COUNT }, (_, i) => ({
+        apiVersion: 'hark.dev/v1alpha1',
+        kind: 'Sensor',
+        metadata: { name: `bench-${i}`, namespace: 'default' },
+        spec: {
+          site: 'bench',
+          nodeSelector: { 'hark.dev/site': 'bench' },
+          tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+          reporting: { brokerUrl: 'mqtts://aggregator.example:8883' },
+          // They share one node's network namespace, so each needs its own port.
+          agent: { metricsPort: 10_000 + i },
+        },
+      }));
+      const start = performance.now();
+      cp.kubectl(['apply', '--server-side', '-f', '-'], sensors.map((s) => JSON.stringify(s)).join('\n'));
+      const applied = (performance.now() - start) / 1000;
+      let ready = 0;
+      let lastPrint = 0;
+      await waitFor(
+        `${COUNT} Sensors Ready`,
+        () => {
+          const list = JSON.parse(cp.kubectl(['get', 'sensors', '-n', 'default', '-o', 'json']))
+            .items as Array<{
+            status?: { conditions?: Array<{ type: string; status: string }> };
+          }>;
+          ready = list.filter((s) =>
+            s.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          ).length;
+          if (process.stdout.isTTY && performance.now() - lastPrint > 2000) {
+            process.stdout.write(
+              `\r   ${ready}/${COUNT} Ready after ${((performance.now() - start) / 1000).toFixed(0)} s`,
+            );
+            lastPrint = performance.now();
+          }
+          return ready === COUNT;
+        },
+        {
+          timeoutMs: 15 * 60_000,
+          intervalMs: 2000,
+          describe: () => `${ready}/${COUNT} Ready\n${operator.tail(5)}`,
+        },
+      );
+      const seconds = (performance.now() - start) / 1000;
+      if (process.stdout.isTTY) process.stdout.write('\r');
+      const rss = peakRssMb(operator.child.pid!);
+      await operator.stop();
+      return [
+        `${COUNT} Sensors Ready in ${seconds.toFixed(1)} s (kubectl apply took ${applied.toFixed(1)} s of it) — goal < 60 s: ${seconds < 60 ? 'MET' : 'NOT MET'}`,
+        `operator peak resident memory ${rss.toFixed(0)} MB — goal < 150 MB: ${rss < 150 ? 'MET' : 'NOT MET'}`,
+        `${COUNT} certificates, ${COUNT} DaemonSets, ${COUNT} agent pods on kwok`,
+      ];
+    } finally {
+      await cp.stop();
+    }
+  },
+};
