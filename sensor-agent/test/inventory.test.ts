@@ -168,7 +168,7 @@ describe.skipIf(MISSING)('DHCP: clients name themselves, servers bind addresses'
     const nokia = mustFindMac(await devicesOf('ndpi__android.pcap'), '4c:6a:f6:9f:f6:27');
     expect(nokia.os?.value).toBe('Android 9');
     expect(nokia.ipv4).toContain('192.168.2.16');
-    expect(nokia.type?.value).toBe('mobile');
+    expect([nokia.category?.value, nokia.type?.value]).toEqual(['mobile', 'mobile-phone']);
   });
 });
 

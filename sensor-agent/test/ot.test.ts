@@ -110,7 +110,7 @@ describe.skipIf(MISSING)('BACnet/IP', () => {
       expect(d.firmwareVersion?.value).toBe(firmware);
       expect(hints(d.id, 'softwareVersion')).toEqual([app]);
       expect(hints(d.id, 'location')).toEqual([location]);
-      expect([d.category?.value, d.type?.value]).toEqual(['ot', 'building-controller']);
+      expect([d.category?.value, d.type?.value]).toEqual(['bms', 'building-controller']);
     }
     for (let i = 50; i <= 57; i++) expect(byId(devices, `ip:172.20.32.${i}`).protocols).toEqual(['bacnet']);
     // The shared MAC does not absorb the 38 device addresses.

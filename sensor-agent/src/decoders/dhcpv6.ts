@@ -1,6 +1,7 @@
 // DHCPv6 (RFC 8415) client messages: the client's FQDN (option 39, RFC 4704),
 // vendor class (16) and DUID (1). The DUID of type LLT/LL embeds a link-layer
 // address, often the client's MAC, useful when the frame came through a relay.
+// The whole DUID is the client id hint ("duid:<hex>") that stitches randomized MACs.
 import { formatMac, isDeviceMac } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
@@ -51,6 +52,16 @@ export const dhcpv6Decoder: Decoder = {
           );
         }
       } else if (code === OPT_CLIENT_ID && len >= 4) {
+        // The DUID is the client's stable identity across MAC changes (RFC 8415 section 11): the store stitches on it.
+        emitForSender(
+          pkt,
+          sink,
+          'dhcpv6',
+          'dhcpClientId',
+          `duid:${b.toString('hex', v, v + len)}`,
+          0.9,
+          'option1.duid',
+        );
         const duidType = b.readUInt16BE(v);
         const hwType = b.readUInt16BE(v + 2);
         const macAt = duidType === DUID_LLT ? v + 8 : duidType === DUID_LL ? v + 4 : -1;

@@ -5,6 +5,14 @@
 // identification: order number, firmware version) name the device the way
 // Zeek/ICSNPP's s7comm logs and Defender for IoT show it. S7comm-plus
 // (protocol id 0x72) gives no identity here; its server role is kept.
+//
+// The client side tells what the client is (function codes and userdata
+// groups as Wireshark's s7comm dissector names them): one that runs block
+// functions (list/info, group 3), programmer commands (group 1), block
+// upload/download (job 0x1a-0x1f) or CPU start/stop (0x28/0x29) is an
+// engineering station (STEP 7 / TIA Portal); one that reads/writes variables
+// (job 0x04/0x05) or subscribes to cyclic data (group 2) is an operator
+// station (HMI/SCADA). A client that only reads SZLs is just a client.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
@@ -29,8 +37,14 @@ export const s7commDecoder: Decoder = {
   name: 's7comm',
   family: 'tcp',
   keys: [ISO_TSAP_PORT],
-  match: (pkt) => pkt.srcPort === ISO_TSAP_PORT && pkt.payloadEnd - pkt.payloadOffset >= 7,
+  match: (pkt) =>
+    (pkt.srcPort === ISO_TSAP_PORT) !== (pkt.dstPort === ISO_TSAP_PORT) &&
+    pkt.payloadEnd - pkt.payloadOffset >= 7,
   decode(pkt: PacketView, sink: ObservationSink): void {
+    if (pkt.dstPort === ISO_TSAP_PORT) {
+      client(pkt, sink);
+      return;
+    }
     const b = pkt.data;
     const end = pkt.payloadEnd;
     let o = pkt.payloadOffset;
@@ -54,6 +68,42 @@ export const s7commDecoder: Decoder = {
     }
   },
 };
+
+const ROSCTR_JOB = 1;
+/** Job functions of an engineering tool: upload/download blocks (0x1a-0x1f), PLC control (0x28), PLC stop (0x29). */
+const ENGINEERING_JOBS = new Set([0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x28, 0x29]);
+const READ_VAR = 0x04;
+const WRITE_VAR = 0x05;
+const GROUP_PROGRAMMER = 1;
+const GROUP_CYCLIC = 2;
+const GROUP_BLOCK = 3;
+
+/** Client -> PLC: the role the client's requests show (see the header). */
+function client(pkt: PacketView, sink: ObservationSink): void {
+  const b = pkt.data;
+  const end = pkt.payloadEnd;
+  const o = pkt.payloadOffset;
+  if (b[o] !== 3) throw new RangeError('TPKT version is not 3');
+  const tpktEnd = Math.min(end, o + b.readUInt16BE(o + 2));
+  const pdu = o + 5 + b[o + 4]!;
+  if (b[o + 5] !== COTP_DT || pdu + 10 > tpktEnd || b[pdu] !== S7_PROTOCOL_ID) return;
+  const rosctr = b[pdu + 1]!;
+  const param = pdu + 10;
+  let role = 's7comm:client';
+  if (rosctr === ROSCTR_JOB && param < tpktEnd) {
+    const fn = b[param]!;
+    if (ENGINEERING_JOBS.has(fn)) role = 's7comm:engineering';
+    else if (fn === READ_VAR || fn === WRITE_VAR) role = 's7comm:hmi';
+  } else if (rosctr === ROSCTR_USERDATA && param + 6 < tpktEnd) {
+    const typeGroup = b[param + 5]!;
+    const group = typeGroup & 0x0f;
+    if (typeGroup >> 4 === 4) {
+      if (group === GROUP_BLOCK || group === GROUP_PROGRAMMER) role = 's7comm:engineering';
+      else if (group === GROUP_CYCLIC) role = 's7comm:hmi';
+    }
+  } else return;
+  emitForHost(pkt, sink, 's7comm', 'role', role, 0.8, role === 's7comm:client' ? 'rosctr' : 'function');
+}
 
 function s7(pkt: PacketView, sink: ObservationSink, o: number, end: number): void {
   const b = pkt.data;

@@ -1,14 +1,22 @@
-// Rule-based device classification: category (network / it / iot / ot) and
-// type. Every rule is one line of evidence a person can check, and carries
-// the confidence it deserves; the strongest matching rule wins and its
-// reason is recorded as the evidence. Deliberately small: later work adds
-// rules (and fingerprint tables), not cleverness.
+// Device classification by evidence fusion: category (it, iot, ot, bms,
+// network, mobile, unknown) and type (printer, camera, plc, hmi, switch...).
+//
+// Every rule is one line of evidence a person can check and carries the
+// confidence that evidence deserves. Rules that agree on a (category, type)
+// are fused as independent evidence (noisy-OR: 1 - prod(1 - c)); the
+// strongest fused verdict wins, and every rule that supports it is recorded
+// as evidence. Below CLASSIFY_THRESHOLD the device is "unknown"/
+// "unclassified" (with the best guess's evidence still listed), never a guess
+// stated as fact.
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import type { HintName } from '../decoders/types.js';
 import { type Device, hintValues } from './device.js';
 
+export type Category = 'it' | 'iot' | 'ot' | 'bms' | 'network' | 'mobile' | 'unknown';
+
+/** One rule's finding: what the device is, how sure this one piece of evidence makes us, and why. */
 export interface Classification {
-  category: 'network' | 'it' | 'iot' | 'ot';
+  category: Category;
   type: string;
   confidence: number;
   /** Rule id, recorded as the evidence field. */
@@ -19,11 +27,15 @@ export interface Classification {
 
 interface Facts {
   hint(name: HintName): ReadonlySet<string>;
-  /** Attribute values (model, hostname, os, manufacturer, vendor) joined for pattern tests. */
+  /** Attribute values (model, hostname, manufacturer) and LLDP/CDP system descriptions joined for pattern tests. */
   identity: string;
   model: string;
   hostname: string;
   os: string;
+  /** Manufacturer the device declares in a protocol (CIP, SZL, LLDP...). */
+  manufacturer: string;
+  /** NIC vendor from the IEEE OUI registry. */
+  vendor: string;
   forwarder: boolean;
 }
 
@@ -31,27 +43,51 @@ type Rule = (f: Facts) => Classification | undefined;
 
 const PRINTER_SERVICES = ['_ipp._tcp', '_ipps._tcp', '_printer._tcp', '_pdl-datastream._tcp'];
 const CAMERA_SERVICES = ['_axis-video._tcp', '_onvif._tcp'];
+/** Google Cast receivers (Chromecast, Cast-enabled TVs and speakers) advertise these (Google Cast SDK docs). */
+const CAST_SERVICES = ['_googlecast._tcp', '_googlezone._tcp'];
+const MAC_WORKSTATION_SERVICES = [
+  '_sftp-ssh._tcp',
+  '_ssh._tcp',
+  '_afpovertcp._tcp',
+  '_smb._tcp',
+  '_rfb._tcp',
+];
 const PRINTER_MODEL =
   /laserjet|officejet|deskjet|designjet|\bprinter\b|\bMFC-|\bHL-\d|ecosys|imagerunner|workcentre|bizhub/i;
 const CAMERA_TEXT =
   /\bDCS-\d|\baxis\b|ipcam|ip ?camera|network camera|\bNVR\b|\bDVR\b|webcam|\bIC-\d{4}|hikvision|dahua|\bonvif\b/i;
 const PLC_TEXT =
   /\b1756-|logix|\bS7-?\d{3,4}\b|\bCPU ?31\d|\bIM151|\bIC200|simatic s7|modicon|micrologix|compactlogix|controllogix|\bDL[0-9]{3}\b|koyo/i;
-const INDUSTRIAL_SWITCH = /scalance|hirschmann|moxa eds|stratix/i;
+const HMI_TEXT =
+  /\bwincc\b|panelview|simatic (?:hmi|panel)|\bK?TP\d{3,4}\b|\bHMI\b|factorytalk view|\bpro-face\b/i;
+const INDUSTRIAL_SWITCH = /scalance|hirschmann|moxa eds|stratix|ruggedcom/i;
+/** OUI owners whose switches are industrial (used only together with a "switch" name). */
+const INDUSTRIAL_VENDOR = /siemens|hirschmann|moxa|phoenix contact|belden|westermo|rockwell|ruggedcom/i;
 const MEDIA_TEXT = /mediarenderer|roku|chromecast|_googlecast|apple ?tv|_airplay|_raop|sonos/i;
+const SMART_TV_TEXT = /smart ?tv|\bbravia\b|\bwebos\b|\btizen\b|_androidtvremote|\bfire ?tv\b|\bvizio\b/i;
+const CONFERENCING_TEXT =
+  /telepresence|webex (?:room|board|desk)|zoom ?rooms?|polycom (?:realpresence|group|studio|trio)|poly (?:studio|trio|g7500)|crestron|clickshare|logitech (?:rally|meetup)|yealink (?:meeting|mvc|uvc)/i;
+const IP_PHONE_TEXT =
+  /\bcisco ?ip ?phone|\bCP-\d{4}\b|\bSEP[0-9A-F]{12}\b|yealink sip-t|\bSIP-T\d{2}|polycom ?(?:vvx|soundpoint)|\bsnom ?\d|grandstream gxp|avaya \d{4}|\bmitel ?\d{4}/i;
+/** The vendor class Windows' DHCP client sends ("MSFT 5.0", "MSFT 98"). */
+const WINDOWS_VENDOR_CLASS = /^MSFT /;
 
-/** Server-side industrial roles (hint "role") -> what the device is. */
-const OT_ROLES: readonly [string, string, number][] = [
-  ['s7comm:server', 'plc', 0.75],
-  ['s7comm-plus:server', 'plc', 0.75],
-  ['profinet:io-controller', 'plc', 0.65],
-  ['profinet:io-device', 'io-device', 0.65],
-  ['dnp3:outstation', 'rtu', 0.65],
-  ['bacnet:device', 'building-controller', 0.6],
-  ['bacnet:router', 'bacnet-router', 0.6],
-  ['enip:device', 'ot-device', 0.55],
-  ['modbus:server', 'ot-device', 0.55],
-  ['opcua:server', 'opcua-server', 0.5],
+/** Server-side (or client-side) industrial roles (hint "role") -> what the device is. */
+const ROLES: readonly [string, Category, string, number][] = [
+  ['s7comm:server', 'ot', 'plc', 0.75],
+  ['s7comm-plus:server', 'ot', 'plc', 0.75],
+  // An S7 client that lists/uploads/downloads blocks or controls the CPU is an engineering station (STEP 7/TIA Portal).
+  ['s7comm:engineering', 'ot', 'engineering-workstation', 0.7],
+  // An S7 client that reads/writes variables or subscribes to cyclic data is an operator station (HMI/SCADA).
+  ['s7comm:hmi', 'ot', 'hmi', 0.6],
+  ['profinet:io-controller', 'ot', 'plc', 0.65],
+  ['profinet:io-device', 'ot', 'io-device', 0.65],
+  ['dnp3:outstation', 'ot', 'rtu', 0.65],
+  ['bacnet:device', 'bms', 'building-controller', 0.6],
+  ['bacnet:router', 'bms', 'bacnet-router', 0.6],
+  ['enip:device', 'ot', 'ot-device', 0.55],
+  ['modbus:server', 'ot', 'ot-device', 0.55],
+  ['opcua:server', 'ot', 'opcua-server', 0.5],
 ];
 
 const RULES: readonly Rule[] = [
@@ -59,12 +95,13 @@ const RULES: readonly Rule[] = [
     [...f.hint('deviceType')].some((t) => t === 'Programmable Logic Controller')
       ? c('ot', 'plc', 0.85, 'cip.device_type', 'CIP identity device type is Programmable Logic Controller')
       : undefined,
-  (f) => {
-    const roles = f.hint('role');
-    for (const [role, type, confidence] of OT_ROLES)
-      if (roles.has(role)) return c('ot', type, confidence, `role.${role}`, `acts as ${role}`);
-    return undefined;
-  },
+  ...ROLES.map(
+    ([role, category, type, confidence]): Rule =>
+      (f) =>
+        f.hint('role').has(role)
+          ? c(category, type, confidence, `role.${role}`, `acts as ${role}`)
+          : undefined,
+  ),
   (f) => {
     const types = [...f.hint('wsdTypes')].join(' ');
     if (/NetworkVideoTransmitter/i.test(types))
@@ -105,29 +142,33 @@ const RULES: readonly Rule[] = [
         'announces WLAN access point capability (LLDP)',
       );
     if (caps.has('telephone'))
-      return c(
-        'iot',
-        'voip-phone',
-        0.8,
-        'capabilities.telephone',
-        'announces telephone capability (LLDP/CDP)',
-      );
+      return c('iot', 'ip-phone', 0.8, 'capabilities.telephone', 'announces telephone capability (LLDP/CDP)');
     if (caps.has('camera'))
       return c('iot', 'camera', 0.8, 'capabilities.camera', 'announces camera capability (CDP)');
     return undefined;
   },
   (f) => {
-    for (const s of PRINTER_SERVICES) {
+    for (const s of PRINTER_SERVICES)
       if (f.hint('mdnsService').has(s))
         return c('it', 'printer', 0.85, 'mdns.printer-service', `advertises ${s} over mDNS`);
-    }
     return undefined;
   },
   (f) => {
-    for (const s of CAMERA_SERVICES) {
+    for (const s of CAMERA_SERVICES)
       if (f.hint('mdnsService').has(s))
         return c('iot', 'camera', 0.8, 'mdns.camera-service', `advertises ${s} over mDNS`);
-    }
+    return undefined;
+  },
+  (f) => {
+    for (const s of CAST_SERVICES)
+      if (f.hint('mdnsService').has(s))
+        return c(
+          'iot',
+          'media-player',
+          0.7,
+          'mdns.google-cast',
+          `advertises ${s} (Google Cast receiver) over mDNS`,
+        );
     return undefined;
   },
   (f) =>
@@ -143,7 +184,9 @@ const RULES: readonly Rule[] = [
           'hostname.brother',
           `hostname "${f.hostname}" follows Brother's printer naming`,
         )
-      : undefined,
+      : /^NPI[0-9A-F]{6}$/i.test(f.hostname)
+        ? c('it', 'printer', 0.6, 'hostname.jetdirect', `hostname "${f.hostname}" is HP JetDirect's default`)
+        : undefined,
   (f) => {
     const text = `${f.identity} ${[...f.hint('ssdpServer')].join(' ')} ${[...f.hint('serviceInstance')].join(' ')}`;
     const m = CAMERA_TEXT.exec(text);
@@ -162,30 +205,146 @@ const RULES: readonly Rule[] = [
       : undefined;
   },
   (f) => {
+    const m = /\bswitch\b|\bcatalyst\b|procurve|\bWS-C\d/i.exec(`${f.hostname} ${f.model}`);
+    if (!m) return undefined;
+    const industrial = INDUSTRIAL_VENDOR.exec(`${f.vendor} ${f.manufacturer}`);
+    return industrial
+      ? c(
+          'network',
+          'industrial-switch',
+          0.55,
+          'name.industrial-switch',
+          `"${m[0]}" in its name and made by ${industrial[0]} (industrial networking vendor)`,
+        )
+      : c('network', 'switch', 0.55, 'name.switch', `"${m[0]}" in its name or model`);
+  },
+  (f) => {
     const m = PLC_TEXT.exec(f.identity);
     return m ? c('ot', 'plc', 0.7, 'identity.plc', `"${m[0]}" names a PLC or its module`) : undefined;
   },
   (f) => {
+    const m = HMI_TEXT.exec(`${f.identity} ${[...f.hint('applicationUri')].join(' ')}`);
+    return m ? c('ot', 'hmi', 0.7, 'identity.hmi', `"${m[0]}" names an HMI`) : undefined;
+  },
+  (f) => {
     const types = [...f.hint('ssdpType'), ...f.hint('mdnsService'), f.identity].join(' ');
-    if (/InternetGatewayDevice/i.test(types)) {
+    if (/InternetGatewayDevice/i.test(types))
       return c('network', 'router', 0.6, 'ssdp.gateway', 'announces a UPnP InternetGatewayDevice');
-    }
-    const m = MEDIA_TEXT.exec(`${types} ${[...f.hint('ssdpServer')].join(' ')}`);
+    const text = `${types} ${[...f.hint('ssdpServer')].join(' ')}`;
+    const tv = SMART_TV_TEXT.exec(text);
+    if (tv) return c('iot', 'smart-tv', 0.65, 'identity.smart-tv', `"${tv[0]}" names a smart TV`);
+    const m = MEDIA_TEXT.exec(text);
     return m ? c('iot', 'media-player', 0.6, 'identity.media', `"${m[0]}" names a media device`) : undefined;
   },
   (f) => {
-    if (/^(MacBook)/i.test(f.model))
-      return c('it', 'laptop', 0.75, 'model.apple', `Apple model "${f.model}"`);
+    const text = `${f.identity} ${[...f.hint('sipUserAgent'), ...f.hint('userAgent'), ...f.hint('ssdpServer')].join(' ')}`;
+    const conf = CONFERENCING_TEXT.exec(text);
+    if (conf)
+      return c(
+        'iot',
+        'conferencing',
+        0.7,
+        'identity.conferencing',
+        `"${conf[0]}" names a conferencing system`,
+      );
+    const phone = IP_PHONE_TEXT.exec(text);
+    return phone
+      ? c('iot', 'ip-phone', 0.7, 'identity.ip-phone', `"${phone[0]}" names a desk IP phone`)
+      : undefined;
+  },
+  (f) => {
+    if (/^MacBook/i.test(f.model)) return c('it', 'laptop', 0.75, 'model.apple', `Apple model "${f.model}"`);
     if (/^(iMac|Macmini|MacPro|Mac\d)/i.test(f.model))
       return c('it', 'workstation', 0.75, 'model.apple', `Apple model "${f.model}"`);
-    if (/^(iPhone|iPad)/i.test(f.model))
-      return c('it', 'mobile', 0.75, 'model.apple', `Apple model "${f.model}"`);
+    if (/^iPhone/i.test(f.model))
+      return c('mobile', 'mobile-phone', 0.8, 'model.apple', `Apple model "${f.model}"`);
+    if (/^iPad/i.test(f.model)) return c('mobile', 'tablet', 0.8, 'model.apple', `Apple model "${f.model}"`);
     return undefined;
   },
   (f) => {
+    if (/iphone/i.test(f.hostname))
+      return c('mobile', 'mobile-phone', 0.6, 'hostname.iphone', `hostname "${f.hostname}" names an iPhone`);
+    if (/ipad/i.test(f.hostname))
+      return c('mobile', 'tablet', 0.6, 'hostname.ipad', `hostname "${f.hostname}" names an iPad`);
+    if (/^android[-_]/i.test(f.hostname))
+      return c(
+        'mobile',
+        'mobile-phone',
+        0.5,
+        'hostname.android',
+        `hostname "${f.hostname}" is Android's default`,
+      );
+    return undefined;
+  },
+  (f) => {
+    for (const ua of [...f.hint('userAgent'), ...f.hint('sipUserAgent')]) {
+      if (/\b(iPhone|CPU iPhone OS)\b/.test(ua))
+        return c('mobile', 'mobile-phone', 0.6, 'user_agent.iphone', `User-Agent "${ua}" is an iPhone's`);
+      if (/\bAndroid\b.*\bMobile\b|ksoap2-android|okhttp|Dalvik/i.test(ua))
+        return c(
+          'mobile',
+          'mobile-phone',
+          0.45,
+          'user_agent.android',
+          `User-Agent "${ua}" is an Android app's`,
+        );
+      if (/Windows NT \d/.test(ua))
+        return c('it', 'workstation', 0.5, 'user_agent.windows', `User-Agent "${ua}" is a Windows desktop's`);
+      if (/X11; (?:U; )?(?:Linux|Ubuntu|FreeBSD)|Macintosh; Intel Mac OS X/.test(ua))
+        return c('it', 'workstation', 0.5, 'user_agent.desktop', `User-Agent "${ua}" is a desktop browser's`);
+    }
+    return undefined;
+  },
+  (f) =>
+    /\bmobile communications\b/i.test(f.vendor)
+      ? c(
+          'mobile',
+          'mobile-phone',
+          0.5,
+          'oui.mobile',
+          `NIC registered to "${f.vendor}" (a handset maker's OUI)`,
+        )
+      : undefined,
+  (f) => {
+    if (/^Windows Server/i.test(f.os)) return c('it', 'server', 0.7, 'os.windows-server', `runs ${f.os}`);
     if (/^Windows/i.test(f.os)) return c('it', 'workstation', 0.55, 'os.windows', `runs ${f.os}`);
-    if (/^Android/i.test(f.os)) return c('it', 'mobile', 0.55, 'os.android', `runs ${f.os}`);
+    if (/^Android/i.test(f.os)) return c('mobile', 'mobile-phone', 0.55, 'os.android', `runs ${f.os}`);
+    if (/^(iOS|iPadOS)/i.test(f.os)) return c('mobile', 'mobile-phone', 0.6, 'os.ios', `runs ${f.os}`);
     if (/^macOS/i.test(f.os)) return c('it', 'workstation', 0.5, 'os.macos', `runs ${f.os}`);
+    return undefined;
+  },
+  (f) => {
+    for (const vc of f.hint('dhcpVendorClass')) {
+      if (WINDOWS_VENDOR_CLASS.test(vc))
+        return c(
+          'it',
+          'workstation',
+          0.5,
+          'dhcp.vendor_class.msft',
+          `DHCP vendor class "${vc}" is Windows' client`,
+        );
+      if (/^android-dhcp-/i.test(vc))
+        return c(
+          'mobile',
+          'mobile-phone',
+          0.6,
+          'dhcp.vendor_class.android',
+          `DHCP vendor class "${vc}" is Android's client`,
+        );
+    }
+    return undefined;
+  },
+  (f) => {
+    if (!/^Apple/i.test(f.vendor)) return undefined;
+    for (const s of MAC_WORKSTATION_SERVICES)
+      if (f.hint('mdnsService').has(s))
+        return c(
+          'it',
+          'workstation',
+          0.5,
+          'mdns.mac-services',
+          `Apple NIC advertising ${s} (a Mac's file/remote login service)`,
+        );
     return undefined;
   },
   (f) =>
@@ -198,11 +357,20 @@ const RULES: readonly Rule[] = [
       : undefined,
 ];
 
-export function classify(
-  device: Device,
-  record: DeviceRecord,
-  forwarder: boolean,
-): Classification | undefined {
+/** Fused confidence below which a device is reported as unknown/unclassified. */
+export const CLASSIFY_THRESHOLD = 0.45;
+
+export interface Verdict {
+  category: Category;
+  type: string;
+  /** Fused confidence of every rule that supports this verdict. */
+  confidence: number;
+  /** The supporting rules, strongest first. */
+  support: Classification[];
+}
+
+/** Runs every rule and fuses the results; undefined when no rule fires at all. */
+export function classify(device: Device, record: DeviceRecord, forwarder: boolean): Verdict | undefined {
   const model = record.model?.value ?? '';
   const hostname = record.hostname?.value ?? '';
   const os = record.os?.value ?? '';
@@ -217,12 +385,32 @@ export function classify(
     model,
     hostname,
     os,
+    manufacturer: record.manufacturer?.value ?? '',
+    vendor: record.vendor?.value ?? '',
     forwarder,
   };
-  let best: Classification | undefined;
+  const groups = new Map<string, Classification[]>();
   for (const rule of RULES) {
     const result = rule(facts);
-    if (result && (!best || result.confidence > best.confidence)) best = result;
+    if (!result) continue;
+    const key = `${result.category}/${result.type}`;
+    const group = groups.get(key);
+    if (group) {
+      if (!group.some((g) => g.rule === result.rule)) group.push(result);
+    } else groups.set(key, [result]);
+  }
+  let best: Verdict | undefined;
+  for (const support of groups.values()) {
+    support.sort((a, b) => b.confidence - a.confidence);
+    let miss = 1;
+    for (const s of support) miss *= 1 - s.confidence;
+    const confidence = Math.round((1 - miss) * 100) / 100;
+    const top = support[0]!;
+    if (!best || confidence > best.confidence)
+      best = { category: top.category, type: top.type, confidence, support };
+  }
+  if (best && best.confidence < CLASSIFY_THRESHOLD) {
+    return { category: 'unknown', type: 'unclassified', confidence: best.confidence, support: best.support };
   }
   return best;
 }

@@ -46,6 +46,8 @@ export interface DeviceExtra {
   via?: number;
   /** For an "ip:" device: its packets crossed a router, so `via` is the router's MAC. */
   routed?: boolean;
+  /** Randomized MACs folded into this device, and the DHCP identity that showed they are one (store.stitch). */
+  stitches?: { mac: number; by: string; value: string; seenMs: number }[];
   /** Evidence values that differ (by case) from their attribute's value, by evidence entry index. */
   evValues?: (string | undefined)[];
 }

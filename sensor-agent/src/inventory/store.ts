@@ -6,6 +6,14 @@
 // IP if one is known, else becomes an "ip:" device that a later ARP/DHCP
 // binding can merge into a MAC device.
 //
+// Randomized MACs: a device that changes to a locally administered
+// (randomized) MAC is stitched to the device it was, not counted anew, when
+// it presents the same DHCP client identifier (option 61, RFC 2132/4361) or
+// DHCPv6 DUID (RFC 8415), or the same DHCP hostname together with the same
+// option-55 request order and vendor class, and (for that weaker key) the old
+// MAC fell silent before the new one appeared. Two globally unique MACs are
+// never stitched (cloned VMs share DUIDs). The stitch is kept as evidence.
+//
 // Merging: per attribute the highest-confidence value wins; the same value
 // from another field adds evidence (and never lowers confidence).
 import type { AttributeName, DeviceRecord, Evidence } from '@hark/contracts/inventory';
@@ -18,6 +26,7 @@ import {
   isDeviceMac,
   isHostIp4,
   isHostIp6,
+  isLocallyAdministered,
   parseMac,
 } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
@@ -32,6 +41,7 @@ import {
   type Device,
   extraOf,
   hasHeaderIp4,
+  hintValues,
   ip4List,
   ipv4TextOf,
   ipv6Of,
@@ -61,6 +71,8 @@ export class DeviceStore implements ObservationSink {
   private readonly byIpText = new Map<string, Device>();
   private readonly ipOnly = new Map<string, Device>();
   private readonly byChassis = new Map<string, Device>();
+  /** Identity keys of DHCP clients (see identityKey) by 30-bit hash -> the device that first presented them. */
+  private readonly byIdentity = new Map<number, Device>();
 
   get size(): number {
     return this.byMac.size + this.ipOnly.size;
@@ -128,6 +140,7 @@ export class DeviceStore implements ObservationSink {
         return;
       }
     }
+    if (o.name === 'dhcpClientId' || o.name === 'dhcpFingerprint') this.stitch(device, o);
     if (ATTRIBUTES.has(o.name))
       setAttribute(
         device,
@@ -138,6 +151,41 @@ export class DeviceStore implements ObservationSink {
         o.timestampMs,
       );
     else addHint(device, o.name as HintName, o.value);
+  }
+
+  /**
+   * Indexes the DHCP identity a client presents and, when another device
+   * presented it first and one of the two MACs is randomized, folds this
+   * device into that one (see the header).
+   */
+  private stitch(device: Device, o: Observation): void {
+    if (device.mac < 0) return;
+    const key = o.name === 'dhcpClientId' ? clientIdKey(o.value) : fingerprintKey(device, o.value);
+    if (key === undefined) return;
+    const h = hash30(key);
+    const other = this.byIdentity.get(h);
+    if (!other) {
+      this.byIdentity.set(h, device);
+      return;
+    }
+    if (other === device || other.mac < 0) return;
+    if (!isLocallyAdministered(device.mac) && !isLocallyAdministered(other.mac)) return;
+    // A hash hit is only a candidate: the other device must present the same key.
+    const same =
+      o.name === 'dhcpClientId'
+        ? [...hintValues(other, 'dhcpClientId')].some((v) => clientIdKey(v) === key)
+        : [...hintValues(other, 'dhcpFingerprint')].some((fp) => fingerprintKey(other, fp) === key);
+    if (!same) return;
+    // Hostname + fingerprint is shared by identical devices: only a MAC that replaced a silent one is the same device.
+    if (o.name === 'dhcpFingerprint' && other.lastSeenMs > device.firstSeenMs) return;
+    const by =
+      o.name === 'dhcpClientId' ? (key.startsWith('duid:') ? 'duid' : 'client-id') : 'hostname+fingerprint';
+    const x = extraOf(other);
+    x.stitches ??= [];
+    const stitches = x.stitches;
+    stitches.push({ mac: device.mac, by, value: key, seenMs: o.timestampMs });
+    for (const s of device.x?.stitches ?? []) stitches.push(s);
+    this.merge(other, device);
   }
 
   private resolve(o: Observation): Device | undefined {
@@ -222,6 +270,7 @@ export class DeviceStore implements ObservationSink {
     }
     for (const ip of source.headerIp4 ?? []) addHeaderIp4(target, ip);
     for (const [key, d] of this.byChassis) if (d === source) this.byChassis.set(key, target);
+    for (const [key, d] of this.byIdentity) if (d === source) this.byIdentity.set(key, target);
     for (const [ip, d] of this.ipOnly) if (d === source) this.ipOnly.delete(ip);
     for (const p of source.protocols) addProtocol(target, p);
     const hints = source.hints;
@@ -318,19 +367,29 @@ function toRecord(
       })),
     };
   }
-  const classification = classify(device, record, forwarder);
-  if (classification) {
-    const evidence: Evidence[] = [
-      {
-        protocol: 'classifier',
-        field: classification.rule,
-        value: classification.reason,
-        seen: record.lastSeen,
-      },
-    ];
-    record.category = { value: classification.category, confidence: classification.confidence, evidence };
-    record.type = { value: classification.type, confidence: classification.confidence, evidence };
+  // The contract has no per-MAC evidence: a stitch is evidence on the hostname (the identity it rests on).
+  const stitches = device.x?.stitches;
+  if (stitches && record.hostname) {
+    for (const st of stitches)
+      record.hostname.evidence.push({
+        protocol: 'stitch',
+        field: `randomized-mac.${st.by}`,
+        value: `${formatMac(st.mac)} ${st.value}`,
+        seen: iso(st.seenMs),
+      });
   }
+  // Every device gets a category and type: the fused verdict, or unknown/unclassified (confidence 0,
+  // no evidence) when no rule fired; each supporting rule is one evidence entry.
+  const verdict = classify(device, record, forwarder);
+  const evidence: Evidence[] = (verdict?.support ?? []).map((s) => ({
+    protocol: 'classifier',
+    field: s.rule,
+    value: `${s.category}/${s.type} ${s.confidence}: ${s.reason}`,
+    seen: record.lastSeen,
+  }));
+  const confidence = verdict?.confidence ?? 0;
+  record.category = { value: verdict?.category ?? 'unknown', confidence, evidence };
+  record.type = { value: verdict?.type ?? 'unclassified', confidence, evidence };
   return record;
 }
 
@@ -390,6 +449,42 @@ function addressesOf(
   for (const ip of numeric) ipv4.add(formatIp4(ip));
   const ipv6 = header6.length < ROUTER_HEADER_IPS ? [...strong6, ...header6] : strong6;
   return { ipv4: device.x?.ipv4Text ? [...ipv4].sort(compareIp4) : [...ipv4], ipv6: ipv6.sort(), forwarder };
+}
+
+/** Generic DHCP hostnames many devices share: never an identity. */
+const GENERIC_HOSTNAME =
+  /^(?:localhost|unknown|android|android-dhcp-\d+|iphone|ipad|galaxy|dhcp(?:cd|client)?|host|client|\(none\))$/i;
+
+/**
+ * The identity a DHCP client id names. RFC 4361 client ids (type 255: IAID,
+ * then the DUID) and DHCPv6 DUIDs both key on the DUID, so a dual-stack
+ * client's v4 and v6 identities meet. Values as the decoders emit them:
+ * "<type>:<hex>" (DHCPv4) and "duid:<hex>" (DHCPv6).
+ */
+function clientIdKey(value: string): string | undefined {
+  if (value.startsWith('duid:')) return value.length > 9 ? value : undefined;
+  if (value.startsWith('255:')) return value.length > 4 + 8 + 4 ? `duid:${value.slice(4 + 8)}` : undefined;
+  return value.length > 4 ? `cid:${value}` : undefined;
+}
+
+/** Hostname + option-55 order + vendor class, when the hostname is specific enough to identify one device. */
+function fingerprintKey(device: Device, fingerprint: string): string | undefined {
+  const host = hostnameOf(device);
+  if (host === undefined || host.length < 3 || GENERIC_HOSTNAME.test(host)) return undefined;
+  const vendorClass = [...hintValues(device, 'dhcpVendorClass')].sort().join(',');
+  return `hfp:${host.toLowerCase()}|${fingerprint}|${vendorClass}`;
+}
+
+function hostnameOf(device: Device): string | undefined {
+  for (const a of attributesOf(device)) if (a.name === 'hostname') return a.value;
+  return undefined;
+}
+
+/** FNV-1a, folded to 30 bits so the Map key stays a small integer. */
+function hash30(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h ^ (h >>> 30)) & 0x3fffffff;
 }
 
 function ip4ToInt(ip: string): number {
