@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { DEFAULTS, loadPem, type PemSource } from './config.js';
-import { HistoryWriter } from './durability/history.js';
+import { HistoryClient } from './durability/history-client.js';
 import { Journal } from './durability/journal.js';
 import { FleetRegistry } from './fleet/registry.js';
 import { buildHttpServer } from './http/server.js';
@@ -37,6 +37,14 @@ export interface AggregatorOptions {
   };
   /** MQTT client id of the aggregator's persistent session; default "hark-aggregator". */
   clientId?: string;
+  /**
+   * Scale-out: the sites this replica owns (see the README). Messages of
+   * other sites are acknowledged and dropped. Each replica needs its own
+   * clientId (its own persistent session) and its own dataDir.
+   */
+  sites?: readonly string[];
+  /** Subscribe as a member of this shared-subscription group ($share/<group>/...); see the README. */
+  shareGroup?: string;
   /** A sensor without a heartbeat for this long is stale; default 90 s. */
   staleAfterMs?: number;
   /** With the embedded broker, how long start-up waits for the subscription; default 15 s. */
@@ -95,14 +103,18 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   let recovered: ReturnType<typeof Journal.open<AggregatorState>>['recovered'] | undefined;
   if (options.dataDir)
     ({ journal, recovered } = Journal.open<AggregatorState>(join(options.dataDir, 'wal'), logger));
-  const history = options.dataDir ? new HistoryWriter(join(options.dataDir, 'history')) : undefined;
+  // Parquet history and the state file are written by a worker thread, off the ingest thread.
+  const history = options.dataDir
+    ? new HistoryClient(join(options.dataDir, 'history'), logger, registry)
+    : undefined;
   const handler = new MessageHandler({
     topicPrefix,
     inventory,
     fleet,
     logger,
     registry,
-    ...(journal ? { journal, history: true } : {}),
+    ...(journal && history ? { journal, history } : {}),
+    ...(options.sites ? { sites: options.sites } : {}),
   });
   if (recovered) {
     if (recovered.state) handler.importState(recovered.state);
@@ -114,14 +126,11 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     if (!journal || !history) return Promise.resolve();
     compacting ??= journal
       .compact(
-        () => ({
-          state: handler.exportState(),
-          extra: { rows: handler.drainRows(), gen: journal!.generation },
-        }),
-        async ({ rows, gen }) => {
-          await history.writeObservations(rows);
-          await history.writeInventory(inventory.all(), gen);
-        },
+        // Synchronous, at a safe point: the state as of the covered generation.
+        () => handler.exportState(),
+        // The worker gets every row applied before the capture first (one ordered channel).
+        (state, { walGen, covered, stateTmp }) =>
+          history.compact({ covered, walGen, stateTmp, state, at: Date.now() }),
       )
       .catch((err) => logger.error({ err }, 'compaction failed'))
       .finally(() => {
@@ -151,6 +160,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       clearInterval(compactTimer);
       await compacting;
       await journal!.close();
+      await history?.close();
     });
     // Runs before the journal closes (cleanups run in reverse): a clean stop leaves a compacted state.
     cleanups.push(async () => {
@@ -193,6 +203,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       tls: { ca, cert: clientCert, key: clientKey },
       clientId: options.clientId ?? DEFAULTS.clientId,
       topicPrefix,
+      ...(options.shareGroup ? { shareGroup: options.shareGroup } : {}),
       onMessage: (topic, payload, retained, ack) => handler.receive(topic, payload, retained, ack),
       logger,
       registry,
@@ -220,7 +231,10 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     const httpPort =
       typeof address === 'object' && address ? address.port : (options.http?.port ?? DEFAULTS.httpPort);
     const httpUrl = `http://${ANY_ADDRESS.has(httpHost) ? '127.0.0.1' : httpHost}:${httpPort}`;
-    logger.info({ httpUrl, brokerUrl, embeddedBroker: !!broker, topicPrefix }, 'aggregator started');
+    logger.info(
+      { httpUrl, brokerUrl, embeddedBroker: !!broker, topicPrefix, sites: options.sites ?? 'all' },
+      'aggregator started',
+    );
 
     let stopping: Promise<void> | undefined;
     return {

@@ -86,6 +86,19 @@ program
       .argParser(int)
       .default(60),
   )
+  .addOption(
+    new Option('--sites <sites>', 'scale-out: only these sites (comma-separated); others are dropped')
+      .env('HARK_SITES')
+      .argParser((v: string) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      ),
+  )
+  .addOption(
+    new Option('--share-group <group>', 'subscribe as a member of this $share group').env('HARK_SHARE_GROUP'),
+  )
   .addOption(new Option('--log-level <level>', 'log level').env('HARK_LOG_LEVEL').default('info'))
   .action(async (opts) => {
     const logger = createLogger(opts.logLevel);
@@ -103,6 +116,8 @@ program
         clientKey: { path: opts.clientKey },
       },
       clientId: opts.clientId,
+      ...(opts.sites ? { sites: opts.sites } : {}),
+      ...(opts.shareGroup ? { shareGroup: opts.shareGroup } : {}),
       staleAfterMs: opts.staleAfter * 1000,
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       compaction: { intervalMs: Math.max(1, opts.compactInterval) * 1000 },

@@ -17,9 +17,10 @@
 // publish to the last observation received (1) or applied (2).
 // Goals (issue): >= 100k obs/s, >= 0.8 of the broker's raw rate, p99 < 1 s at 10k obs/s.
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance as perf } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startAggregator } from '@hark/aggregator';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
@@ -56,7 +57,7 @@ interface ChildJob {
 type ChildMessage =
   | { kind: 'start'; at: number }
   | { kind: 'published'; at: number; mac: string }
-  | { kind: 'done'; at: number }
+  | { kind: 'done'; at: number; cpuMs?: number }
   | { kind: 'error'; message: string };
 
 function macOf(n: number): string {
@@ -118,7 +119,6 @@ function tlsFiles(work: string, i: number) {
 async function child(job: ChildJob): Promise<void> {
   const send = (m: ChildMessage) => process.send!(m);
   const log = pino({ level: 'silent' });
-  const { readFileSync } = await import('node:fs');
   if (job.mode === 'raw') {
     const clients = await Promise.all(
       job.sensors.map((i) => {
@@ -197,6 +197,7 @@ async function child(job: ChildJob): Promise<void> {
 
   if (job.mode === 'reporters') {
     const batches = job.sensors.map((i) => batchesFor(i, MESSAGES_PER_SENSOR));
+    const cpu0 = process.cpuUsage();
     send({ kind: 'start', at: Date.now() });
     await Promise.all(
       reporters.map(async (r, c) => {
@@ -210,7 +211,8 @@ async function child(job: ChildJob): Promise<void> {
         if (!(await r.drained(60_000))) throw new Error('reporter did not drain');
       }),
     );
-    send({ kind: 'done', at: Date.now() });
+    const cpu = process.cpuUsage(cpu0);
+    send({ kind: 'done', at: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000 });
   } else {
     const r = reporters[0]!;
     const perMessageMs = (1000 * DEVICES_PER_MESSAGE) / LATENCY_RATE;
@@ -258,6 +260,18 @@ async function until(
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (100 ticks/s); 0 without /proc. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime: fields 14 and 15 of the line, 11 and 12 after the name.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
   }
 }
 
@@ -353,8 +367,13 @@ export const mqttThroughput: Benchmark = {
       };
       const before = await observations();
       let harkStart = 0;
+      let childCpuMs = 0;
+      const elu0 = perf.eventLoopUtilization();
+      const cpu0 = process.cpuUsage();
+      const brokerCpu0 = processCpuMs(broker.pid);
       const hark = runChild({ mode: 'reporters', brokerUrl: broker.url, work, sensors }, (m) => {
         if (m.kind === 'start') harkStart = m.at;
+        if (m.kind === 'done') childCpuMs = m.cpuMs ?? 0;
       });
       let harkLast = 0;
       await until(
@@ -369,11 +388,19 @@ export const mqttThroughput: Benchmark = {
         },
         90_000,
       );
+      const elu = perf.eventLoopUtilization(elu0);
+      const cpu = process.cpuUsage(cpu0);
+      const brokerCpu = processCpuMs(broker.pid) - brokerCpu0;
       await hark.exited; // every Reporter drained: every PUBACK, i.e. every WAL fsync, came back
       const harkRate = total / ((harkLast - harkStart) / 1000);
+      const harkSeconds = (harkLast - harkStart) / 1000;
       const ratio = harkRate / rawRate;
       lines.push(
         `hark (Reporter spool -> Mosquitto mTLS -> aggregator WAL + merge): ${(harkRate / 1e3).toFixed(1)} k obs/s (${((harkLast - harkStart) / 1000).toFixed(2)} s) = ${ratio.toFixed(2)} of the broker's raw rate`,
+      );
+
+      lines.push(
+        `  CPU in that phase (2 cores, shared with whatever else runs): aggregator process ${((cpu.user + cpu.system) / 1000 / harkSeconds / 10).toFixed(0)}% of a core (ingest thread busy ${(elu.utilization * 100).toFixed(0)}% of the time; the rest is the history worker), publisher child (4 Reporters) ${(childCpuMs / harkSeconds / 10).toFixed(0)}%, Mosquitto ${(brokerCpu / harkSeconds / 10).toFixed(0)}%`,
       );
 
       // 3. Latency at a fixed rate: publishDelta() -> visible in the HTTP API.

@@ -2,29 +2,37 @@
 // partitions:
 //   <dir>/observations/site=<site>/date=<YYYY-MM-DD>/observations-<gen>.parquet
 //   <dir>/inventory/site=<site>/date=<YYYY-MM-DD>/inventory-<gen>.parquet
-// Written at each journal compaction. Observation rows are grouped by the WAL
-// generation their message was logged in, and a file's name carries that
-// generation: after a crash, replaying a generation rewrites the same file
-// with the same rows, so history neither loses nor doubles an observation.
-// Every file is written to a temporary name, then renamed into place.
+// Observation rows are grouped by the WAL generation their message was
+// logged in, and a file's name carries that generation: after a crash,
+// replaying a generation rewrites the same file with the same rows, so
+// history neither loses nor doubles an observation. Every file is written to
+// a temporary name, then renamed into place once its generation is compacted.
+//
+// This runs in the history worker (history-worker.ts), off the ingest
+// thread: rows are appended to the open files of their generation as
+// messages arrive (bounded memory: a row group per open file), and a
+// compaction closes and renames the files of the covered generations, writes
+// the inventory snapshot, and the journal's state file.
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import parquet from '@dsnp/parquetjs';
 import type { Device } from '../inventory/store.js';
 
-export interface ObservationRow {
+/** One applied inventory message, as the ingest thread hands it over. */
+export interface HistoryItem {
   gen: number;
   site: string;
   sensor: string;
   node: string;
-  runId: string;
-  seq: number;
-  mode: string;
-  zone: string | undefined;
-  deviceId: string;
   receivedAt: number;
-  lastSeen: string;
-  record: string;
+  /** The message's JSON, as received (already validated by the ingest thread). */
+  payload: Uint8Array;
+}
+
+/** A batch of items: their payloads packed into one buffer (one transfer instead of one per message). */
+export interface HistoryBatch {
+  items: (Omit<HistoryItem, 'payload'> & { offset: number; length: number })[];
+  data: Uint8Array;
 }
 
 const observationSchema = new parquet.ParquetSchema({
@@ -58,65 +66,114 @@ const inventorySchema = new parquet.ParquetSchema({
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-async function writeAtomically(
+type Writer = Awaited<ReturnType<typeof parquet.ParquetWriter.openFile>>;
+
+async function openTmp(
   schema: InstanceType<typeof parquet.ParquetSchema>,
   path: string,
-  rows: Record<string, unknown>[],
-): Promise<void> {
-  const dir = join(path, '..');
-  await mkdir(dir, { recursive: true });
+): Promise<{ writer: Writer; tmp: string }> {
+  await mkdir(join(path, '..'), { recursive: true });
   const tmp = `${path}.tmp`;
-  const writer = await parquet.ParquetWriter.openFile(schema, tmp);
-  try {
-    for (const row of rows) await writer.appendRow(row);
-  } finally {
-    await writer.close();
-  }
+  return { writer: await parquet.ParquetWriter.openFile(schema, tmp), tmp };
+}
+
+async function closeAndRename(writer: Writer, tmp: string, path: string): Promise<void> {
+  await writer.close();
   await rename(tmp, path).catch(async (err) => {
     await rm(tmp, { force: true });
     throw err;
   });
 }
 
+async function writeAtomically(
+  schema: InstanceType<typeof parquet.ParquetSchema>,
+  path: string,
+  rows: Record<string, unknown>[],
+): Promise<void> {
+  const { writer, tmp } = await openTmp(schema, path);
+  try {
+    for (const row of rows) await writer.appendRow(row);
+  } catch (err) {
+    await writer.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await closeAndRename(writer, tmp, path);
+}
+
+interface OpenFile {
+  gen: number;
+  path: string;
+  tmp: string;
+  writer: Writer;
+}
+
 export class HistoryWriter {
+  /** Observation files being written, by final path. */
+  private readonly open = new Map<string, OpenFile>();
+
   constructor(private readonly dir: string) {}
 
-  async writeObservations(rows: ObservationRow[]): Promise<number> {
-    const groups = new Map<string, ObservationRow[]>();
-    for (const row of rows) {
-      const key = join(
-        'observations',
-        `site=${row.site}`,
-        `date=${day(row.receivedAt)}`,
-        `observations-${String(row.gen).padStart(12, '0')}.parquet`,
-      );
-      let group = groups.get(key);
-      if (!group) {
-        group = [];
-        groups.set(key, group);
-      }
-      group.push(row);
+  /** Appends one message's device records to its generation's file (opened on first use). */
+  async observe(item: HistoryItem): Promise<number> {
+    const message = JSON.parse(Buffer.from(item.payload).toString('utf8')) as {
+      runId: string;
+      seq: number;
+      mode: string;
+      zone?: string;
+      devices: { id: string; lastSeen: string }[];
+    };
+    const path = join(
+      this.dir,
+      'observations',
+      `site=${item.site}`,
+      `date=${day(item.receivedAt)}`,
+      `observations-${String(item.gen).padStart(12, '0')}.parquet`,
+    );
+    let file = this.open.get(path);
+    if (!file) {
+      // A file of this generation may exist from before a crash: it is rewritten from the replay.
+      file = { gen: item.gen, path, ...(await openTmp(observationSchema, path)) };
+      this.open.set(path, file);
     }
-    for (const [file, group] of groups) {
-      await writeAtomically(
-        observationSchema,
-        join(this.dir, file),
-        group.map((r) => ({
-          site: r.site,
-          sensor: r.sensor,
-          node: r.node,
-          run_id: r.runId,
-          seq: r.seq,
-          mode: r.mode,
-          ...(r.zone !== undefined ? { zone: r.zone } : {}),
-          device_id: r.deviceId,
-          received_at: new Date(r.receivedAt),
-          last_seen: new Date(Date.parse(r.lastSeen)),
-          record: r.record,
-        })),
-      );
+    const receivedAt = new Date(item.receivedAt);
+    for (const d of message.devices) {
+      await file.writer.appendRow({
+        site: item.site,
+        sensor: item.sensor,
+        node: item.node,
+        run_id: message.runId,
+        seq: message.seq,
+        mode: message.mode,
+        ...(message.zone !== undefined ? { zone: message.zone } : {}),
+        device_id: d.id,
+        received_at: receivedAt,
+        last_seen: new Date(Date.parse(d.lastSeen)),
+        record: JSON.stringify(d),
+      });
     }
-    return groups.size;
+    return message.devices.length;
+  }
+
+  /** Closes and renames into place the observation files of generations <= `gen`; returns how many. */
+  async finish(gen: number): Promise<number> {
+    let n = 0;
+    for (const [path, file] of this.open) {
+      if (file.gen > gen) continue;
+      this.open.delete(path);
+      await closeAndRename(file.writer, file.tmp, file.path);
+      n++;
+    }
+    return n;
+  }
+
+  /** Drops unfinished files (their generations are replayed from the WAL after a restart). */
+  async abandon(): Promise<void> {
+    for (const file of this.open.values()) {
+      await file.writer.close().catch(() => undefined);
+      await rm(file.tmp, { force: true });
+    }
+    this.open.clear();
   }
 
   /** One file per site: the merged inventory as it stands at generation `gen`. */

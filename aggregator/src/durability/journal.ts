@@ -4,7 +4,10 @@
 // redelivers what was not acknowledged, and the log replays what was.
 //
 // Files in the data directory:
-//   wal-<gen>.log   frames [u32 length][u32 crc32][JSON record], appended
+//   wal-<gen>.log   frames [u32 length][u32 crc32][body], appended; the body is
+//                   [0x01][f64 received at][u16 topic length][topic][payload]
+//                   (the payload's own bytes, not re-encoded), or, in logs
+//                   written before that format, a JSON record (first byte "{")
 //   state.json      the compacted state, with the first WAL generation NOT in it
 // Group commit: appends made while a write+fdatasync is under way are written
 // together by the next one, so throughput grows with load instead of being
@@ -24,7 +27,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  write,
+  writev,
 } from 'node:fs';
 import { open, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -46,13 +49,37 @@ export interface Recovered<S> {
   records: { gen: number; record: JournalRecord }[];
 }
 
+/** A record to append: the payload's bytes are logged as they are. */
+export interface JournalEntry {
+  t: string;
+  payload: Uint8Array;
+  at: number;
+}
+
 const HEADER = 8;
+/** First body byte of a binary record (a JSON record starts with "{"). */
+const BINARY = 0x01;
+/** Binary body: marker, f64 receivedAt, u16 topic length. */
+const META = 1 + 8 + 2;
+
+function decodeBody(body: Buffer): JournalRecord {
+  if (body[0] !== BINARY) return JSON.parse(body.toString('utf8')) as JournalRecord;
+  const at = body.readDoubleBE(1);
+  const topicLength = body.readUInt16BE(9);
+  return {
+    at,
+    t: body.toString('utf8', META, META + topicLength),
+    p: body.toString('utf8', META + topicLength),
+  };
+}
 const walName = (gen: number) => `wal-${String(gen).padStart(12, '0')}.log`;
 
 export class Journal<S> {
   private gen = 0;
   private fd = -1;
-  private queue: { frame: Buffer; done: () => void }[] = [];
+  /** Frames (a header, then the payload) waiting for the next write, and their callbacks. */
+  private queue: Buffer[] = [];
+  private callbacks: ((gen: number) => void)[] = [];
   private flushing = false;
   private compaction: (() => void) | undefined;
   private sinceCompaction = 0;
@@ -94,7 +121,7 @@ export class Journal<S> {
         if (off + HEADER + len > data.byteLength) break;
         const body = data.subarray(off + HEADER, off + HEADER + len);
         if (crc32(body) !== data.readUInt32BE(off + 4)) break; // torn tail: never acknowledged
-        records.push({ gen, record: JSON.parse(body.toString('utf8')) as JournalRecord });
+        records.push({ gen, record: decodeBody(body) });
         off += HEADER + len;
       }
     }
@@ -118,16 +145,27 @@ export class Journal<S> {
     return this.sinceCompaction;
   }
 
-  /** Appends; `durable(gen)` runs once the record is fsynced (in append order). */
-  append(record: JournalRecord, durable: (gen: number) => void): void {
+  /**
+   * Appends; `durable(gen)` runs once the record is fsynced (in append order).
+   * The payload is written as it is (not copied, not re-encoded): the caller
+   * must not modify it until `durable` runs.
+   */
+  append(entry: JournalEntry, durable: (gen: number) => void): void {
     if (this.closed) return;
-    const body = Buffer.from(JSON.stringify(record));
-    const frame = Buffer.allocUnsafe(HEADER + body.byteLength);
-    frame.writeUInt32BE(body.byteLength, 0);
-    frame.writeUInt32BE(crc32(body), 4);
-    body.copy(frame, HEADER);
-    const gen = this.gen;
-    this.queue.push({ frame, done: () => durable(gen) });
+    const topicLength = Buffer.byteLength(entry.t);
+    const head = Buffer.allocUnsafe(HEADER + META + topicLength);
+    head[HEADER] = BINARY;
+    head.writeDoubleBE(entry.at, HEADER + 1);
+    head.writeUInt16BE(topicLength, HEADER + 9);
+    head.write(entry.t, HEADER + META, 'utf8');
+    const meta = head.subarray(HEADER);
+    head.writeUInt32BE(meta.byteLength + entry.payload.byteLength, 0);
+    head.writeUInt32BE(crc32(entry.payload, crc32(meta)), 4);
+    this.queue.push(
+      head,
+      Buffer.from(entry.payload.buffer, entry.payload.byteOffset, entry.payload.byteLength),
+    );
+    this.callbacks.push(durable);
     this.sinceCompaction++;
     if (!this.flushing) void this.flush();
   }
@@ -136,22 +174,33 @@ export class Journal<S> {
     this.flushing = true;
     try {
       while (this.queue.length > 0 && !this.closed) {
-        const batch = this.queue;
+        let buffers = this.queue;
+        const callbacks = this.callbacks;
         this.queue = [];
-        const data = Buffer.concat(batch.map((b) => b.frame));
+        this.callbacks = [];
+        // The generation is the file the batch goes to (a compaction may have started a new one).
         const handle = this.fd;
+        const gen = this.gen;
         await new Promise<void>((resolve, reject) => {
-          // One write and one fdatasync for the whole batch, off the event loop.
-          const writeAll = (off: number): void => {
-            write(handle, data, off, data.byteLength - off, null, (err, n) => {
+          // One gathered write and one fdatasync for the whole batch, off the event loop.
+          const writeAll = (): void => {
+            writev(handle, buffers, null, (err, n) => {
               if (err) return reject(err);
-              if (off + n < data.byteLength) return writeAll(off + n);
+              // A short write: go on from where it stopped.
+              let rest = n;
+              let i = 0;
+              while (i < buffers.length && rest >= buffers[i]!.byteLength) rest -= buffers[i++]!.byteLength;
+              if (i < buffers.length) {
+                buffers = buffers.slice(i);
+                buffers[0] = buffers[0]!.subarray(rest);
+                return writeAll();
+              }
               fdatasync(handle, (e) => (e ? reject(e) : resolve()));
             });
           };
-          writeAll(0);
+          writeAll();
         });
-        for (const b of batch) b.done();
+        for (const done of callbacks) done(gen);
         this.runCompaction();
       }
     } catch (err) {
@@ -173,32 +222,30 @@ export class Journal<S> {
 
   /**
    * Compacts: at the next safe point `capture()` runs (the in-memory state is
-   * then exactly the WAL so far), a new generation starts, `beforeState(g)`
-   * runs (e.g. history files for generations <= g), then the state file is
-   * replaced atomically and the covered WAL files are deleted.
+   * then exactly the WAL so far), a new generation starts, `persist` runs with
+   * the captured value and writes (and fsyncs) the state file's content
+   * (see writeStateFile) to `stateTmp` (and may write anything else derived
+   * from generations <= the covered one, e.g. history), then the state file
+   * is replaced atomically and the covered WAL files are deleted.
    */
-  compact<T>(
-    capture: () => { state: S; extra: T },
-    beforeState?: (extra: T) => Promise<void>,
+  compact(
+    capture: () => S,
+    persist: (state: S, target: { walGen: number; covered: number; stateTmp: string }) => Promise<void>,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const run = () => {
         try {
-          const { state, extra } = capture();
+          const captured = capture();
           const covered = this.gen;
           closeSync(this.fd);
           this.gen += 1;
           this.fd = openSync(join(this.dir, walName(this.gen)), 'a');
-          this.sinceCompaction = this.queue.length;
-          const newGen = this.gen;
+          this.sinceCompaction = this.callbacks.length;
+          const walGen = this.gen;
           (async () => {
-            if (beforeState) await beforeState(extra);
-            const tmp = join(this.dir, 'state.json.tmp');
-            await writeFile(tmp, JSON.stringify({ walGen: newGen, state }));
-            const h = await open(tmp, 'r+');
-            await h.datasync();
-            await h.close();
-            await rename(tmp, join(this.dir, 'state.json'));
+            const stateTmp = join(this.dir, 'state.json.tmp');
+            await persist(captured, { walGen, covered, stateTmp });
+            await rename(stateTmp, join(this.dir, 'state.json'));
             syncDir(this.dir);
             for (const f of readdirSync(this.dir)) {
               const g = /^wal-(\d{12})\.log$/.exec(f)?.[1];
@@ -224,6 +271,17 @@ export class Journal<S> {
     this.closed = true;
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+  }
+}
+
+/** Writes a state file's content ({ walGen, state }) to `path` and fsyncs it. */
+export async function writeStateFile(path: string, walGen: number, state: unknown): Promise<void> {
+  await writeFile(path, JSON.stringify({ walGen, state }));
+  const h = await open(path, 'r+');
+  try {
+    await h.datasync();
+  } finally {
+    await h.close();
   }
 }
 

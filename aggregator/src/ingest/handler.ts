@@ -11,7 +11,6 @@ import {
   type StatusMessage,
 } from '@hark/contracts/mqtt';
 import { Counter, type Registry } from 'prom-client';
-import type { ObservationRow } from '../durability/history.js';
 import type { Journal, JournalRecord } from '../durability/journal.js';
 import type { FleetRegistry } from '../fleet/registry.js';
 import type { InventoryStore, StoredDevice } from '../inventory/store.js';
@@ -34,8 +33,15 @@ export interface MessageHandlerOptions {
   registry?: Registry;
   /** With a journal, an inventory message is applied and acknowledged only once it is durable. */
   journal?: Journal<AggregatorState>;
-  /** Collect observation rows for the Parquet history. */
-  history?: boolean;
+  /**
+   * Scale-out: the sites this replica owns. Messages of other sites are
+   * acknowledged and dropped unread (counted as skipped): another replica
+   * owns them, so all of a site's messages merge, and de-duplicate, in one
+   * place. Undefined: every site.
+   */
+  sites?: readonly string[];
+  /** Where applied messages go for the Parquet history (the history worker). */
+  history?: HistorySink;
 }
 
 /** What the journal's compacted state holds. */
@@ -47,6 +53,10 @@ export interface AggregatorState {
 }
 
 type Origin = { site: string; sensor: string; node: string };
+
+export interface HistorySink {
+  observe(gen: number, origin: Origin, receivedAt: number, payload: Uint8Array): void;
+}
 
 /**
  * Which (sender, runId, seq) were applied: per run, every seq below `floor`
@@ -92,6 +102,8 @@ export class MessageHandler {
   private readonly devicesApplied: Counter<'outcome'>;
   private readonly duplicates: Counter;
   private readonly observations: Counter;
+  private readonly skipped: Counter;
+  private readonly sites: ReadonlySet<string> | undefined;
   private readonly logWindows = new Map<string, { start: number; count: number }>();
   private readonly log: Logger;
   /** Applied (durable) messages, by sender and run. */
@@ -99,8 +111,6 @@ export class MessageHandler {
   /** Accepted messages waiting for their journal write. */
   private readonly pending = new Set<string>();
   private readonly partial = new Map<string, { gen: number; record: JournalRecord; part: number }[]>();
-  /** Observation rows not yet written to history, drained at compaction. */
-  private rows: ObservationRow[] = [];
   /** Called after each durable inventory message (the aggregator schedules compaction). */
   onDurable: (() => void) | undefined;
 
@@ -135,6 +145,12 @@ export class MessageHandler {
       help: 'Device records applied from inventory messages; each (runId, seq) is applied exactly once',
       registers,
     });
+    this.skipped = new Counter({
+      name: 'hark_aggregator_messages_skipped_total',
+      help: 'Messages acknowledged and dropped because their site belongs to another aggregator replica (--sites)',
+      registers,
+    });
+    this.sites = options.sites ? new Set(options.sites) : undefined;
     // Pre-create the series so dashboards and alerts see zeros rather than gaps.
     for (const reason of [
       'version',
@@ -174,9 +190,12 @@ export class MessageHandler {
     for (const { gen, record } of records) {
       const origin = parseTopic(this.options.topicPrefix, record.t);
       if (origin?.kind !== 'inventory') continue;
+      // A site given up since (replica reconfigured): its owner has it now.
+      if (this.sites && !this.sites.has(origin.site)) continue;
       try {
-        const message = decodeMessage('inventory', Buffer.from(record.p)) as InventoryMessage;
-        this.applyInventory(origin, message, gen, record);
+        const payload = Buffer.from(record.p);
+        const message = decodeMessage('inventory', payload) as InventoryMessage;
+        this.applyInventory(origin, message, gen, record.at, record.t, payload);
       } catch (err) {
         this.log.error({ err: (err as Error).message, topic: record.t }, 'journal record not replayable');
       }
@@ -198,18 +217,16 @@ export class MessageHandler {
     this.replay(state.partial);
   }
 
-  /** Takes the observation rows collected since the last call. */
-  drainRows(): ObservationRow[] {
-    const rows = this.rows;
-    this.rows = [];
-    return rows;
-  }
-
   private process(topic: string, payload: Uint8Array, retained: boolean, ack: () => void): void {
     const done = ack;
     const origin = parseTopic(this.options.topicPrefix, topic);
     if (!origin) {
       this.reject('topic', topic, 'not a sensor topic of this prefix');
+      done();
+      return;
+    }
+    if (this.sites && !this.sites.has(origin.site)) {
+      this.skipped.inc();
       done();
       return;
     }
@@ -244,18 +261,19 @@ export class MessageHandler {
           return;
         }
         this.accepted.inc({ kind: message.kind });
-        const record: JournalRecord = { t: topic, p: Buffer.from(payload).toString('utf8'), at: Date.now() };
+        const at = Date.now();
         const journal = this.options.journal;
         if (!journal) {
-          this.applyInventory(origin, message, 0, record);
+          this.applyInventory(origin, message, 0, at, topic, payload);
           done();
           return;
         }
         this.pending.add(id);
-        journal.append(record, (gen) => {
+        // The payload's bytes go to the log as they are: validated once, never re-encoded.
+        journal.append({ t: topic, payload, at }, (gen) => {
           this.pending.delete(id);
           try {
-            this.applyInventory(origin, message, gen, record);
+            this.applyInventory(origin, message, gen, at, topic, payload);
           } catch (err) {
             this.reject('internal', topic, (err as Error).message);
           }
@@ -275,12 +293,14 @@ export class MessageHandler {
     done();
   }
 
-  /** Applies a durable inventory message: de-duplication mark, snapshot assembly, merge, history rows. */
+  /** Applies a durable inventory message: de-duplication mark, snapshot assembly, merge, history. */
   private applyInventory(
     origin: Origin,
     message: InventoryMessage,
     gen: number,
-    record: JournalRecord,
+    at: number,
+    topic: string,
+    payload: Uint8Array,
   ): void {
     const run = runKey(origin, message.runId);
     this.seen.add(run, message.seq);
@@ -292,43 +312,42 @@ export class MessageHandler {
         parts = [];
         this.partial.set(key, parts);
       }
-      if (!parts.some((p) => p.part === message.part)) parts.push({ gen, record, part: message.part });
+      if (!parts.some((p) => p.part === message.part)) {
+        const record: JournalRecord = { t: topic, p: Buffer.from(payload).toString('utf8'), at };
+        parts.push({ gen, record, part: message.part });
+      }
       if (parts.length < message.parts) return;
       this.partial.delete(key);
       parts.sort((a, b) => a.part - b.part);
       for (const p of parts) {
-        const m = decodeMessage('inventory', Buffer.from(p.record.p)) as InventoryMessage;
-        this.onInventory(origin, m, p.gen, p.record.at);
+        const bytes = Buffer.from(p.record.p);
+        const m = decodeMessage('inventory', bytes) as InventoryMessage;
+        // History rows of the whole snapshot go to the generation of the part that completed it:
+        // earlier parts' generations may already be compacted (their files final), and a replay
+        // after a crash completes the snapshot in that same generation again.
+        this.onInventory(origin, m, gen, p.record.at, bytes);
       }
       return;
     }
-    this.onInventory(origin, message, gen, record.at);
+    this.onInventory(origin, message, gen, at, payload);
   }
 
-  private onInventory(origin: Origin, message: InventoryMessage, gen: number, receivedAt: number): void {
+  private onInventory(
+    origin: Origin,
+    message: InventoryMessage,
+    gen: number,
+    receivedAt: number,
+    payload: Uint8Array,
+  ): void {
     const result = this.options.inventory.apply(origin, message);
     this.observations.inc(message.devices.length);
-    if (this.options.history) {
-      for (const d of message.devices) {
-        this.rows.push({
-          gen,
-          site: origin.site,
-          sensor: origin.sensor,
-          node: origin.node,
-          runId: message.runId,
-          seq: message.seq,
-          mode: message.mode,
-          zone: message.zone,
-          deviceId: d.id,
-          receivedAt,
-          lastSeen: d.lastSeen,
-          record: JSON.stringify(d),
-        });
-      }
-    }
+    this.options.history?.observe(gen, origin, receivedAt, payload);
     this.options.fleet.recordSeen(origin);
-    for (const [outcome, n] of Object.entries(result)) if (n > 0) this.devicesApplied.inc({ outcome }, n);
-    this.log.debug({ ...origin, mode: message.mode, seq: message.seq, ...result }, 'inventory applied');
+    if (result.created > 0) this.devicesApplied.inc({ outcome: 'created' }, result.created);
+    if (result.updated > 0) this.devicesApplied.inc({ outcome: 'updated' }, result.updated);
+    if (result.ignored > 0) this.devicesApplied.inc({ outcome: 'ignored' }, result.ignored);
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug({ ...origin, mode: message.mode, seq: message.seq, ...result }, 'inventory applied');
   }
 
   private onHeartbeat(

@@ -3,9 +3,11 @@
 // the key: the same MAC in two sites, or the same routed IP in two zones, are
 // different devices. Parts are joined with "~" (URL-safe, never needs
 // escaping in a path) after escaping "~" and "%" inside each part.
-const escapePart = (part: string): string => part.replace(/%/g, '%25').replace(/~/g, '%7E');
+const escapePart = (part: string): string =>
+  part.includes('%') || part.includes('~') ? part.replace(/%/g, '%25').replace(/~/g, '%7E') : part;
 
 export function deviceKey(site: string, zone: string | undefined, deviceId: string): string {
-  const parts = zone ? [site, zone, deviceId] : [site, deviceId];
-  return parts.map(escapePart).join('~');
+  return zone
+    ? `${escapePart(site)}~${escapePart(zone)}~${escapePart(deviceId)}`
+    : `${escapePart(site)}~${escapePart(deviceId)}`;
 }

@@ -65,28 +65,71 @@ const union = (lists: Iterable<string[]>): string[] => {
   return [...all].sort();
 };
 
+/** What `union([list])` gives, without a set and a sort when the list is already sorted and unique. */
+function sortedUnique(list: readonly string[]): string[] {
+  for (let i = 1; i < list.length; i++) if (!(list[i - 1]! < list[i]!)) return [...new Set(list)].sort();
+  return list.slice();
+}
+
 export function mergeObservations(observations: readonly Observation[]): MergedView {
+  return mergeInto({}, observations) as MergedView;
+}
+
+/**
+ * Writes the merged view's fields onto `target` (the store's device object,
+ * so the view is built without an intermediate copy). One observation, the
+ * common case, takes a path without sets, sorts and repeated date parsing;
+ * it gives exactly what the general path gives.
+ */
+export function mergeInto<T extends object>(target: T, observations: readonly Observation[]): T & MergedView {
   if (observations.length === 0) throw new Error('a device needs at least one observation');
+  const view = target as T & MergedView;
+  if (observations.length === 1) {
+    const o = observations[0]!;
+    const r = o.record;
+    view.sensors = [o.sensor];
+    view.observers = [{ sensor: o.sensor, node: o.node, lastSeen: r.lastSeen }];
+    view.macs = sortedUnique(r.macs);
+    view.ipv4 = sortedUnique(r.ipv4);
+    view.ipv6 = sortedUnique(r.ipv6);
+    view.protocols = sortedUnique(r.protocols);
+    view.firstSeen = r.firstSeen;
+    view.lastSeen = r.lastSeen;
+    for (const name of ATTRIBUTE_NAMES) {
+      const attribute = r[name];
+      if (attribute) view[name] = { ...attribute, sensor: o.sensor };
+    }
+    return view;
+  }
+
   const records = observations.map((o) => o.record);
   let firstSeen = records[0]!.firstSeen;
   let lastSeen = records[0]!.lastSeen;
+  let first = Date.parse(firstSeen);
+  let last = Date.parse(lastSeen);
   for (const r of records) {
-    if (Date.parse(r.firstSeen) < Date.parse(firstSeen)) firstSeen = r.firstSeen;
-    if (Date.parse(r.lastSeen) > Date.parse(lastSeen)) lastSeen = r.lastSeen;
+    const f = Date.parse(r.firstSeen);
+    const l = Date.parse(r.lastSeen);
+    if (f < first) {
+      first = f;
+      firstSeen = r.firstSeen;
+    }
+    if (l > last) {
+      last = l;
+      lastSeen = r.lastSeen;
+    }
   }
 
-  const view: MergedView = {
-    sensors: [...new Set(observations.map((o) => o.sensor))].sort(),
-    observers: observations
-      .map((o) => ({ sensor: o.sensor, node: o.node, lastSeen: o.record.lastSeen }))
-      .sort((a, b) => a.sensor.localeCompare(b.sensor) || a.node.localeCompare(b.node)),
-    macs: union(records.map((r) => r.macs)),
-    ipv4: union(records.map((r) => r.ipv4)),
-    ipv6: union(records.map((r) => r.ipv6)),
-    protocols: union(records.map((r) => r.protocols)),
-    firstSeen,
-    lastSeen,
-  };
+  view.sensors = [...new Set(observations.map((o) => o.sensor))].sort();
+  view.observers = observations
+    .map((o) => ({ sensor: o.sensor, node: o.node, lastSeen: o.record.lastSeen }))
+    .sort((a, b) => a.sensor.localeCompare(b.sensor) || a.node.localeCompare(b.node));
+  view.macs = union(records.map((r) => r.macs));
+  view.ipv4 = union(records.map((r) => r.ipv4));
+  view.ipv6 = union(records.map((r) => r.ipv6));
+  view.protocols = union(records.map((r) => r.protocols));
+  view.firstSeen = firstSeen;
+  view.lastSeen = lastSeen;
 
   for (const name of ATTRIBUTE_NAMES) {
     let best: { attribute: Attribute; seen: number; sensor: string } | undefined;

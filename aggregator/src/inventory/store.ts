@@ -5,7 +5,7 @@
 import type { AttributeName, DeviceRecord } from '@hark/contracts/inventory';
 import type { InventoryMessage } from '@hark/contracts/mqtt';
 import { deviceKey } from './device-id.js';
-import { type MergedView, mergeObservations, type Observation } from './merge.js';
+import { type MergedView, mergeInto, type Observation } from './merge.js';
 import { type DeviceQuery, queryDevices } from './query.js';
 
 export interface Device extends MergedView {
@@ -50,8 +50,9 @@ export class InventoryStore {
   /** Folds one inventory message from `<site>.<sensor>/<node>` into the inventory. */
   apply(origin: { site: string; sensor: string; node: string }, message: InventoryMessage): ApplyResult {
     const result: ApplyResult = { created: 0, updated: 0, ignored: 0 };
+    const observer = `${origin.sensor}/${origin.node}`;
     for (const record of message.devices) {
-      const outcome = this.upsert(origin, message.zone, record);
+      const outcome = this.upsert(origin, observer, message.zone, record);
       result[outcome] += 1;
     }
     // Snapshot and delta both upsert. A device missing from a snapshot is not
@@ -61,11 +62,11 @@ export class InventoryStore {
 
   private upsert(
     origin: { site: string; sensor: string; node: string },
+    observer: string,
     zone: string | undefined,
     record: DeviceRecord,
   ): keyof ApplyResult {
     const id = deviceKey(origin.site, zone, record.id);
-    const observer = `${origin.sensor}/${origin.node}`;
     let entry = this.devices.get(id);
     const created = !entry;
     if (!entry) {
@@ -82,13 +83,7 @@ export class InventoryStore {
     // QoS 1 redelivers and reconnects reorder: never let an older record replace a newer one.
     if (previous && Date.parse(previous.record.lastSeen) > Date.parse(record.lastSeen)) return 'ignored';
     entry.observations.set(observer, { sensor: origin.sensor, node: origin.node, record });
-    entry.view = {
-      id,
-      site: entry.site,
-      ...(entry.zone !== undefined ? { zone: entry.zone } : {}),
-      deviceId: entry.deviceId,
-      ...mergeObservations([...entry.observations.values()]),
-    };
+    entry.view = viewOf(id, entry.site, entry.zone, entry.deviceId, entry.observations);
     return created ? 'created' : 'updated';
   }
 
@@ -113,13 +108,7 @@ export class InventoryStore {
         zone: d.zone,
         deviceId: d.deviceId,
         observations,
-        view: {
-          id,
-          site: d.site,
-          ...(d.zone !== undefined ? { zone: d.zone } : {}),
-          deviceId: d.deviceId,
-          ...mergeObservations([...observations.values()]),
-        },
+        view: viewOf(id, d.site, d.zone, d.deviceId, observations),
       });
     }
   }
@@ -152,6 +141,20 @@ export class InventoryStore {
     }
     return sites;
   }
+}
+
+/** The merged device: its identity, then the merge of its observations. */
+function viewOf(
+  id: string,
+  site: string,
+  zone: string | undefined,
+  deviceId: string,
+  observations: Map<string, Observation>,
+): Device {
+  const head: Pick<Device, 'id' | 'site' | 'zone' | 'deviceId'> =
+    zone !== undefined ? { id, site, zone, deviceId } : { id, site, deviceId };
+  const list = observations.size === 1 ? [observations.values().next().value!] : [...observations.values()];
+  return mergeInto(head, list);
 }
 
 export type { AttributeName };

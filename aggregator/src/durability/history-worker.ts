@@ -1,0 +1,75 @@
+// The history worker: a worker thread that owns the Parquet history and
+// writes the journal's state file at compaction, so neither the shredding
+// and encoding of Parquet nor the serialization of the state runs on the
+// ingest thread. It receives, in order:
+//   { type: 'rows', items }   applied inventory messages (history.ts)
+//   { type: 'compact', ... }  close the files of generations <= covered,
+//                             write the inventory snapshot and the state file
+//   { type: 'abandon' }       drop unfinished files (clean stop)
+// and answers 'done' (with the bytes of rows written) or 'failed'.
+import { parentPort, workerData } from 'node:worker_threads';
+import { InventoryStore } from '../inventory/store.js';
+import { type HistoryBatch, HistoryWriter } from './history.js';
+import { writeStateFile } from './journal.js';
+
+export type ToWorker =
+  | { type: 'rows'; batch: HistoryBatch }
+  | {
+      type: 'compact';
+      id: number;
+      covered: number;
+      at: number;
+      walGen: number;
+      stateTmp: string;
+      /** The aggregator's state (AggregatorState); its `inventory` also gives the snapshot files. */
+      state: { inventory: Parameters<InventoryStore['importState']>[0] };
+    }
+  | { type: 'abandon'; id: number };
+
+export type FromWorker =
+  | { type: 'written'; bytes: number }
+  | { type: 'done'; id: number }
+  | { type: 'failed'; id: number | undefined; message: string };
+
+const port = parentPort;
+if (port) {
+  const writer = new HistoryWriter((workerData as { dir: string }).dir);
+  // One message at a time, in arrival order: a compaction sees every row sent before it.
+  let chain = Promise.resolve();
+  port.on('message', (message: ToWorker) => {
+    chain = chain.then(async () => {
+      try {
+        switch (message.type) {
+          case 'rows':
+            for (const { offset, length, ...item } of message.batch.items) {
+              await writer.observe({
+                ...item,
+                payload: message.batch.data.subarray(offset, offset + length),
+              });
+            }
+            port.postMessage({ type: 'written', bytes: message.batch.data.byteLength } satisfies FromWorker);
+            return;
+          case 'compact': {
+            await writer.finish(message.covered);
+            const inventory = new InventoryStore();
+            inventory.importState(message.state.inventory);
+            await writer.writeInventory(inventory.all(), message.covered, message.at);
+            await writeStateFile(message.stateTmp, message.walGen, message.state);
+            port.postMessage({ type: 'done', id: message.id } satisfies FromWorker);
+            return;
+          }
+          case 'abandon':
+            await writer.abandon();
+            port.postMessage({ type: 'done', id: message.id } satisfies FromWorker);
+            return;
+        }
+      } catch (err) {
+        port.postMessage({
+          type: 'failed',
+          id: 'id' in message ? message.id : undefined,
+          message: (err as Error).message,
+        } satisfies FromWorker);
+      }
+    });
+  });
+}
