@@ -3,15 +3,15 @@
 // certificates made on the spot, the aggregator with its embedded broker, and
 // a sensor agent replaying a simulated site (or a capture you name) at the
 // capture's own pace, so devices appear in the UI as they speak.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAggregator } from '@hark/aggregator';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
-import { pki } from '@hark/operator';
 import { runAgent, writeSitePcap } from '@hark/sensor-agent';
 import pino from 'pino';
+import { centralCertificates, sensorCertificate, siteCa, writeAgentTls } from '../support/site-pki.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,41 +33,14 @@ or listening on --live IFACE (needs CAP_NET_RAW).`);
   process.exit(0);
 }
 
-const DAY = 86_400_000;
 const log = pino({ name: 'hark-demo', level: process.env.LOG_LEVEL ?? 'warn' });
 const work = mkdtempSync(join(tmpdir(), 'hark-demo-'));
 
 async function main(): Promise<void> {
   step('Creating a site CA and mutual-TLS certificates');
-  const ca = await pki.generateCa({ commonName: 'hark demo site CA', lifetimeMs: DAY });
-  const [broker, aggregatorClient, sensorClient] = await Promise.all([
-    pki.issueCertificate(ca, {
-      commonName: 'hark-broker',
-      usage: 'server',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-      lifetimeMs: DAY,
-    }),
-    pki.issueCertificate(ca, {
-      commonName: 'hark-aggregator',
-      organizationalUnit: 'hark-aggregator',
-      usage: 'client',
-      lifetimeMs: DAY,
-    }),
-    pki.issueCertificate(ca, {
-      commonName: 'demo-site.demo-sensor',
-      organizationalUnit: 'hark-sensor',
-      usage: 'client',
-      lifetimeMs: DAY,
-    }),
-  ]);
-  for (const [name, pem] of Object.entries({
-    'ca.crt': ca.certPem,
-    'tls.crt': sensorClient.certPem,
-    'tls.key': sensorClient.keyPem,
-  })) {
-    writeFileSync(join(work, name), pem, { mode: 0o600 });
-  }
+  const ca = await siteCa('hark demo site CA');
+  const { broker, aggregator: aggregatorClient } = await centralCertificates(ca);
+  const tls = writeAgentTls(work, ca, await sensorCertificate(ca, 'demo-site', 'demo-sensor'));
 
   step('Starting the aggregator with its embedded MQTT broker');
   const aggregator = await startAggregator({
@@ -116,7 +89,7 @@ async function main(): Promise<void> {
         snapshotIntervalSeconds: 3,
         heartbeatIntervalSeconds: 5,
       },
-      tls: { caFile: join(work, 'ca.crt'), certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key') },
+      tls,
       spoolDir: join(work, 'spool'),
       http: { port: 0 },
     }),
@@ -138,9 +111,7 @@ async function main(): Promise<void> {
     try {
       const res = await fetch(`${url}/api/v1/devices?limit=1`);
       const body = (await res.json()) as { total: number };
-      process.stdout.write(
-        `\r  ${body.total} devices discovered, ${agent.stats.packets} packets replayed   `,
-      );
+      process.stdout.write(`\r  ${body.total} devices discovered, ${agent.stats.packets} packets seen   `);
     } catch {
       // the next tick will tell
     }

@@ -8,16 +8,16 @@
 // written to. Needs root, iproute2 (ip netns), tcpdump, python3 and Mosquitto;
 // skipped otherwise.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningAggregator, startAggregator } from '@hark/aggregator';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
-import { pki } from '@hark/operator';
 import { type AgentHandle, resolveInterfaces, runAgent } from '@hark/sensor-agent';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
+import { centralCertificates, sensorCertificate, siteCa, writeAgentTls } from '../support/site-pki.js';
 
 function has(cmd: string, args: string[]): boolean {
   try {
@@ -37,7 +37,7 @@ const available = canNetns && mosquittoAvailable();
 if (!available)
   console.warn('live delivery test skipped: needs root, ip netns, tcpdump, python3 and Mosquitto');
 
-const DAY = 86_400_000;
+const _DAY = 86_400_000;
 const log = pino({ level: process.env.HARK_TEST_LOG ?? 'silent' });
 const tag = process.pid % 100000;
 const NS = `hark-dl-${process.pid}`;
@@ -123,29 +123,9 @@ describe.skipIf(!available)('live capture delivered: veth -> agent -> Mosquitto 
   });
 
   it('inventories devices seen on several interfaces, reports drop counters, readiness follows capture health', async () => {
-    const ca = await pki.generateCa({ commonName: 'live CA', lifetimeMs: DAY });
-    const server = await pki.issueCertificate(ca, {
-      commonName: 'hark-broker',
-      usage: 'server',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-      lifetimeMs: DAY,
-    });
-    const agg = await pki.issueCertificate(ca, {
-      commonName: 'hark-aggregator',
-      organizationalUnit: 'hark-aggregator',
-      usage: 'client',
-      lifetimeMs: DAY,
-    });
-    const sensor = await pki.issueCertificate(ca, {
-      commonName: 'site-live.edge',
-      organizationalUnit: 'hark-sensor',
-      usage: 'client',
-      lifetimeMs: DAY,
-    });
-    writeFileSync(join(work, 'ca.pem'), ca.certPem);
-    writeFileSync(join(work, 'tls.crt'), sensor.certPem);
-    writeFileSync(join(work, 'tls.key'), sensor.keyPem, { mode: 0o600 });
+    const ca = await siteCa('live CA');
+    const { broker: server, aggregator: agg } = await centralCertificates(ca);
+    const tls = writeAgentTls(work, ca, await sensorCertificate(ca, 'site-live', 'edge'));
     broker = await startMosquitto({ tls: { ca: ca.certPem, cert: server.certPem, key: server.keyPem } });
     aggregator = await startAggregator({
       http: { port: 0, host: '127.0.0.1' },
@@ -164,7 +144,7 @@ describe.skipIf(!available)('live capture delivered: veth -> agent -> Mosquitto 
       // mid-run and make readiness flap. "auto" itself is checked against the real sysfs below.
       capture: { interfaces: PAIRS.map((p) => p.near), bpfFilter: 'arp or udp port 67 or udp port 68' },
       reporting: { brokerUrl: broker.url, snapshotIntervalSeconds: 2, heartbeatIntervalSeconds: 1 },
-      tls: { caFile: join(work, 'ca.pem'), certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key') },
+      tls,
       spoolDir: join(work, 'spool'),
       http: { port: 0 },
     });

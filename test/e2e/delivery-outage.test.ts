@@ -2,18 +2,18 @@
 // every delta on disk while Mosquitto is down, re-sends on reconnect (with
 // back-off), and the aggregator (journaled, de-duplicating by runId/seq)
 // applies every observation exactly once. Scaled down: seconds, not minutes.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningAggregator, startAggregator } from '@hark/aggregator';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
-import { pki } from '@hark/operator';
 import { Reporter } from '@hark/sensor-agent';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
+import { centralCertificates, sensorCertificate, siteCa, writeAgentTls } from '../support/site-pki.js';
 
-const DAY = 86_400_000;
+const _DAY = 86_400_000;
 const log = pino({ level: process.env.HARK_TEST_LOG ?? 'silent' });
 
 async function until(
@@ -41,29 +41,9 @@ describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () =>
   });
 
   it('every observation made while the broker was down arrives exactly once', async () => {
-    const ca = await pki.generateCa({ commonName: 'outage CA', lifetimeMs: DAY });
-    const server = await pki.issueCertificate(ca, {
-      commonName: 'hark-broker',
-      usage: 'server',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-      lifetimeMs: DAY,
-    });
-    const agg = await pki.issueCertificate(ca, {
-      commonName: 'hark-aggregator',
-      organizationalUnit: 'hark-aggregator',
-      usage: 'client',
-      lifetimeMs: DAY,
-    });
-    const sensor = await pki.issueCertificate(ca, {
-      commonName: 'site-a.s1',
-      organizationalUnit: 'hark-sensor',
-      usage: 'client',
-      lifetimeMs: DAY,
-    });
-    writeFileSync(join(work, 'ca.pem'), ca.certPem);
-    writeFileSync(join(work, 'tls.crt'), sensor.certPem);
-    writeFileSync(join(work, 'tls.key'), sensor.keyPem, { mode: 0o600 });
+    const ca = await siteCa('outage CA');
+    const { broker: server, aggregator: agg } = await centralCertificates(ca);
+    const tls = writeAgentTls(work, ca, await sensorCertificate(ca, 'site-a', 's1'));
     broker = await startMosquitto({ tls: { ca: ca.certPem, cert: server.certPem, key: server.keyPem } });
     aggregator = await startAggregator({
       http: { port: 0, host: '127.0.0.1' },
@@ -79,7 +59,7 @@ describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () =>
       sensor: 's1',
       capture: { interfaces: ['auto'] },
       reporting: { brokerUrl: broker.url },
-      tls: { caFile: join(work, 'ca.pem'), certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key') },
+      tls,
       spoolDir: join(work, 'spool'),
     });
     reporter = new Reporter({
