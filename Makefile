@@ -72,6 +72,9 @@ test: setup lint controlplane ## Lint, then every test: unit, real captures, rea
 helm-test: setup controlplane ## Only the Helm chart, Argo CD health (Lua) and Flux kstatus tests
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" npx vitest run test/helm
 
+fuzz: setup ## Fuzz every decoder with two million mutated real packets (make test runs 20,000)
+	HARK_FUZZ_MUTATIONS=$${HARK_FUZZ_MUTATIONS:-2000000} npx vitest run sensor-agent/test/fuzz.test.ts --testTimeout=3600000
+
 bench: setup controlplane ## Run the benchmarks (figures beside their peers, as ratios)
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" node test/dist/bench/run.js
 

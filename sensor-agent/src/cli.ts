@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // hark-agent: inventory a capture, simulate a site, or run the sensor daemon.
+import { createReadStream, statSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadAgentConfig } from './agent/config-file.js';
 import { runAgent } from './agent/run.js';
@@ -20,6 +21,33 @@ const program = new Command('hark-agent')
   .description('Passive network device discovery: the hark sensor agent')
   .version(AGENT_VERSION);
 
+/**
+ * The capture file as a stream of chunks; on a terminal, with a progress line
+ * on stderr for files big enough to wait for (stdout stays clean for --json).
+ */
+function withProgress(file: string): string | AsyncIterable<Buffer> {
+  const size = statSync(file).size;
+  if (!process.stderr.isTTY || size < 32 * 1024 * 1024) return file;
+  return (async function* () {
+    let read = 0;
+    let last = 0;
+    const started = Date.now();
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      read += chunk.length;
+      if (Date.now() - last > 200 || read === size) {
+        last = Date.now();
+        const pct = ((read / size) * 100).toFixed(0).padStart(3);
+        const mbps = read / 1e6 / Math.max(0.001, (Date.now() - started) / 1000);
+        process.stderr.write(
+          `\r  reading ${file}: ${pct}% (${(read / 1e6).toFixed(0)} of ${(size / 1e6).toFixed(0)} MB, ${mbps.toFixed(0)} MB/s)`,
+        );
+      }
+      yield chunk;
+    }
+    process.stderr.write('\n');
+  })();
+}
+
 program
   .command('inventory')
   .description('Build a device inventory from a pcap or pcapng file, or live from an interface (--live)')
@@ -35,7 +63,9 @@ program
     ) => {
       try {
         if (!capture && !opts.live) throw new Error('give a capture file or --live <iface>');
-        const result = opts.live ? await liveInventory(opts.live, opts) : await buildInventory(capture!);
+        const result = opts.live
+          ? await liveInventory(opts.live, opts)
+          : await buildInventory(withProgress(capture!));
         if (opts.json) {
           process.stdout.write(
             `${JSON.stringify({ devices: result.devices, stats: result.stats }, null, 2)}\n`,

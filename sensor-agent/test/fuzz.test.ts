@@ -35,7 +35,8 @@ const SOURCES = [
 ];
 /** Decoded packets kept per protocol, so the big OT/IT captures do not crowd out the small ones. */
 const PER_PROTOCOL = 400;
-const MUTATIONS = 20_000;
+// 20k in `make test`; `make fuzz` runs millions (HARK_FUZZ_MUTATIONS).
+const MUTATIONS = Number(process.env.HARK_FUZZ_MUTATIONS ?? 20_000);
 
 /** A UDP datagram over Ethernet/IPv4 from 192.168.0.1:`srcPort`. */
 function udpPacket(srcPort: number, payloadHex: string): CapturedPacket {
