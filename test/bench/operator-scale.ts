@@ -70,13 +70,16 @@ export const operatorScale: Benchmark = {
       await waitFor(
         `${COUNT} Sensors Ready`,
         () => {
-          const list = JSON.parse(cp.kubectl(['get', 'sensors', '-n', 'default', '-o', 'json']))
-            .items as Array<{
-            status?: { conditions?: Array<{ type: string; status: string }> };
-          }>;
-          ready = list.filter((s) =>
-            s.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-          ).length;
+          const readyColumn = cp.kubectl([
+            'get',
+            'sensors',
+            '-n',
+            'default',
+            '--no-headers',
+            '-o',
+            'custom-columns=READY:.status.conditions[?(@.type=="Ready")].status',
+          ]);
+          ready = readyColumn.split('\n').filter((line) => line.trim() === 'True').length;
           if (process.stdout.isTTY && performance.now() - lastPrint > 2000) {
             process.stdout.write(
               `\r   ${ready}/${COUNT} Ready after ${((performance.now() - start) / 1000).toFixed(0)} s`,

@@ -109,6 +109,8 @@ export class ControlPlane {
       input,
       encoding: 'utf8',
       stdio: ['pipe', 'pipe', 'pipe'],
+      // A list of a thousand objects is megabytes of JSON; the default 1 MB would cut it off.
+      maxBuffer: 512 * 1024 * 1024,
     });
   }
 

@@ -158,6 +158,7 @@ export class Informer<T extends KubeObject> {
         const key = keyOf(item.metadata.namespace, item.metadata.name);
         seen.add(key);
         const previous = this.store.get(key);
+        stripManagedFields(item);
         this.store.set(key, item);
         if (!previous) this.emit('add', item);
         else if (previous.metadata.resourceVersion !== item.metadata.resourceVersion)
@@ -193,10 +194,20 @@ export class Informer<T extends KubeObject> {
       this.emit('delete', object);
     } else {
       const existed = this.store.has(key);
+      stripManagedFields(object);
       this.store.set(key, object);
       this.emit(existed ? 'update' : 'add', object);
     }
   }
+}
+
+/**
+ * Server-side apply's bookkeeping is often the largest part of an object and
+ * the operator never reads it; not caching it keeps memory proportional to
+ * what the reconciler uses (controller-runtime strips it the same way).
+ */
+function stripManagedFields(object: KubeObject): void {
+  if (object.metadata) delete object.metadata.managedFields;
 }
 
 export function keyOf(namespace: string | undefined, name: string): string {
