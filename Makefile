@@ -76,7 +76,7 @@ fuzz: setup ## Fuzz every decoder with two million mutated real packets (make te
 	HARK_FUZZ_MUTATIONS=$${HARK_FUZZ_MUTATIONS:-2000000} npx vitest run sensor-agent/test/fuzz.test.ts --testTimeout=3600000
 
 bench: setup controlplane ## Run the benchmarks (figures beside their peers, as ratios)
-	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" node test/dist/bench/run.js
+	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" node test/dist/bench/run.js $(ARGS)
 
 demo: setup ## Embedded broker + aggregator + agent on a simulated site; UI on http://localhost:8080 (ARGS=--help)
 	node test/dist/demo/demo.js $(ARGS)
