@@ -47,7 +47,10 @@ export const operatorScale: Benchmark = {
           '--workers',
           '8',
         ],
-        { logFile: join(cp.workDir, 'operator.log'), env: { ...process.env, LOG_LEVEL: 'warn' } },
+        {
+          logFile: join(cp.workDir, 'operator.log'),
+          env: { ...process.env, LOG_LEVEL: 'warn', NODE_OPTIONS: '--max-semi-space-size=8' },
+        },
       );
       const sensors = Array.from({ length: COUNT }, (_, i) => ({
         apiVersion: 'hark.dev/v1alpha1',
