@@ -23,10 +23,26 @@ describe('operator on a real control plane', () => {
 
   const get = (args: string[]) => JSON.parse(cp.kubectl([...args, '-o', 'json']));
   const sensor = () => get(['get', 'sensor', 'plant-floor', '-n', 'default']);
+  const patchSensor = (patch: string | object) =>
+    cp.kubectl([
+      'patch',
+      'sensor',
+      'plant-floor',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      typeof patch === 'string' ? patch : JSON.stringify(patch),
+    ]);
   const condition = (
     s: { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } },
     type: string,
   ) => s.status?.conditions?.find((c) => c.type === type);
+  /** The rollout of `version` is complete: the status reports it and the Sensor is Ready. */
+  const rolledOutTo = (version: string) => {
+    const s = sensor();
+    return s.status?.agentVersion === version && condition(s, 'Ready')?.status === 'True';
+  };
   /** API writes the operator has made, by kind, e.g. { DaemonSet: 1, SensorStatus: 3 }. */
   const writes = async () => {
     const metric = await operator!.metrics.writes.get();
@@ -227,21 +243,8 @@ describe('operator on a real control plane', () => {
       await standby.leading;
       expect(standby.isLeader()).toBe(true);
       expect(get(['get', 'lease', 'hark-operator', '-n', NS]).spec.holderIdentity).toBe('replica-b');
-      cp.kubectl([
-        'patch',
-        'sensor',
-        'plant-floor',
-        '-n',
-        'default',
-        '--type=merge',
-        '-p',
-        '{"spec":{"agent":{"version":"0.1.1"}}}',
-      ]);
-      await waitFor(
-        'the new leader to roll out 0.1.1',
-        () => sensor().status.agentVersion === '0.1.1' && condition(sensor(), 'Ready')?.status === 'True',
-        { timeoutMs: 90_000 },
-      );
+      patchSensor('{"spec":{"agent":{"version":"0.1.1"}}}');
+      await waitFor('the new leader to roll out 0.1.1', () => rolledOutTo('0.1.1'), { timeoutMs: 90_000 });
     } finally {
       await standby.stop();
       await start();
@@ -250,38 +253,16 @@ describe('operator on a real control plane', () => {
 
   it('carries on across an API server restart', async () => {
     await cp.restartApiServer(2000);
-    cp.kubectl([
-      'patch',
-      'sensor',
-      'plant-floor',
-      '-n',
-      'default',
-      '--type=merge',
-      '-p',
-      '{"spec":{"agent":{"version":"0.1.2"}}}',
-    ]);
-    await waitFor(
-      'the rollout of 0.1.2 after the restart',
-      () => sensor().status.agentVersion === '0.1.2' && condition(sensor(), 'Ready')?.status === 'True',
-      { timeoutMs: 120_000 },
-    );
+    patchSensor('{"spec":{"agent":{"version":"0.1.2"}}}');
+    await waitFor('the rollout of 0.1.2 after the restart', () => rolledOutTo('0.1.2'), {
+      timeoutMs: 120_000,
+    });
     const ds = get(['get', 'daemonset', 'hark-agent-plant-floor', '-n', 'default']);
     expect(ds.spec.template.spec.containers[0].image).toMatch(/:0\.1\.2$/);
   });
 
   it('holds a paused rollout, and rolls it when resumed', async () => {
-    const patch = (p: object) =>
-      cp.kubectl([
-        'patch',
-        'sensor',
-        'plant-floor',
-        '-n',
-        'default',
-        '--type=merge',
-        '-p',
-        JSON.stringify({ spec: p }),
-      ]);
-    patch({ rollout: { paused: true }, agent: { version: '0.2.0' } });
+    patchSensor({ spec: { rollout: { paused: true }, agent: { version: '0.2.0' } } });
     await waitFor(
       'the Sensor to report the paused rollout',
       () => condition(sensor(), 'Reconciling')?.reason === 'RolloutPaused',
@@ -291,29 +272,18 @@ describe('operator on a real control plane', () => {
         .image;
     expect(image()).toMatch(/:0\.1\.2$/);
     expect(sensor().status.agentVersion).toBe('0.1.2');
-    patch({ rollout: { paused: false } });
-    await waitFor(
-      'the resumed rollout of 0.2.0',
-      () => sensor().status.agentVersion === '0.2.0' && condition(sensor(), 'Ready')?.status === 'True',
-      {
-        timeoutMs: 90_000,
-      },
-    );
+    patchSensor({ spec: { rollout: { paused: false } } });
+    await waitFor('the resumed rollout of 0.2.0', () => rolledOutTo('0.2.0'), {
+      timeoutMs: 90_000,
+    });
     expect(image()).toMatch(/:0\.2\.0$/);
   });
 
   it('marks a rollout that makes no progress Stalled, says why, and recovers when fixed', async () => {
     const [repo, tag] = NEVER_READY_IMAGE.split(/:(?=[^:]+$)/) as [string, string];
-    cp.kubectl([
-      'patch',
-      'sensor',
-      'plant-floor',
-      '-n',
-      'default',
-      '--type=merge',
-      '-p',
+    patchSensor(
       JSON.stringify({ spec: { agent: { image: repo, version: tag }, rollout: { progressDeadline: '5s' } } }),
-    ]);
+    );
     await waitFor('Stalled=True', () => condition(sensor(), 'Stalled')?.status === 'True', {
       timeoutMs: 60_000,
       describe: () => JSON.stringify(sensor().status, null, 1),
@@ -338,21 +308,14 @@ describe('operator on a real control plane', () => {
     ]);
     expect(events.trim()).not.toBe('');
 
-    cp.kubectl([
-      'patch',
-      'sensor',
-      'plant-floor',
-      '-n',
-      'default',
-      '--type=merge',
-      '-p',
+    patchSensor(
       JSON.stringify({
         spec: {
           agent: { image: 'ghcr.io/hark-dev/sensor-agent', version: '0.2.1' },
           rollout: { progressDeadline: '10m' },
         },
       }),
-    ]);
+    );
     await waitFor(
       'recovery to Ready',
       () =>

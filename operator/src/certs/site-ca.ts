@@ -69,7 +69,7 @@ function fromSecret(secret: SecretData, namespace: string, name: string, now: Da
     keyPem,
     source,
     previousCertPems,
-    trustBundlePem: [certPem.trim(), ...previousCertPems.map((p) => p.trim())].join('\n') + '\n',
+    trustBundlePem: `${[certPem.trim(), ...previousCertPems.map((p) => p.trim())].join('\n')}\n`,
     ...(rotated ? { rotatedAt: new Date(rotated) } : {}),
   };
 }
@@ -144,7 +144,7 @@ export async function reloadSiteCa(
   const previous = [current.certPem, ...current.previousCertPems, ...loaded.previousCertPems]
     .map((p) => `${p.trim()}\n`)
     .filter((p, i, all) => p.trim() !== loaded.certPem.trim() && all.indexOf(p) === i && stillValid(p, now));
-  const bundle = [loaded.certPem.trim(), ...previous.map((p) => p.trim())].join('\n') + '\n';
+  const bundle = `${[loaded.certPem.trim(), ...previous.map((p) => p.trim())].join('\n')}\n`;
   await client.mergePatch(path, {
     metadata: {
       resourceVersion: secret.metadata.resourceVersion,
