@@ -53,7 +53,7 @@ setup: $(DEPS_STAMP) build ## Install dependencies (and Node 24 if needed) and b
 build: $(DEPS_STAMP) ## Compile every workspace (tsc -b)
 	npx tsc -b
 
-generate: build ## Regenerate the CRD and Helm values schema from contracts/
+generate: build ## Regenerate the CRD, the charts' CRD/RBAC templates, values schemas and Mosquitto files from their sources
 	node contracts/dist/sensor/generate-crd.js crds/hark.dev_sensors.yaml
 	node operator/dist/generate/chart.js .
 	node test/helm/mosquitto-files.ts .
@@ -62,7 +62,7 @@ lint: build ## Biome (format + lint) and the type checker over sources and tests
 	npx biome check .
 	npx tsc -p tsconfig.tests.json
 
-controlplane: ## Build (or reuse the cached) kube-apiserver, etcd, controller-manager, scheduler, kubectl, kwok
+controlplane: ## Build (or reuse the cached) kube-apiserver, etcd, controller-manager, scheduler, kubectl, kwok, helm
 	@bash test/controlplane/build.sh >/dev/null
 
 test: setup lint controlplane ## Lint, then every test: unit, real captures, real control plane, Mosquitto, end to end
@@ -75,7 +75,7 @@ helm-test: setup controlplane ## Only the Helm chart, Argo CD health (Lua) and F
 fuzz: setup ## Fuzz every decoder with two million mutated real packets (make test runs 20,000)
 	HARK_FUZZ_MUTATIONS=$${HARK_FUZZ_MUTATIONS:-2000000} npx vitest run sensor-agent/test/fuzz.test.ts --testTimeout=3600000
 
-bench: setup controlplane ## Run the benchmarks (figures beside their peers, as ratios)
+bench: setup controlplane ## Run the benchmarks, figures beside their peers (ARGS=<name> for one: certificates, operator-scale, agent-throughput, mqtt-throughput)
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" node test/dist/bench/run.js $(ARGS)
 
 demo: setup ## Embedded broker + aggregator + agent on a simulated site; UI on http://localhost:8080 (ARGS=--help)
