@@ -7,6 +7,7 @@ import type { Sensor } from '@hark/contracts/sensor';
 import { API_VERSION, PLURAL } from '@hark/contracts/sensor';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
+import { refreshCrlIfDue } from './certs/revocation.js';
 import { loadOrCreateSiteCa, reloadSiteCa, type SiteCa } from './certs/site-ca.js';
 import { type DaemonSetObject, SensorController } from './controller/sensor-controller.js';
 import { WorkQueue } from './controller/workqueue.js';
@@ -85,6 +86,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     log,
     now,
     caRotationGraceMs: options.caRotationGraceMs ?? 10 * 60_000,
+    caSecret: { namespace: options.namespace, name: options.caSecretName ?? 'hark-site-ca' },
   });
 
   sensors.on((_event, s) => queue.add(keyOf(s.metadata.namespace, s.metadata.name)));
@@ -151,6 +153,13 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
           siteCa!,
           log,
           now(),
+        );
+        await refreshCrlIfDue(
+          client,
+          { namespace: options.namespace, name: options.caSecretName ?? 'hark-site-ca' },
+          siteCa!,
+          now(),
+          log,
         );
         if (rotated) {
           siteCa = rotated;

@@ -9,7 +9,8 @@ export interface PolicyRule {
 }
 
 export const OPERATOR_RULES: PolicyRule[] = [
-  { apiGroups: ['hark.dev'], resources: ['sensors'], verbs: ['get', 'list', 'watch'] },
+  // patch: only to add and remove the finalizer that revokes a deleted Sensor's certificate.
+  { apiGroups: ['hark.dev'], resources: ['sensors'], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroups: ['hark.dev'], resources: ['sensors/status'], verbs: ['get', 'patch'] },
   { apiGroups: ['apps'], resources: ['daemonsets'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'patch'] },

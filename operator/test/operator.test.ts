@@ -2,7 +2,10 @@
 // kube-controller-manager (garbage collection, DaemonSets), kube-scheduler
 // and kwok running the agent pods on fake edge nodes. The operator runs as
 // its own ServiceAccount bound to the ClusterRole the chart ships.
-import { readFileSync } from 'node:fs';
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -384,8 +387,45 @@ describe('operator on a real control plane', () => {
     });
   });
 
-  it('leaves garbage collection to clean up after a deleted Sensor', async () => {
-    cp.kubectl(['delete', 'sensor', 'plant-floor', '-n', 'default', '--wait=true']);
+  it("revokes a deleted Sensor's certificate in a CRL the site CA signs, and leaves the rest to garbage collection", async () => {
+    expect(sensor().metadata.finalizers).toContain('hark.dev/revoke-certificate');
+    const serial = sensor().status.certificate.serialNumber as string;
+    // Not --wait: kubectl would block this process, and with it the in-process operator that must run the finalizer.
+    cp.kubectl(['delete', 'sensor', 'plant-floor', '-n', 'default', '--wait=false']);
+    await waitFor(
+      'the finalizer to let the Sensor go',
+      () => cp.kubectl(['get', 'sensors', '-n', 'default', '-o', 'name']).trim() === '',
+    );
+    const caSecret = get(['get', 'secret', 'hark-site-ca', '-n', NS]);
+    const dir = mkdtempSync(join(tmpdir(), 'hark-crl-'));
+    writeFileSync(join(dir, 'ca.pem'), Buffer.from(caSecret.data['tls.crt'], 'base64'));
+    writeFileSync(join(dir, 'crl.pem'), Buffer.from(caSecret.data['ca.crl'], 'base64'));
+    // openssl checks the CRL's signature against the site CA and lists what it revokes.
+    const text = execFileSync(
+      'openssl',
+      ['crl', '-in', join(dir, 'crl.pem'), '-CAfile', join(dir, 'ca.pem'), '-noout', '-text'],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    expect(text).toMatch(/Version 2/);
+    expect(text.toUpperCase().replace(/:/g, '')).toContain(serial.toUpperCase().replace(/^0+/, ''));
+    rmSync(dir, { recursive: true, force: true });
+    expect(
+      cp
+        .kubectl([
+          'get',
+          'events',
+          '-n',
+          'default',
+          '--field-selector',
+          'reason=CertificateRevoked',
+          '-o',
+          'name',
+        ])
+        .trim(),
+    ).not.toBe('');
     await waitFor('the DaemonSet and Secret to be collected', () => {
       const left = cp.kubectl([
         'get',

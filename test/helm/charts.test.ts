@@ -3,15 +3,25 @@
 // Sensor CRD installed), then install, upgrade and uninstall of both charts. The operator's Deployment
 // pods run on kwok (fake) nodes, so the operator also runs here in-process as the chart's ServiceAccount,
 // with exactly the RBAC the chart installed, to take a Sensor from the chart to Ready.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { type OperatorHandle, pki, startOperator } from '@hark/operator';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../support/controlplane.js';
 import { waitFor } from '../support/processes.js';
-import { CHARTS, chartDir, exampleValues, helm, type Manifest, parseManifests, root } from './support.js';
+import {
+  CHARTS,
+  chartDir,
+  exampleValues,
+  helm,
+  helmAsync,
+  type Manifest,
+  parseManifests,
+  root,
+} from './support.js';
 
 const NS = 'hark-system';
 const KWOK = [
@@ -227,8 +237,11 @@ describe('the charts on a real control plane', () => {
     expect(json(['get', 'secret', 'hark-operator-site-ca', '-n', NS]).type).toBe('kubernetes.io/tls');
   });
 
-  it('upgrades the operator chart in place', () => {
-    h([
+  it('upgrades the operator chart in place', async () => {
+    // The upgrade re-creates the example Sensors (hooks); their finalizer needs the in-process operator running.
+    await helmAsync([
+      '--kubeconfig',
+      kubeconfig,
       'upgrade',
       'hark-operator',
       chartDir('hark-operator'),
@@ -372,11 +385,12 @@ describe('the charts on a real control plane', () => {
         .join('\n'),
     );
     const hookKubeconfig = cp.serviceAccountKubeconfig(NS, job.spec.template.spec.serviceAccountName);
-    execFileSync(
-      cp.kubectlPath,
-      ['--kubeconfig', hookKubeconfig, ...job.spec.template.spec.containers[0]!.args],
-      { stdio: 'pipe' },
-    );
+    // Asynchronously: the hook waits for the Sensors' finalizers, which the in-process operator must run meanwhile.
+    await promisify(execFile)(cp.kubectlPath, [
+      '--kubeconfig',
+      hookKubeconfig,
+      ...job.spec.template.spec.containers[0]!.args,
+    ]);
     expect(kube(['get', 'sensors', '-A', '-o', 'name']).trim()).toBe('');
 
     h(['uninstall', 'hark-operator', '-n', NS, '--wait', '--timeout=3m']);

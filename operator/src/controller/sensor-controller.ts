@@ -18,6 +18,7 @@ import {
   issueAgentCertificate,
   reusable,
 } from '../certs/agent-certificate.js';
+import { publishCrl } from '../certs/revocation.js';
 import type { SiteCa } from '../certs/site-ca.js';
 import { isNotFound, type KubeClient, type KubeObject, resourcePath } from '../kube/client.js';
 import { type Informer, keyOf } from '../kube/informer.js';
@@ -75,7 +76,12 @@ export interface SensorControllerDeps {
   now: () => Date;
   /** How long agent certificates from a rotated-out CA stay in use after the trust bundle is published. */
   caRotationGraceMs: number;
+  /** Where the site CA Secret is: the finalizer publishes revocations there. */
+  caSecret: { namespace: string; name: string };
 }
+
+/** Revokes the Sensor's certificate before the Sensor goes: see certs/revocation.ts. */
+export const FINALIZER = 'hark.dev/revoke-certificate';
 
 const fromB64 = (v?: string) => (v ? Buffer.from(v, 'base64').toString('utf8') : undefined);
 const toB64 = (v: string) => Buffer.from(v).toString('base64');
@@ -87,7 +93,22 @@ export class SensorController {
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
     const { sensors, log } = this.deps;
     const sensor = sensors.get(namespace, name);
-    if (!sensor || sensor.metadata.deletionTimestamp) return {};
+    if (!sensor) return {};
+    if (sensor.metadata.deletionTimestamp) {
+      await this.finalize(sensor);
+      return {};
+    }
+    if (!sensor.metadata.finalizers?.includes(FINALIZER)) {
+      this.deps.metrics.writes.labels('SensorFinalizer').inc();
+      await this.deps.client.mergePatch(resourcePath(API_VERSION, PLURAL, namespace, name), {
+        metadata: {
+          resourceVersion: sensor.metadata.resourceVersion,
+          finalizers: [...(sensor.metadata.finalizers ?? []), FINALIZER],
+        },
+      });
+      // The update event brings the Sensor back with its finalizer.
+      return {};
+    }
     const generation = sensor.metadata.generation ?? 0;
     const now = this.deps.now();
 
@@ -134,6 +155,47 @@ export class SensorController {
     return {
       requeueAfterMs: Math.min(renewInMs, rollout.requeueAfterMs ?? renewInMs, graceRequeueMs ?? renewInMs),
     };
+  }
+
+  /** The Sensor is being deleted: revoke its certificate, then let it go. Garbage collection does the rest. */
+  private async finalize(sensor: Sensor & KubeObject): Promise<void> {
+    if (!sensor.metadata.finalizers?.includes(FINALIZER)) return;
+    const { client, log } = this.deps;
+    const secretPath = resourcePath(
+      'v1',
+      'secrets',
+      sensor.metadata.namespace,
+      certificateSecretName(sensor),
+    );
+    let certPem: string | undefined;
+    try {
+      certPem = fromB64((await client.get<SecretObject>(secretPath)).data?.['tls.crt']);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    if (certPem) {
+      await publishCrl(
+        client,
+        this.deps.caSecret,
+        this.deps.siteCa(),
+        { certPem, sensor: `${sensor.metadata.namespace}/${sensor.metadata.name}` },
+        this.deps.now(),
+        log,
+      );
+      await this.deps.events.record(
+        sensor,
+        'Normal',
+        'CertificateRevoked',
+        "The agent certificate was added to the site CA's revocation list (ca.crl)",
+      );
+    }
+    const finalizers = sensor.metadata.finalizers.filter((f) => f !== FINALIZER);
+    await client.mergePatch(
+      resourcePath(API_VERSION, PLURAL, sensor.metadata.namespace, sensor.metadata.name),
+      {
+        metadata: { resourceVersion: sensor.metadata.resourceVersion, finalizers },
+      },
+    );
   }
 
   private async ensureCertificate(
