@@ -11,13 +11,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RunningAggregator, startAggregator } from '@hark/aggregator';
+import type { RunningAggregator } from '@hark/aggregator';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
 import { type AgentHandle, resolveInterfaces, runAgent } from '@hark/sensor-agent';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
-import { centralCertificates, sensorCertificate, siteCa, writeAgentTls } from '../support/site-pki.js';
+import { startCentral } from '../support/central.js';
+import { type MosquittoInstance, mosquittoAvailable } from '../support/mosquitto.js';
+import { sensorCertificate, writeAgentTls } from '../support/site-pki.js';
 
 function has(cmd: string, args: string[]): boolean {
   try {
@@ -123,18 +124,9 @@ describe.skipIf(!available)('live capture delivered: veth -> agent -> Mosquitto 
   });
 
   it('inventories devices seen on several interfaces, reports drop counters, readiness follows capture health', async () => {
-    const ca = await siteCa('live CA');
-    const { broker: server, aggregator: agg } = await centralCertificates(ca);
-    const tls = writeAgentTls(work, ca, await sensorCertificate(ca, 'site-live', 'edge'));
-    broker = await startMosquitto({ tls: { ca: ca.certPem, cert: server.certPem, key: server.keyPem } });
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
-      brokerUrl: broker.url,
-      tls: { ca: ca.certPem, clientCert: agg.certPem, clientKey: agg.keyPem },
-      dataDir: join(work, 'aggregator'),
-      logger: log,
-    });
-    await until('aggregator subscribed', () => aggregator!.ready());
+    const central = await startCentral(work, 'live CA', log);
+    ({ broker, aggregator } = central);
+    const tls = writeAgentTls(work, central.ca, await sensorCertificate(central.ca, 'site-live', 'edge'));
 
     const config = parseAgentConfig({
       site: 'site-live',

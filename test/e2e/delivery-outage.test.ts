@@ -5,13 +5,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RunningAggregator, startAggregator } from '@hark/aggregator';
+import type { RunningAggregator } from '@hark/aggregator';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
 import { Reporter } from '@hark/sensor-agent';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
-import { centralCertificates, sensorCertificate, siteCa, writeAgentTls } from '../support/site-pki.js';
+import { startCentral } from '../support/central.js';
+import { type MosquittoInstance, mosquittoAvailable } from '../support/mosquitto.js';
+import { sensorCertificate, writeAgentTls } from '../support/site-pki.js';
 
 const _DAY = 86_400_000;
 const log = pino({ level: process.env.HARK_TEST_LOG ?? 'silent' });
@@ -41,18 +42,9 @@ describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () =>
   });
 
   it('every observation made while the broker was down arrives exactly once', async () => {
-    const ca = await siteCa('outage CA');
-    const { broker: server, aggregator: agg } = await centralCertificates(ca);
-    const tls = writeAgentTls(work, ca, await sensorCertificate(ca, 'site-a', 's1'));
-    broker = await startMosquitto({ tls: { ca: ca.certPem, cert: server.certPem, key: server.keyPem } });
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
-      brokerUrl: broker.url,
-      tls: { ca: ca.certPem, clientCert: agg.certPem, clientKey: agg.keyPem },
-      dataDir: join(work, 'aggregator'),
-      logger: log,
-    });
-    await until('aggregator subscribed', () => aggregator!.ready());
+    const central = await startCentral(work, 'outage CA', log);
+    ({ broker, aggregator } = central);
+    const tls = writeAgentTls(work, central.ca, await sensorCertificate(central.ca, 'site-a', 's1'));
 
     const config = parseAgentConfig({
       site: 'site-a',

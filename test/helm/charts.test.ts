@@ -3,7 +3,7 @@
 // Sensor CRD installed), then install, upgrade and uninstall of both charts. The operator's Deployment
 // pods run on kwok (fake) nodes, so the operator also runs here in-process as the chart's ServiceAccount,
 // with exactly the RBAC the chart installed, to take a Sensor from the chart to Ready.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
