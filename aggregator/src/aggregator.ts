@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { watchCrlFile } from './broker/crl-file.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { DEFAULTS, loadPem, type PemSource } from './config.js';
 import { HistoryClient } from './durability/history-client.js';
@@ -23,7 +24,18 @@ export interface AggregatorOptions {
   /** An external broker, e.g. "mqtts://mosquitto.hark.svc:8883". Omitted: run the embedded broker. */
   brokerUrl?: string;
   /** The embedded broker's listener; default 0.0.0.0:8883. Port 0 picks a free port. */
-  embeddedBroker?: { port?: number; host?: string; maxPacketBytes?: number };
+  embeddedBroker?: {
+    port?: number;
+    host?: string;
+    maxPacketBytes?: number;
+    /**
+     * PEM file of the site CAs' CRLs (the operator publishes `ca.crl`) the
+     * embedded broker enforces, re-read every `crlReloadIntervalMs` (30 s).
+     * Given, a client whose issuer has no current CRL is refused.
+     */
+    crlFile?: string;
+    crlReloadIntervalMs?: number;
+  };
   /** Key material: PEM text, or file paths. */
   tls: {
     /** The site CA trust bundle: sensors' certificates and the broker's must chain to it. */
@@ -179,7 +191,20 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       const cert = await loadPem(options.tls.serverCert, 'server certificate');
       const key = await loadPem(options.tls.serverKey, 'server key');
       const host = options.embeddedBroker?.host ?? DEFAULTS.brokerHost;
+      const crlFile = options.embeddedBroker?.crlFile;
+      const revocation = crlFile
+        ? await watchCrlFile(crlFile, {
+            trustBundlePem: ca,
+            logger,
+            registry,
+            ...(options.embeddedBroker?.crlReloadIntervalMs
+              ? { reloadIntervalMs: options.embeddedBroker.crlReloadIntervalMs }
+              : {}),
+          })
+        : undefined;
+      if (revocation) cleanups.push(async () => revocation.close());
       broker = await startEmbeddedBroker({
+        ...(revocation ? { revocation } : {}),
         port: options.embeddedBroker?.port ?? DEFAULTS.brokerPort,
         host,
         tls: { ca, cert, key },

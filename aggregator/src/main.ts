@@ -55,6 +55,14 @@ program
   )
   .addOption(new Option('--server-key <file>', 'embedded broker key (PEM)').env('HARK_SERVER_KEY_FILE'))
   .addOption(
+    new Option(
+      '--crl <file>',
+      "embedded broker: the site CAs' CRLs to enforce (PEM, re-read every 30 s); an external broker enforces its own",
+    )
+      .env('HARK_CRL_FILE')
+      .conflicts('brokerUrl'),
+  )
+  .addOption(
     new Option('--client-cert <file>', 'aggregator client certificate (PEM)')
       .env('HARK_CLIENT_CERT_FILE')
       .makeOptionMandatory(),
@@ -107,7 +115,13 @@ program
       http: { port: opts.httpPort, host: opts.httpHost },
       ...(opts.brokerUrl
         ? { brokerUrl: opts.brokerUrl }
-        : { embeddedBroker: { port: opts.brokerPort, host: opts.brokerHost } }),
+        : {
+            embeddedBroker: {
+              port: opts.brokerPort,
+              host: opts.brokerHost,
+              ...(opts.crl ? { crlFile: opts.crl } : {}),
+            },
+          }),
       tls: {
         ca: { path: opts.ca },
         ...(opts.serverCert ? { serverCert: { path: opts.serverCert } } : {}),

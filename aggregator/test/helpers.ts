@@ -1,5 +1,9 @@
 // Shared fixtures for the aggregator's tests: a real PKI (the operator's
 // certificate code), real MQTT clients, and polling helpers. No mocks.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import {
   encodeMessage,
@@ -202,4 +206,72 @@ export async function metric(
     if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) return Number(match[3]);
   }
   return 0;
+}
+
+/**
+ * An organisation's root CA and a site CA issued under it as an intermediate,
+ * made with the OpenSSL command line as a PKI team would make them.
+ */
+export async function organisationPki(): Promise<{ root: Identity; siteCa: Identity }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hark-org-pki-'));
+  try {
+    const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl(
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'root.key', '-out', 'root.crt']
+        .concat(['-subj', '/O=Example Corp/CN=Example Corp Root CA', '-days', '2'])
+        .concat([
+          '-addext',
+          'basicConstraints=critical,CA:true',
+          '-addext',
+          'keyUsage=critical,keyCertSign,cRLSign',
+        ]),
+    );
+    openssl(
+      ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'site.key', '-out', 'site.csr'].concat([
+        '-subj',
+        '/O=Example Corp/CN=hark site CA plant-1',
+      ]),
+    );
+    writeFileSync(
+      join(dir, 'ext.cnf'),
+      '[site_ca]\nbasicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
+    );
+    openssl(
+      ['x509', '-req', '-in', 'site.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial'].concat([
+        '-out',
+        'site.crt',
+        '-days',
+        '2',
+        '-extfile',
+        'ext.cnf',
+        '-extensions',
+        'site_ca',
+      ]),
+    );
+    const read = (name: string) => readFileSync(join(dir, name), 'utf8');
+    return {
+      root: { certPem: read('root.crt'), keyPem: read('root.key') },
+      siteCa: { certPem: read('site.crt'), keyPem: read('site.key') },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A CRL from `ca` revoking `revoked`, valid for a day from now (or as given). */
+export function crlFrom(
+  ca: Identity,
+  revoked: Identity[] = [],
+  validity: { thisUpdate?: Date; nextUpdate?: Date } = {},
+): string {
+  const now = new Date();
+  return pki.buildCrl(
+    ca,
+    revoked.map((r) => ({ serialNumber: pki.describeCertificate(r.certPem).serialNumber, revokedAt: now })),
+    {
+      thisUpdate: validity.thisUpdate ?? new Date(now.getTime() - 60_000),
+      nextUpdate: validity.nextUpdate ?? new Date(now.getTime() + DAY),
+      crlNumber: Math.floor(now.getTime() / 1000),
+    },
+  );
 }

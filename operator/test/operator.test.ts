@@ -18,6 +18,22 @@ import { type OperatorHandle, pki, startOperator } from '../src/index.js';
 const root = repoRoot();
 const NS = 'hark-system';
 
+/** `openssl crl -text` of the CA Secret's first CRL, its signature checked against the Secret's CA (throws if it fails). */
+function crlText(caSecret: { data: Record<string, string> }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hark-crl-'));
+  try {
+    writeFileSync(join(dir, 'ca.pem'), Buffer.from(caSecret.data['tls.crt']!, 'base64'));
+    writeFileSync(join(dir, 'crl.pem'), Buffer.from(caSecret.data['ca.crl']!, 'base64'));
+    return execFileSync(
+      'openssl',
+      ['crl', '-in', join(dir, 'crl.pem'), '-CAfile', join(dir, 'ca.pem'), '-noout', '-text'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('operator on a real control plane', () => {
   let cp: ControlPlane;
   let operator: OperatorHandle | undefined;
@@ -128,6 +144,8 @@ describe('operator on a real control plane', () => {
     expect(info.commonName).toBe('site-a.plant-floor');
     expect(info.serialNumber).toBe(s.status.certificate.serialNumber);
     expect(s.status.certificate.caSource).toBe('Generated');
+    // The brokers refuse clients of a CA without a CRL: one is published, empty, from the start.
+    expect(crlText(ca)).toMatch(/No Revoked Certificates/);
 
     const pods = get(['get', 'pods', '-n', 'default', '-l', 'app.kubernetes.io/instance=plant-floor']);
     const nodes = pods.items.map((p: { spec: { nodeName: string } }) => p.spec.nodeName).sort();
@@ -357,6 +375,14 @@ describe('operator on a real control plane', () => {
     // The bundle is out before any agent certificate changes.
     expect(sensor().status.certificate.serialNumber).toBe(before.serialNumber);
     expect(pems(get(['get', 'secret', 'hark-site-ca', '-n', NS]), 'ca.crt')).toHaveLength(2);
+    // The new CA's CRL is out before its certificates are, and the old CA's is carried beside it.
+    const caSecret = get(['get', 'secret', 'hark-site-ca', '-n', NS]);
+    expect(
+      Buffer.from(caSecret.data['ca.crl'], 'base64')
+        .toString()
+        .match(/BEGIN X509 CRL/g),
+    ).toHaveLength(2);
+    expect(crlText(caSecret)).toMatch(/verify OK|No Revoked Certificates/);
 
     await waitFor(
       'a certificate from the new CA after the grace period',
@@ -397,21 +423,9 @@ describe('operator on a real control plane', () => {
       () => cp.kubectl(['get', 'sensors', '-n', 'default', '-o', 'name']).trim() === '',
     );
     const caSecret = get(['get', 'secret', 'hark-site-ca', '-n', NS]);
-    const dir = mkdtempSync(join(tmpdir(), 'hark-crl-'));
-    writeFileSync(join(dir, 'ca.pem'), Buffer.from(caSecret.data['tls.crt'], 'base64'));
-    writeFileSync(join(dir, 'crl.pem'), Buffer.from(caSecret.data['ca.crl'], 'base64'));
-    // openssl checks the CRL's signature against the site CA and lists what it revokes.
-    const text = execFileSync(
-      'openssl',
-      ['crl', '-in', join(dir, 'crl.pem'), '-CAfile', join(dir, 'ca.pem'), '-noout', '-text'],
-      {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const text = crlText(caSecret);
     expect(text).toMatch(/Version 2/);
     expect(text.toUpperCase().replace(/:/g, '')).toContain(serial.toUpperCase().replace(/^0+/, ''));
-    rmSync(dir, { recursive: true, force: true });
     expect(
       cp
         .kubectl([

@@ -16,6 +16,8 @@ export function mosquittoChartFiles(): Record<string, string> {
     certFile: '/mosquitto/tls/server/tls.crt',
     keyFile: '/mosquitto/tls/server/tls.key',
     aclFile: '/mosquitto/config/acl',
+    // The chart drops this line when tls.crl.enabled is false.
+    crlFile: '/mosquitto/tls/crl/ca.crl',
     persistenceDir: '/mosquitto/data',
     // The container runs as the mosquitto user (1883) from the start: no user switch.
   });

@@ -25,6 +25,8 @@ export interface StartMosquittoOptions {
   tls: { ca: string; cert: string; key: string };
   topicPrefix?: string;
   maxPacketBytes?: number;
+  /** PEM CRLs to enforce (`crlfile`); replace them later with `updateCrl`. */
+  crl?: string;
   /** How long to wait for the broker to accept TLS; default 10 s. */
   startTimeoutMs?: number;
 }
@@ -47,6 +49,8 @@ export interface MosquittoInstance {
    * configuration and persistence directory.
    */
   restart(downMs?: number): Promise<void>;
+  /** Writes new CRLs and sends SIGHUP, as a reloader beside the broker would; resolves once Mosquitto reloaded. */
+  updateCrl(pem: string): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -101,11 +105,13 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
     keyFile: join(dir, 'server.key'),
     aclFile: join(dir, 'acl'),
     persistenceDir: join(dir, 'data'),
+    ...(options.crl ? { crlFile: join(dir, 'ca.crl') } : {}),
   };
   await mkdir(files.persistenceDir, { mode: 0o700 });
   await writeFile(files.caFile, options.tls.ca);
   await writeFile(files.certFile, options.tls.cert);
   await writeFile(files.keyFile, options.tls.key, { mode: 0o600 });
+  if (files.crlFile) await writeFile(files.crlFile, options.crl!);
 
   // Started as root, Mosquitto would switch to user "mosquitto", who cannot
   // read our 0600 key: stay as whoever runs the tests.
@@ -174,6 +180,18 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
             if (Date.now() > deadline || child.exitCode !== null)
               throw new Error(`Mosquitto did not come back:\n${log}`);
             await new Promise((r) => setTimeout(r, 100));
+          }
+        },
+        async updateCrl(pem: string) {
+          if (!files.crlFile) throw new Error('this Mosquitto was started without a CRL');
+          await writeFile(files.crlFile, pem);
+          const reloads = () => log.split('Reloading config').length;
+          const before = reloads();
+          child.kill('SIGHUP');
+          const deadline = Date.now() + timeoutMs;
+          while (reloads() === before) {
+            if (Date.now() > deadline) throw new Error(`Mosquitto did not reload on SIGHUP:\n${log}`);
+            await new Promise((r) => setTimeout(r, 50));
           }
         },
         stop() {

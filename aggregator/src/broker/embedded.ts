@@ -14,6 +14,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Logger, silentLogger } from '../log.js';
 import { identityFromCertificate, mayPublish, maySubscribe, type PeerIdentity } from './identity.js';
 import { GuardedConnection } from './packet-guard.js';
+import type { RevocationList } from './revocation.js';
 
 /** Room for the fixed header, topic and packet id on top of the largest message payload. */
 export const DEFAULT_MAX_PACKET_BYTES = MAX_MESSAGE_BYTES + 64 * 1024;
@@ -29,6 +30,18 @@ export interface EmbeddedBrokerOptions {
   logger?: Logger;
   /** Where broker metrics are registered; omitted, they are kept but not exported. */
   registry?: Registry;
+  /**
+   * Revocation lists to enforce (revocation.ts): the site CAs' CRLs, e.g. the
+   * operator's `ca.crl`. Given, a client whose issuer has no current CRL is
+   * refused, as Mosquitto's `crlfile` refuses it.
+   */
+  revocation?: RevocationSource;
+}
+
+/** The current revocation list; changes (a new CRL) are announced to `onChange` listeners. */
+export interface RevocationSource {
+  current(): RevocationList;
+  onChange(listener: () => void): void;
 }
 
 export interface EmbeddedBroker {
@@ -154,6 +167,30 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'));
 
   const sockets = new Set<TLSSocket>();
+  const revocation = options.revocation;
+  /** Refuses (and counts) a peer its issuer has revoked; true when it may go on. */
+  const passesRevocation = async (socket: TLSSocket, commonName: string): Promise<boolean> => {
+    if (!revocation) return true;
+    const verdict = await revocation
+      .current()
+      .check(socket.getPeerCertificate(true))
+      .catch((err: Error) => ({ ok: false as const, reason: 'check-failed' as const, detail: err.message }));
+    if (verdict.ok) return !socket.destroyed;
+    denied.inc({ action: 'connect', reason: verdict.reason });
+    log.warn(
+      { commonName, reason: verdict.reason, detail: verdict.detail },
+      'refused: certificate revocation check',
+    );
+    socket.destroy();
+    return false;
+  };
+  // A new CRL also cuts off revoked clients already connected, rather than at their next reconnect.
+  revocation?.onChange(() => {
+    for (const socket of sockets) {
+      if (socket.destroyed) continue;
+      void passesRevocation(socket, socket.getPeerX509Certificate()?.subject ?? '');
+    }
+  });
   const server: Server = createServer({
     ca: options.tls.ca,
     cert: options.tls.cert,
@@ -163,7 +200,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     minVersion: 'TLSv1.2',
     handshakeTimeout: 10_000,
   });
-  server.on('secureConnection', (socket) => {
+  server.on('secureConnection', async (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     // rejectUnauthorized already ended unverified handshakes; this is a second lock on the door.
@@ -173,6 +210,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       socket.destroy();
       return;
     }
+    // TLS sockets start paused: what the client sends meanwhile waits in the buffer.
+    if (!(await passesRevocation(socket, identity.commonName))) return;
     const conn = new GuardedConnection(socket, maxPacketBytes, (err) => {
       denied.inc({ action: 'packet', reason: 'too-large' });
       log.warn({ commonName: identity.commonName, err: err.message }, 'connection cut: packet too large');

@@ -21,6 +21,12 @@ export interface MosquittoConfigOptions {
   certFile: string;
   keyFile: string;
   aclFile: string;
+  /**
+   * The site CAs' CRLs (PEM, several may be concatenated). Mosquitto then
+   * refuses a client whose certificate is revoked, and also one whose issuer
+   * has no CRL in the file; it re-reads the file on SIGHUP.
+   */
+  crlFile?: string;
   /** Directory for the persistent session store (queued QoS 1 messages survive a broker restart). */
   persistenceDir: string;
   maxPacketBytes?: number;
@@ -94,6 +100,7 @@ export function mosquittoConfigFor(options: MosquittoConfigOptions): MosquittoCo
     `cafile ${v('caFile')}`,
     `certfile ${v('certFile')}`,
     `keyfile ${v('keyFile')}`,
+    ...(options.crlFile ? [`crlfile ${v('crlFile')}`] : []),
     'require_certificate true',
     'use_identity_as_username true',
     '',

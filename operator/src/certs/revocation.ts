@@ -4,6 +4,13 @@
 // the site CA and published in the CA Secret beside the trust bundle
 // (`ca.crl`), where the brokers load it. Entries leave the list once the
 // certificate has expired anyway.
+//
+// The brokers refuse a client whose issuer has no current CRL (fail closed,
+// as OpenSSL's CRL check does), so a CRL is published as soon as the CA is
+// known, re-signed well before its nextUpdate, and, after a CA rotation, the
+// old CA's last CRL is carried in `ca.crl` beside the new one for as long as
+// the old CA is still in the trust bundle (its agents keep connecting through
+// the grace period; the carried CRL's week of validity outlasts that).
 import type { Logger } from 'pino';
 import { type KubeClient, resourcePath } from '../kube/client.js';
 import { buildCrl, describeCertificate } from '../pki/index.js';
@@ -53,6 +60,11 @@ export async function publishCrl(
     });
   }
   const crlNumber = Number(decode(secret.data?.['crl.number']) ?? '0') + 1;
+  const caSerial = describeCertificate(ca.certPem).serialNumber;
+  const signedBy = decode(secret.data?.['crl.ca-serial']);
+  let carried = decode(secret.data?.['crl.previous']);
+  if (signedBy && signedBy !== caSerial) carried = decode(secret.data?.['ca.crl']);
+  if (ca.previousCertPems.length === 0) carried = undefined;
   const crl = buildCrl(
     ca,
     entries.map((e) => ({ serialNumber: e.serialNumber, revokedAt: new Date(e.revokedAt) })),
@@ -62,7 +74,9 @@ export async function publishCrl(
   await client.mergePatch(path, {
     metadata: { resourceVersion: secret.metadata.resourceVersion },
     data: {
-      'ca.crl': encode(crl),
+      'ca.crl': encode(crl + (carried ?? '')),
+      'crl.ca-serial': encode(caSerial),
+      'crl.previous': carried ? encode(carried) : null,
       'revoked.json': encode(`${JSON.stringify(entries, null, 2)}\n`),
       'crl.number': encode(String(crlNumber)),
       'crl.next-update': encode(new Date(now.getTime() + CRL_VALIDITY_MS).toISOString()),
@@ -72,7 +86,7 @@ export async function publishCrl(
     log.info({ serial: info.serialNumber, sensor: revoked.sensor, crlNumber }, 'agent certificate revoked');
 }
 
-/** Re-signs a published CRL when it is within two days of its nextUpdate. */
+/** Publishes the CRL when there is none, when another CA signed it (a rotation), or within two days of its nextUpdate. */
 export async function refreshCrlIfDue(
   client: KubeClient,
   caSecret: { namespace: string; name: string },
@@ -82,6 +96,10 @@ export async function refreshCrlIfDue(
 ): Promise<void> {
   const secret = await client.get<CaSecret>(resourcePath('v1', 'secrets', caSecret.namespace, caSecret.name));
   const next = decode(secret.data?.['crl.next-update']);
-  if (next && Date.parse(next) - now.getTime() < 2 * 86_400_000)
-    await publishCrl(client, caSecret, ca, undefined, now, log);
+  const signedBy = decode(secret.data?.['crl.ca-serial']);
+  const due =
+    !next ||
+    signedBy !== describeCertificate(ca.certPem).serialNumber ||
+    Date.parse(next) - now.getTime() < 2 * 86_400_000;
+  if (due) await publishCrl(client, caSecret, ca, undefined, now, log);
 }

@@ -399,6 +399,16 @@ export const AggregatorValues = Type.Object(
     tls: obj(
       {
         ca: secretRef('The site CA trust bundle: the operator site CA Secret copied here.', 'ca.crt'),
+        crl: obj(
+          {
+            enabled: bool(
+              'Refuse revoked sensor certificates (either broker). Clients of a CA without a current CRL are refused too.',
+            ),
+            name: str('The Secret holding the CRLs; empty: the tls.ca Secret.', { default: '' }),
+            key: str('The key holding the PEM CRLs (the operator publishes ca.crl).', { default: 'ca.crl' }),
+          },
+          "The site CAs' revocation lists, kept current by the operator (a copied Secret must be kept in sync).",
+        ),
         server: secretRef(
           'A kubernetes.io/tls Secret: the broker server certificate (embedded and mosquitto).',
         ),
