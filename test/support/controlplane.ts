@@ -3,7 +3,7 @@
 // account keys, as envtest configures it), kube-controller-manager,
 // kube-scheduler and kwok with a few fake edge nodes. The binaries come from
 // test/controlplane/build.sh, built from pinned upstream Go modules.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -30,6 +30,14 @@ export interface ControlPlaneOptions {
   nodes?: FakeNode[];
   /** Start kube-controller-manager, kube-scheduler and kwok (pods that run). Default true. */
   withWorkloads?: boolean;
+  /**
+   * Lift the client-side QPS limits of kube-controller-manager and
+   * kube-scheduler and the API server's in-flight limits, as
+   * `kwokctl create cluster --disable-qps-limits` does for scale tests.
+   * Without it the DaemonSet controller's default 20 requests/s, not the
+   * operator, is what a 1,000-Sensor benchmark measures.
+   */
+  disableQpsLimits?: boolean;
 }
 
 export const DEFAULT_NODES: FakeNode[] = [
@@ -111,6 +119,19 @@ export class ControlPlane {
       stdio: ['pipe', 'pipe', 'pipe'],
       // A list of a thousand objects is megabytes of JSON; the default 1 MB would cut it off.
       maxBuffer: 512 * 1024 * 1024,
+    });
+  }
+  /** kubectl without blocking the event loop (for parallel applies, and while an in-process operator runs). */
+  kubectlAsync(args: string[], input?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        this.kubectlPath,
+        ['--kubeconfig', this.adminKubeconfigPath, ...args],
+        { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+      );
+      child.stdin?.end(input ?? '');
     });
   }
 
@@ -306,6 +327,13 @@ export class ControlPlane {
       '--allow-privileged=true',
       '--profiling=false',
       '--v=1',
+      ...(this.options.disableQpsLimits
+        ? [
+            '--max-requests-inflight=0',
+            '--max-mutating-requests-inflight=0',
+            '--enable-priority-and-fairness=false',
+          ]
+        : []),
     ]);
     await waitFor('kube-apiserver /readyz', () => this.apiReady(), {
       timeoutMs: 90_000,
@@ -344,6 +372,7 @@ export class ControlPlane {
       // The route, service-LB and cloud controllers have no cloud here.
       '--controllers=*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
       '--v=1',
+      ...this.clientQpsFlags(),
     ]);
     // The token controller's first act: every namespace gets a default ServiceAccount.
     await waitFor(
@@ -370,7 +399,13 @@ export class ControlPlane {
       `--secure-port=${await freePort()}`,
       '--leader-elect=false',
       '--v=1',
+      ...this.clientQpsFlags(),
     ]);
+  }
+
+  private clientQpsFlags(): string[] {
+    // kwokctl's "unlimited" figures (consts.DefaultUnlimitedQPS/Burst).
+    return this.options.disableQpsLimits ? ['--kube-api-qps=5000', '--kube-api-burst=10000'] : [];
   }
 
   private async startKwok(): Promise<void> {
