@@ -5,13 +5,13 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { Sensor } from '@hark/contracts/sensor';
 import { API_VERSION, PLURAL } from '@hark/contracts/sensor';
-import { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { refreshCrlIfDue } from './certs/revocation.js';
 import { loadOrCreateSiteCa, reloadSiteCa, type SiteCa } from './certs/site-ca.js';
 import { type DaemonSetObject, SensorController } from './controller/sensor-controller.js';
 import { WorkQueue } from './controller/workqueue.js';
 import { KubeClient, type KubeObject, resourcePath } from './kube/client.js';
+import { loadCredentials } from './kube/credentials.js';
 import { Informer, keyOf } from './kube/informer.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { EventRecorder } from './observability/events.js';
@@ -59,10 +59,7 @@ export interface OperatorHandle {
 export async function startOperator(options: OperatorOptions): Promise<OperatorHandle> {
   const log = options.logger ?? pino({ name: 'hark-operator' });
   const now = options.now ?? (() => new Date());
-  const kc = new KubeConfig();
-  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-  else kc.loadFromDefault();
-  const client = new KubeClient(kc);
+  const client = new KubeClient(await loadCredentials(options.kubeconfig));
   const metrics = createMetrics();
   const queue = new WorkQueue();
 

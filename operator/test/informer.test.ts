@@ -3,14 +3,16 @@
 // carry nothing more (a NAT or load balancer that dropped its state without a
 // reset), which no error and no end-of-stream ever reports. Only the watchdog
 // notices; the relist over a fresh connection brings the cache back.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../test/support/controlplane.js';
 import { waitFor } from '../../test/support/processes.js';
 import { KubeClient, type KubeObject } from '../src/kube/client.js';
+import { loadCredentials } from '../src/kube/credentials.js';
 import { Informer } from '../src/kube/informer.js';
 
 interface FreezableProxy {
@@ -22,8 +24,13 @@ interface FreezableProxy {
 
 async function freezableProxy(target: URL): Promise<FreezableProxy> {
   const open = new Set<{ client: Socket; upstream: Socket }>();
+  const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    }
     const pair = { client, upstream };
     open.add(pair);
     client.pipe(upstream);
@@ -49,10 +56,8 @@ async function freezableProxy(target: URL): Promise<FreezableProxy> {
       open.clear();
     },
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections?.();
-      });
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
@@ -72,8 +77,9 @@ describe('informer watchdog', () => {
   });
 
   it('relists when a watch goes silent, and the cache catches up', { timeout: 120_000 }, async () => {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromString(
+    const viaProxy = join(mkdtempSync(join(tmpdir(), 'hark-kubeconfig-')), 'kubeconfig');
+    writeFileSync(
+      viaProxy,
       readFileSync(cp.adminKubeconfigPath, 'utf8').replace(
         cp.apiServerUrl,
         `https://127.0.0.1:${proxy.port}`,
@@ -82,7 +88,7 @@ describe('informer watchdog', () => {
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     const informer = new Informer<KubeObject>(
-      new KubeClient(kubeConfig),
+      new KubeClient(await loadCredentials(viaProxy)),
       { path: '/api/v1/namespaces/default/configmaps', labelSelector: 'test=watchdog', watchdogMs: 3_000 },
       log,
     );

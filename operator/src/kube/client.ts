@@ -7,7 +7,7 @@
 
 import { request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterCredentials } from './credentials.js';
 
 export const FIELD_MANAGER = 'hark-operator';
 
@@ -82,11 +82,8 @@ export class KubeClient {
   private readonly server: URL;
   private agent?: Agent;
 
-  constructor(private readonly kubeConfig: KubeConfig) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster)
-      throw new Error('the kubeconfig has no current cluster: set a current-context or KUBECONFIG');
-    this.server = new URL(cluster.server);
+  constructor(private readonly credentials: ClusterCredentials) {
+    this.server = credentials.server;
   }
 
   get serverUrl(): string {
@@ -95,7 +92,7 @@ export class KubeClient {
 
   private async options(method: string, path: string, headers: Record<string, string>, timeoutMs?: number) {
     const opts: import('node:https').RequestOptions = { method, headers: { ...headers } };
-    await this.kubeConfig.applyToHTTPSOptions(opts);
+    await this.credentials.applyToHTTPSOptions(opts);
     if (!this.agent) {
       // One keep-alive agent for every request; credentials that rotate
       // (tokens) travel in headers that applyToHTTPSOptions refreshes per call.
