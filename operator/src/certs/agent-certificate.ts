@@ -4,7 +4,7 @@
 // otherwise). The Secret is written before anything else, so an operator
 // killed mid-reconcile finds it on restart and does not issue a second one.
 import { ROLE_OU, sensorCommonName } from '@hark/contracts/mqtt';
-import { describeCertificate, isIssuedBy, issueCertificate } from '../pki/index.js';
+import { describeCertificate, isIssuedBy, issueCertificate, type KeyAlgorithm } from '../pki/index.js';
 import type { SiteCa } from './site-ca.js';
 
 export const ANNOTATIONS = {
@@ -27,6 +27,7 @@ export interface CertificatePolicy {
   sensor: string;
   durationMs: number;
   renewBeforeMs?: number;
+  keyAlgorithm: KeyAlgorithm;
 }
 
 export function renewalTimeFor(notBefore: Date, notAfter: Date, renewBeforeMs?: number): Date {
@@ -51,6 +52,7 @@ export function reusable(
     const info = describeCertificate(existing.certPem);
     if (info.commonName !== sensorCommonName(policy.site, policy.sensor)) return undefined;
     if (!issuers.some((issuer) => isIssuedBy(existing.certPem!, issuer))) return undefined;
+    if (info.keyAlgorithm !== policy.keyAlgorithm) return undefined;
     const renewalTime = renewalTimeFor(info.notBefore, info.notAfter, policy.renewBeforeMs);
     if (now >= renewalTime) return undefined;
     return {
@@ -76,6 +78,7 @@ export async function issueAgentCertificate(
     organization: 'hark',
     organizationalUnit: ROLE_OU.sensor,
     usage: 'client',
+    keyAlgorithm: policy.keyAlgorithm,
     notBefore: new Date(now.getTime() - 60_000),
     lifetimeMs: policy.durationMs,
   });

@@ -58,7 +58,13 @@ function fromSecret(secret: SecretData, namespace: string, name: string, now: Da
       `Secret ${namespace}/${name} must hold the site CA as tls.crt and tls.key (a kubernetes.io/tls Secret)`,
     );
   }
-  const serial = describeCertificate(certPem).serialNumber;
+  const described = describeCertificate(certPem);
+  if (described.keyAlgorithm !== 'RSA') {
+    throw new Error(
+      `the site CA in Secret ${namespace}/${name} has an ${described.keyAlgorithm} key; hark signs with RSA CAs only (node-forge): issue an RSA intermediate for the site`,
+    );
+  }
+  const serial = described.serialNumber;
   const source = secret.metadata.annotations?.[GENERATED_ANNOTATION] === serial ? 'Generated' : 'Provided';
   const previousCertPems = splitPemBundle(decode(secret.data?.['ca.crt'])).filter(
     (pem) => pem.trim() !== certPem.trim() && stillValid(pem, now),

@@ -218,6 +218,7 @@ export class SensorController {
       sensor: sensor.metadata.name,
       durationMs: parseDuration(spec?.duration ?? '2160h'),
       renewBeforeMs: spec?.renewBefore ? parseDuration(spec.renewBefore) : undefined,
+      keyAlgorithm: spec?.privateKey?.algorithm ?? 'ECDSA',
     };
     // During a CA rotation's grace period, certificates from the previous CA
     // stay in use while brokers and agents load the new trust bundle.
