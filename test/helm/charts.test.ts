@@ -4,13 +4,14 @@
 // pods run on kwok (fake) nodes, so the operator also runs here in-process as the chart's ServiceAccount,
 // with exactly the RBAC the chart installed, to take a Sensor from the chart to Ready.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type OperatorHandle, pki, startOperator } from '@hark/operator';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane } from '../support/controlplane.js';
+import { parse, stringify } from 'yaml';
+import { ControlPlane, NEVER_READY_IMAGE } from '../support/controlplane.js';
 import { waitFor } from '../support/processes.js';
 import {
   CHARTS,
@@ -237,24 +238,115 @@ describe('the charts on a real control plane', () => {
     expect(json(['get', 'secret', 'hark-operator-site-ca', '-n', NS]).type).toBe('kubernetes.io/tls');
   });
 
-  it('upgrades the operator chart in place', async () => {
-    // The upgrade re-creates the example Sensors (hooks); their finalizer needs the in-process operator running.
-    await helmAsync([
-      '--kubeconfig',
-      kubeconfig,
-      'upgrade',
-      'hark-operator',
-      chartDir('hark-operator'),
-      '-n',
-      NS,
-      '--reuse-values',
-      '--set',
-      'replicaCount=3',
-      '--wait',
-      '--timeout=3m',
-    ]);
+  it('rolls a fleet change from the values (the Git change) through each DaemonSet at maxUnavailable, and stalls a bad one', async () => {
+    // Each step is a new values file, as a commit to the site's values would be; Helm patches the Sensor in
+    // place (the first install created it through a hook; this upgrade adopts it).
+    const base = parse(readFileSync(exampleValues('hark-operator'), 'utf8'));
+    const upgrade = async (change: (values: typeof base) => void) => {
+      const values = structuredClone(base);
+      values.metrics.serviceMonitor.enabled = false;
+      values.agents ??= {};
+      change(values);
+      const file = join(cp.workDir, `values-${Date.now()}.yaml`);
+      writeFileSync(file, stringify(values));
+      // Asynchronously: the in-process operator must keep reconciling while Helm waits.
+      await helmAsync(
+        ['--kubeconfig', kubeconfig, 'upgrade', 'hark-operator', chartDir('hark-operator')].concat([
+          '-n',
+          NS,
+          '-f',
+          file,
+          '--wait',
+          '--timeout=3m',
+        ]),
+      );
+    };
+    const sensor = () => json(['get', 'sensor', 'plant-floor', '-n', 'hark-agents']);
+    const daemonSet = () => json(['get', 'daemonset', 'hark-agent-plant-floor', '-n', 'hark-agents']);
+    const condition = (type: string) =>
+      sensor().status?.conditions?.find((c: { type: string }) => c.type === type) as
+        | { status: string; reason: string; message: string; observedGeneration: number }
+        | undefined;
+    const before = { sensor: sensor(), daemonSet: daemonSet() };
+    expect(before.sensor.status.agentVersion).toBe('0.1.0');
+    expect(before.daemonSet.status.desiredNumberScheduled).toBe(2);
+
+    let worstUnavailable = 0;
+    const watchRollout = setInterval(() => {
+      void cp
+        .kubectlAsync(['get', 'daemonset', 'hark-agent-plant-floor', '-n', 'hark-agents', '-o', 'json'])
+        .then(
+          (out) => {
+            worstUnavailable = Math.max(worstUnavailable, JSON.parse(out).status.numberUnavailable ?? 0);
+          },
+          () => {},
+        );
+    }, 100);
+    try {
+      await upgrade((v) => {
+        v.agents.version = '0.2.0';
+        v.replicaCount = 3;
+      });
+      await waitFor(
+        'every agent on 0.2.0 and the Sensor Ready',
+        () => sensor().status.agentVersion === '0.2.0' && condition('Ready')?.status === 'True',
+        { timeoutMs: 90_000, describe: () => JSON.stringify(sensor().status, null, 1) },
+      );
+    } finally {
+      clearInterval(watchRollout);
+    }
+    const after = { sensor: sensor(), daemonSet: daemonSet() };
+    // The same Sensor, certificate and DaemonSet, rolled: not deleted and re-created.
+    expect(after.sensor.metadata.uid).toBe(before.sensor.metadata.uid);
+    expect(after.sensor.status.certificate.serialNumber).toBe(before.sensor.status.certificate.serialNumber);
+    expect(after.daemonSet.metadata.uid).toBe(before.daemonSet.metadata.uid);
+    expect(after.sensor.metadata.annotations?.['helm.sh/hook']).toBeUndefined();
+    expect(after.daemonSet.spec.updateStrategy.rollingUpdate.maxUnavailable).toBe(1);
+    expect(worstUnavailable).toBeLessThanOrEqual(1);
+    const pods = json(['get', 'pods', '-n', 'hark-agents', '-l', 'app.kubernetes.io/instance=plant-floor']);
+    expect(
+      pods.items.map((p: { spec: { containers: Array<{ image: string }> } }) => p.spec.containers[0]!.image),
+    ).toEqual(['ghcr.io/hark-dev/sensor-agent:0.2.0', 'ghcr.io/hark-dev/sensor-agent:0.2.0']);
     expect(json(['get', 'deployment', 'hark-operator', '-n', NS]).status.readyReplicas).toBe(3);
-    expect(h(['status', 'hark-operator', '-n', NS, '-o', 'json'])).toContain('"version":2');
+
+    // A version whose agents never become ready: the rollout stops at one node and says so, and Helm's
+    // --wait (kstatus, as Flux's helm-controller uses) fails the upgrade with the Sensor's own message.
+    const [repository, tag] = NEVER_READY_IMAGE.split(/:(?=[^:]+$)/) as [string, string];
+    await expect(
+      upgrade((v) => {
+        v.agents.image = repository;
+        v.agents.version = tag;
+        v.replicaCount = 3;
+        v.sensors[0].spec.rollout.progressDeadline = '15s';
+      }),
+    ).rejects.toThrow(/Sensor\/hark-agents\/plant-floor not ready.*No rollout progress for 15s/);
+    expect(condition('Stalled')?.status).toBe('True');
+    const stalled = condition('Stalled')!;
+    expect(stalled.observedGeneration).toBe(sensor().metadata.generation);
+    expect(stalled.message).toMatch(/15s/);
+    expect(condition('Ready')?.status).toBe('False');
+    // maxUnavailable 1: the other node still runs the last good version.
+    const images = json([
+      'get',
+      'pods',
+      '-n',
+      'hark-agents',
+      '-l',
+      'app.kubernetes.io/instance=plant-floor',
+    ]).items.map((p: { spec: { containers: Array<{ image: string }> } }) => p.spec.containers[0]!.image);
+    expect(images).toContain('ghcr.io/hark-dev/sensor-agent:0.2.0');
+
+    // Reverting the commit recovers.
+    await upgrade((v) => {
+      v.agents.version = '0.2.0';
+      v.replicaCount = 3;
+    });
+    await waitFor(
+      'Ready on 0.2.0 again',
+      () => condition('Ready')?.status === 'True' && condition('Stalled')?.status === 'False',
+      { timeoutMs: 90_000, describe: () => JSON.stringify(sensor().status, null, 1) },
+    );
+    expect(h(['status', 'hark-operator', '-n', NS, '-o', 'json'])).toContain('"version":4');
   });
 
   it('installs, upgrades and uninstalls the aggregator chart with its data volume', async () => {
