@@ -75,7 +75,7 @@ helm-test: setup controlplane ## Only the Helm chart, Argo CD health (Lua) and F
 fuzz: setup ## Fuzz every decoder with two million mutated real packets (make test runs 20,000)
 	HARK_FUZZ_MUTATIONS=$${HARK_FUZZ_MUTATIONS:-2000000} npx vitest run sensor-agent/test/fuzz.test.ts --testTimeout=3600000
 
-bench: setup controlplane ## Run the benchmarks, figures beside their peers (ARGS=<name> for one: certificates, operator-scale, agent-throughput, mqtt-throughput)
+bench: setup controlplane ## Run the benchmarks, figures beside their peers (ARGS=<name> for one: certificates, operator-scale, agent-throughput, live-capture, mqtt-throughput)
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" node test/dist/bench/run.js $(ARGS)
 
 demo: setup ## Embedded broker + aggregator + agent on a simulated site; UI on http://localhost:8080 (ARGS=--help)

@@ -13,9 +13,9 @@
 // V8 grows the young generation to 2 x 64 MB on a machine with this much
 // memory, which alone is most of the goal.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
@@ -25,55 +25,13 @@ import {
   readCapture,
   readCaptureBatches,
 } from '@hark/sensor-agent';
+import { MIXED_TRAFFIC_FILES as FILES, loadMixedTraffic, writePcap } from './mixed-traffic.js';
 import type { Benchmark } from './registry.js';
 
 const exec = promisify(execFile);
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** Ethernet captures with a mix of IT, IoT and OT traffic (all LINKTYPE_ETHERNET, so they concatenate into one pcap). */
-const FILES = [
-  'iti__EIP-IPAddressChangeAttempt.pcap',
-  'iti__modbus_test.pcap',
-  'cisagov-icsnpp-bacnet__bacnet_example.pcap',
-  'ndpi__gnutella.pcap',
-  'cisagov-icsnpp-profinet-io-cm__profinet_io_cm_mixed_1.pcap',
-  'iotsentinel__D-LinkCam__Setup-A-1-STA.pcap',
-  'zeek__wikipedia.pcap',
-  'suricata-verify__sip-method__sip.pcap',
-];
 const TARGET_PACKETS = 2_000_000;
 /** The peers' file: the input looped this many times (~200k packets). */
 const PEER_LOOPS = 12;
-
-function pcapsDir(): string {
-  for (const c of [
-    process.env.HARK_SHARED_PCAPS,
-    join(REPO, '..', 'shared', 'pcaps'),
-    join(REPO, 'shared', 'pcaps'),
-  ])
-    if (c && existsSync(join(c, 'MANIFEST.md'))) return c;
-  throw new Error('shared captures not found: set HARK_SHARED_PCAPS');
-}
-
-/** Classic pcap of the packets, for the peer tools. */
-function writePcap(path: string, packets: CapturedPacket[]): void {
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(262144, 16);
-  header.writeUInt32LE(1, 20);
-  parts.push(header);
-  for (const p of packets) {
-    const r = Buffer.alloc(16);
-    r.writeUInt32LE(p.seconds >>> 0, 0);
-    r.writeUInt32LE(Math.floor(p.nanos / 1000), 4);
-    r.writeUInt32LE(p.data.length, 8);
-    r.writeUInt32LE(p.originalLength, 12);
-    parts.push(r, p.data);
-  }
-  writeFileSync(path, Buffer.concat(parts));
-}
 
 async function timed(cmd: string, args: string[]): Promise<number | undefined> {
   const start = performance.now();
@@ -163,10 +121,7 @@ export const agentThroughput: Benchmark = {
   description:
     'pipeline pkt/s and bit/s on one core from memory vs tshark and ndpiReader; store RSS at 10k/100k devices',
   async run() {
-    const dir = pcapsDir();
-    const packets: CapturedPacket[] = [];
-    for (const f of FILES)
-      for await (const p of readCapture(join(dir, f))) packets.push({ ...p, data: Buffer.from(p.data) });
+    const packets = await loadMixedTraffic();
     const bytesPerLoop = packets.reduce((a, p) => a + p.originalLength, 0);
     const loops = Math.max(1, Math.round(TARGET_PACKETS / packets.length));
 

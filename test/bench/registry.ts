@@ -1,5 +1,6 @@
 import { agentThroughput } from './agent-throughput.js';
 import { certificateIssuance } from './certificates.js';
+import { liveCapture } from './live-capture.js';
 import { mqttThroughput } from './mqtt-throughput.js';
 import { operatorScale } from './operator-scale.js';
 
@@ -10,4 +11,10 @@ export interface Benchmark {
   run(): Promise<string[]>;
 }
 
-export const benchmarks: Benchmark[] = [certificateIssuance, operatorScale, agentThroughput, mqttThroughput];
+export const benchmarks: Benchmark[] = [
+  certificateIssuance,
+  operatorScale,
+  agentThroughput,
+  liveCapture,
+  mqttThroughput,
+];

@@ -1,6 +1,12 @@
 // Live capture: a supervised `tcpdump -U -w - -i IFACE [bpf]` child whose
 // pcap stream is parsed by the same reader as capture files.
 //
+// -U (one write per packet) stays, though at ~450k pkt/s it costs tcpdump
+// most of a core (make bench ARGS=live-capture). Two ways around it were
+// measured and refused: buffered output flushed by SIGUSR2 corrupted the
+// stream under load (tcpdump flushes stdio from its signal handler), and
+// dumpcap, which flushes per batch, dropped 27% where tcpdump -U dropped 1%.
+//
 // Why tcpdump and not a native libpcap binding: measured on this project's
 // 2-core CI box, piping `tcpdump -U -r FILE -w -` into readCapture cost
 // ~0.75 µs per packet over reading the file directly (10,727 packets of
