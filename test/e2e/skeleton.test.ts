@@ -240,4 +240,72 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
     );
     if (expected.mac) expect((await devices()).some((d) => d.macs.includes(expected.mac))).toBe(true);
   });
+
+  it('cuts off a deleted Sensor: the finalizer revokes its certificate, the broker enforces the CRL', async () => {
+    await agent?.stop();
+    await aggregator?.stop();
+    // The aggregator's mount of the site CA Secret's ca.crl, which the operator published from the start.
+    const crlFile = join(work, 'ca.crl');
+    const publishedCrl = () =>
+      Buffer.from(kubectlJson(['get', 'secret', 'hark-site-ca', '-n', NS]).data['ca.crl'], 'base64');
+    writeFileSync(crlFile, publishedCrl());
+    aggregator = await startAggregator({
+      http: { port: 0, host: '127.0.0.1' },
+      embeddedBroker: { port: 0, host: '127.0.0.1', crlFile, crlReloadIntervalMs: 200 },
+      tls: {
+        ca: siteCa.certPem,
+        serverCert: brokerServer.certPem,
+        serverKey: brokerServer.keyPem,
+        clientCert: aggregatorClient.certPem,
+        clientKey: aggregatorClient.keyPem,
+      },
+      logger: log,
+    });
+    const url = `mqtts://127.0.0.1:${aggregator.brokerPort}`;
+    cp.kubectl(
+      ['patch', 'sensor', 'plant-floor', '-n', 'default', '--type=merge', '-p'].concat(
+        JSON.stringify({ spec: { reporting: { brokerUrl: url } } }),
+      ),
+    );
+    await waitFor(
+      'the operator to point the agent at the new broker',
+      () =>
+        JSON.parse(
+          kubectlJson(['get', 'configmap', 'hark-agent-plant-floor', '-n', 'default']).data['agent.json'],
+        ).reporting.brokerUrl === url,
+    );
+    const expected = captureAndExpectation(work);
+    agent = startAgentFromCluster(expected.file, 'agent-revoked');
+    const health = async () => {
+      const res = await fetch(`${aggregator!.httpUrl}/api/v1/sensors`);
+      const body = (await res.json()) as { items: Array<{ id: string; health: string }> };
+      return body.items.find((s) => s.id === 'site-a.plant-floor')?.health;
+    };
+    await waitFor('the agent online', async () => (await health()) === 'online', {
+      timeoutMs: 60_000,
+      describe: () => agent!.tail(),
+    });
+
+    // Not --wait: the in-process operator must run the finalizer meanwhile.
+    cp.kubectl(['delete', 'sensor', 'plant-floor', '-n', 'default', '--wait=false']);
+    await waitFor(
+      'the finalizer to let the Sensor go',
+      () => cp.kubectl(['get', 'sensors', '-n', 'default', '-o', 'name']).trim() === '',
+    );
+    // The kubelet refreshes the mounted Secret; the broker re-reads it.
+    writeFileSync(crlFile, publishedCrl());
+    await waitFor('the broker to cut the revoked agent off', async () => (await health()) === 'offline', {
+      timeoutMs: 30_000,
+      describe: () => agent!.tail(),
+    });
+    const denied = async () => {
+      const text = await (await fetch(`${aggregator!.httpUrl}/metrics`)).text();
+      return Number(
+        /hark_broker_denied_total\{action="connect",reason="revoked"\} (\d+)/.exec(text)?.[1] ?? 0,
+      );
+    };
+    // The agent keeps trying, and keeps being refused.
+    await waitFor('a refused reconnect', async () => (await denied()) >= 2, { timeoutMs: 30_000 });
+    expect(await health()).toBe('offline');
+  });
 });

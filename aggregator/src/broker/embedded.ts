@@ -185,10 +185,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     return false;
   };
   // A new CRL also cuts off revoked clients already connected, rather than at their next reconnect.
+  const commonNames = new WeakMap<TLSSocket, string>();
   revocation?.onChange(() => {
     for (const socket of sockets) {
-      if (socket.destroyed) continue;
-      void passesRevocation(socket, socket.getPeerX509Certificate()?.subject ?? '');
+      const commonName = commonNames.get(socket);
+      if (!socket.destroyed && commonName !== undefined) void passesRevocation(socket, commonName);
     }
   });
   const server: Server = createServer({
@@ -210,6 +211,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       socket.destroy();
       return;
     }
+    commonNames.set(socket, identity.commonName);
     // TLS sockets start paused: what the client sends meanwhile waits in the buffer.
     if (!(await passesRevocation(socket, identity.commonName))) return;
     const conn = new GuardedConnection(socket, maxPacketBytes, (err) => {

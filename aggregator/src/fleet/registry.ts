@@ -89,7 +89,13 @@ export class FleetRegistry {
   recordStatus(origin: { site: string; sensor: string; node: string }, message: StatusMessage): void {
     const node = this.node(origin);
     // Retained status can be replayed after newer news; keep the latest by the sender's clock.
-    if (node.statusAt && Date.parse(node.statusAt) > Date.parse(message.sentAt)) return;
+    // A connection's online status and its last will carry the same time (the connection's):
+    // at a tie, offline wins, since the will can only follow the online status.
+    if (node.statusAt) {
+      const previous = Date.parse(node.statusAt);
+      const sent = Date.parse(message.sentAt);
+      if (sent < previous || (sent === previous && message.online)) return;
+    }
     node.online = message.online;
     node.statusAt = message.sentAt;
   }

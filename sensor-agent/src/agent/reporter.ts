@@ -152,7 +152,7 @@ export class Reporter {
       connectTimeout: 10_000,
       will: {
         topic: this.topics.status,
-        payload: encodeMessage(this.status(false)),
+        payload: encodeMessage(this.status(false, this.stampConnection())),
         qos: 1,
         retain: true,
       },
@@ -189,7 +189,10 @@ export class Reporter {
       this.delayMs = this.o.backoff?.initialMs ?? 1000;
       client.options.reconnectPeriod = this.delayMs;
       client
-        .publishAsync(this.topics.status, encodeMessage(this.status(true)), { qos: 1, retain: true })
+        .publishAsync(this.topics.status, encodeMessage(this.status(true, this.connectionAt)), {
+          qos: 1,
+          retain: true,
+        })
         .then(
           () => {
             this.published.status++;
@@ -204,7 +207,12 @@ export class Reporter {
       client.options.reconnectPeriod = Math.round(Math.min(max, this.delayMs) * (0.5 + Math.random()));
       this.delayMs = Math.min(max, this.delayMs * 2);
     });
-    client.on('reconnect', () => logger.debug('reconnecting to broker'));
+    client.on('reconnect', () => {
+      // mqtt.js sends the options' will again on each reconnect: restamp it for this connection.
+      if (client.options.will)
+        client.options.will.payload = encodeMessage(this.status(false, this.stampConnection()));
+      logger.debug('reconnecting to broker');
+    });
     client.on('offline', () => logger.warn('broker connection lost'));
     client.on('error', (error) => {
       const code = (error as { code?: number }).code;
@@ -421,8 +429,21 @@ export class Reporter {
     };
   }
 
-  private status(online: boolean): StatusMessage {
-    return { ...this.envelope(), kind: 'status', online };
+  /**
+   * A connection's "online" status and its last will carry the same time,
+   * that of the connection attempt: the will was composed before the online
+   * message, and the aggregator keeps the latest status by the sender's clock
+   * (an offline at the same time wins), so the will must not look older.
+   */
+  private connectionAt = new Date().toISOString();
+
+  private stampConnection(): string {
+    this.connectionAt = new Date().toISOString();
+    return this.connectionAt;
+  }
+
+  private status(online: boolean, sentAt?: string): StatusMessage {
+    return { ...this.envelope(), ...(sentAt ? { sentAt } : {}), kind: 'status', online };
   }
 }
 
