@@ -3,6 +3,7 @@
 // the environment the Helm chart sets.
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { DEFAULT_WORKERS } from './defaults.js';
 import { startOperator } from './manager.js';
 
 const { values } = parseArgs({
@@ -14,7 +15,7 @@ const { values } = parseArgs({
     },
     'ca-secret': { type: 'string', default: process.env.HARK_CA_SECRET ?? 'hark-site-ca' },
     'http-port': { type: 'string', default: process.env.HARK_HTTP_PORT ?? '8081' },
-    workers: { type: 'string', default: '4' },
+    workers: { type: 'string', default: String(DEFAULT_WORKERS) },
     'no-leader-election': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },

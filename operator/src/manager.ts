@@ -10,6 +10,7 @@ import { refreshCrlIfDue } from './certs/revocation.js';
 import { loadOrCreateSiteCa, reloadSiteCa, type SiteCa } from './certs/site-ca.js';
 import { type DaemonSetObject, SensorController } from './controller/sensor-controller.js';
 import { WorkQueue } from './controller/workqueue.js';
+import { DEFAULT_WORKERS } from './defaults.js';
 import { KubeClient, type KubeObject, resourcePath } from './kube/client.js';
 import { loadCredentials } from './kube/credentials.js';
 import { Informer, keyOf } from './kube/informer.js';
@@ -26,6 +27,7 @@ export interface OperatorOptions {
   caSecretName?: string;
   /** Port for /healthz, /readyz and /metrics; 0 picks a free one; -1 disables. */
   httpPort?: number;
+  /** Sensors reconciled in parallel; default DEFAULT_WORKERS. */
   workers?: number;
   logger?: Logger;
   /** The clock certificates are judged by (tests move it forward). */
@@ -202,7 +204,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
         if (stopping) return;
       }
     };
-    workers = Array.from({ length: options.workers ?? 4 }, () => worker());
+    workers = Array.from({ length: options.workers ?? DEFAULT_WORKERS }, () => worker());
   };
 
   const lead = async () => {

@@ -5,6 +5,7 @@
 // controller and kwok sharing this machine's cores with it.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { ControlPlane } from '../support/controlplane.js';
 import { installOperatorPrerequisites } from '../support/operator-install.js';
 import { repoRoot } from '../support/paths.js';
@@ -17,6 +18,12 @@ const COUNT = Number(process.env.HARK_BENCH_SENSORS ?? 1000);
 function imageNodeOptions(): string {
   const dockerfile = readFileSync(join(repoRoot(), 'operator/Dockerfile'), 'utf8');
   return /^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1]?.replace(/^"|"$/g, '') ?? '';
+}
+
+/** The operator chart's default worker count, so the figure is what a Helm install runs. */
+function chartWorkers(): number {
+  const values = parse(readFileSync(join(repoRoot(), 'charts/hark-operator/values.yaml'), 'utf8'));
+  return Number(values.workers);
 }
 
 async function heapUsedMb(port: number): Promise<number> {
@@ -61,7 +68,7 @@ export const operatorScale: Benchmark = {
           '--http-port',
           String(httpPort),
           '--workers',
-          '8',
+          String(chartWorkers()),
         ],
         {
           logFile: join(cp.workDir, 'operator.log'),
@@ -157,7 +164,7 @@ export const operatorScale: Benchmark = {
       return [
         `${COUNT} Sensors Ready in ${seconds.toFixed(1)} s (kubectl apply took ${applied.toFixed(1)} s of it) — goal < 60 s: ${seconds < 60 ? 'MET' : 'NOT MET'}`,
         `operator peak resident memory ${rss.toFixed(0)} MB — goal < 150 MB: ${rss < 150 ? 'MET' : 'NOT MET'} (V8 heap in use at the end ${heap.toFixed(0)} MB; NODE_OPTIONS=${nodeOptions} as in the image)`,
-        `${COUNT} certificates, ${COUNT} DaemonSets, ${COUNT} agent pods on ${nodeCount} kwok nodes; every Sensor's ${stages
+        `${chartWorkers()} workers (the chart's default); ${COUNT} certificates, ${COUNT} DaemonSets, ${COUNT} agent pods on ${nodeCount} kwok nodes; every Sensor's ${stages
           .map((stage) => `${stage} by ${reachedAt.get(stage)?.toFixed(0) ?? '?'} s`)
           .join(', ')}`,
       ];

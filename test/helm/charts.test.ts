@@ -466,9 +466,15 @@ describe('the charts on a real control plane', () => {
     // hook's own ServiceAccount with the hook's own RBAC (from `helm get hooks`): proof that it works.
     const hooks = parseManifests(h(['get', 'hooks', 'hark-operator', '-n', NS]));
     const job = hooks.find((m) => m.kind === 'Job') as unknown as Manifest & {
-      spec: { template: { spec: { serviceAccountName: string; containers: Array<{ args: string[] }> } } };
+      spec: {
+        template: {
+          spec: { serviceAccountName: string; containers: Array<{ command: string[]; args: string[] }> };
+        };
+      };
     };
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-delete');
+    // What runs here is what the container runs: kubectl with the hook's arguments.
+    expect(job.spec.template.spec.containers[0]!.command).toEqual(['/bin/kubectl']);
     kube(
       ['apply', '-f', '-'],
       hooks

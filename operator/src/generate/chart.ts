@@ -16,6 +16,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentSpec, SensorSpec, sensorCrd } from '@hark/contracts/sensor';
+import { DEFAULT_WORKERS } from '../defaults.js';
 import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../rbac.js';
 
 type Json = Record<string, unknown>;
@@ -212,7 +213,7 @@ export const OperatorValues = Type.Object(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)),
       { description: 'Operator log level.', default: 'info' },
     ),
-    workers: int('Sensors reconciled in parallel.', { default: 4, minimum: 1, maximum: 64 }),
+    workers: int('Sensors reconciled in parallel.', { default: DEFAULT_WORKERS, minimum: 1, maximum: 64 }),
     leaderElection: obj(
       { enabled: bool('Elect a leader through a Lease; disable only with one replica.') },
       'Leader election among the replicas.',
