@@ -1,53 +1,16 @@
-// Live capture for real: a veth pair whose far end sits in a network
-// namespace this test creates; a small script in that namespace sends
-// ARP and DHCP frames out of its end, and LiveCapture (tcpdump) on the near
-// end feeds them to the pipeline. Only this test's own veth is ever
-// written to. Needs root, iproute2, tcpdump and python3; skipped otherwise.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { netnsAvailable, VethNamespace } from '../../test/support/netns.js';
 import { LiveCapture, parseTcpdumpSummary } from '../src/live/index.js';
 import { Pipeline } from '../src/pipeline.js';
 
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const isRoot = process.getuid?.() === 0;
-const tools = has('ip', ['-V']) && has('tcpdump', ['--version']) && has('python3', ['--version']);
-const canNetns = isRoot && tools && has('ip', ['netns', 'list']);
+const canNetns = netnsAvailable('tcpdump', 'python3');
 if (!canNetns)
   console.warn('live capture test skipped: needs root, iproute2 (ip netns), tcpdump and python3');
 
-const NS = `hark-live-${process.pid}`;
-const NEAR = `hkl${process.pid % 100000}a`;
-const FAR = `hkl${process.pid % 100000}b`;
-
-/** Sends an ARP announcement and a DHCPDISCOVER (option 12 hostname) from `mac`/`ip` out of `FAR`. */
-const SENDER = `
-import socket, struct, sys
-iface, mac_text, ip_text, hostname = sys.argv[1:5]
-mac = bytes.fromhex(mac_text.replace(':', ''))
-ip = socket.inet_aton(ip_text)
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-bcast = b'\\xff' * 6
-arp = bcast + mac + b'\\x08\\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1) + mac + ip + b'\\x00' * 6 + ip
-s.send(arp + b'\\x00' * 18)
-opts = b'\\x63\\x82\\x53\\x63' + b'\\x35\\x01\\x01' + bytes([12, len(hostname)]) + hostname.encode() + b'\\x3c\\x0cudhcp 1.30.1' + b'\\xff'
-bootp = struct.pack('!BBBBIHH4s4s4s4s', 1, 1, 6, 0, 0x1234, 0, 0, b'\\0'*4, b'\\0'*4, b'\\0'*4, b'\\0'*4) + mac + b'\\0' * 10 + b'\\0' * 192 + opts
-udp = struct.pack('!HHHH', 68, 67, 8 + len(bootp), 0) + bootp
-iph = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, b'\\0'*4, b'\\xff'*4)
-s.send(bcast + mac + b'\\x08\\x00' + iph + udp)
-`;
-
-function send(mac: string, ip: string, hostname: string): void {
-  execFileSync('ip', ['netns', 'exec', NS, 'python3', '-c', SENDER, FAR, mac, ip, hostname]);
-}
+let netns: VethNamespace;
+let NEAR: string;
+const send = (mac: string, ip: string, hostname: string) =>
+  netns.sendDiscovery(netns.pairs[0]!.far, mac, ip, hostname);
 
 async function until(check: () => boolean, resend: () => void, ms = 8000): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -76,20 +39,10 @@ describe('tcpdump summary', () => {
 
 describe.skipIf(!canNetns)('live capture in a network namespace', () => {
   beforeAll(() => {
-    execFileSync('ip', ['netns', 'add', NS]);
-    execFileSync('ip', ['link', 'add', NEAR, 'type', 'veth', 'peer', 'name', FAR]);
-    execFileSync('ip', ['link', 'set', FAR, 'netns', NS]);
-    execFileSync('ip', ['link', 'set', NEAR, 'up']);
-    execFileSync('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', FAR, 'up']);
+    netns = VethNamespace.create('hkl');
+    NEAR = netns.pairs[0]!.near;
   });
-  afterAll(() => {
-    try {
-      execFileSync('ip', ['link', 'del', NEAR], { stdio: 'ignore' });
-    } catch {}
-    try {
-      execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-    } catch {}
-  });
+  afterAll(() => netns?.destroy());
 
   it('captures ARP/DHCP frames into the inventory, restarts a killed tcpdump, reports drop counters', async () => {
     const pipeline = new Pipeline();

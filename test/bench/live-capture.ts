@@ -10,25 +10,17 @@
 // Both tcpreplay and the capture side share this machine's cores; tcpreplay
 // reports the rate it reached, which is printed with the result.
 // Needs root, iproute2, tcpdump and tcpreplay (apt-get install tcpreplay).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LiveCapture, Pipeline } from '@hark/sensor-agent';
+import { netnsAvailable, VethNamespace } from '../support/netns.js';
 import { loadMixedTraffic, writePcap } from './mixed-traffic.js';
 import type { Benchmark } from './registry.js';
 
 const SECONDS = 10;
 const MBPS = 1000;
-
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Replay {
   sent: number;
@@ -91,32 +83,19 @@ export const liveCapture: Benchmark = {
   name: 'live-capture',
   description: `live capture of mixed traffic at ${MBPS} Mbit/s through tcpdump into the pipeline, beside bare tcpdump (goal: no drops)`,
   async run() {
-    if (
-      process.getuid?.() !== 0 ||
-      !has('ip', ['netns', 'list']) ||
-      !has('tcpdump', ['--version']) ||
-      !has('tcpreplay', ['--version'])
-    ) {
+    if (!netnsAvailable('tcpdump', 'tcpreplay')) {
       return ['skipped: needs root, iproute2, tcpdump and tcpreplay (apt-get install tcpreplay)'];
     }
     const packets = await loadMixedTraffic();
     const bytes = packets.reduce((a, p) => a + p.data.length, 0);
     const loops = Math.max(1, Math.round((MBPS * 1e6 * SECONDS) / 8 / bytes));
     const tmp = mkdtempSync(join(tmpdir(), 'hark-live-bench-'));
-    const ns = `hark-bench-${process.pid}`;
-    const near = `hkb${process.pid % 100000}a`;
-    const far = `hkb${process.pid % 100000}b`;
     const file = join(tmp, 'mix.pcap');
     writePcap(file, packets);
+    const netns = VethNamespace.create('hkb');
+    const ns = netns.name;
+    const { near, far } = netns.pairs[0]!;
     try {
-      execFileSync('ip', ['netns', 'add', ns]);
-      execFileSync('ip', ['link', 'add', near, 'type', 'veth', 'peer', 'name', far]);
-      execFileSync('ip', ['link', 'set', far, 'netns', ns]);
-      execFileSync('ip', ['link', 'set', near, 'up']);
-      execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', far, 'up']);
-      // IPv6 router solicitations and the like would otherwise add to the count.
-      execFileSync('sysctl', ['-qw', `net.ipv6.conf.${near}.disable_ipv6=1`]);
-
       const peer = await bareTcpdump(near, () => replay(ns, far, file, loops));
 
       const pipeline = new Pipeline();
@@ -158,12 +137,7 @@ export const liveCapture: Benchmark = {
         `goal no drops at ${MBPS} Mbit/s: ${lost === 0 && stats.droppedByKernel === 0 ? 'MET' : 'NOT MET'}${sent.mbps < MBPS * 0.95 ? ` (but tcpreplay reached only ${sent.mbps.toFixed(0)} Mbit/s on these shared cores)` : ''}`,
       ];
     } finally {
-      try {
-        execFileSync('ip', ['link', 'del', near], { stdio: 'ignore' });
-      } catch {}
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      } catch {}
+      netns.destroy();
       rmSync(tmp, { recursive: true, force: true });
     }
   },

@@ -18,61 +18,16 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCentral } from '../support/central.js';
 import { type MosquittoInstance, mosquittoAvailable } from '../support/mosquitto.js';
+import { netnsAvailable, VethNamespace, type VethPair } from '../support/netns.js';
 import { sensorCertificate, writeAgentTls } from '../support/site-pki.js';
 
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const canNetns =
-  process.getuid?.() === 0 &&
-  has('ip', ['netns', 'list']) &&
-  has('tcpdump', ['--version']) &&
-  has('python3', ['--version']);
+const canNetns = netnsAvailable('tcpdump', 'python3');
 const available = canNetns && mosquittoAvailable();
 if (!available)
   console.warn('live delivery test skipped: needs root, ip netns, tcpdump, python3 and Mosquitto');
 
 const _DAY = 86_400_000;
 const log = pino({ level: process.env.HARK_TEST_LOG ?? 'silent' });
-const tag = process.pid % 100000;
-const NS = `hark-dl-${process.pid}`;
-const PAIRS = [
-  { near: `hkd${tag}a`, far: `hkd${tag}b` },
-  { near: `hkd${tag}c`, far: `hkd${tag}d` },
-];
-
-/** Sends an ARP announcement and a DHCPDISCOVER (option 12 hostname) from `mac`/`ip` out of `iface`. */
-const SENDER = `
-import socket, struct, sys
-iface, mac_text, ip_text, hostname = sys.argv[1:5]
-mac = bytes.fromhex(mac_text.replace(':', ''))
-ip = socket.inet_aton(ip_text)
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-bcast = b'\\xff' * 6
-arp = bcast + mac + b'\\x08\\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1) + mac + ip + b'\\x00' * 6 + ip
-s.send(arp + b'\\x00' * 18)
-opts = b'\\x63\\x82\\x53\\x63' + b'\\x35\\x01\\x01' + bytes([12, len(hostname)]) + hostname.encode() + b'\\x3c\\x0cudhcp 1.30.1' + b'\\xff'
-bootp = struct.pack('!BBBBIHH4s4s4s4s', 1, 1, 6, 0, 0x1234, 0, 0, b'\\0'*4, b'\\0'*4, b'\\0'*4, b'\\0'*4) + mac + b'\\0' * 10 + b'\\0' * 192 + opts
-udp = struct.pack('!HHHH', 68, 67, 8 + len(bootp), 0) + bootp
-iph = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, b'\\0'*4, b'\\xff'*4)
-s.send(bcast + mac + b'\\x08\\x00' + iph + udp)
-# Filtered out by the agent's BPF filter: must never reach the inventory.
-udp2 = struct.pack('!HHHH', 5000, 5001, 12, 0) + b'nope'
-iph2 = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp2), 2, 0, 64, 17, 0, ip, b'\\xff'*4)
-s.send(bcast + bytes.fromhex('020000ffff01') + b'\\x08\\x00' + iph2 + udp2)
-`;
-
-function send(iface: string, mac: string, ip: string, hostname: string): void {
-  execFileSync('ip', ['netns', 'exec', NS, 'python3', '-c', SENDER, iface, mac, ip, hostname]);
-}
-
 async function until(
   what: string,
   check: () => boolean | Promise<boolean>,
@@ -100,26 +55,18 @@ describe.skipIf(!available)('live capture delivered: veth -> agent -> Mosquitto 
   let aggregator: RunningAggregator | undefined;
   let agent: AgentHandle | undefined;
 
+  let netns: VethNamespace;
+  let PAIRS: VethPair[];
+
   beforeAll(() => {
-    execFileSync('ip', ['netns', 'add', NS]);
-    for (const { near, far } of PAIRS) {
-      execFileSync('ip', ['link', 'add', near, 'type', 'veth', 'peer', 'name', far]);
-      execFileSync('ip', ['link', 'set', far, 'netns', NS]);
-      execFileSync('ip', ['link', 'set', near, 'up']);
-      execFileSync('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', far, 'up']);
-    }
+    netns = VethNamespace.create('hkd', 2);
+    PAIRS = netns.pairs;
   });
   afterAll(async () => {
     await agent?.stop();
     await aggregator?.stop();
     await broker?.stop();
-    for (const { near } of PAIRS)
-      try {
-        execFileSync('ip', ['link', 'del', near], { stdio: 'ignore' });
-      } catch {}
-    try {
-      execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-    } catch {}
+    netns?.destroy();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -165,7 +112,7 @@ describe.skipIf(!available)('live capture delivered: veth -> agent -> Mosquitto 
       await until(
         `${p.hostname} visible in the aggregator API`,
         async () => (await api()).some((d) => d.macs.includes(p.mac) && d.hostname?.value === p.hostname),
-        () => send(p.pair.far, p.mac, p.ip, p.hostname),
+        () => netns.sendDiscovery(p.pair.far, p.mac, p.ip, p.hostname),
       );
     }
     const devices = await api();
