@@ -72,6 +72,38 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
     return ((await res.json()) as { items: [] }).items;
   }
 
+  /** The aggregator with its embedded broker, trusting the operator's site CA. */
+  function startEmbeddedAggregator(broker: { crlFile?: string; crlReloadIntervalMs?: number } = {}) {
+    return startAggregator({
+      http: { port: 0, host: '127.0.0.1' },
+      embeddedBroker: { port: 0, host: '127.0.0.1', ...broker },
+      tls: {
+        ca: siteCa.certPem,
+        serverCert: brokerServer.certPem,
+        serverKey: brokerServer.keyPem,
+        clientCert: aggregatorClient.certPem,
+        clientKey: aggregatorClient.keyPem,
+      },
+      logger: log,
+    });
+  }
+
+  /** A platform team repoints the Sensor; resolves once the operator has rewritten the agent's configuration. */
+  async function repointSensor(brokerUrl: string): Promise<void> {
+    cp.kubectl(
+      ['patch', 'sensor', 'plant-floor', '-n', 'default', '--type=merge', '-p'].concat(
+        JSON.stringify({ spec: { reporting: { brokerUrl } } }),
+      ),
+    );
+    await waitFor(
+      'the operator to rewrite the agent configuration',
+      () =>
+        JSON.parse(
+          kubectlJson(['get', 'configmap', 'hark-agent-plant-floor', '-n', 'default']).data['agent.json'],
+        ).reporting.brokerUrl === brokerUrl,
+    );
+  }
+
   /** Starts hark-agent as its own process with the operator's ConfigMap and certificate Secret. */
   function startAgentFromCluster(capture: string, name: string): ManagedProcess {
     const configMap = kubectlJson(['get', 'configmap', 'hark-agent-plant-floor', '-n', 'default']);
@@ -149,18 +181,7 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
   });
 
   it('on the embedded broker', async () => {
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
-      embeddedBroker: { port: 0, host: '127.0.0.1' },
-      tls: {
-        ca: siteCa.certPem,
-        serverCert: brokerServer.certPem,
-        serverKey: brokerServer.keyPem,
-        clientCert: aggregatorClient.certPem,
-        clientKey: aggregatorClient.keyPem,
-      },
-      logger: log,
-    });
+    aggregator = await startEmbeddedAggregator();
     const sensor = parse(readFileSync(join(root, 'examples', 'sensor.yaml'), 'utf8'));
     sensor.spec.reporting.brokerUrl = `mqtts://127.0.0.1:${aggregator.brokerPort}`;
     cp.kubectl(['apply', '-f', '-'], JSON.stringify(sensor));
@@ -210,24 +231,7 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
       tls: { ca: siteCa.certPem, clientCert: aggregatorClient.certPem, clientKey: aggregatorClient.keyPem },
       logger: log,
     });
-    // A platform team repoints the Sensor; the operator rewrites the agent's configuration.
-    cp.kubectl([
-      'patch',
-      'sensor',
-      'plant-floor',
-      '-n',
-      'default',
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { reporting: { brokerUrl: mosquitto.url } } }),
-    ]);
-    await waitFor(
-      'the operator to rewrite the agent configuration',
-      () =>
-        JSON.parse(
-          kubectlJson(['get', 'configmap', 'hark-agent-plant-floor', '-n', 'default']).data['agent.json'],
-        ).reporting.brokerUrl === mosquitto!.url,
-    );
+    await repointSensor(mosquitto.url);
     const expected = captureAndExpectation(work);
     agent = startAgentFromCluster(expected.file, 'agent-mosquitto');
     await waitFor(
@@ -249,31 +253,9 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
     const publishedCrl = () =>
       Buffer.from(kubectlJson(['get', 'secret', 'hark-site-ca', '-n', NS]).data['ca.crl'], 'base64');
     writeFileSync(crlFile, publishedCrl());
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
-      embeddedBroker: { port: 0, host: '127.0.0.1', crlFile, crlReloadIntervalMs: 200 },
-      tls: {
-        ca: siteCa.certPem,
-        serverCert: brokerServer.certPem,
-        serverKey: brokerServer.keyPem,
-        clientCert: aggregatorClient.certPem,
-        clientKey: aggregatorClient.keyPem,
-      },
-      logger: log,
-    });
+    aggregator = await startEmbeddedAggregator({ crlFile, crlReloadIntervalMs: 200 });
     const url = `mqtts://127.0.0.1:${aggregator.brokerPort}`;
-    cp.kubectl(
-      ['patch', 'sensor', 'plant-floor', '-n', 'default', '--type=merge', '-p'].concat(
-        JSON.stringify({ spec: { reporting: { brokerUrl: url } } }),
-      ),
-    );
-    await waitFor(
-      'the operator to point the agent at the new broker',
-      () =>
-        JSON.parse(
-          kubectlJson(['get', 'configmap', 'hark-agent-plant-floor', '-n', 'default']).data['agent.json'],
-        ).reporting.brokerUrl === url,
-    );
+    await repointSensor(url);
     const expected = captureAndExpectation(work);
     agent = startAgentFromCluster(expected.file, 'agent-revoked');
     const health = async () => {

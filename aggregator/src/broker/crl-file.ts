@@ -18,8 +18,6 @@ export interface CrlFileOptions {
 }
 
 export interface CrlFile extends RevocationSource {
-  /** Re-reads the file now; resolves true when a new list took effect. */
-  reload(): Promise<boolean>;
   close(): void;
 }
 
@@ -60,26 +58,24 @@ export async function watchCrlFile(path: string, options: CrlFileOptions): Promi
   };
   announce();
 
-  const reload = async (): Promise<boolean> => {
+  const reload = async (): Promise<void> => {
     try {
       const fresh = await load(path, options.trustBundlePem);
-      if (fresh.text === text) return false;
+      if (fresh.text === text) return;
       ({ text, list } = fresh);
     } catch (err) {
       reloadErrors.inc();
       log.error({ err: (err as Error).message }, 'CRL reload failed; the previous CRL stays in force');
-      return false;
+      return;
     }
     announce();
     for (const listener of listeners) listener();
-    return true;
   };
   const timer = setInterval(() => void reload(), options.reloadIntervalMs ?? 30_000);
   timer.unref();
   return {
     current: () => list,
     onChange: (listener) => void listeners.push(listener),
-    reload,
     close: () => clearInterval(timer),
   };
 }

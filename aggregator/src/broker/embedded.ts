@@ -14,7 +14,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Logger, silentLogger } from '../log.js';
 import { identityFromCertificate, mayPublish, maySubscribe, type PeerIdentity } from './identity.js';
 import { GuardedConnection } from './packet-guard.js';
-import type { RevocationList } from './revocation.js';
+import type { RevocationList, RevocationVerdict } from './revocation.js';
 
 /** Room for the fixed header, topic and packet id on top of the largest message payload. */
 export const DEFAULT_MAX_PACKET_BYTES = MAX_MESSAGE_BYTES + 64 * 1024;
@@ -174,7 +174,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     const verdict = await revocation
       .current()
       .check(socket.getPeerCertificate(true))
-      .catch((err: Error) => ({ ok: false as const, reason: 'check-failed' as const, detail: err.message }));
+      .catch((err: Error): RevocationVerdict => ({ ok: false, reason: 'check-failed', detail: err.message }));
     if (verdict.ok) return !socket.destroyed;
     denied.inc({ action: 'connect', reason: verdict.reason });
     log.warn(

@@ -25,7 +25,7 @@ import { X509Certificate, X509Crl } from '@peculiar/x509';
 
 export type RevocationVerdict =
   | { ok: true }
-  | { ok: false; reason: 'revoked' | 'no-crl' | 'crl-expired'; detail: string };
+  | { ok: false; reason: 'revoked' | 'no-crl' | 'crl-expired' | 'check-failed'; detail: string };
 
 interface IssuerCrl {
   serials: Set<string>;
@@ -36,12 +36,12 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 const PEM_CRL = /-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g;
 
 /** Serial numbers as hex, lower case, without leading zeros: Node and @peculiar/x509 print them differently. */
-export function normalizeSerial(hex: string): string {
+function normalizeSerial(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
 /** Parses a PEM file of one or more CRLs; throws naming the block that does not parse. */
-export function parseCrls(pem: string): X509Crl[] {
+function parseCrls(pem: string): X509Crl[] {
   const blocks = pem.match(PEM_CRL) ?? [];
   if (blocks.length === 0) throw new Error('no "-----BEGIN X509 CRL-----" block found');
   return blocks.map((block, i) => {

@@ -68,12 +68,6 @@ function inCluster(): ClusterCredentials | undefined {
   );
 }
 
-interface Named<T> {
-  name: string;
-  [key: string]: unknown;
-  value?: T;
-}
-
 /** Reads a kubeconfig file; throws naming the file and what is missing. */
 async function fromKubeconfig(path: string): Promise<ClusterCredentials> {
   let doc: Record<string, unknown>;
@@ -83,7 +77,7 @@ async function fromKubeconfig(path: string): Promise<ClusterCredentials> {
     throw new Error(`cannot read the kubeconfig ${path}: ${(err as Error).message}`);
   }
   const pick = <T>(list: unknown, key: string, name: string | undefined, what: string): T => {
-    const found = (list as Named<T>[] | undefined)?.find((entry) => entry.name === name);
+    const found = (list as Array<Record<string, unknown>> | undefined)?.find((entry) => entry.name === name);
     const value = found?.[key] as T | undefined;
     if (!value) throw new Error(`kubeconfig ${path}: no ${what} named "${name ?? ''}"`);
     return value;
