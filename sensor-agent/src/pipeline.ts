@@ -3,7 +3,9 @@
 // The hot path (every packet) is: reset the one reused PacketView, parse the
 // headers by offset, note the sender in the store, and look up the decoders
 // registered for the EtherType or the UDP/TCP ports. Only packets of a
-// decoded protocol pay for more. Nothing a packet contains can throw out of
+// decoded protocol pay for more, and a byte-identical repeat of the last
+// packet a decoder saw from the same sender only refreshes timestamps
+// (repeat-cache.ts). Nothing a packet contains can throw out of
 // `process`: header damage is counted as malformed, and a decoder that throws
 // on a packet has that packet counted against its protocol.
 import type { DeviceRecord } from '@hark/contracts/inventory';
@@ -15,6 +17,7 @@ import { DeviceStore } from './inventory/store.js';
 import { IpProto } from './packet/ethertypes.js';
 import { parsePacket } from './packet/parse.js';
 import { PacketView, ParseResult } from './packet/view.js';
+import { RepeatCache } from './repeat-cache.js';
 
 export interface PipelineStats {
   packets: number;
@@ -27,11 +30,18 @@ export interface PipelineStats {
   decoded: Record<string, number>;
   /** Packets a decoder rejected as malformed, per protocol. */
   decodeErrors: Record<string, number>;
+  /** Of the decoded packets, those that repeated an earlier one byte for byte and were not decoded again. */
+  repeats: number;
 }
 
 export interface PipelineOptions {
   decoders?: DecoderIndex;
   store?: DeviceStore;
+  /**
+   * Skip decoding byte-identical repeats (default true). The inventory is the
+   * same either way; tests turn it off to prove that.
+   */
+  skipRepeats?: boolean;
 }
 
 export class Pipeline {
@@ -39,11 +49,21 @@ export class Pipeline {
   readonly stats: PipelineStats;
   private readonly decoders: DecoderIndex;
   private readonly view = new PacketView();
+  private readonly repeats: RepeatCache | undefined;
 
   constructor(options: PipelineOptions = {}) {
     this.decoders = options.decoders ?? new DecoderIndex();
     this.store = options.store ?? new DeviceStore();
-    this.stats = { packets: 0, bytes: 0, malformed: 0, unsupportedLink: 0, decoded: {}, decodeErrors: {} };
+    this.repeats = options.skipRepeats === false ? undefined : new RepeatCache();
+    this.stats = {
+      packets: 0,
+      bytes: 0,
+      malformed: 0,
+      unsupportedLink: 0,
+      decoded: {},
+      decodeErrors: {},
+      repeats: 0,
+    };
     for (const d of this.decoders.decoders) {
       this.stats.decoded[d.name] = 0;
       this.stats.decodeErrors[d.name] = 0;
@@ -84,10 +104,27 @@ export class Pipeline {
 
   private run(decoder: Decoder, v: PacketView): void {
     if (!decoder.match(v)) return;
+    const store = this.store;
+    const repeats = decoder.announces ? this.repeats : undefined;
+    if (repeats) {
+      const devices = repeats.find(decoder, v, store.epoch);
+      if (devices) {
+        store.seen(devices, v.timestampMs);
+        this.stats.decoded[decoder.name] = (this.stats.decoded[decoder.name] ?? 0) + 1;
+        this.stats.repeats++;
+        return;
+      }
+      store.beginTrace();
+    }
     try {
-      decoder.decode(v, this.store);
+      decoder.decode(v, store);
       this.stats.decoded[decoder.name] = (this.stats.decoded[decoder.name] ?? 0) + 1;
+      if (repeats) {
+        const devices = store.endTrace();
+        if (devices) repeats.remember(decoder, v, store.epoch, devices);
+      }
     } catch {
+      if (repeats) store.endTrace();
       this.stats.malformed++;
       this.stats.decodeErrors[decoder.name] = (this.stats.decodeErrors[decoder.name] ?? 0) + 1;
     }

@@ -96,9 +96,9 @@ export function buildOnce(): Promise<unknown> {
 
 /** A store that also keeps every observation, to test what decoders report about hosts that are no device (loopback). */
 class RecordingStore extends DeviceStore {
-  readonly seen: Observation[] = [];
+  readonly recorded: Observation[] = [];
   override observe(o: Observation): void {
-    this.seen.push(o);
+    this.recorded.push(o);
     super.observe(o);
   }
 }
@@ -125,7 +125,8 @@ export function run(file: string): Promise<RunResult> {
   if (!r) {
     r = (async () => {
       const store = new RecordingStore();
-      const pipeline = new Pipeline({ store });
+      // Every packet decoded: tests here are about what the decoders report (repeat-cache.test.ts covers skipping).
+      const pipeline = new Pipeline({ store, skipRepeats: false });
       for await (const p of readCapture(pcap(file))) pipeline.process(p);
       const devices = pipeline.store.toRecords();
       const byId = new Map(
@@ -137,7 +138,7 @@ export function run(file: string): Promise<RunResult> {
         const d = byId.get(id);
         return d ? [...hintValues(d, name)].sort() : [];
       };
-      return { devices, hints, pipeline, observations: store.seen };
+      return { devices, hints, pipeline, observations: store.recorded };
     })();
     runs.set(file, r);
   }

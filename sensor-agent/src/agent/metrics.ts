@@ -33,6 +33,11 @@ export function createMetrics(sources: MetricsSources): Registry {
   fromStats('hark_agent_packets_total', 'Frames read from the capture source.', (s) => s.packets);
   fromStats('hark_agent_bytes_total', 'Bytes on the wire of the frames read.', (s) => s.bytes);
   fromStats('hark_agent_malformed_total', 'Frames or payloads that failed to parse.', (s) => s.malformed);
+  fromStats(
+    'hark_agent_repeat_packets_total',
+    'Decoded packets that repeated an earlier one from the same sender byte for byte, so were not decoded again.',
+    (s) => s.repeats,
+  );
   new Counter({
     name: 'hark_agent_decoded_total',
     help: 'Packets decoded, per protocol.',

@@ -39,6 +39,7 @@ export const CDP_CAPABILITIES: readonly [number, string][] = [
 export const cdpDecoder: Decoder = {
   name: 'cdp',
   family: 'link',
+  announces: true,
   keys: [EtherType.LLC],
   match: (pkt) => pkt.snapOui === CISCO_OUI && pkt.snapPid === CDP_PID,
   decode(pkt: PacketView, sink: ObservationSink): void {

@@ -35,6 +35,7 @@ export const dnsDecoder: Decoder = {
 export const llmnrDecoder: Decoder = {
   name: 'llmnr',
   family: 'udp',
+  announces: true,
   keys: [LLMNR_PORT],
   // Responses (QR = 1) from the responder's port 5355.
   match: (pkt) =>

@@ -94,6 +94,7 @@ export function readCipIdentity(b: Buffer, o: number, end: number): CipIdentity 
 export const enipDecoder: Decoder = {
   name: 'enip',
   family: 'udp',
+  announces: true,
   keys: [ENIP_PORT],
   match: (pkt) => pkt.srcPort === ENIP_PORT,
   decode: decodeEnip,

@@ -50,6 +50,7 @@ const MED_INVENTORY: Record<number, [ObservationName, string]> = {
 export const lldpDecoder: Decoder = {
   name: 'lldp',
   family: 'link',
+  announces: true,
   keys: [EtherType.LLDP],
   match: () => true,
   decode(pkt: PacketView, sink: ObservationSink): void {

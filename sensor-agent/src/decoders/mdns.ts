@@ -46,6 +46,7 @@ interface Owner {
 export const mdnsDecoder: Decoder = {
   name: 'mdns',
   family: 'udp',
+  announces: true,
   keys: [MDNS_PORT],
   match: (pkt) => pkt.srcPort === MDNS_PORT || pkt.dstPort === MDNS_PORT,
   decode(pkt: PacketView, sink: ObservationSink): void {

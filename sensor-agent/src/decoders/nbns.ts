@@ -19,6 +19,7 @@ const HOST_SUFFIXES = new Set([0x00, 0x20]);
 export const nbnsDecoder: Decoder = {
   name: 'nbns',
   family: 'udp',
+  announces: true,
   keys: [NBNS_PORT],
   match: (pkt) => pkt.srcPort === NBNS_PORT || pkt.dstPort === NBNS_PORT,
   decode(pkt: PacketView, sink: ObservationSink): void {

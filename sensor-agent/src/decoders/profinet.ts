@@ -43,6 +43,7 @@ const ROLES: readonly [number, string][] = [
 export const profinetDcpDecoder: Decoder = {
   name: 'profinet',
   family: 'link',
+  announces: true,
   keys: [EtherType.PROFINET],
   match: (pkt) => {
     if (pkt.l3End < pkt.l3Offset + 12) return false;

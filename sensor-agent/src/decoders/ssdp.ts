@@ -12,6 +12,7 @@ const MAX_HEADER_BYTES = 8192;
 export const ssdpDecoder: Decoder = {
   name: 'ssdp',
   family: 'udp',
+  announces: true,
   keys: [SSDP_PORT],
   match: (pkt) => pkt.srcPort === SSDP_PORT || pkt.dstPort === SSDP_PORT,
   decode(pkt: PacketView, sink: ObservationSink): void {

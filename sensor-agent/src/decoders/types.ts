@@ -105,6 +105,14 @@ export interface Decoder {
    * decoders by these so the hot path asks only decoders that can apply.
    */
   readonly keys: readonly number[];
+  /**
+   * Its senders send the same packet again and again (periodic announcements,
+   * answers to periodic queries): the pipeline remembers the last packet per
+   * sender and does not decode a byte-identical repeat (repeat-cache.ts).
+   * Left unset where payloads differ every time (transaction ids, counters),
+   * because remembering costs a copy per packet.
+   */
+  readonly announces?: boolean;
   /** Cheap check on the parsed headers (e.g. LLC SNAP id, multicast group); no payload parsing. */
   match(pkt: PacketView): boolean;
   /**

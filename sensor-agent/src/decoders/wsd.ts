@@ -19,6 +19,7 @@ function element(xml: string, local: string): string | undefined {
 export const wsdDecoder: Decoder = {
   name: 'wsd',
   family: 'udp',
+  announces: true,
   keys: [WSD_PORT],
   match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= 32,
   decode(pkt: PacketView, sink: ObservationSink): void {

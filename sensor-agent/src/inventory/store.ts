@@ -74,8 +74,55 @@ export class DeviceStore implements ObservationSink {
   /** Identity keys of DHCP clients (see identityKey) by 30-bit hash -> the device that first presented them. */
   private readonly byIdentity = new Map<number, Device>();
 
+  /**
+   * Bumped by every change that could make a repeated observation act
+   * differently from the first time: two devices merged, an address bound to
+   * another device, an "ip:" device reached through another MAC. Between two
+   * bumps, observing again what was already observed changes nothing but
+   * timestamps, which is what lets the pipeline skip byte-identical repeats
+   * (see repeat-cache.ts).
+   */
+  epoch = 0;
+  /** While tracing, the devices observe() resolved to, in order, without consecutive repeats. */
+  private trace: Device[] | undefined;
+  /** The one array tracing reuses (endTrace hands out copies). */
+  private readonly traceBuffer: Device[] = [];
+  /** Set while tracing when an observation's effect depends on more than the packet (see endTrace). */
+  private traceUnrepeatable = false;
+
   get size(): number {
     return this.byMac.size + this.ipOnly.size;
+  }
+
+  /** Starts recording which devices observations land on (see endTrace). */
+  beginTrace(): void {
+    this.traceBuffer.length = 0;
+    this.trace = this.traceBuffer;
+    this.traceUnrepeatable = false;
+  }
+
+  /**
+   * The devices observed since beginTrace, or undefined when observing the
+   * same again might not be a no-op: DHCP identities are matched against
+   * the device's hostname and vendor class as they are at that moment
+   * (stitch), which can change without an epoch bump. Stops recording.
+   */
+  endTrace(): Device[] | undefined {
+    const devices = this.traceUnrepeatable || !this.trace ? undefined : this.trace.slice();
+    this.trace = undefined;
+    return devices;
+  }
+
+  /**
+   * What observing a repeat would have done, given nothing else changed
+   * since (same epoch): the devices it named were seen at `timestampMs`.
+   */
+  seen(devices: readonly Device[], timestampMs: number): void {
+    for (let i = 0; i < devices.length; i++) {
+      const d = devices[i]!;
+      if (timestampMs > d.lastSeenMs) d.lastSeenMs = timestampMs;
+      if (timestampMs < d.firstSeenMs) d.firstSeenMs = timestampMs;
+    }
   }
 
   /** Called for every parsed frame: the sender exists, and (cheaply) which IP it used. */
@@ -109,6 +156,8 @@ export class DeviceStore implements ObservationSink {
   observe(o: Observation): void {
     const device = this.resolve(o);
     if (!device) return;
+    const trace = this.trace;
+    if (trace && trace[trace.length - 1] !== device) trace.push(device);
     const ts = o.timestampMs;
     if (ts > device.lastSeenMs) device.lastSeenMs = ts;
     if (ts < device.firstSeenMs) device.firstSeenMs = ts;
@@ -140,7 +189,10 @@ export class DeviceStore implements ObservationSink {
         return;
       }
     }
-    if (o.name === 'dhcpClientId' || o.name === 'dhcpFingerprint') this.stitch(device, o);
+    if (o.name === 'dhcpClientId' || o.name === 'dhcpFingerprint') {
+      this.traceUnrepeatable = true;
+      this.stitch(device, o);
+    }
     if (ATTRIBUTES.has(o.name))
       setAttribute(
         device,
@@ -208,7 +260,10 @@ export class DeviceStore implements ObservationSink {
       this.bindIp(device, o.ip, o.ip.includes(':') ? 'ipv6' : 'ipv4', 0.5);
       this.ipOnly.set(o.ip, device);
     }
-    if (o.via !== undefined && isDeviceMac(o.via)) extraOf(device).via = o.via;
+    if (o.via !== undefined && isDeviceMac(o.via) && device.x?.via !== o.via) {
+      if (device.x?.via !== undefined) this.epoch++;
+      extraOf(device).via = o.via;
+    }
     if (o.routed) extraOf(device).routed = true;
     return device;
   }
@@ -235,8 +290,12 @@ export class DeviceStore implements ObservationSink {
       if (!text.includes(ip)) text.push(ip);
     } else ipv6Of(device).set(ip, 'strong');
     if (device.mac < 0 || confidence < 0.5) return;
-    if (n >= 0) this.byIp4.set(n, device);
-    else this.byIpText.set(ip, device);
+    const previous = n >= 0 ? this.byIp4.get(n) : this.byIpText.get(ip);
+    if (previous !== device) {
+      if (previous) this.epoch++;
+      if (n >= 0) this.byIp4.set(n, device);
+      else this.byIpText.set(ip, device);
+    }
     const orphan = this.ipOnly.get(ip);
     if (orphan && orphan !== device) {
       this.ipOnly.delete(ip);
@@ -246,6 +305,7 @@ export class DeviceStore implements ObservationSink {
 
   /** Folds `source` into `target` and re-points every index entry that named `source`. */
   private merge(target: Device, source: Device): void {
+    this.epoch++;
     if (source.mac >= 0) {
       for (const mac of [source.mac, ...(source.x?.aliases ?? [])]) {
         if (mac === target.mac) continue;

@@ -1,0 +1,159 @@
+// Discovery traffic repeats itself: an mDNS announcement, an SSDP NOTIFY, an
+// LLDP frame, a BACnet I-Am or an NBNS broadcast goes out byte for byte the
+// same every few seconds for as long as the device is up. Measured on the real
+// captures the benchmark replays, 33-75% of the packets of the
+// discovery-heavy ones are exact repeats of an earlier packet from the same
+// sender. Decoding such a packet again yields the same observations with a
+// later timestamp, and the store's merge rules make those a no-op apart from
+// the devices' last-seen time (see DeviceStore.epoch for when that does not
+// hold). So the pipeline remembers, per sender and decoder, the last packet it
+// decoded and which devices its observations landed on; a byte-identical
+// repeat only refreshes those devices' timestamps.
+//
+// Only decoders that declare `announces` use it. The cache is direct-mapped
+// (one slot per hash of sender and destination port; a collision, such as a
+// second decoder of the same packet, replaces the slot), so it is bounded
+// (SLOTS x at most MAX_BYTES) and costs one hash and one memcmp per decoded
+// packet. Compared: the addresses, TTL/hop limit and ports the decoders read,
+// and the protocol bytes; not the IPv4 identification or checksums, which
+// change from one copy of a datagram to the next.
+import type { Decoder } from './decoders/types.js';
+import type { Device } from './inventory/device.js';
+import type { PacketView } from './packet/view.js';
+
+const SLOTS = 4096;
+/** Larger payloads are not discovery announcements; they are decoded every time. */
+const MAX_BYTES = 1536;
+/** IPv6 source and destination addresses are 32 contiguous bytes of the header. */
+const IP6_ADDRESSES = 32;
+const TWO_32 = 4294967296;
+
+class Slot {
+  decoder: Decoder | undefined = undefined;
+  epoch = -1;
+  sender = -1;
+  dstMac = -1;
+  etherType = -1;
+  snap = -1;
+  ipVersion = 0;
+  srcIp4 = 0;
+  dstIp4 = 0;
+  ttl = 0;
+  srcPort = -1;
+  dstPort = -1;
+  /** IPv6 addresses (when ipVersion is 6), then the compared protocol bytes. */
+  length = 0;
+  bytes: Buffer = Buffer.alloc(0);
+  devices: readonly Device[] = [];
+}
+
+export class RepeatCache {
+  private readonly slots: (Slot | undefined)[] = new Array(SLOTS).fill(undefined);
+  /** The slot index computed by the last find(), reused by remember(). */
+  private index = 0;
+
+  /**
+   * The devices that the previous decoding of this very packet landed on, when
+   * `v` repeats it byte for byte and the store has not changed in a way that
+   * matters since (same epoch); else undefined.
+   */
+  find(decoder: Decoder, v: PacketView, epoch: number): readonly Device[] | undefined {
+    const sender = v.srcMac >= 0 ? v.srcMac : v.srcIp4;
+    let h =
+      Math.imul((sender % TWO_32) | 0, 0x9e3779b1) ^
+      Math.imul(Math.floor(sender / TWO_32), 0x85ebca6b) ^
+      Math.imul((v.dstPort & 0xffff) + (v.ipVersion << 16), 0x27d4eb2f);
+    h ^= h >>> 15;
+    const index = h & (SLOTS - 1);
+    this.index = index;
+    const s = this.slots[index];
+    if (
+      s === undefined ||
+      s.epoch !== epoch ||
+      s.decoder !== decoder ||
+      s.sender !== sender ||
+      s.dstMac !== v.dstMac ||
+      s.ipVersion !== v.ipVersion
+    )
+      return undefined;
+    const b = v.data;
+    if (v.ipVersion === 0) {
+      if (s.etherType !== v.etherType || s.snap !== snapOf(v)) return undefined;
+      return sameBytes(b, v.l3Offset, v.l3End, s.bytes, 0, s.length) ? s.devices : undefined;
+    }
+    if (s.ttl !== v.ttl || s.srcPort !== v.srcPort || s.dstPort !== v.dstPort) return undefined;
+    if (v.ipVersion === 4) {
+      if (s.srcIp4 !== v.srcIp4 || s.dstIp4 !== v.dstIp4) return undefined;
+      return sameBytes(b, v.payloadOffset, v.payloadEnd, s.bytes, 0, s.length) ? s.devices : undefined;
+    }
+    const a = v.srcIp6Offset;
+    if (s.length < IP6_ADDRESSES || b.compare(s.bytes, 0, IP6_ADDRESSES, a, a + IP6_ADDRESSES) !== 0)
+      return undefined;
+    return sameBytes(b, v.payloadOffset, v.payloadEnd, s.bytes, IP6_ADDRESSES, s.length)
+      ? s.devices
+      : undefined;
+  }
+
+  /** Records that `v`, just decoded by `decoder`, landed on `devices` (call right after a find() that missed). */
+  remember(decoder: Decoder, v: PacketView, epoch: number, devices: readonly Device[]): void {
+    const ip6 = v.ipVersion === 6;
+    const start = v.ipVersion === 0 ? v.l3Offset : v.payloadOffset;
+    const end = v.ipVersion === 0 ? v.l3End : v.payloadEnd;
+    const length = end - start + (ip6 ? IP6_ADDRESSES : 0);
+    if (length > MAX_BYTES || (ip6 && v.srcIp6Offset < 0)) return;
+    let s = this.slots[this.index];
+    if (!s) {
+      s = new Slot();
+      this.slots[this.index] = s;
+    }
+    s.decoder = decoder;
+    s.epoch = epoch;
+    s.sender = v.srcMac >= 0 ? v.srcMac : v.srcIp4;
+    s.dstMac = v.dstMac;
+    s.etherType = v.etherType;
+    s.snap = snapOf(v);
+    s.ipVersion = v.ipVersion;
+    s.srcIp4 = v.srcIp4;
+    s.dstIp4 = v.dstIp4;
+    s.ttl = v.ttl;
+    s.srcPort = v.srcPort;
+    s.dstPort = v.dstPort;
+    // The slot's buffer is reused while it is large enough: a miss allocates only when a slot grows.
+    if (s.bytes.length < length) s.bytes = Buffer.allocUnsafe(Math.max(length, 256));
+    let at = 0;
+    if (ip6) at += copyBytes(v.data, v.srcIp6Offset, v.srcIp6Offset + IP6_ADDRESSES, s.bytes, 0);
+    copyBytes(v.data, start, end, s.bytes, at);
+    s.length = length;
+    s.devices = devices;
+  }
+}
+
+function snapOf(v: PacketView): number {
+  return v.snapOui < 0 ? -1 : v.snapOui * 65536 + v.snapPid;
+}
+
+/** Copies a[start, end) to b at `at`: a byte loop for short runs, the native copy beyond. */
+function copyBytes(a: Buffer, start: number, end: number, b: Buffer, at: number): number {
+  const n = end - start;
+  if (n > 64) return a.copy(b, at, start, end);
+  for (let i = 0; i < n; i++) b[at + i] = a[start + i]!;
+  return n;
+}
+
+/** a[aStart, aEnd) equals b[bStart, bEnd): a byte loop for short runs, memcmp beyond (its call costs more than ~32 bytes of loop). */
+function sameBytes(
+  a: Buffer,
+  aStart: number,
+  aEnd: number,
+  b: Buffer,
+  bStart: number,
+  bEnd: number,
+): boolean {
+  const n = aEnd - aStart;
+  if (n !== bEnd - bStart) return false;
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) if (a[aStart + i] !== b[bStart + i]) return false;
+    return true;
+  }
+  return a.compare(b, bStart, bEnd, aStart, aEnd) === 0;
+}

@@ -1,0 +1,119 @@
+// Skipping byte-identical repeats (src/repeat-cache.ts) is an optimisation
+// only: on every real capture the inventory must be exactly what decoding
+// every packet gives, last-seen times included. The store's epoch is what
+// makes that hold when the store changes between two copies of a packet.
+import { describe, expect, it } from 'vitest';
+import type { Observation } from '../src/decoders/index.js';
+import { DeviceStore } from '../src/inventory/store.js';
+import { buildInventory, Pipeline } from '../src/pipeline.js';
+import { ip4, mdnsAnnouncement } from '../src/simulate/encoders.js';
+import { MISSING, manifest, pcap } from './support.js';
+
+describe.skipIf(MISSING)('repeat skipping on the real captures', () => {
+  it('yields the same inventory as decoding every packet, and does skip', async () => {
+    let skipped = 0;
+    const skippedBy: Record<string, number> = {};
+    for (const { file } of manifest()) {
+      const every = await buildInventory(pcap(file), { skipRepeats: false });
+      const skipping = await buildInventory(pcap(file), { skipRepeats: true });
+      expect(skipping.devices, file).toEqual(every.devices);
+      const { repeats, ...rest } = skipping.stats;
+      expect({ ...rest, repeats: 0 }, file).toEqual(every.stats);
+      skipped += repeats;
+      skippedBy[file] = repeats;
+    }
+    // Discovery-heavy captures repeat themselves: the comparison above is not between two identical code paths.
+    expect(skipped).toBeGreaterThan(1000);
+    expect(skippedBy['iotsentinel__D-LinkCam__Setup-A-1-STA.pcap']).toBeGreaterThan(100);
+    expect(skippedBy['cisagov-icsnpp-profinet-io-cm__profinet_io_cm_mixed_1.pcap']).toBeGreaterThan(100);
+  });
+});
+
+describe('a repeat names other devices than its sender', () => {
+  // A Bonjour sleep proxy (RFC 6762 section 15) answers for a sleeping printer: the facts are
+  // about 10.0.0.7, the frame comes from the proxy at 10.0.0.2. Only the store's record of
+  // which devices the first copy named can move the printer's last-seen time on a skipped copy.
+  const proxy = Buffer.from('001b1b00000a', 'hex');
+  const frame = mdnsAnnouncement(proxy, '10.0.0.7', 'printer', []);
+  ip4('10.0.0.2').copy(frame, 14 + 12);
+
+  it.each([true, false])('moves its last-seen time (skipRepeats %s)', (skipRepeats) => {
+    const pipeline = new Pipeline({ skipRepeats });
+    for (const timestampMs of [1000, 5000, 9000])
+      pipeline.process({
+        data: frame,
+        linkType: 1,
+        interfaceId: 0,
+        timestampMs,
+        seconds: Math.floor(timestampMs / 1000),
+        nanos: (timestampMs % 1000) * 1e6,
+        originalLength: frame.length,
+      });
+    expect(pipeline.stats.repeats).toBe(skipRepeats ? 2 : 0);
+    const printer = pipeline.store.toRecords().find((d) => d.ipv4.includes('10.0.0.7'));
+    expect(printer?.hostname?.value).toBe('printer');
+    expect(printer?.macs).toEqual([]);
+    expect(printer?.lastSeen).toBe(new Date(9000).toISOString());
+  });
+});
+
+describe('DeviceStore.epoch', () => {
+  const A = 0x00_1b_1b_00_00_0a;
+  const B = 0x00_1b_1b_00_00_0b;
+  const obs = (o: Partial<Observation>): Observation => ({
+    mac: -1,
+    ip: undefined,
+    name: 'hostname',
+    value: 'x',
+    confidence: 0.9,
+    protocol: 'test',
+    field: 'f',
+    timestampMs: 1000,
+    ...o,
+  });
+
+  it('stays put when the same facts are observed again', () => {
+    const store = new DeviceStore();
+    const facts = [
+      obs({ mac: A, name: 'ipv4', value: '10.0.0.5' }),
+      obs({ mac: A, name: 'hostname', value: 'plc-1' }),
+      obs({ ip: '10.0.0.9', via: A, name: 'model', value: 'M1' }),
+    ];
+    for (const f of facts) store.observe(f);
+    const epoch = store.epoch;
+    for (const f of facts) store.observe({ ...f, timestampMs: 2000 });
+    expect(store.epoch).toBe(epoch);
+  });
+
+  it('moves when an address changes hands, devices merge, or a host is reached through another MAC', () => {
+    const store = new DeviceStore();
+    store.observe(obs({ mac: A, name: 'ipv4', value: '10.0.0.5' }));
+    let epoch = store.epoch;
+    store.observe(obs({ mac: B, name: 'ipv4', value: '10.0.0.5' }));
+    expect(store.epoch).toBeGreaterThan(epoch);
+
+    epoch = store.epoch;
+    store.observe(obs({ ip: '10.0.0.9', via: A, name: 'model', value: 'M1' }));
+    expect(store.epoch).toBe(epoch);
+    store.observe(obs({ ip: '10.0.0.9', via: B, name: 'model', value: 'M1' }));
+    expect(store.epoch).toBeGreaterThan(epoch);
+
+    epoch = store.epoch;
+    store.observe(obs({ mac: A, name: 'mac', value: '00:1b:1b:00:00:0b' }));
+    expect(store.epoch).toBeGreaterThan(epoch);
+    const merged = store.toRecords().find((d) => d.macs.includes('00:1b:1b:00:00:0a'));
+    expect(merged?.macs).toContain('00:1b:1b:00:00:0b');
+  });
+
+  it('tracing names the devices observed, and refuses DHCP identities, whose effect depends on the device', () => {
+    const store = new DeviceStore();
+    store.beginTrace();
+    store.observe(obs({ mac: A, name: 'hostname', value: 'plc-1' }));
+    store.observe(obs({ mac: A, name: 'model', value: 'M1' }));
+    store.observe(obs({ ip: '10.0.0.9', via: A, name: 'model', value: 'M2' }));
+    expect(store.endTrace()).toHaveLength(2);
+    store.beginTrace();
+    store.observe(obs({ mac: A, name: 'dhcpFingerprint', value: '1,3,6' }));
+    expect(store.endTrace()).toBeUndefined();
+  });
+});
