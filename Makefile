@@ -50,8 +50,9 @@ $(DEPS_STAMP): package.json package-lock.json */package.json $(NODE_STAMP)
 
 setup: $(DEPS_STAMP) build ## Install dependencies (and Node 24 if needed) and build
 
-build: $(DEPS_STAMP) ## Compile every workspace (tsc -b)
+build: $(DEPS_STAMP) ## Compile every workspace (tsc -b) and the agent's libpcap capture addon
 	npx tsc -b
+	@bash sensor-agent/native/build.sh
 
 generate: build ## Regenerate the CRD, the charts' CRD/RBAC templates, values schemas and Mosquitto files from their sources
 	node contracts/dist/sensor/generate-crd.js crds/hark.dev_sensors.yaml
@@ -97,4 +98,4 @@ kind-up: ## Developer flow with Docker + kind: build images, load them, install 
 	bash hack/kind-up.sh
 
 clean: ## Remove build output (keeps the caches)
-	rm -rf */dist node_modules/.hark-build *.tsbuildinfo */*.tsbuildinfo
+	rm -rf */dist node_modules/.hark-build *.tsbuildinfo */*.tsbuildinfo sensor-agent/native/build

@@ -3,10 +3,12 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadAgentConfig } from './agent/config-file.js';
+import { chooseBackend } from './agent/live.js';
 import { runAgent } from './agent/run.js';
 import { CaptureFormatError } from './capture/errors.js';
+import type { CapturedPacket } from './capture/types.js';
 import { formatTable } from './format.js';
-import { LiveCapture } from './live/index.js';
+import { LibpcapCapture, LiveCapture, type LiveCaptureEvent } from './live/index.js';
 import { buildInventory, type InventoryResult, Pipeline } from './pipeline.js';
 import { writeSitePcap } from './simulate/site.js';
 import { AGENT_VERSION } from './version.js';
@@ -53,7 +55,10 @@ program
   .description('Build a device inventory from a pcap or pcapng file, or live from an interface (--live)')
   .argument('[capture]', 'capture file (format detected from its content, not its name)')
   .option('--json', 'print {"devices": DeviceRecord[], "stats": {...}} as JSON')
-  .option('--live <iface>', 'capture live from this interface with tcpdump (never transmits)')
+  .option(
+    '--live <iface>',
+    'capture live from this interface through libpcap, or tcpdump without the addon (never transmits)',
+  )
   .option('--seconds <n>', 'with --live: stop after this many seconds (default: until Ctrl-C)', positiveInt)
   .option('--filter <bpf>', 'with --live: BPF filter expression')
   .action(
@@ -88,17 +93,20 @@ async function liveInventory(
   opts: { seconds?: number; filter?: string },
 ): Promise<InventoryResult> {
   const pipeline = new Pipeline();
-  const live = new LiveCapture({
+  const { backend } = chooseBackend(process.env.HARK_CAPTURE_BACKEND);
+  const options = {
     interface: iface,
     ...(opts.filter ? { filter: opts.filter } : {}),
-    onPacket: (p) => pipeline.process(p),
-    onEvent: (e) => {
-      if (e.kind === 'restart') process.stderr.write(`tcpdump exited; restarting in ${e.delayMs} ms\n`);
+    onPacket: (p: CapturedPacket) => pipeline.process(p),
+    onEvent: (e: LiveCaptureEvent) => {
+      if (e.kind === 'error') process.stderr.write(`${backend}: ${e.error.message}\n`);
+      if (e.kind === 'restart') process.stderr.write(`${backend}: reopening in ${e.delayMs} ms\n`);
     },
-  });
+  };
+  const live = backend === 'libpcap' ? new LibpcapCapture(options) : new LiveCapture(options);
   await live.start();
   process.stderr.write(
-    `capturing on ${iface}${opts.seconds ? ` for ${opts.seconds} s` : ' (Ctrl-C to stop)'}\n`,
+    `capturing on ${iface} through ${backend}${opts.seconds ? ` for ${opts.seconds} s` : ' (Ctrl-C to stop)'}\n`,
   );
   await new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -109,7 +117,7 @@ async function liveInventory(
   await live.stop();
   const l = live.stats;
   process.stderr.write(
-    `tcpdump: ${l.captured} captured, ${l.droppedByKernel} dropped by kernel, ${l.droppedByInterface} by interface, ${l.restarts} restarts\n`,
+    `${backend}: ${l.captured} captured, ${l.droppedByKernel} dropped by kernel, ${l.droppedByInterface} by interface, ${l.restarts} restarts\n`,
   );
   return { format: 'pcap', devices: pipeline.store.toRecords(), stats: pipeline.stats };
 }

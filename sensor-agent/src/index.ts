@@ -33,7 +33,14 @@ export {
   type ObservationSink,
 } from './decoders/index.js';
 export { classify, DeviceStore, lookupVendor } from './inventory/index.js';
-export { LiveCapture, type LiveCaptureOptions, type LiveCaptureStats } from './live/index.js';
+export {
+  LibpcapCapture,
+  LiveCapture,
+  type LiveCaptureEvent,
+  type LiveCaptureOptions,
+  type LiveCaptureStats,
+  nativePcap,
+} from './live/index.js';
 export { formatMac, isDeviceMac, PacketView, ParseResult, parseMac, parsePacket } from './packet/index.js';
 export {
   buildInventory,

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netnsAvailable, VethNamespace } from '../../test/support/netns.js';
-import { LiveCapture, parseTcpdumpSummary } from '../src/live/index.js';
+import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { chooseBackend } from '../src/agent/live.js';
+import { LibpcapCapture, LiveCapture, nativePcap, parseTcpdumpSummary } from '../src/live/index.js';
 import { Pipeline } from '../src/pipeline.js';
 
 const canNetns = netnsAvailable('tcpdump', 'python3');
@@ -101,5 +103,129 @@ describe.skipIf(!canNetns)('live capture in a network namespace', () => {
     expect(live.stats.droppedByKernel).toBeGreaterThanOrEqual(0);
     expect(live.stats.packets).toBeGreaterThanOrEqual(4);
     expect(pipeline.stats.malformed).toBe(0);
+  }, 30_000);
+});
+
+// The in-process libpcap addon (native/pcap_capture.c) must be built wherever it can be: a
+// silent fallback to tcpdump would leave it untested. Where the toolchain or the library is
+// missing, the tests below skip and say so.
+const toolchain = commandWorks('cc', ['--version']) && commandWorks('python3', ['--version']);
+const libpcap = existsSync('/lib/x86_64-linux-gnu/libpcap.so.0.8') || existsSync('/usr/lib/libpcap.so.0.8');
+const addon = nativePcap();
+if (!addon.native) console.warn(`libpcap capture tests skipped: the addon is not available (${addon.error})`);
+
+describe('capture backend', () => {
+  it.skipIf(!toolchain || !libpcap)(
+    'the libpcap addon was built, since a C toolchain and libpcap are here',
+    () => {
+      expect(addon.error).toBeUndefined();
+      expect(addon.native).toBeDefined();
+    },
+  );
+
+  it('prefers libpcap when it loads, honours HARK_CAPTURE_BACKEND, rejects anything else', () => {
+    expect(chooseBackend('tcpdump').backend).toBe('tcpdump');
+    expect(chooseBackend(undefined).backend).toBe(addon.native ? 'libpcap' : 'tcpdump');
+    expect(chooseBackend('auto').backend).toBe(addon.native ? 'libpcap' : 'tcpdump');
+    expect(() => chooseBackend('pfring')).toThrow(/must be auto, libpcap or tcpdump/);
+    if (!addon.native) expect(() => chooseBackend('libpcap')).toThrow(/does not load/);
+  });
+});
+
+describe.skipIf(!canNetns || !addon.native)('live capture through libpcap in-process', () => {
+  it('captures with a kernel filter into the inventory, counts, stops promptly when idle', async () => {
+    const ns = VethNamespace.create('hkn');
+    const pipeline = new Pipeline();
+    // Only ARP passes the kernel filter: the DHCP request sendDiscovery also sends must not arrive.
+    const live = new LibpcapCapture({
+      interface: ns.pairs[0]!.near,
+      filter: 'arp',
+      onPacket: (p) => pipeline.process(p),
+    });
+    try {
+      await live.start();
+      expect(live.listening).toBe(true);
+      const probe = () => pipeline.store.toRecords().find((d) => d.macs.includes('02:00:00:00:bb:01'));
+      expect(
+        await until(
+          () => probe() !== undefined,
+          () => ns.sendDiscovery(ns.pairs[0]!.far, '02:00:00:00:bb:01', '10.98.0.1', 'pcap-probe'),
+        ),
+      ).toBe(true);
+      expect(probe()!.ipv4).toContain('10.98.0.1');
+      expect(probe()!.protocols).toEqual(['arp']);
+      expect(pipeline.stats.decoded.dhcp).toBe(0);
+      expect(
+        await until(
+          () => live.stats.receivedByFilter >= live.stats.captured && live.stats.captured > 0,
+          () => {},
+        ),
+      ).toBe(true);
+      expect(live.stats.droppedByKernel).toBe(0);
+      const stopping = performance.now();
+      await live.stop();
+      // An idle read returns within a second (IDLE_RETURN_MS) at worst.
+      expect(performance.now() - stopping).toBeLessThan(3000);
+      expect(live.listening).toBe(false);
+    } finally {
+      await live.stop();
+      ns.destroy();
+    }
+  }, 30_000);
+
+  it('names the interface or the filter when it cannot open, and keeps retrying', async () => {
+    const events: string[] = [];
+    const missing = new LibpcapCapture({
+      interface: 'hark-nosuch0',
+      backoff: { initialMs: 50, maxMs: 100 },
+      onPacket: () => {},
+      onEvent: (e) => events.push(e.kind),
+    });
+    await expect(missing.start()).rejects.toThrow(/hark-nosuch0/);
+    expect(
+      await until(
+        () => missing.stats.restarts >= 2,
+        () => {},
+      ),
+    ).toBe(true);
+    await missing.stop();
+    expect(events).toContain('restart');
+
+    const ns = VethNamespace.create('hkf');
+    try {
+      const badFilter = new LibpcapCapture({
+        interface: ns.pairs[0]!.near,
+        filter: 'port ninety',
+        onPacket: () => {},
+      });
+      await expect(badFilter.start()).rejects.toThrow(/BPF filter "port ninety"/);
+      await badFilter.stop();
+    } finally {
+      ns.destroy();
+    }
+  });
+
+  it('reopens with back-off when its interface goes away', async () => {
+    const ns = VethNamespace.create('hkg');
+    const events: string[] = [];
+    const live = new LibpcapCapture({
+      interface: ns.pairs[0]!.near,
+      backoff: { initialMs: 50, maxMs: 200 },
+      onPacket: () => {},
+      onEvent: (e) => events.push(e.kind === 'error' ? `error: ${e.error.message}` : e.kind),
+    });
+    try {
+      await live.start();
+      ns.destroy(); // deletes the veth pair under the open capture
+      expect(
+        await until(
+          () => live.stats.restarts >= 2 && !live.listening,
+          () => {},
+        ),
+      ).toBe(true);
+      expect(events.some((e) => e.startsWith('error:'))).toBe(true);
+    } finally {
+      await live.stop();
+    }
   }, 30_000);
 });

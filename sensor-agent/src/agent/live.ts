@@ -1,5 +1,8 @@
-// The daemon's live capture: one supervised tcpdump per interface, all
-// feeding the one pipeline (the inventory is per node, not per interface).
+// The daemon's live capture: one capture per interface, all feeding the one
+// pipeline (the inventory is per node, not per interface). A capture is
+// libpcap in-process (live/libpcap.ts) when the addon is built and loads,
+// else a supervised tcpdump (live/tcpdump.ts); HARK_CAPTURE_BACKEND=tcpdump
+// or =libpcap forces one.
 //
 // Interfaces: the configured names, where "auto" stands for every interface
 // that is up and is not a loopback, read from /sys/class/net (an interface
@@ -7,16 +10,18 @@
 // would miss it). "auto" is resolved once at start.
 //
 // Counters, reported in heartbeats and /metrics:
-//   kernel drops = tcpdump's "dropped by kernel" (the TPACKET ring was full:
+//   kernel drops = libpcap's "dropped by kernel" (the TPACKET ring was full:
 //                  the agent did not keep up) + "dropped by interface" (NIC),
 //   agent drops  = frames tcpdump wrote that the agent never parsed (a child
-//                  that died with frames in the pipe).
+//                  that died with frames in the pipe; always 0 in-process).
 // tcpdump prints its counters on SIGUSR1 without stopping; the daemon asks
-// every STATS_INTERVAL_MS, so the figures are at most that old.
+// every STATS_INTERVAL_MS, so the figures are at most that old. The addon
+// reports them with every batch.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { LiveCapture } from '../live/index.js';
+import type { CapturedPacket } from '../capture/types.js';
+import { LibpcapCapture, LiveCapture, type LiveCaptureEvent, nativePcap } from '../live/index.js';
 import type { Pipeline } from '../pipeline.js';
 
 const IFF_UP = 0x1;
@@ -61,10 +66,33 @@ export interface LiveSourceOptions {
   filter?: string;
   pipeline: Pipeline;
   logger: Logger;
-  /** tcpdump binary and restart back-off (tests). */
+  /** tcpdump binary (tests; setting it chooses the tcpdump backend) and restart back-off. */
   tcpdump?: string;
+  /** auto (default), libpcap or tcpdump; default $HARK_CAPTURE_BACKEND. */
+  backend?: string;
   backoff?: { initialMs: number; maxMs: number };
   sysfs?: string;
+}
+
+export type CaptureBackend = 'libpcap' | 'tcpdump';
+
+/**
+ * Which capture to run: `requested` (HARK_CAPTURE_BACKEND) if set, else the
+ * in-process libpcap addon when it loads, else tcpdump; with the reason.
+ */
+export function chooseBackend(requested: string | undefined): { backend: CaptureBackend; reason: string } {
+  if (requested === 'tcpdump') return { backend: 'tcpdump', reason: 'HARK_CAPTURE_BACKEND=tcpdump' };
+  const { native, error } = nativePcap();
+  if (requested === 'libpcap') {
+    if (!native)
+      throw new Error(`HARK_CAPTURE_BACKEND=libpcap, but the libpcap addon does not load: ${error}`);
+    return { backend: 'libpcap', reason: 'HARK_CAPTURE_BACKEND=libpcap' };
+  }
+  if (requested !== undefined && requested !== '' && requested !== 'auto')
+    throw new Error(`HARK_CAPTURE_BACKEND must be auto, libpcap or tcpdump, not "${requested}"`);
+  return native
+    ? { backend: 'libpcap', reason: 'the libpcap addon loaded' }
+    : { backend: 'tcpdump', reason: `the libpcap addon is not available (${error})` };
 }
 
 export interface LiveDrops {
@@ -74,25 +102,30 @@ export interface LiveDrops {
 
 export class LiveSource {
   readonly interfaces: string[];
-  readonly captures: LiveCapture[];
+  readonly captures: (LiveCapture | LibpcapCapture)[];
+  readonly backend: CaptureBackend;
   private statsTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LiveSourceOptions) {
     this.interfaces = resolveInterfaces(options.interfaces, options.sysfs);
     if (this.interfaces.length === 0) throw new NoCaptureInterfaceError([...options.interfaces]);
     const { pipeline, logger } = options;
+    const { backend, reason } = chooseBackend(
+      options.tcpdump ? 'tcpdump' : (options.backend ?? process.env.HARK_CAPTURE_BACKEND),
+    );
+    this.backend = backend;
+    logger.info({ backend, reason }, `live capture through ${backend}`);
     this.captures = this.interfaces.map((name, index) => {
       const log = logger.child({ interface: name });
-      return new LiveCapture({
+      const common = {
         interface: name,
         ...(options.filter ? { filter: options.filter } : {}),
-        ...(options.tcpdump ? { tcpdump: options.tcpdump } : {}),
         ...(options.backoff ? { backoff: options.backoff } : {}),
-        onPacket: (packet) => {
+        onPacket: (packet: CapturedPacket) => {
           packet.interfaceId = index;
           pipeline.process(packet);
         },
-        onEvent: (event) => {
+        onEvent: (event: LiveCaptureEvent) => {
           switch (event.kind) {
             case 'listening':
               log.info('capturing');
@@ -104,14 +137,20 @@ export class LiveSource {
               );
               break;
             case 'restart':
-              log.info({ delayMs: event.delayMs, attempt: event.attempt }, 'restarting tcpdump');
+              log.info(
+                { delayMs: event.delayMs, attempt: event.attempt },
+                `restarting the ${backend} capture`,
+              );
               break;
             case 'error':
               log.error({ err: { message: event.error.message } }, 'capture error');
               break;
           }
         },
-      });
+      };
+      return backend === 'libpcap'
+        ? new LibpcapCapture(common)
+        : new LiveCapture({ ...common, ...(options.tcpdump ? { tcpdump: options.tcpdump } : {}) });
     });
   }
 
@@ -128,12 +167,12 @@ export class LiveSource {
     await Promise.allSettled(this.captures.map((c) => c.start()));
   }
 
-  /** Every interface's tcpdump is running and listening. */
+  /** Every interface's capture is open and listening. */
   healthy(): boolean {
     return this.captures.every((c) => c.listening);
   }
 
-  /** Asks every running tcpdump for fresh counters. */
+  /** Asks every running capture for fresh counters (tcpdump prints them on SIGUSR1). */
   refreshStats(): void {
     for (const c of this.captures) c.requestStats();
   }

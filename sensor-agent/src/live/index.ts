@@ -1,3 +1,4 @@
+export { LibpcapCapture, type LibpcapCaptureOptions, nativePcap } from './libpcap.js';
 export {
   LiveCapture,
   type LiveCaptureEvent,

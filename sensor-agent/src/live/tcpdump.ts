@@ -7,17 +7,14 @@
 // stream under load (tcpdump flushes stdio from its signal handler), and
 // dumpcap, which flushes per batch, dropped 27% where tcpdump -U dropped 1%.
 //
-// Why tcpdump and not a native libpcap binding: measured on this project's
-// 2-core CI box, piping `tcpdump -U -r FILE -w -` into readCapture cost
-// ~0.75 µs per packet over reading the file directly (10,727 packets of
-// iti__EIP-FirmwareChange.pcap: 18 ms direct vs 26 ms through the pipe,
-// i.e. >400k pkt/s / ~0.9 Gbit/s through the pipe, with the pipeline itself
-// at ~1.4M pkt/s from memory). The capture side runs in its own process on
-// the other core with libpcap's TPACKET_V3 ring, so the Node thread only
-// parses; kernel drops are still reported (tcpdump's exit summary). A native
-// binding would need a C++ toolchain and libpcap headers at install time in
-// the image, and a fault in it would take the agent down, whereas a dying
-// tcpdump is just restarted with back-off. tcpdump never transmits.
+// Since then the agent captures in-process through libpcap by default
+// (libpcap.ts): on the live-capture benchmark, with the capture side pinned
+// to one core at ~480k pkt/s, this path kept 82-84% of the packets with that
+// core 99-100% busy (the agent ~53%, tcpdump's write per packet the rest),
+// while the addon kept every packet with the core 37% busy. This backend
+// remains for hosts where the addon was not built (no C toolchain at install)
+// or will not load, and on request (HARK_CAPTURE_BACKEND=tcpdump); a dying
+// tcpdump is restarted with back-off. tcpdump never transmits.
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { readCaptureBatches } from '../capture/reader.js';

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "hark_pcap",
+      "sources": ["pcap_capture.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "libraries": ["-l:libpcap.so.0.8"]
+    }
+  ]
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the agent's in-process libpcap capture addon (pcap_capture.c) with the
+# node-gyp that ships inside npm, against the headers of the Node that runs
+# hark. Needs a C compiler, make, python3 and the libpcap runtime library
+# (libpcap.so.0.8, which tcpdump depends on); not libpcap-dev. Without them it
+# says so and live capture falls back to a supervised tcpdump.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="$here/build/Release/hark_pcap.node"
+if [ -f "$out" ] && [ "$out" -nt "$here/pcap_capture.c" ] && [ "$out" -nt "$here/binding.gyp" ]; then
+  exit 0
+fi
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=("a C compiler (cc)")
+command -v make >/dev/null 2>&1 || missing+=("make")
+command -v python3 >/dev/null 2>&1 || missing+=("python3")
+libs="$(/sbin/ldconfig -p 2>/dev/null || true)"
+[[ "$libs" == *"libpcap.so.0.8 "* ]] || missing+=("libpcap.so.0.8 (Debian: libpcap0.8, installed with tcpdump)")
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "hark: not building the libpcap capture addon, missing: ${missing[*]}; live capture will use tcpdump" >&2
+  exit 0
+fi
+npm_cli="$(readlink -f "$(command -v npm)")"
+gyp="$(dirname "$npm_cli")/../node_modules/node-gyp/bin/node-gyp.js"
+nodedir="${npm_config_nodedir:-$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")}"
+cd "$here"
+node "$gyp" rebuild --nodedir="$nodedir" --loglevel=warn >/dev/null
+echo "hark: built $(realpath --relative-to="$PWD/../.." "$out")"
