@@ -184,7 +184,7 @@ async function harkRun(
 }
 
 function describe(r: HarkRun): string {
-  const lost = r.sent.sent - r.processed;
+  const lost = Math.max(0, r.sent.sent - r.processed);
   return `${r.processed} processed of ${r.sent.sent} sent at ${r.sent.mbps.toFixed(0)} Mbit/s, ${lost} not (${((lost / r.sent.sent) * 100).toFixed(2)}%), kernel drops ${r.kernelDrops}, restarts ${r.restarts}${r.problems.length ? ` (${[...new Set(r.problems)].join('; ')})` : ''}; agent process ${(r.agentCpu * 100).toFixed(0)}% of a core${PINNING ? `, CPU ${CAPTURE_CPU} ${(r.coreBusy * 100).toFixed(0)}% busy while sending` : ''}; ${r.devices} devices`;
 }
 
@@ -241,11 +241,17 @@ export const liveCapture: Benchmark = {
           : `hark via libpcap: addon not available (${error}), skipped`,
         `peer (bare tcpdump -w /dev/null, offered ${peer.sent.mbps.toFixed(0)} Mbit/s): ${peer.captured} captured of ${peer.sent.sent}, kernel drops ${peer.dropped}; hark/peer ${ratio(viaTcpdump.processed)} via tcpdump${viaLibpcap ? `, ${ratio(viaLibpcap.processed)} via libpcap` : ''}`,
       );
+      // The veth also carries the odd frame of its own (IPv6 router solicitations): more than sent is fine.
       const best = viaLibpcap ?? viaTcpdump;
-      const met = best.processed === best.sent.sent && best.kernelDrops === 0;
+      const noDrops = best.processed >= best.sent.sent && best.kernelDrops === 0;
+      const reached = best.sent.mbps >= MBPS * 0.95;
       lines.push(
-        `goal no drops at ${MBPS} Mbit/s on one core: ${met ? 'MET' : 'NOT MET'} (${viaLibpcap ? 'libpcap' : 'tcpdump'})${best.sent.mbps < MBPS * 0.95 ? ` (but tcpreplay reached only ${best.sent.mbps.toFixed(0)} Mbit/s)` : ''}`,
+        `goal no drops at ${MBPS} Mbit/s on one core (${viaLibpcap ? 'libpcap' : 'tcpdump'}): ${noDrops && reached ? 'MET' : noDrops ? `no drops at the ${best.sent.mbps.toFixed(0)} Mbit/s the sender reached; ${MBPS} Mbit/s NOT OFFERED (one core of tcpreplay and the veth's delivery tops out there, even at --topspeed)` : 'NOT MET'}`,
       );
+      if (PINNING && best.coreBusy > 0)
+        lines.push(
+          `headroom: CPU ${CAPTURE_CPU} was ${(best.coreBusy * 100).toFixed(0)}% busy, so about ${(best.sent.mbps / best.coreBusy / 1000).toFixed(1)} Gbit/s of this mix before it saturates (linear extrapolation, not a measurement)`,
+        );
       return lines;
     } finally {
       if (PINNING && previousCpus) execFileSync('taskset', ['-a', '-pc', previousCpus, String(process.pid)]);
