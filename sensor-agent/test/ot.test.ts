@@ -1,7 +1,17 @@
 // OT identity decoders on real captures: device-by-device facts that
 // MANIFEST.md's ground truth (tshark) states about each file.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { byId, factsAbout, MISSING, mustFindMac, run } from './support.js';
+import { BACNET_VENDOR_NAMES } from '../src/decoders/vendor-ids/bacnet.js';
+import { CIP_VENDOR_NAMES } from '../src/decoders/vendor-ids/cip.js';
+import { byId, factsAbout, MISSING, mustFindMac, pcap, run } from './support.js';
+
+const exec = promisify(execFile);
+const tshark = await exec('tshark', ['--version']).then(
+  () => true,
+  () => false,
+);
 
 describe.skipIf(MISSING)('EtherNet/IP ListIdentity and CIP identity', () => {
   it('iti__enip_test: 1756-ENBT/A behind a Cisco router MAC is keyed by IP, routed', async () => {
@@ -86,7 +96,53 @@ describe.skipIf(MISSING)('Modbus/TCP', () => {
   });
 });
 
+describe('vendor id registries', () => {
+  it('hold the published BACnet (ASHRAE) and CIP (ODVA) lists, not a hand-picked few', () => {
+    expect(BACNET_VENDOR_NAMES.size).toBeGreaterThan(1400);
+    expect(CIP_VENDOR_NAMES.size).toBeGreaterThan(1400);
+    expect(BACNET_VENDOR_NAMES.get(24)).toBe('Automated Logic Corporation');
+    expect(BACNET_VENDOR_NAMES.has(0)).toBe(false); // ASHRAE: the id test stacks use
+    expect(CIP_VENDOR_NAMES.get(1)).toBe('Rockwell Automation/Allen-Bradley');
+    for (const name of [...BACNET_VENDOR_NAMES.values(), ...CIP_VENDOR_NAMES.values()])
+      expect(name).not.toMatch(/^reserved$/i);
+  });
+});
+
 describe.skipIf(MISSING)('BACnet/IP', () => {
+  it.skipIf(!tshark)(
+    'cisagov bacnet_example: each device names the manufacturer tshark names for its I-Am vendor id',
+    async () => {
+      const { devices } = await run('cisagov-icsnpp-bacnet__bacnet_example.pcap');
+      const { stdout } = await exec(
+        'tshark',
+        [
+          '-r',
+          pcap('cisagov-icsnpp-bacnet__bacnet_example.pcap'),
+          '-Y',
+          'bacapp.vendor_identifier',
+          '-T',
+          'pdml',
+        ],
+        { maxBuffer: 64 * 1024 * 1024 },
+      );
+      // Per packet: the IP source, then "Vendor Identifier: <name> (<id>)".
+      const expected = new Map<string, string>();
+      let ip = '';
+      for (const m of stdout.matchAll(
+        /name="ip\.src"[^>]*show="([^"]+)"|name="bacapp\.vendor_identifier" showname="[^:]+: (.+) \(\d+\)"/g,
+      )) {
+        if (m[1]) ip = m[1];
+        else if (m[2] && ip) expected.set(ip, m[2].replace(/&amp;/g, '&'));
+      }
+      expect(expected.size).toBe(30);
+      for (const [address, name] of expected) {
+        const device = byId(devices, `ip:${address}`);
+        // Wireshark appends former names ("Siemens Schweiz AG (Formerly: Cerberus AG)"); the registry's entry has none.
+        expect(device.manufacturer?.value, address).toBe(name.replace(/ \(Formerly: [^)]*\)$/, ''));
+      }
+    },
+  );
+
   const truth: [string, string, string, string, string, string, string, string][] = [
     ['172.20.32.100', '416', '138', 'PLC_93', 'GHU-026', '5.6.1', '1.8.5', 'bay_3257'],
     ['172.20.32.101', '276', '167', 'PLC_2', 'HVY-869', '0.0.7', '1.8.5', 'bay_1945'],

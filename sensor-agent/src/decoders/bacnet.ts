@@ -10,6 +10,7 @@ import { formatIp4, isHostIp4 } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
+import { BACNET_VENDOR_NAMES } from './vendor-ids/bacnet.js';
 
 const BACNET_PORT = 47808;
 const BVLC_TYPE = 0x81;
@@ -30,21 +31,6 @@ const PROPERTIES: Record<number, [ObservationName, string, number]> = {
   12: ['softwareVersion', 'application_software_version', 0.8],
   58: ['location', 'location', 0.8],
   121: ['manufacturer', 'vendor_name', 0.85],
-};
-
-/** BACnet vendor ids of common vendors (ASHRAE vendor id registry). 0 is ASHRAE itself, used by test stacks. */
-export const BACNET_VENDORS: Record<number, string> = {
-  2: 'Trane',
-  5: 'Johnson Controls',
-  7: 'Siemens',
-  8: 'Delta Controls',
-  10: 'Schneider Electric',
-  17: 'Honeywell',
-  24: 'Automated Logic Corporation',
-  28: 'KMC Controls',
-  35: 'Reliable Controls',
-  36: 'Tridium',
-  42: 'Acuity Brands Lighting',
 };
 
 export const bacnetDecoder: Decoder = {
@@ -181,7 +167,7 @@ function iAm(b: Buffer, o: number, end: number, emit: Emit): void {
   if (vt !== 2 || vc !== 0) throw new RangeError('I-Am vendor id is not an unsigned');
   const vendor = unsigned(b, vp, vl);
   emit('vendorId', String(vendor), 0.9, 'i_am.vendor_id');
-  const name = BACNET_VENDORS[vendor];
+  const name = BACNET_VENDOR_NAMES.get(vendor);
   if (name) emit('manufacturer', name, 0.8, 'i_am.vendor_id');
 }
 

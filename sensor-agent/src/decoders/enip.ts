@@ -11,6 +11,7 @@
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
+import { CIP_VENDOR_NAMES } from './vendor-ids/cip.js';
 
 const ENIP_PORT = 44818;
 const HEADER = 24;
@@ -21,19 +22,6 @@ const ITEM_CIP_IDENTITY = 0x0c;
 const ITEM_CONNECTED_DATA = 0xb1;
 const ITEM_UNCONNECTED_DATA = 0xb2;
 const SERVICE_GET_ATTRIBUTE_ALL_REPLY = 0x81;
-
-/** ODVA vendor ids of common vendors (names as the ODVA vendor list and Wireshark's CIP dissector give them). */
-export const CIP_VENDORS: Record<number, string> = {
-  1: 'Rockwell Automation/Allen-Bradley',
-  5: 'Rockwell Automation/Reliance Electric',
-  8: 'Molex',
-  26: 'Festo',
-  40: 'WAGO',
-  47: 'OMRON',
-  90: 'HMS Industrial Networks',
-  283: 'Hilscher',
-  309: 'ProSoft Technology',
-};
 
 /** CIP device profiles (CIP Vol. 1 Table 6-7.1). */
 export const CIP_DEVICE_TYPES: Record<number, string> = {
@@ -175,7 +163,7 @@ function report(pkt: PacketView, sink: ObservationSink, id: CipIdentity, field: 
   emit('serialNumber', id.serial, conf, 'serial_number');
   emit('firmwareVersion', id.revision, conf, 'revision');
   emit('vendorId', String(id.vendorId), conf, 'vendor_id');
-  const vendor = CIP_VENDORS[id.vendorId];
+  const vendor = CIP_VENDOR_NAMES.get(id.vendorId);
   if (vendor) emit('manufacturer', vendor, 0.85, 'vendor_id');
   emit(
     'deviceType',
