@@ -2,15 +2,17 @@
 // worker thread gathers up to ~1 MiB of packets, or what arrives within
 // `maxWaitMs`, and the Node thread parses the batch. Against the supervised
 // `tcpdump -U -w -` child (tcpdump.ts), it saves tcpdump's write per packet
-// and the pipe between the two processes: on the live-capture benchmark the
-// capture core fell from 100% busy with 18% of packets dropped to <measured
-// in the README>. tcpdump stays the fallback when the addon was not built (no
-// C toolchain at install) or cannot load.
+// and the pipe between the two processes: on the live-capture benchmark
+// (~480k pkt/s, the capture side pinned to one core) that core went from 99%
+// busy with 15-18% of the packets dropped to 34-37% busy with none dropped.
+// tcpdump stays the fallback when the addon was not built (no C toolchain at
+// install) or cannot load.
 //
 // Same contract as LiveCapture: start() resolves once listening, a failure
 // after that is reopened with back-off, stop() waits for the in-flight batch.
 import { createRequire } from 'node:module';
 import type { CapturedPacket } from '../capture/types.js';
+import { RestartBackoff } from './backoff.js';
 import type { LiveCaptureEvent, LiveCaptureStats } from './tcpdump.js';
 
 interface PcapStats {
@@ -63,7 +65,6 @@ export interface LibpcapCaptureOptions {
 
 const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MAX_WAIT_MS = 50;
-const HEALTHY_RUN_MS = 30_000;
 
 export class LibpcapCapture {
   private readonly native: NativePcap;
@@ -72,7 +73,7 @@ export class LibpcapCapture {
   private stopping = false;
   private reading: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private attempt = 0;
+  private readonly backoff: RestartBackoff;
   /** Totals of closed handles; `current` holds the open one's (libpcap counts per handle). */
   private readonly done = { received: 0, dropped: 0, ifDropped: 0, packets: 0, restarts: 0 };
   private current: PcapStats = {};
@@ -82,6 +83,7 @@ export class LibpcapCapture {
     const { native, error } = nativePcap();
     if (!native) throw new Error(`the libpcap addon is not available: ${error}`);
     this.native = native;
+    this.backoff = new RestartBackoff(options.backoff);
   }
 
   get interface(): string {
@@ -200,12 +202,9 @@ export class LibpcapCapture {
   }
 
   private scheduleReopen(ranMs: number): void {
-    const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 500, maxMs: 30_000 };
-    if (ranMs >= HEALTHY_RUN_MS) this.attempt = 0;
-    const delayMs = Math.min(maxMs, initialMs * 2 ** this.attempt);
-    this.attempt++;
+    const { delayMs, attempt } = this.backoff.next(ranMs);
     this.done.restarts++;
-    this.options.onEvent?.({ kind: 'restart', delayMs, attempt: this.attempt });
+    this.options.onEvent?.({ kind: 'restart', delayMs, attempt });
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.stopping) return;

@@ -19,6 +19,7 @@ import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { readCaptureBatches } from '../capture/reader.js';
 import type { CapturedPacket } from '../capture/types.js';
+import { RestartBackoff } from './backoff.js';
 
 export interface LiveCaptureOptions {
   /** Interface name, e.g. "eth1". */
@@ -89,9 +90,6 @@ export function parseTcpdumpSummary(stderr: string): Partial<LiveCaptureStats> {
   return out;
 }
 
-/** A run lasting this long resets the back-off. */
-const HEALTHY_RUN_MS = 30_000;
-
 export class LiveCapture {
   /** Totals of finished runs; `stats` adds the running child's latest summary. */
   private readonly done: LiveCaptureStats = {
@@ -108,12 +106,14 @@ export class LiveCapture {
   private isListening = false;
   private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
   private stopping = false;
-  private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly backoff: RestartBackoff;
   private exited: Promise<void> = Promise.resolve();
   private started: Promise<void> | undefined;
 
-  constructor(private readonly options: LiveCaptureOptions) {}
+  constructor(private readonly options: LiveCaptureOptions) {
+    this.backoff = new RestartBackoff(options.backoff);
+  }
 
   /** Starts tcpdump; resolves once it reports it is listening (or rejects if it exits first). */
   start(): Promise<void> {
@@ -220,12 +220,9 @@ export class LiveCapture {
   }
 
   private scheduleRestart(ranMs: number): void {
-    const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 500, maxMs: 30_000 };
-    if (ranMs >= HEALTHY_RUN_MS) this.attempt = 0;
-    const delayMs = Math.min(maxMs, initialMs * 2 ** this.attempt);
-    this.attempt++;
+    const { delayMs, attempt } = this.backoff.next(ranMs);
     this.done.restarts++;
-    this.options.onEvent?.({ kind: 'restart', delayMs, attempt: this.attempt });
+    this.options.onEvent?.({ kind: 'restart', delayMs, attempt });
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (!this.stopping) this.spawnOnce();
