@@ -4,6 +4,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import './formats.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
+import { CAPTURE_BACKENDS } from './sensor/schema.js';
 
 export const AgentConfig = Type.Object({
   site: Type.String({ minLength: 1 }),
@@ -15,6 +16,8 @@ export const AgentConfig = Type.Object({
     interfaces: Type.Array(Type.String(), { default: ['auto'] }),
     bpfFilter: Type.Optional(Type.String()),
     protocols: Type.Optional(Type.Array(Type.String())),
+    /** auto (libpcap when the addon loads, else tcpdump), libpcap or tcpdump; see the Sensor API. */
+    backend: Type.Optional(Type.Union(CAPTURE_BACKENDS.map((b) => Type.Literal(b)))),
     /** Replay a capture file instead of listening live (the demo, tests, forensics). */
     replay: Type.Optional(
       Type.Object({

@@ -454,4 +454,42 @@ describe('operator on a real control plane', () => {
       return left.trim() === '';
     });
   });
+
+  it("defaults the capture backend to auto, and carries a chosen one into the agent's configuration", async () => {
+    const base = readFileSync(join(root, 'examples', 'sensor.yaml'), 'utf8');
+    const agentJson = (name: string) => {
+      const cm = get(['get', 'configmap', `hark-agent-${name}`, '-n', 'default']);
+      return JSON.parse(cm.data['agent.json']) as { capture: { backend?: string } };
+    };
+    const apply = (name: string, capture: string) =>
+      cp.kubectl(
+        ['apply', '-f', '-'],
+        base.replace('name: plant-floor', `name: ${name}`).replace('    interfaces: [auto]', capture),
+      );
+    apply('backend-default', '    interfaces: [auto]');
+    apply('backend-tcpdump', '    interfaces: [auto]\n    backend: tcpdump');
+    expect(get(['get', 'sensor', 'backend-default', '-n', 'default']).spec.capture.backend).toBe('auto');
+    await waitFor('both agent configurations', () => {
+      try {
+        return agentJson('backend-default') !== undefined && agentJson('backend-tcpdump') !== undefined;
+      } catch {
+        return false;
+      }
+    });
+    expect(agentJson('backend-default').capture.backend).toBeUndefined(); // auto: the agent decides
+    expect(agentJson('backend-tcpdump').capture.backend).toBe('tcpdump');
+    expect(() =>
+      cp.kubectl([
+        'patch',
+        'sensor',
+        'backend-default',
+        '-n',
+        'default',
+        '--type=merge',
+        '-p',
+        '{"spec":{"capture":{"backend":"pf_ring"}}}',
+      ]),
+    ).toThrow(/Unsupported value: "pf_ring"/);
+    cp.kubectl(['delete', 'sensor', 'backend-default', 'backend-tcpdump', '-n', 'default', '--wait=false']);
+  });
 });

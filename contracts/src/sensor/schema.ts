@@ -42,6 +42,10 @@ export const PROTOCOL_FAMILIES = [
   'opcua',
 ] as const;
 
+/** How the agent captures live (sensor-agent/src/agent/live.ts). */
+export const CAPTURE_BACKENDS = ['auto', 'libpcap', 'tcpdump'] as const;
+export type CaptureBackend = (typeof CAPTURE_BACKENDS)[number];
+
 export const CaptureSpec = Type.Object(
   {
     interfaces: Type.Array(Type.String({ minLength: 1, maxLength: 15 }), {
@@ -64,6 +68,14 @@ export const CaptureSpec = Type.Object(
       default: [...PROTOCOL_FAMILIES],
       'x-kubernetes-list-type': 'set',
     }),
+    backend: Type.Union(
+      CAPTURE_BACKENDS.map((b) => Type.Literal(b)),
+      {
+        description:
+          'How the agent reads packets: "libpcap" in its own process (the fastest), "tcpdump" through a supervised tcpdump child, or "auto": libpcap when the agent image has it, else tcpdump.',
+        default: 'auto',
+      },
+    ),
   },
   { description: 'What the agent listens to. It never transmits onto the monitored network.' },
 );

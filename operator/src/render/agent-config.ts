@@ -17,6 +17,7 @@ export function agentConfig(sensor: Sensor): AgentConfig {
       interfaces: spec.capture.interfaces,
       ...(spec.capture.bpfFilter ? { bpfFilter: spec.capture.bpfFilter } : {}),
       protocols: spec.capture.protocols,
+      ...(spec.capture.backend !== 'auto' ? { backend: spec.capture.backend } : {}),
     },
     reporting: {
       brokerUrl: spec.reporting.brokerUrl,

@@ -1,8 +1,9 @@
 // The daemon's live capture: one capture per interface, all feeding the one
 // pipeline (the inventory is per node, not per interface). A capture is
 // libpcap in-process (live/libpcap.ts) when the addon is built and loads,
-// else a supervised tcpdump (live/tcpdump.ts); HARK_CAPTURE_BACKEND=tcpdump
-// or =libpcap forces one.
+// else a supervised tcpdump (live/tcpdump.ts); the Sensor's
+// spec.capture.backend (or HARK_CAPTURE_BACKEND, for a hand-run agent)
+// forces one.
 //
 // Interfaces: the configured names, where "auto" stands for every interface
 // that is up and is not a loopback, read from /sys/class/net (an interface
@@ -68,7 +69,7 @@ export interface LiveSourceOptions {
   logger: Logger;
   /** tcpdump binary (tests; setting it chooses the tcpdump backend) and restart back-off. */
   tcpdump?: string;
-  /** auto (default), libpcap or tcpdump; default $HARK_CAPTURE_BACKEND. */
+  /** auto, libpcap or tcpdump (the config's capture.backend); unset: $HARK_CAPTURE_BACKEND, else auto. */
   backend?: string;
   backoff?: { initialMs: number; maxMs: number };
   sysfs?: string;
@@ -77,19 +78,22 @@ export interface LiveSourceOptions {
 export type CaptureBackend = 'libpcap' | 'tcpdump';
 
 /**
- * Which capture to run: `requested` (HARK_CAPTURE_BACKEND) if set, else the
- * in-process libpcap addon when it loads, else tcpdump; with the reason.
+ * Which capture to run: `requested` (the Sensor's spec.capture.backend, or
+ * HARK_CAPTURE_BACKEND) unless it is auto or unset, else the in-process
+ * libpcap addon when it loads, else tcpdump; with the reason, for the log.
  */
 export function chooseBackend(requested: string | undefined): { backend: CaptureBackend; reason: string } {
-  if (requested === 'tcpdump') return { backend: 'tcpdump', reason: 'HARK_CAPTURE_BACKEND=tcpdump' };
+  if (requested === 'tcpdump') return { backend: 'tcpdump', reason: 'requested' };
   const { native, error } = nativePcap();
   if (requested === 'libpcap') {
     if (!native)
-      throw new Error(`HARK_CAPTURE_BACKEND=libpcap, but the libpcap addon does not load: ${error}`);
-    return { backend: 'libpcap', reason: 'HARK_CAPTURE_BACKEND=libpcap' };
+      throw new Error(
+        `the libpcap capture backend was requested, but its addon does not load (${error}): use an agent image built with it, or request tcpdump`,
+      );
+    return { backend: 'libpcap', reason: 'requested' };
   }
   if (requested !== undefined && requested !== '' && requested !== 'auto')
-    throw new Error(`HARK_CAPTURE_BACKEND must be auto, libpcap or tcpdump, not "${requested}"`);
+    throw new Error(`the capture backend must be auto, libpcap or tcpdump, not "${requested}"`);
   return native
     ? { backend: 'libpcap', reason: 'the libpcap addon loaded' }
     : { backend: 'tcpdump', reason: `the libpcap addon is not available (${error})` };

@@ -79,6 +79,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     : new LiveSource({
         interfaces: config.capture.interfaces,
         ...(config.capture.bpfFilter ? { filter: config.capture.bpfFilter } : {}),
+        ...(config.capture.backend ? { backend: config.capture.backend } : {}),
         pipeline,
         logger,
         ...options.live,
@@ -128,6 +129,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
           identity,
           httpPort: http.port,
           interfaces: live!.interfaces,
+          backend: live!.backend,
           filter: config.capture.bpfFilter,
         },
     'agent starting',

@@ -13,7 +13,7 @@
 // core 99-100% busy (the agent ~53%, tcpdump's write per packet the rest),
 // while the addon kept every packet with the core 37% busy. This backend
 // remains for hosts where the addon was not built (no C toolchain at install)
-// or will not load, and on request (HARK_CAPTURE_BACKEND=tcpdump); a dying
+// or will not load, and on request (spec.capture.backend: tcpdump); a dying
 // tcpdump is restarted with back-off. tcpdump never transmits.
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
