@@ -17,6 +17,9 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import parquet from '@dsnp/parquetjs';
 import type { Device } from '../inventory/store.js';
+import { installFlatShredder } from './flat-shredder.js';
+
+installFlatShredder();
 
 /** One applied inventory message, as the ingest thread hands it over. */
 export interface HistoryItem {
@@ -35,7 +38,8 @@ export interface HistoryBatch {
   data: Uint8Array;
 }
 
-const observationSchema = new parquet.ParquetSchema({
+/** Schemas of the two histories (exported for the shredder's equivalence test). */
+export const observationSchema = new parquet.ParquetSchema({
   site: { type: 'UTF8' },
   sensor: { type: 'UTF8' },
   node: { type: 'UTF8' },
@@ -49,7 +53,7 @@ const observationSchema = new parquet.ParquetSchema({
   record: { type: 'UTF8' },
 });
 
-const inventorySchema = new parquet.ParquetSchema({
+export const inventorySchema = new parquet.ParquetSchema({
   site: { type: 'UTF8' },
   zone: { type: 'UTF8', optional: true },
   id: { type: 'UTF8' },

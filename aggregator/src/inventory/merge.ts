@@ -65,10 +65,15 @@ const union = (lists: Iterable<string[]>): string[] => {
   return [...all].sort();
 };
 
-/** What `union([list])` gives, without a set and a sort when the list is already sorted and unique. */
-function sortedUnique(list: readonly string[]): string[] {
+/**
+ * What `union([list])` gives, without a set and a sort when the list is
+ * already sorted and unique, and then without a copy either: the list is the
+ * record's own, and neither records nor views are ever mutated (a view is
+ * rebuilt, not edited).
+ */
+function sortedUnique(list: string[]): string[] {
   for (let i = 1; i < list.length; i++) if (!(list[i - 1]! < list[i]!)) return [...new Set(list)].sort();
-  return list.slice();
+  return list;
 }
 
 export function mergeObservations(observations: readonly Observation[]): MergedView {

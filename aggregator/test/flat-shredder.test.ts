@@ -1,0 +1,93 @@
+// The history's fast shredder must fill parquetjs's row buffer exactly as the
+// library's own shredRecord does (DuckDB reading the files back is
+// durability.test.ts): same levels, values, distinct values and counts, row
+// after row, on both history schemas, and the same errors for bad rows.
+import { describe, expect, it } from 'vitest';
+import { flatShredder, libraryShredRecord } from '../src/durability/flat-shredder.js';
+import { inventorySchema, observationSchema } from '../src/durability/history.js';
+
+const fast = flatShredder(libraryShredRecord);
+
+function both(schema: typeof observationSchema, rows: Record<string, unknown>[]) {
+  const a: Record<string, unknown> = {};
+  const b: Record<string, unknown> = {};
+  for (const row of rows) {
+    libraryShredRecord(schema, row, a);
+    fast(schema, row, b);
+  }
+  return { library: a, fast: b };
+}
+
+describe('flat shredder', () => {
+  it('shreds observation rows (optional zone present and absent) as the library does', () => {
+    const rows = [0, 1, 2, 3].map((i) => ({
+      site: 'site-a',
+      sensor: `s${i % 2}`,
+      node: 'edge-1',
+      run_id: 'r1',
+      seq: i + 1,
+      mode: i === 0 ? 'snapshot' : 'delta',
+      ...(i % 2 ? { zone: 'line-1' } : {}),
+      device_id: `mac:02:00:00:00:00:0${i}`,
+      received_at: new Date(1_700_000_000_000 + i),
+      last_seen: new Date(1_700_000_000_500 + i),
+      record: JSON.stringify({ id: i }),
+    }));
+    const { library, fast: ours } = both(observationSchema, rows);
+    expect(ours).toEqual(library);
+    expect((ours as { rowCount: number }).rowCount).toBe(4);
+  });
+
+  it('shreds inventory rows with empty, single and repeated lists as the library does', () => {
+    const rows = [
+      [],
+      ['02:00:00:00:00:01'],
+      ['02:00:00:00:00:02', '02:00:00:00:00:03', '02:00:00:00:00:04'],
+    ].map((macs, i) => ({
+      site: 'site-b',
+      ...(i === 1 ? { zone: 'z' } : {}),
+      id: `site-b~d${i}`,
+      device_id: `d${i}`,
+      macs,
+      ipv4: i ? [`10.0.0.${i}`] : [],
+      sensors: ['s1', 's2'].slice(0, i),
+      ...(i === 2 ? { hostname: 'plc-7', vendor: 'Siemens' } : {}),
+      first_seen: new Date(1_700_000_000_000),
+      last_seen: new Date(1_700_000_000_000 + i),
+      device: '{}',
+    }));
+    const { library, fast: ours } = both(inventorySchema, rows);
+    expect(ours).toEqual(library);
+  });
+
+  it('refuses what the library refuses, with its messages, and leaves the buffer as it was', () => {
+    const good = {
+      site: 'a',
+      sensor: 's',
+      node: 'n',
+      run_id: 'r',
+      seq: 1,
+      mode: 'delta',
+      device_id: 'd',
+      received_at: new Date(0),
+      last_seen: new Date(0),
+      record: '{}',
+    };
+    const { site: _site, ...missing } = good;
+    for (const bad of [missing, { ...good, seq: [1, 2] }]) {
+      const a: Record<string, unknown> = {};
+      const b: Record<string, unknown> = {};
+      libraryShredRecord(observationSchema, good, a);
+      fast(observationSchema, good, b);
+      let libraryError = '';
+      try {
+        libraryShredRecord(observationSchema, bad, a);
+      } catch (err) {
+        libraryError = (err as Error).message;
+      }
+      expect(libraryError).not.toBe('');
+      expect(() => fast(observationSchema, bad, b)).toThrow(libraryError);
+      expect(b).toEqual(a);
+    }
+  });
+});
