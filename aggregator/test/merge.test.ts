@@ -128,7 +128,9 @@ describe('InventoryStore', () => {
     expect(store.size).toBe(1);
     // Instants, not text: other shapes of the same or a later time are told apart.
     store.apply(origin('s1'), at('2025-01-03T00:00:00.500Z', 'Later'));
-    expect(store.apply(origin('s1'), at('2025-01-03T01:00:00+01:00', 'Earlier'))).toMatchObject({ ignored: 1 });
+    expect(store.apply(origin('s1'), at('2025-01-03T01:00:00+01:00', 'Earlier'))).toMatchObject({
+      ignored: 1,
+    });
     expect(store.apply(origin('s1'), at('2025-01-03T00:00:01Z', 'Latest'))).toMatchObject({ updated: 1 });
     expect([...store.all()][0]?.vendor?.value).toBe('Latest');
   });
