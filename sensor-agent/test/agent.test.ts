@@ -108,6 +108,27 @@ async function connectWhenUp(
 }
 
 describe('agent configuration', () => {
+  it('loads the JSON the operator renders to the same configuration as YAML, and names a broken file', async () => {
+    const value = {
+      site: 'lab',
+      sensor: 'edge',
+      capture: { interfaces: ['eth1'], backend: 'tcpdump' },
+      reporting: { brokerUrl: 'mqtts://broker:8883' },
+      tls: { caFile: '/x/ca.pem', certFile: '/x/tls.crt', keyFile: '/x/tls.key' },
+    };
+    const json = join(dir, 'agent.json');
+    writeFileSync(json, JSON.stringify(value));
+    const yaml = join(dir, 'agent-same.yaml');
+    writeFileSync(
+      yaml,
+      'site: lab\nsensor: edge\ncapture: { interfaces: [eth1], backend: tcpdump }\nreporting: { brokerUrl: "mqtts://broker:8883" }\ntls: { caFile: /x/ca.pem, certFile: /x/tls.crt, keyFile: /x/tls.key }\n',
+    );
+    expect(await loadAgentConfig(json)).toEqual(await loadAgentConfig(yaml));
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'site: [lab\n');
+    await expect(loadAgentConfig(broken)).rejects.toThrow(/broken\.yaml: not valid YAML\/JSON/);
+  });
+
   it('loads YAML through the shared contract; live capture refuses an "auto" that finds no interface', async () => {
     const file = join(dir, 'agent.yaml');
     writeFileSync(
