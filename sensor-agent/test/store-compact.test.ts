@@ -22,6 +22,20 @@ describe('MacMap', () => {
   });
 });
 
+describe('Device', () => {
+  it('keeps every 48-bit MAC and whole-millisecond times exactly, far apart in time too', () => {
+    for (const mac of [0, 1, 0x00_1b_1b_00_00_0a, 0xffff_ffff_ffff, 0x0200_0000_0000]) {
+      expect(newDevice(mac, 0).mac).toBe(mac);
+    }
+    expect(newDevice(-1, 0).mac).toBe(-1);
+    const d = newDevice(0x0200_0000_0001, Date.UTC(2009, 0, 1));
+    d.lastSeenMs = Date.UTC(2026, 10, 23, 12, 0, 0, 123);
+    d.firstSeenMs = Date.UTC(1999, 11, 31) + 0.75; // sub-millisecond parts are dropped, as ISO output drops them
+    expect(d.lastSeenMs).toBe(Date.UTC(2026, 10, 23, 12, 0, 0, 123));
+    expect(d.firstSeenMs).toBe(Date.UTC(1999, 11, 31));
+  });
+});
+
 describe('parseIp4', () => {
   it('accepts canonical dotted quads only', () => {
     expect(parseIp4('192.168.0.1')).toBe(0xc0a80001);

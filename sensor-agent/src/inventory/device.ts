@@ -6,6 +6,9 @@
 //    need (aliases, IPv6, the router/"ip:" bookkeeping) sits in one lazily
 //    allocated `x` object;
 //  - IPv4 addresses are uint32 numbers in a small array, not strings in a Map;
+//  - the MAC and the first/last-seen times are small integers (24-bit MAC
+//    halves; milliseconds relative to the first time stored), not three heap
+//    numbers;
 //  - attributes are one flat array [name index × 1024 + confidence in
 //    thousandths, value, ...] and their evidence one flat array of doubles
 //    [source id × 16 + name index, seen ms, ...] (unboxed by V8): a
@@ -71,13 +74,55 @@ export class Device {
   /** Protocol names in the order seen; shared, never mutated. */
   protocols: readonly string[] = NO_STRINGS;
   x: DeviceExtra | undefined = undefined;
+  // The MAC and the first/last-seen times are kept as small integers, which V8
+  // stores in the object itself; a 48-bit MAC or an epoch-milliseconds time is
+  // a separate 16-byte heap number per field, 48 bytes per device. The MAC is
+  // two 24-bit halves (macHigh -1: no MAC); times are whole milliseconds after
+  // the first time this process stored, small integers within +-24 days of it.
+  private macHigh: number;
+  private macLow: number;
+  private firstRel: number;
+  private lastRel: number;
 
-  constructor(
-    /** Primary MAC (48-bit integer), or -1 for a device known only by IP (routed). */
-    public mac: number,
-    public firstSeenMs: number,
-    public lastSeenMs: number,
-  ) {}
+  constructor(mac: number, firstSeenMs: number, lastSeenMs: number) {
+    this.macHigh = mac < 0 ? -1 : Math.floor(mac / MAC_HALF);
+    this.macLow = mac < 0 ? 0 : mac % MAC_HALF;
+    this.firstRel = relative(firstSeenMs);
+    this.lastRel = relative(lastSeenMs);
+  }
+
+  /** Primary MAC (48-bit integer), or -1 for a device known only by IP (routed). */
+  get mac(): number {
+    return this.macHigh < 0 ? -1 : this.macHigh * MAC_HALF + this.macLow;
+  }
+
+  /** When the device was first seen, ms since the epoch (whole milliseconds). */
+  get firstSeenMs(): number {
+    return this.firstRel + timeBase;
+  }
+
+  set firstSeenMs(ms: number) {
+    this.firstRel = relative(ms);
+  }
+
+  /** When the device was last seen, ms since the epoch (whole milliseconds). */
+  get lastSeenMs(): number {
+    return this.lastRel + timeBase;
+  }
+
+  set lastSeenMs(ms: number) {
+    this.lastRel = relative(ms);
+  }
+}
+
+const MAC_HALF = 2 ** 24;
+/** The first time stored in this process, whole ms: device times are kept relative to it. */
+let timeBase = Number.NaN;
+
+function relative(ms: number): number {
+  const whole = Math.floor(ms);
+  if (Number.isNaN(timeBase)) timeBase = whole;
+  return whole - timeBase;
 }
 
 export function newDevice(mac: number, timestampMs: number): Device {
