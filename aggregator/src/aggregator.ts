@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { watchCrlFile } from './broker/crl-file.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { DEFAULTS, loadPem, type PemSource } from './config.js';
+import { Backpressure, DEFAULT_HELD_LIMIT_BYTES } from './durability/backpressure.js';
 import { HistoryClient } from './durability/history-client.js';
 import { Journal } from './durability/journal.js';
 import { FleetRegistry } from './fleet/registry.js';
@@ -71,6 +72,12 @@ export interface AggregatorOptions {
   dataDir?: string;
   /** Compaction: after this many journal records (default 50,000) or this often (default 60 s). */
   compaction?: { everyRecords?: number; intervalMs?: number };
+  /**
+   * Payload bytes that may be held between the broker and the Parquet history
+   * (default 64 MiB); beyond, the aggregator stops reading from the broker
+   * until the history catches up (durability/backpressure.ts).
+   */
+  historyBacklogBytes?: number;
 }
 
 export interface RunningAggregator {
@@ -119,6 +126,15 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   const history = options.dataDir
     ? new HistoryClient(join(options.dataDir, 'history'), logger, registry)
     : undefined;
+  const backpressure =
+    journal && history
+      ? new Backpressure(
+          options.historyBacklogBytes ?? DEFAULT_HELD_LIMIT_BYTES,
+          () => journal!.pendingBytes + history.pendingBytes,
+          registry,
+        )
+      : undefined;
+  if (history && backpressure) history.onWritten = () => backpressure.check();
   const handler = new MessageHandler({
     topicPrefix,
     inventory,
@@ -173,6 +189,8 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       await compacting;
       await journal!.close();
       await history?.close();
+      // Nothing more will be written: a paused ingest may go on to its own shutdown.
+      backpressure?.release();
     });
     // Runs before the journal closes (cleanups run in reverse): a clean stop leaves a compacted state.
     cleanups.push(async () => {
@@ -230,6 +248,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       topicPrefix,
       ...(options.shareGroup ? { shareGroup: options.shareGroup } : {}),
       onMessage: (topic, payload, retained, ack) => handler.receive(topic, payload, retained, ack),
+      ...(backpressure ? { gate: () => backpressure.gate() } : {}),
       logger,
       registry,
       ...(pinnedServerCertificate ? { pinnedServerCertificate } : {}),

@@ -95,6 +95,15 @@ program
       .default(60),
   )
   .addOption(
+    new Option(
+      '--history-backlog-mib <mib>',
+      'how far the Parquet history may fall behind before reading from the broker pauses',
+    )
+      .env('HARK_HISTORY_BACKLOG_MIB')
+      .argParser(int)
+      .default(64),
+  )
+  .addOption(
     new Option('--sites <sites>', 'scale-out: only these sites (comma-separated); others are dropped')
       .env('HARK_SITES')
       .argParser((v: string) =>
@@ -135,6 +144,7 @@ program
       staleAfterMs: opts.staleAfter * 1000,
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       compaction: { intervalMs: Math.max(1, opts.compactInterval) * 1000 },
+      historyBacklogBytes: Math.max(1, opts.historyBacklogMib) * 1024 * 1024,
       logger,
     });
 

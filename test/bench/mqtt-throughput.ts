@@ -399,6 +399,19 @@ export const mqttThroughput: Benchmark = {
         `hark (Reporter spool -> Mosquitto mTLS -> aggregator WAL + merge): ${(harkRate / 1e3).toFixed(1)} k obs/s (${((harkLast - harkStart) / 1000).toFixed(2)} s) = ${ratio.toFixed(2)} of the broker's raw rate`,
       );
 
+      const gauge = async (name: string) =>
+        (await aggregator!.registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0;
+      const behind = await gauge('hark_aggregator_history_backlog_bytes');
+      // The history is written asynchronously: when did it hold every observation too?
+      await until(
+        'the Parquet history to catch up',
+        async () => (await gauge('hark_aggregator_history_backlog_bytes')) === 0,
+        120_000,
+      );
+      const historySeconds = (Date.now() - harkStart) / 1000;
+      lines.push(
+        `  Parquet history when the phase ended: ${(behind / 1e6).toFixed(1)} MB behind (reading from the broker paused ${await gauge('hark_aggregator_ingest_pauses_total')} times for it; limit 64 MiB held); it held every observation after ${historySeconds.toFixed(2)} s: ${(total / historySeconds / 1e3).toFixed(1)} k obs/s into the history, the rate a longer run converges to`,
+      );
       lines.push(
         `  CPU in that phase (2 cores, shared with whatever else runs): aggregator process ${((cpu.user + cpu.system) / 1000 / harkSeconds / 10).toFixed(0)}% of a core (ingest thread busy ${(elu.utilization * 100).toFixed(0)}% of the time; the rest is the history worker), publisher child (4 Reporters) ${(childCpuMs / harkSeconds / 10).toFixed(0)}%, Mosquitto ${(brokerCpu / harkSeconds / 10).toFixed(0)}%`,
       );

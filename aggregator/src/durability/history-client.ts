@@ -7,6 +7,7 @@
 // If the worker dies, rows of uncompacted generations are lost from its open
 // files, while the WAL still holds them: the aggregator exits (as on a failed
 // WAL write) and the restart replays them into the history.
+// Its backlog is one half of what ingest flow control bounds (backpressure.ts).
 import { Worker } from 'node:worker_threads';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
@@ -43,6 +44,7 @@ export class HistoryClient {
       if (m.type === 'written') {
         this.backlog -= m.bytes;
         this.backlogGauge.set(this.backlog);
+        this.onWritten?.();
         return;
       }
       const waiter = m.id !== undefined ? this.waiting.get(m.id) : undefined;
@@ -83,6 +85,14 @@ export class HistoryClient {
       setImmediate(() => this.flush());
     }
   }
+
+  /** Bytes observed and not yet written: handed over, or waiting for the next flush. */
+  get pendingBytes(): number {
+    return this.backlog + this.bytes;
+  }
+
+  /** Called each time the worker reports rows written (the backlog fell). */
+  onWritten: (() => void) | undefined;
 
   /** Hands what was observed so far to the worker. */
   flush(): void {

@@ -80,6 +80,10 @@ export class Journal<S> {
   /** Frames (a header, then the payload) waiting for the next write, and their callbacks. */
   private queue: Buffer[] = [];
   private callbacks: ((gen: number) => void)[] = [];
+  /** Payload bytes appended and not yet handed to a write (see pendingBytes). */
+  private queuedBytes = 0;
+  /** Payload bytes of the batch being written and fsynced. */
+  private writingBytes = 0;
   private flushing = false;
   private compaction: (() => void) | undefined;
   private sinceCompaction = 0;
@@ -140,6 +144,11 @@ export class Journal<S> {
     return this.gen;
   }
 
+  /** Payload bytes appended whose records are not yet durable. */
+  get pendingBytes(): number {
+    return this.queuedBytes + this.writingBytes;
+  }
+
   /** Records appended since the last compaction. */
   get uncompacted(): number {
     return this.sinceCompaction;
@@ -166,6 +175,7 @@ export class Journal<S> {
       Buffer.from(entry.payload.buffer, entry.payload.byteOffset, entry.payload.byteLength),
     );
     this.callbacks.push(durable);
+    this.queuedBytes += entry.payload.byteLength;
     this.sinceCompaction++;
     if (!this.flushing) void this.flush();
   }
@@ -176,8 +186,10 @@ export class Journal<S> {
       while (this.queue.length > 0 && !this.closed) {
         let buffers = this.queue;
         const callbacks = this.callbacks;
+        this.writingBytes = this.queuedBytes;
         this.queue = [];
         this.callbacks = [];
+        this.queuedBytes = 0;
         // The generation is the file the batch goes to (a compaction may have started a new one).
         const handle = this.fd;
         const gen = this.gen;
@@ -200,6 +212,7 @@ export class Journal<S> {
           };
           writeAll();
         });
+        this.writingBytes = 0;
         for (const done of callbacks) done(gen);
         this.runCompaction();
       }

@@ -25,6 +25,13 @@ export interface IngestClientOptions {
   shareGroup?: string;
   /** `ack` sends the PUBACK; call it once the message is durable (or needs no durability). */
   onMessage: (topic: string, payload: Buffer, retained: boolean, ack: () => void) => void;
+  /**
+   * Asked after each message: a promise means "read nothing more until it
+   * resolves". mqtt.js reads the next packet only when the previous one is
+   * handled, so the socket stops being read, TCP pushes back, and the broker
+   * keeps the messages (flow control for a history that falls behind).
+   */
+  gate?: () => Promise<void> | undefined;
   logger: Logger;
   registry?: Registry;
   /**
@@ -119,7 +126,10 @@ export class IngestClient {
         this.log.error({ err, topic: packet.topic }, 'message handler failed');
         ack();
       }
-      done(packet.qos > 0 ? DEFERRED : undefined);
+      const next = () => done(packet.qos > 0 ? DEFERRED : undefined);
+      const wait = this.options.gate?.();
+      if (wait) void wait.then(next);
+      else next();
     };
 
     client.on('connect', (connack) => {
