@@ -354,6 +354,10 @@ export const AggregatorValues = Type.Object(
       default: 60,
       minimum: 1,
     }),
+    historyBacklogMiB: int(
+      'How far (MiB of inventory messages) the Parquet history may fall behind before the aggregator stops reading from the broker until it catches up.',
+      { default: 64, minimum: 1 },
+    ),
     persistence: obj(
       {
         enabled: bool(
