@@ -255,6 +255,8 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     });
     ingest.start();
     cleanups.push(() => ingest.stop());
+    // Runs before ingest.stop (cleanups run in reverse): a read paused for the history must not hold up the disconnect.
+    if (backpressure) cleanups.push(async () => backpressure.release());
     // With the embedded broker a failure to subscribe is a configuration
     // error (wrong client certificate): fail loudly. An external broker may
     // simply not be up yet; the client retries and /readyz tells.
