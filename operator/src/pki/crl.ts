@@ -42,6 +42,14 @@ function sha256WithRsa(): forge.asn1.Asn1 {
 }
 
 /** A v2 CRL from `ca` listing `revoked`, valid from `thisUpdate` until `nextUpdate`, as PEM. */
+/** One X.509 extension (RFC 5280 section 4.1): its OID and its DER-encoded value in an OCTET STRING. */
+function extension(oid: string, value: forge.asn1.Asn1): forge.asn1.Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes()),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, asn1.toDer(value).getBytes()),
+  ]);
+}
+
 export function buildCrl(
   ca: KeyPair,
   revoked: RevokedCertificate[],
@@ -51,36 +59,19 @@ export function buildCrl(
   const extensions = asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
       // authorityKeyIdentifier: which CA key signed it (required by RFC 5280).
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('2.5.29.35').getBytes()),
-        asn1.create(
-          asn1.Class.UNIVERSAL,
-          asn1.Type.OCTETSTRING,
-          false,
-          asn1
-            .toDer(
-              asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-                asn1.create(
-                  asn1.Class.CONTEXT_SPECIFIC,
-                  0,
-                  false,
-                  caCert.generateSubjectKeyIdentifier().getBytes(),
-                ),
-              ]),
-            )
-            .getBytes(),
-        ),
-      ]),
+      extension(
+        '2.5.29.35',
+        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+          asn1.create(
+            asn1.Class.CONTEXT_SPECIFIC,
+            0,
+            false,
+            caCert.generateSubjectKeyIdentifier().getBytes(),
+          ),
+        ]),
+      ),
       // cRLNumber: monotonically increasing (required by RFC 5280).
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('2.5.29.20').getBytes()),
-        asn1.create(
-          asn1.Class.UNIVERSAL,
-          asn1.Type.OCTETSTRING,
-          false,
-          asn1.toDer(integerFromHex(options.crlNumber.toString(16))).getBytes(),
-        ),
-      ]),
+      extension('2.5.29.20', integerFromHex(options.crlNumber.toString(16))),
     ]),
   ]);
   const tbs = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
