@@ -1,14 +1,14 @@
 // Live capture at 1 Gbit/s: a veth pair whose far end sits in a network
 // namespace of its own, where tcpreplay sends the mixed traffic of the
-// throughput benchmark at 1000 Mbit/s; on the near end the agent's
-// LiveCapture (a supervised `tcpdump -U -w -`) feeds the whole pipeline in
-// this process. The figure is the packets the pipeline processed against the
+// throughput benchmark at 1000 Mbit/s; on the near end each of the agent's
+// two capture backends in turn (the in-process libpcap addon, the default,
+// and a supervised `tcpdump -U -w -`) feeds the whole pipeline in this
+// process. The figure is the packets the pipeline processed against the
 // packets sent, and the kernel's drop counter, beside the peer measured the
-// same way in the same run: tcpdump alone writing to /dev/null, which is the
-// most any libpcap consumer keeps up with on this machine.
+// same way in the same run: tcpdump alone writing to /dev/null.
 //
-// Both tcpreplay and the capture side share this machine's cores; tcpreplay
-// reports the rate it reached, which is printed with the result.
+// The capture side is pinned to one core and the sender to the other (see
+// PINNING); tcpreplay reports the rate it reached, printed with the result.
 // Needs root, iproute2, tcpdump and tcpreplay (apt-get install tcpreplay).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -190,7 +190,7 @@ function describe(r: HarkRun): string {
 
 export const liveCapture: Benchmark = {
   name: 'live-capture',
-  description: `live capture of mixed traffic at ${MBPS} Mbit/s through tcpdump into the pipeline, beside bare tcpdump (goal: no drops)`,
+  description: `live capture of mixed traffic at ${MBPS} Mbit/s into the pipeline on one core, through libpcap in-process and through tcpdump, beside bare tcpdump (goal: no drops)`,
   async run() {
     if (!netnsAvailable('tcpdump', 'tcpreplay')) {
       return ['skipped: needs root, iproute2, tcpdump and tcpreplay (apt-get install tcpreplay)'];
