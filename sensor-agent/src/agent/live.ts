@@ -22,7 +22,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CapturedPacket } from '../capture/types.js';
-import { LibpcapCapture, LiveCapture, type LiveCaptureEvent, nativePcap } from '../live/index.js';
+import {
+  LibpcapCapture,
+  type LibpcapCaptureOptions,
+  LiveCapture,
+  type LiveCaptureEvent,
+  nativePcap,
+} from '../live/index.js';
 import type { Pipeline } from '../pipeline.js';
 
 const IFF_UP = 0x1;
@@ -99,6 +105,18 @@ export function chooseBackend(requested: string | undefined): { backend: Capture
     : { backend: 'tcpdump', reason: `the libpcap addon is not available (${error})` };
 }
 
+/** One interface's capture through `backend` (see chooseBackend); `tcpdump` is that backend's binary. */
+export function openCapture(
+  backend: CaptureBackend,
+  options: LibpcapCaptureOptions & { tcpdump?: string },
+): LibpcapCapture | LiveCapture {
+  if (backend === 'libpcap') {
+    const { tcpdump: _unused, ...rest } = options;
+    return new LibpcapCapture(rest);
+  }
+  return new LiveCapture(options);
+}
+
 export interface LiveDrops {
   kernel: number;
   agent: number;
@@ -152,9 +170,7 @@ export class LiveSource {
           }
         },
       };
-      return backend === 'libpcap'
-        ? new LibpcapCapture(common)
-        : new LiveCapture({ ...common, ...(options.tcpdump ? { tcpdump: options.tcpdump } : {}) });
+      return openCapture(backend, { ...common, ...(options.tcpdump ? { tcpdump: options.tcpdump } : {}) });
     });
   }
 

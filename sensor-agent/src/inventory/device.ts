@@ -101,17 +101,16 @@ export class Device {
     return this.firstRel + timeBase;
   }
 
-  set firstSeenMs(ms: number) {
-    this.firstRel = relative(ms);
-  }
-
   /** When the device was last seen, ms since the epoch (whole milliseconds). */
   get lastSeenMs(): number {
     return this.lastRel + timeBase;
   }
 
-  set lastSeenMs(ms: number) {
-    this.lastRel = relative(ms);
+  /** The device was seen at `ms`: widens [firstSeen, lastSeen] to include it. */
+  seenAt(ms: number): void {
+    const r = relative(ms);
+    if (r > this.lastRel) this.lastRel = r;
+    if (r < this.firstRel) this.firstRel = r;
   }
 }
 

@@ -118,11 +118,7 @@ export class DeviceStore implements ObservationSink {
    * since (same epoch): the devices it named were seen at `timestampMs`.
    */
   seen(devices: readonly Device[], timestampMs: number): void {
-    for (let i = 0; i < devices.length; i++) {
-      const d = devices[i]!;
-      if (timestampMs > d.lastSeenMs) d.lastSeenMs = timestampMs;
-      if (timestampMs < d.firstSeenMs) d.firstSeenMs = timestampMs;
-    }
+    for (let i = 0; i < devices.length; i++) devices[i]!.seenAt(timestampMs);
   }
 
   /** Called for every parsed frame: the sender exists, and (cheaply) which IP it used. */
@@ -135,8 +131,7 @@ export class DeviceStore implements ObservationSink {
       device = newDevice(mac, ts);
       this.byMac.set(mac, device);
     } else {
-      if (ts > device.lastSeenMs) device.lastSeenMs = ts;
-      if (ts < device.firstSeenMs) device.firstSeenMs = ts;
+      device.seenAt(ts);
     }
     if (pkt.ipVersion === 4) {
       if (isHostIp4(pkt.srcIp4)) addHeaderIp4(device, pkt.srcIp4);
@@ -158,9 +153,7 @@ export class DeviceStore implements ObservationSink {
     if (!device) return;
     const trace = this.trace;
     if (trace && trace[trace.length - 1] !== device) trace.push(device);
-    const ts = o.timestampMs;
-    if (ts > device.lastSeenMs) device.lastSeenMs = ts;
-    if (ts < device.firstSeenMs) device.firstSeenMs = ts;
+    device.seenAt(o.timestampMs);
     addProtocol(device, o.protocol);
     switch (o.name) {
       case 'ipv4':
@@ -336,8 +329,8 @@ export class DeviceStore implements ObservationSink {
     const hints = source.hints;
     for (let i = 0; i < hints.length; i += 2) addHint(target, hints[i] as HintName, hints[i + 1]!);
     mergeAttributes(target, source);
-    if (source.firstSeenMs < target.firstSeenMs) target.firstSeenMs = source.firstSeenMs;
-    if (source.lastSeenMs > target.lastSeenMs) target.lastSeenMs = source.lastSeenMs;
+    target.seenAt(source.firstSeenMs);
+    target.seenAt(source.lastSeenMs);
   }
 
   /** Every device, with vendor and classification filled in. */
