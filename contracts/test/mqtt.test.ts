@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeMessage,
+  encodeInventoryMessage,
   encodeMessage,
+  type InventoryMessage,
   MAX_MESSAGE_BYTES,
   type MessageRejected,
   parseSensorCommonName,
@@ -63,5 +65,35 @@ describe('MQTT messages', () => {
     expect(reason('status', Buffer.from(JSON.stringify({ ...status, online: 'yes' })))).toBe('schema');
     expect(reason('inventory', encodeMessage(status))).toBe('schema');
     expect(reason('status', Buffer.alloc(MAX_MESSAGE_BYTES + 1, 32))).toBe('oversized');
+  });
+
+  it('encode pre-serialized device records as the same inventory message', () => {
+    const device = (n: number) => ({
+      id: `mac:02:00:00:00:00:0${n}`,
+      macs: [`02:00:00:00:00:0${n}`],
+      ipv4: [`10.0.0.${n}`],
+      ipv6: [],
+      protocols: ['arp'],
+      firstSeen: '2026-01-01T00:00:00.000Z',
+      lastSeen: '2026-01-01T00:00:01.000Z',
+      hostname: { value: `h"${n}`, confidence: 0.8, evidence: [] },
+    });
+    const { devices: _, ...envelope }: InventoryMessage = {
+      schema: 1,
+      kind: 'inventory',
+      mode: 'snapshot',
+      sentAt: new Date().toISOString(),
+      agentVersion: '0.1.0',
+      seq: 7,
+      runId: 'run',
+      part: 2,
+      parts: 3,
+      devices: [],
+    };
+    for (const devices of [[], [device(1)], [device(1), device(2), device(3)]]) {
+      const payload = encodeInventoryMessage(envelope, Buffer.from(JSON.stringify(devices)));
+      expect(decodeMessage('inventory', payload)).toEqual({ ...envelope, devices });
+      expect(payload.equals(encodeMessage({ ...envelope, devices }))).toBe(true);
+    }
   });
 });

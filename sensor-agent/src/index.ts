@@ -3,14 +3,17 @@
 export {
   type AgentHandle,
   autoInterfaces,
+  type InventoryOutput,
+  InventoryReports,
   LiveSource,
   loadAgentConfig,
+  MAX_DEVICE_BYTES,
   NoCaptureInterfaceError,
   Reporter,
   type RunAgentOptions,
   resolveInterfaces,
   runAgent,
-  splitDevices,
+  splitBySize,
 } from './agent/index.js';
 export {
   type CapturedPacket,

@@ -117,3 +117,19 @@ export function decodeMessage(kind: keyof typeof checkers, payload: Uint8Array):
 export function encodeMessage(message: WireMessage): Buffer {
   return Buffer.from(JSON.stringify(message));
 }
+
+/**
+ * An inventory message whose device records are already serialized, as the
+ * bytes of their JSON array: the agent writes a large snapshot's records one
+ * at a time into one reused buffer and never holds them all as objects.
+ * Decodes to what encodeMessage({ ...envelope, devices }) would.
+ */
+export function encodeInventoryMessage(
+  envelope: Omit<InventoryMessage, 'devices'>,
+  devicesJsonArray: Uint8Array,
+): Buffer {
+  const head = JSON.stringify(envelope);
+  return Buffer.concat([Buffer.from(`${head.slice(0, -1)},"devices":`), devicesJsonArray, CLOSE]);
+}
+
+const CLOSE = Buffer.from('}');

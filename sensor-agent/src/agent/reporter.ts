@@ -9,6 +9,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { AgentConfig } from '@hark/contracts/agent-config';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import {
+  encodeInventoryMessage,
   encodeMessage,
   type HeartbeatMessage,
   type InventoryMessage,
@@ -18,14 +19,15 @@ import {
   type SensorIdentity,
   type StatusMessage,
   topicFor,
-  type WireMessage,
 } from '@hark/contracts/mqtt';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Spool, type SpoolClass, type SpoolEntry } from './spool.js';
 
-/** Room left in each snapshot part for the envelope. */
+/** Room left in each inventory message for the envelope. */
 const ENVELOPE_ALLOWANCE = 16 * 1024;
+/** The most serialized device records (the JSON array) one inventory message carries. */
+export const MAX_DEVICE_BYTES = MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE;
 /** How long shutdown waits for the broker to acknowledge the offline status. */
 const OFFLINE_TIMEOUT_MS = 3000;
 /** Keep the persistent session a day, so a restarted agent picks up its unacknowledged messages. */
@@ -261,74 +263,69 @@ export class Reporter {
     this.connect();
   }
 
-  /** Publishes a snapshot, split into parts that each stay under the broker's message limit. */
-  publishSnapshot(devices: DeviceRecord[]): Promise<void> {
-    const single = this.singlePart(devices, 'snapshot');
-    if (single) return single;
-    const parts = splitDevices(devices, MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE);
-    return Promise.all(
-      parts.map((part, i) => {
-        const message: InventoryMessage = {
-          ...this.envelope(),
-          kind: 'inventory',
-          mode: 'snapshot',
-          seq: this.seq++,
-          runId: this.o.runId,
-          devices: part,
-        };
-        if (parts.length > 1) {
-          message.part = i + 1;
-          message.parts = parts.length;
-        }
-        if (this.o.config.zone) message.zone = this.o.config.zone;
-        return this.publish('inventory', 'snapshot', message);
-      }),
-    ).then(() => undefined);
-  }
-
-  /** Publishes the devices that changed since the last report, in as many messages as size requires. */
-  publishDelta(devices: DeviceRecord[]): Promise<void> {
-    if (devices.length === 0) return Promise.resolve();
-    const single = this.singlePart(devices, 'delta');
-    if (single) return single;
-    const parts = splitDevices(devices, MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE);
-    return Promise.all(
-      parts.map((part) => {
-        const message: InventoryMessage = {
-          ...this.envelope(),
-          kind: 'inventory',
-          mode: 'delta',
-          seq: this.seq++,
-          runId: this.o.runId,
-          devices: part,
-        };
-        if (this.o.config.zone) message.zone = this.o.config.zone;
-        return this.publish('inventory', 'delta', message);
-      }),
-    ).then(() => undefined);
+  /** Reserves `n` consecutive sequence numbers (a snapshot's parts) and returns the first. */
+  reserveSeq(n: number): number {
+    const first = this.seq;
+    this.seq += n;
+    return first;
   }
 
   /**
-   * The common case, a report that fits one message, serialized once: the
-   * same test as splitDevices (the devices' JSON array, less one byte, within
-   * the limit) on the encoded message itself, instead of serializing each
-   * device to measure it and then the message again. Undefined when it must be split.
+   * Publishes one inventory message of already serialized device records,
+   * the bytes of their JSON array (inventory-reports.ts writes them a few at
+   * a time); `part` marks one part of a snapshot that spans several messages
+   * with consecutive seqs. The bytes are copied before this returns.
    */
-  private singlePart(devices: DeviceRecord[], mode: 'snapshot' | 'delta'): Promise<void> | undefined {
-    const message: InventoryMessage = {
+  publishInventory(
+    mode: 'snapshot' | 'delta',
+    devicesJsonArray: Uint8Array,
+    seq: number,
+    part?: { part: number; parts: number },
+  ): Promise<void> {
+    const envelope: Omit<InventoryMessage, 'devices'> = {
       ...this.envelope(),
       kind: 'inventory',
       mode,
-      seq: this.seq,
+      seq,
       runId: this.o.runId,
-      devices,
     };
-    if (this.o.config.zone) message.zone = this.o.config.zone;
-    const payload = encodeMessage(message);
-    const arrayBytes = payload.length - encodeMessage({ ...message, devices: [] }).length + 2;
-    if (arrayBytes - 1 > MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE) return undefined;
-    this.seq++;
-    return this.publish('inventory', mode, message, payload);
+    if (part) {
+      envelope.part = part.part;
+      envelope.parts = part.parts;
+    }
+    if (this.o.config.zone) envelope.zone = this.o.config.zone;
+    return this.publish('inventory', mode, encodeInventoryMessage(envelope, devicesJsonArray));
+  }
+
+  /** Publishes a snapshot of these records, in as many parts as the message limit requires. */
+  publishSnapshot(devices: DeviceRecord[]): Promise<void> {
+    const parts = splitBySize(
+      devices.map((d) => JSON.stringify(d)),
+      MAX_DEVICE_BYTES,
+    );
+    const first = this.reserveSeq(parts.length);
+    return Promise.all(
+      parts.map((part, i) =>
+        this.publishInventory(
+          'snapshot',
+          jsonArray(part),
+          first + i,
+          parts.length > 1 ? { part: i + 1, parts: parts.length } : undefined,
+        ),
+      ),
+    ).then(() => undefined);
+  }
+
+  /** Publishes these changed records as deltas, in as many messages as size requires. */
+  publishDelta(devices: DeviceRecord[]): Promise<void> {
+    if (devices.length === 0) return Promise.resolve();
+    const parts = splitBySize(
+      devices.map((d) => JSON.stringify(d)),
+      MAX_DEVICE_BYTES,
+    );
+    return Promise.all(
+      parts.map((part) => this.publishInventory('delta', jsonArray(part), this.reserveSeq(1))),
+    ).then(() => undefined);
   }
 
   publishHeartbeat(
@@ -336,7 +333,7 @@ export class Reporter {
   ): Promise<void> {
     const message: HeartbeatMessage = { ...this.envelope(), kind: 'heartbeat', runId: this.o.runId, ...body };
     if (this.certificateNotAfter) message.certificateNotAfter = this.certificateNotAfter;
-    return this.publish('heartbeat', 'control', message);
+    return this.publish('heartbeat', 'control', encodeMessage(message));
   }
 
   /** Resolves once the spool is empty (everything acknowledged), or after the timeout; true if drained. */
@@ -370,16 +367,11 @@ export class Reporter {
   }
 
   /** Into the spool (durable), then out through the window. */
-  private async publish(
-    kind: MessageKind,
-    cls: SpoolClass,
-    message: WireMessage,
-    payload?: Buffer,
-  ): Promise<void> {
+  private async publish(kind: MessageKind, cls: SpoolClass, payload: Buffer): Promise<void> {
     if (this.stopped) return;
     let entry: SpoolEntry;
     try {
-      entry = await this.spool.append(kind, cls, false, payload ?? encodeMessage(message));
+      entry = await this.spool.append(kind, cls, false, payload);
     } catch (error) {
       this.o.logger.warn({ kind, err: { message: (error as Error).message } }, 'message not spooled');
       return;
@@ -463,18 +455,22 @@ function readTls(tls: { caFile: string; certFile: string; keyFile: string }): {
   return material;
 }
 
-/** Greedy split by serialized size; a snapshot of a small site is one part. */
-export function splitDevices(devices: DeviceRecord[], maxBytes: number): DeviceRecord[][] {
-  const parts: DeviceRecord[][] = [[]];
+function jsonArray(json: readonly string[]): Buffer {
+  return Buffer.from(`[${json.join(',')}]`);
+}
+
+/** Greedy split of serialized records so each part's JSON array stays within `maxBytes`. */
+export function splitBySize(json: readonly string[], maxBytes: number): string[][] {
+  const parts: string[][] = [[]];
   let size = 0;
-  for (const d of devices) {
-    const bytes = Buffer.byteLength(JSON.stringify(d)) + 1;
+  for (const j of json) {
+    const bytes = Buffer.byteLength(j) + 1;
     const current = parts[parts.length - 1]!;
     if (size + bytes > maxBytes && current.length > 0) {
-      parts.push([d]);
+      parts.push([j]);
       size = bytes;
     } else {
-      current.push(d);
+      current.push(j);
       size += bytes;
     }
   }

@@ -12,10 +12,11 @@ import { DecoderIndex } from '../decoders/registry.js';
 import { Pipeline, type PipelineStats } from '../pipeline.js';
 import { AGENT_VERSION } from '../version.js';
 import { startHealthServer } from './http.js';
+import { InventoryReports } from './inventory-reports.js';
 import { LiveSource } from './live.js';
 import { createMetrics } from './metrics.js';
 import { replayPass } from './replay.js';
-import { Reporter, type ReporterOptions } from './reporter.js';
+import { MAX_DEVICE_BYTES, Reporter, type ReporterOptions } from './reporter.js';
 
 export interface RunAgentOptions {
   /** Defaults to a pino JSON logger on stdout at info level. */
@@ -136,26 +137,23 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
   );
   reporter.start();
 
-  // Between snapshots, only devices whose record changed since it was last
-  // reported go out, as deltas. The signature is the serialized record.
-  const reported = new Map<string, string>();
-  const snapshot = () => {
+  // Snapshots restate every device; between them, deltas carry the devices
+  // whose record changed. Both are built a chunk at a time (inventory-reports.ts).
+  const reports = new InventoryReports(pipeline.store, reporter, { maxPartBytes: MAX_DEVICE_BYTES });
+  const reportFailed = (error: unknown) => {
+    if (stopped) return;
+    resnapshot = true;
+    logger.warn(
+      { err: { message: (error as Error).message } },
+      'inventory report failed; a snapshot follows',
+    );
+  };
+  const snapshot = (): Promise<void> => {
     resnapshot = false;
-    const records = pipeline.store.toRecords();
-    for (const r of records) reported.set(r.id, JSON.stringify(r));
-    void reporter.publishSnapshot(records);
+    return reports.snapshot().then(() => undefined, reportFailed);
   };
-  const delta = () => {
-    if (resnapshot) return snapshot();
-    const changed: DeviceRecord[] = [];
-    for (const r of pipeline.store.toRecords()) {
-      const signature = JSON.stringify(r);
-      if (reported.get(r.id) === signature) continue;
-      reported.set(r.id, signature);
-      changed.push(r);
-    }
-    void reporter.publishDelta(changed);
-  };
+  const delta = (): Promise<void> =>
+    resnapshot ? snapshot() : reports.delta().then(() => undefined, reportFailed);
   const heartbeat = () =>
     reporter.publishHeartbeat({
       uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
@@ -169,10 +167,10 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
       },
       spoolDepth: reporter.spoolDepth,
     });
-  const snapshotTimer = setInterval(snapshot, config.reporting.snapshotIntervalSeconds * 1000);
+  const snapshotTimer = setInterval(() => void snapshot(), config.reporting.snapshotIntervalSeconds * 1000);
   const heartbeatTimer = setInterval(heartbeat, config.reporting.heartbeatIntervalSeconds * 1000);
   const deltaTimer = setInterval(
-    delta,
+    () => void delta(),
     options.deltaIntervalMs ?? Math.min(5000, config.reporting.snapshotIntervalSeconds * 1000),
   );
 
@@ -188,7 +186,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
         if (abort.signal.aborted) return;
         captureFailed = true;
         logger.error({ err: { message: (error as Error).message }, file: replay.file }, 'replay failed');
-        snapshot(); // report what was read before the damage
+        await snapshot(); // report what was read before the damage
         return;
       }
       passes++;
@@ -196,7 +194,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
         { pass: passes, devices: pipeline.store.size, stats: pipeline.stats },
         'replay pass complete',
       );
-      snapshot();
+      await snapshot();
       for (const w of passWaiters.splice(0)) {
         if (passes >= w.n) w.resolve();
         else passWaiters.push(w);
@@ -229,6 +227,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
       abort.abort();
       await captureLoop;
       await live?.stop();
+      await reports.idle();
       await reporter.stop();
       await http.close();
       logger.info('agent stopped');

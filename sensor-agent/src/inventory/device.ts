@@ -53,6 +53,8 @@ export interface DeviceExtra {
   stitches?: { mac: number; by: string; value: string; seenMs: number }[];
   /** Evidence values that differ (by case) from their attribute's value, by evidence entry index. */
   evValues?: (string | undefined)[];
+  /** Set when the store folded this device into another: it is no longer in the inventory. */
+  merged?: boolean;
 }
 
 const NO_STRINGS: readonly string[] = Object.freeze([]);
@@ -74,6 +76,16 @@ export class Device {
   /** Protocol names in the order seen; shared, never mutated. */
   protocols: readonly string[] = NO_STRINGS;
   x: DeviceExtra | undefined = undefined;
+  /**
+   * Reporting's bookkeeping (agent/inventory-reports.ts): a 31-bit hash and
+   * the length of the record as last reported, 0 when never reported. Two
+   * small integers in the object, where a map of serialized records would
+   * hold ~800 bytes per device.
+   */
+  reportedHash = 0;
+  reportedLength = 0;
+  /** In the store's list of devices that may have changed since the last report. */
+  changeQueued = false;
   // The MAC and the first/last-seen times are kept as small integers, which V8
   // stores in the object itself; a 48-bit MAC or an epoch-milliseconds time is
   // a separate 16-byte heap number per field, 48 bytes per device. The MAC is
@@ -106,11 +118,28 @@ export class Device {
     return this.lastRel + timeBase;
   }
 
-  /** The device was seen at `ms`: widens [firstSeen, lastSeen] to include it. */
-  seenAt(ms: number): void {
+  /**
+   * The device was seen at `ms`: widens [firstSeen, lastSeen] to include it.
+   * True when that moved first-seen, or moved last-seen into another window
+   * of `windowMs` (see lastSeenWindow): what makes a reported record stale.
+   */
+  seenAt(ms: number, windowMs = 1): boolean {
     const r = relative(ms);
-    if (r > this.lastRel) this.lastRel = r;
-    if (r < this.firstRel) this.firstRel = r;
+    let moved = false;
+    if (r > this.lastRel) {
+      moved = Math.floor(r / windowMs) !== Math.floor(this.lastRel / windowMs);
+      this.lastRel = r;
+    }
+    if (r < this.firstRel) {
+      this.firstRel = r;
+      moved = true;
+    }
+    return moved;
+  }
+
+  /** Which window of `windowMs` last-seen falls in (the same windows seenAt reports crossing). */
+  lastSeenWindow(windowMs: number): number {
+    return Math.floor(this.lastRel / windowMs);
   }
 }
 
@@ -445,14 +474,19 @@ export function ip4List(device: Device): readonly number[] {
 }
 
 /** Notes an IPv4 source address seen in a header: the hot path, once per IPv4 packet. */
-export function addHeaderIp4(device: Device, ip: number): void {
+/** Adds a header-learned IPv4 source; true when it was new. */
+export function addHeaderIp4(device: Device, ip: number): boolean {
   const h = device.headerIp4;
   if (h === undefined) device.headerIp4 = [ip];
   else if (Array.isArray(h)) {
-    if (h.includes(ip)) return;
+    if (h.includes(ip)) return false;
     if (h.length < HEADER_IP4_ARRAY_MAX) h.push(ip);
     else device.headerIp4 = new Set([...h, ip]);
-  } else h.add(ip);
+  } else {
+    if (h.has(ip)) return false;
+    h.add(ip);
+  }
+  return true;
 }
 
 export function hasHeaderIp4(device: Device, ip: number): boolean {

@@ -63,6 +63,29 @@ const ATTRIBUTES: ReadonlySet<string> = new Set(ATTRIBUTE_NAMES);
 const ROUTER_HEADER_IPS = 8;
 /** Sources outside every local subnet: one may be a host's public address, two mean forwarding. */
 const FOREIGN_SOURCES = 2;
+/** Default for DeviceStoreOptions.lastSeenWindowMs. */
+export const LAST_SEEN_WINDOW_MS = 60_000;
+
+export interface DeviceStoreOptions {
+  /**
+   * How far last-seen must move before a device counts as changed (see
+   * takeChanged): a device that talks every second is not re-reported every
+   * second for its last-seen alone.
+   */
+  lastSeenWindowMs?: number;
+}
+
+/**
+ * What a device's record depends on besides the device itself: the local
+ * subnets, the addresses hosts behind routers claim, the MACs that route.
+ * `signature` changes when any of them does.
+ */
+export interface RecordContext {
+  readonly local: ReadonlySet<number>;
+  readonly claimed: ReadonlySet<number>;
+  readonly routers: ReadonlySet<number>;
+  readonly signature: number;
+}
 
 export class DeviceStore implements ObservationSink {
   private readonly byMac = new MacMap<Device>();
@@ -89,6 +112,14 @@ export class DeviceStore implements ObservationSink {
   private readonly traceBuffer: Device[] = [];
   /** Set while tracing when an observation's effect depends on more than the packet (see endTrace). */
   private traceUnrepeatable = false;
+
+  readonly lastSeenWindowMs: number;
+  /** Devices whose record may have changed since the last takeChanged, each once (Device.changeQueued). */
+  private changed: Device[] = [];
+
+  constructor(options: DeviceStoreOptions = {}) {
+    this.lastSeenWindowMs = options.lastSeenWindowMs ?? LAST_SEEN_WINDOW_MS;
+  }
 
   get size(): number {
     return this.byMac.size + this.ipOnly.size;
@@ -118,7 +149,34 @@ export class DeviceStore implements ObservationSink {
    * since (same epoch): the devices it named were seen at `timestampMs`.
    */
   seen(devices: readonly Device[], timestampMs: number): void {
-    for (let i = 0; i < devices.length; i++) devices[i]!.seenAt(timestampMs);
+    for (let i = 0; i < devices.length; i++) {
+      const d = devices[i]!;
+      if (d.seenAt(timestampMs, this.lastSeenWindowMs)) this.markChanged(d);
+    }
+  }
+
+  /**
+   * The devices whose record may differ from when they were last taken: new
+   * devices, every observation's device, new addresses, merges, and last-seen
+   * moving into another window. A superset (an observation may repeat what
+   * is known); reporting compares the records themselves. Clears the set.
+   */
+  takeChanged(): Device[] {
+    const devices = this.changed;
+    this.changed = [];
+    for (let i = 0; i < devices.length; i++) devices[i]!.changeQueued = false;
+    return devices;
+  }
+
+  private markChanged(device: Device): void {
+    if (device.changeQueued) return;
+    device.changeQueued = true;
+    this.changed.push(device);
+  }
+
+  /** False once the device was folded into another (it has no record of its own any more). */
+  isCurrent(device: Device): boolean {
+    return device.x?.merged !== true;
   }
 
   /** Called for every parsed frame: the sender exists, and (cheaply) which IP it used. */
@@ -130,11 +188,12 @@ export class DeviceStore implements ObservationSink {
     if (!device) {
       device = newDevice(mac, ts);
       this.byMac.set(mac, device);
-    } else {
-      device.seenAt(ts);
+      this.markChanged(device);
+    } else if (device.seenAt(ts, this.lastSeenWindowMs)) {
+      this.markChanged(device);
     }
     if (pkt.ipVersion === 4) {
-      if (isHostIp4(pkt.srcIp4)) addHeaderIp4(device, pkt.srcIp4);
+      if (isHostIp4(pkt.srcIp4) && addHeaderIp4(device, pkt.srcIp4)) this.markChanged(device);
     } else if (pkt.ipVersion === 6) {
       const b = pkt.data;
       const o = pkt.srcIp6Offset;
@@ -144,7 +203,10 @@ export class DeviceStore implements ObservationSink {
       extraOf(device).lastIp6Header = Buffer.from(b.subarray(o, o + 16));
       const ip = formatIp6(b, o);
       const ipv6 = ipv6Of(device);
-      if (!ipv6.has(ip)) ipv6.set(ip, 'header');
+      if (!ipv6.has(ip)) {
+        ipv6.set(ip, 'header');
+        this.markChanged(device);
+      }
     }
   }
 
@@ -153,6 +215,7 @@ export class DeviceStore implements ObservationSink {
     if (!device) return;
     const trace = this.trace;
     if (trace && trace[trace.length - 1] !== device) trace.push(device);
+    this.markChanged(device);
     device.seenAt(o.timestampMs);
     addProtocol(device, o.protocol);
     switch (o.name) {
@@ -276,6 +339,7 @@ export class DeviceStore implements ObservationSink {
 
   /** A strong MAC<->IP binding; an "ip:" device for that IP merges into the MAC device. */
   private bindIp(device: Device, ip: string, family: 'ipv4' | 'ipv6', confidence: number): void {
+    this.markChanged(device);
     const n = family === 'ipv4' ? parseIp4(ip) : -1;
     if (n >= 0) addIp4(device, n);
     else if (family === 'ipv4') {
@@ -299,6 +363,8 @@ export class DeviceStore implements ObservationSink {
   /** Folds `source` into `target` and re-points every index entry that named `source`. */
   private merge(target: Device, source: Device): void {
     this.epoch++;
+    this.markChanged(target);
+    extraOf(source).merged = true;
     if (source.mac >= 0) {
       for (const mac of [source.mac, ...(source.x?.aliases ?? [])]) {
         if (mac === target.mac) continue;
@@ -363,9 +429,20 @@ export class DeviceStore implements ObservationSink {
   }
 
   toRecords(): DeviceRecord[] {
+    const context = this.recordContext();
+    const records = this.devices().map((d) => this.recordOf(d, context));
+    records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return records;
+  }
+
+  /**
+   * Settles what records depend on across devices (hosts behind routers, local
+   * subnets); with recordOf, records can be built a few at a time (reporting a
+   * large site without holding every record at once).
+   */
+  recordContext(): RecordContext {
     this.adoptSoleSenders();
-    const devices = this.devices();
-    const local = localPrefixes(devices);
+    const local = localPrefixes(this.devices());
     // IPs that belong to hosts behind a router or a multi-IP gateway are not the carrying MAC's own.
     const claimed = new Set<number>();
     const routers = new Set<number>();
@@ -375,10 +452,30 @@ export class DeviceStore implements ObservationSink {
       claimed.add(ip4ToInt(ip));
       if (d.x?.routed) routers.add(via);
     }
-    const records = devices.map((d) => toRecord(d, local, claimed, routers));
-    records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return records;
+    const signature = setHash(setHash(setHash(0, local), claimed), routers);
+    return { local, claimed, routers, signature };
   }
+
+  /**
+   * The device's record as the inventory reports it, within `context` (from
+   * recordContext). `lastSeen` replaces the last-seen time wherever the record
+   * states it (reporting compares records with it masked).
+   */
+  recordOf(device: Device, context: RecordContext, lastSeen?: string): DeviceRecord {
+    return toRecord(device, context.local, context.claimed, context.routers, lastSeen);
+  }
+}
+
+/** Folds a set of numbers into `h`, independent of their order. */
+function setHash(h: number, values: ReadonlySet<number>): number {
+  let sum = 0;
+  let xor = 0;
+  for (const v of values) {
+    const m = Math.imul(v ^ (v >>> 16), 0x45d9f3b);
+    sum = (sum + m) | 0;
+    xor ^= m;
+  }
+  return Math.imul(h ^ sum, 0x01000193) ^ xor ^ values.size;
 }
 
 function toRecord(
@@ -386,6 +483,7 @@ function toRecord(
   local: ReadonlySet<number>,
   claimed: ReadonlySet<number>,
   routers: ReadonlySet<number>,
+  lastSeen = iso(device.lastSeenMs),
 ): DeviceRecord {
   const { ipv4, ipv6, forwarder: many } = addressesOf(device, local, claimed);
   const forwarder = many || (device.mac >= 0 && routers.has(device.mac));
@@ -397,7 +495,7 @@ function toRecord(
     ipv6,
     protocols: [...device.protocols].sort(),
     firstSeen: iso(device.firstSeenMs),
-    lastSeen: iso(device.lastSeenMs),
+    lastSeen,
   };
   const vendor = device.mac >= 0 ? lookupVendor(device.mac) : undefined;
   if (vendor) {
