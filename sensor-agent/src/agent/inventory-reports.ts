@@ -108,7 +108,9 @@ export class InventoryReports {
   }
 
   private serialized<T>(run: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(run, run);
+    // A large report grows the buffer to a message's size; between reports it goes back to small.
+    const then = () => run().finally(() => this.array.shrink());
+    const next = this.tail.then(then, then);
     this.tail = next.catch(() => undefined);
     return next;
   }
@@ -219,8 +221,10 @@ function hash31(text: string): number {
 }
 
 /** The bytes of a JSON array written one serialized element at a time, into one growing, reused buffer. */
+const INITIAL_BYTES = 64 * 1024;
+
 class JsonArrayWriter {
-  private buffer = Buffer.allocUnsafe(64 * 1024);
+  private buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   /** Bytes of the array so far, "[" and the separators included, the closing "]" not. */
   bytes = 1;
   count = 0;
@@ -236,6 +240,11 @@ class JsonArrayWriter {
     if (this.count > 0) this.buffer[this.bytes++] = 0x2c; // ,
     this.bytes += this.buffer.write(json, this.bytes);
     this.count++;
+  }
+
+  /** Lets a buffer grown for a large message go. */
+  shrink(): void {
+    if (this.buffer.length > INITIAL_BYTES) this.buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   }
 
   /** The array, closed; valid until the next reset or add. */

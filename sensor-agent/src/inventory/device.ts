@@ -271,6 +271,16 @@ function grow<T>(array: T[] | undefined, a: T, b: T): T[] {
   return array ? array.concat([a, b]) : [a, b];
 }
 
+/**
+ * grow for the evidence array, kept apart on purpose: V8 remembers per array
+ * literal which kinds of element it has held, and one literal shared with the
+ * attributes (strings among numbers) made every evidence array generic, each
+ * seen time a 16-byte boxed number. Here the times stay unboxed doubles.
+ */
+function growNumbers(array: number[] | undefined, a: number, b: number): number[] {
+  return array ? array.concat([a, b]) : [a, b];
+}
+
 function dropEvidence(device: Device, index: number): void {
   const ev = device.ev;
   if (!ev) return;
@@ -288,7 +298,7 @@ function dropEvidence(device: Device, index: number): void {
 }
 
 function pushEvidence(device: Device, packed: number, seenMs: number, altValue: string | undefined): void {
-  device.ev = grow(device.ev, packed, seenMs);
+  device.ev = growNumbers(device.ev, packed, seenMs);
   if (altValue !== undefined || device.x?.evValues) {
     const x = extraOf(device);
     x.evValues ??= [];
