@@ -2,12 +2,14 @@
 // every delta on disk while Mosquitto is down, re-sends on reconnect (with
 // back-off), and the aggregator (journaled, de-duplicating by runId/seq)
 // applies every observation exactly once. Scaled down: seconds, not minutes.
+// And a snapshot many times larger than the agent's spool, started while the
+// broker is down, waits for it instead of overrunning the spool.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningAggregator } from '@hark/aggregator';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
-import { Reporter } from '@hark/sensor-agent';
+import { DeviceStore, InventoryReports, Reporter } from '@hark/sensor-agent';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCentral } from '../support/central.js';
@@ -92,5 +94,79 @@ describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () =>
     // Exactly once: every delta carried one observation; none applied twice.
     const metrics = await (await fetch(`${aggregator.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`^hark_aggregator_observations_total ${sent}$`, 'm'));
+  }, 120_000);
+});
+
+describe.skipIf(!mosquittoAvailable())('a snapshot larger than the spool, through an outage', () => {
+  const work = mkdtempSync(join(tmpdir(), 'hark-big-snapshot-'));
+  let broker: MosquittoInstance | undefined;
+  let aggregator: RunningAggregator | undefined;
+  let reporter: Reporter | undefined;
+  afterAll(async () => {
+    await reporter?.stop();
+    await aggregator?.stop();
+    await broker?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('arrives whole, none of its parts dropped to make room for the rest', async () => {
+    const central = await startCentral(work, 'big snapshot CA', log);
+    ({ broker, aggregator } = central);
+    const tls = writeAgentTls(work, central.ca, await sensorCertificate(central.ca, 'site-b', 's2'));
+    const config = parseAgentConfig({
+      site: 'site-b',
+      sensor: 's2',
+      capture: { interfaces: ['auto'] },
+      reporting: { brokerUrl: broker.url },
+      tls,
+      spoolDir: join(work, 'spool'),
+    });
+    const spoolBytes = 256 * 1024;
+    reporter = new Reporter({
+      config,
+      identity: { site: 'site-b', sensor: 's2', node: 'n1' },
+      runId: 'big-run',
+      agentVersion: 'test',
+      logger: log,
+      backoff: { initialMs: 200, maxMs: 1000 },
+      spool: { maxBytes: spoolBytes, segmentBytes: 32 * 1024 },
+    });
+    reporter.start();
+    await until('agent connected', () => reporter!.connected);
+
+    const store = new DeviceStore();
+    const devices = 4000;
+    const t0 = Date.now();
+    for (let i = 0; i < devices; i++)
+      for (const [name, value] of [
+        ['hostname', `host-${i}`],
+        ['model', `Model-${i % 97}`],
+        ['firmwareVersion', `1.${i % 13}.${i % 7}`],
+      ] as const)
+        store.observe({
+          mac: 0x02_00_00_00_00_00 + i,
+          ip: undefined,
+          name,
+          value,
+          confidence: 0.8,
+          protocol: 'dhcp',
+          field: 'option12.hostname',
+          timestampMs: t0,
+        });
+    const reports = new InventoryReports(store, reporter, { maxPartBytes: 16 * 1024 });
+
+    const outage = broker.restart(2000);
+    const snapshot = await reports.snapshot().then(async (outcome) => {
+      await outage;
+      return outcome;
+    });
+    // Several times the spool's bound went through it.
+    expect(snapshot.messages * 16 * 1024 * 0.5).toBeGreaterThan(4 * spoolBytes);
+    expect(await reporter.drained(60_000)).toBe(true);
+    expect(reporter.spool.dropped).toEqual({ control: 0, snapshot: 0, delta: 0 });
+    await until('every device of the snapshot', async () => {
+      const res = await fetch(`${aggregator!.httpUrl}/api/v1/devices?site=site-b&limit=1`);
+      return ((await res.json()) as { total: number }).total === devices;
+    });
   }, 120_000);
 });

@@ -31,6 +31,8 @@ import type { DeviceStore, RecordContext } from '../inventory/store.js';
 
 /** Where reports go: the Reporter (MQTT through the spool), or a test's collector. */
 export interface InventoryOutput {
+  /** Resolves when the next message may go (the Reporter: when its spool has room). */
+  ready?(): Promise<void>;
   /** Reserves `n` consecutive sequence numbers and returns the first. */
   reserveSeq(n: number): number;
   /** `devicesJsonArray` is only valid until the returned promise settles (the buffer is reused). */
@@ -154,6 +156,7 @@ export class InventoryReports {
       // One record alone larger than the limit cannot be split; several that outgrew it could have been.
       if (array.bytes > max && array.count > 1) throw new SnapshotOutgrewError(p + 1, array.bytes, max);
       sent += array.count;
+      await this.out.ready?.();
       await this.out.publishInventory(
         'snapshot',
         array.finish(),
@@ -181,6 +184,7 @@ export class InventoryReports {
       if (store.isCurrent(device) && this.remember(device, context)) {
         const text = JSON.stringify(store.recordOf(device, context));
         if (array.count > 0 && array.bytes + Buffer.byteLength(text) + 1 > max) {
+          await this.out.ready?.();
           await this.out.publishInventory('delta', array.finish(), this.out.reserveSeq(1));
           messages++;
           array.reset();
@@ -191,6 +195,7 @@ export class InventoryReports {
       if ((i + 1) % this.chunk === 0) await nextTurn();
     }
     if (array.count > 0) {
+      await this.out.ready?.();
       await this.out.publishInventory('delta', array.finish(), this.out.reserveSeq(1));
       messages++;
     }

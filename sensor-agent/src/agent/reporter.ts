@@ -28,6 +28,8 @@ import { Spool, type SpoolClass, type SpoolEntry } from './spool.js';
 const ENVELOPE_ALLOWANCE = 16 * 1024;
 /** The most serialized device records (the JSON array) one inventory message carries. */
 export const MAX_DEVICE_BYTES = MAX_MESSAGE_BYTES - ENVELOPE_ALLOWANCE;
+/** How often a report waiting for room in the spool looks again. */
+const SPOOL_POLL_MS = 50;
 /** How long shutdown waits for the broker to acknowledge the offline status. */
 const OFFLINE_TIMEOUT_MS = 3000;
 /** Keep the persistent session a day, so a restarted agent picks up its unacknowledged messages. */
@@ -261,6 +263,19 @@ export class Reporter {
     this.client = undefined;
     old?.end(true);
     this.connect();
+  }
+
+  /**
+   * Resolves once the spool is at most half full, or the reporter stopped. A
+   * large report (a snapshot of a big site is tens of MB) waits here before
+   * each message for the broker to acknowledge earlier ones: appending it
+   * all at once would overrun the spool's bound, which drops the oldest
+   * messages, i.e. the same snapshot's first parts, and asks for a snapshot
+   * again, forever. Heartbeats do not wait.
+   */
+  async ready(): Promise<void> {
+    while (!this.stopped && this.spool.bytes > this.spool.capacity / 2)
+      await new Promise((r) => setTimeout(r, SPOOL_POLL_MS));
   }
 
   /** Reserves `n` consecutive sequence numbers (a snapshot's parts) and returns the first. */

@@ -227,8 +227,10 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
       abort.abort();
       await captureLoop;
       await live?.stop();
-      await reports.idle();
+      // A report waiting for the broker (Reporter.ready) ends once the reporter stops.
+      const reported = reports.idle();
       await reporter.stop();
+      await reported;
       await http.close();
       logger.info('agent stopped');
     },

@@ -105,6 +105,11 @@ export class Spool {
     return this.entries.size;
   }
 
+  /** The bound on bytes (SpoolOptions.maxBytes). */
+  get capacity(): number {
+    return this.maxBytes;
+  }
+
   get bytes(): number {
     let total = 0;
     for (const s of this.segments) total += s.bytes;
