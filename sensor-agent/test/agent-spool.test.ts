@@ -22,7 +22,14 @@ describe('agent disk spool', () => {
     expect(a.depth).toBe(6);
     a.close();
     const b = Spool.open({ dir });
-    expect([...b.pending()].map((e) => e.payload.toString())).toEqual(['m4', 'm5', 'm6', 'm7', 'm8', 'm9']);
+    expect([...b.pending()].map((e) => b.payload(e)!.toString())).toEqual([
+      'm4',
+      'm5',
+      'm6',
+      'm7',
+      'm8',
+      'm9',
+    ]);
     const next = await b.append('heartbeat', 'control', false, Buffer.from('hb'));
     expect(next.id).toBeGreaterThan(entries[9]!.id);
     for (const e of [...b.pending()]) b.ack(e.id);
@@ -30,6 +37,25 @@ describe('agent disk spool', () => {
     const c = Spool.open({ dir });
     expect(c.depth).toBe(0);
     c.close();
+  });
+
+  it('gives back each payload from disk, across segments, until it is acknowledged', async () => {
+    const dir = fresh();
+    const spool = Spool.open({ dir, segmentBytes: 4096 });
+    const payloads = Array.from({ length: 40 }, (_, i) => Buffer.alloc(100 + i * 37, i));
+    const entries = [];
+    for (const p of payloads) entries.push(await spool.append('inventory', 'snapshot', false, p));
+    expect(new Set(entries.map((e) => e.segment)).size).toBeGreaterThan(3);
+    for (const [i, e] of entries.entries()) expect(spool.payload(e)!.equals(payloads[i]!)).toBe(true);
+    spool.ack(entries[0]!.id);
+    expect(spool.payload(entries[0]!)).toBeUndefined();
+    spool.close();
+    const again = Spool.open({ dir });
+    const pending = [...again.pending()];
+    expect(pending.map((e) => again.payload(e)!.toString('hex'))).toEqual(
+      payloads.slice(1).map((p) => p.toString('hex')),
+    );
+    again.close();
   });
 
   it('ignores a torn frame at the tail (a crash mid-write)', async () => {
@@ -40,7 +66,7 @@ describe('agent disk spool', () => {
     const seg = readdirSync(dir).find((f) => f.endsWith('.seg'))!;
     appendFileSync(join(dir, seg), Buffer.from([0, 0, 0, 50, 1, 2, 3, 4, 1, 2]));
     const b = Spool.open({ dir });
-    expect([...b.pending()].map((e) => e.payload.toString())).toEqual(['whole']);
+    expect([...b.pending()].map((e) => b.payload(e)!.toString())).toEqual(['whole']);
     b.close();
   });
 

@@ -403,13 +403,15 @@ export class Reporter {
       const id = this.toSend.shift()!;
       const entry = this.spool.get(id);
       if (!entry || this.inflight.has(id)) continue;
+      const payload = this.spool.payload(entry);
+      if (!payload) continue; // acknowledged or dropped meanwhile
       this.inflight.add(id);
-      this.send(client, entry);
+      this.send(client, entry, payload);
     }
   }
 
-  private send(client: MqttClient, pending: Pending): void {
-    client.publishAsync(this.topics[pending.kind], pending.payload, { qos: 1, retain: pending.retain }).then(
+  private send(client: MqttClient, pending: Pending, payload: Buffer): void {
+    client.publishAsync(this.topics[pending.kind], payload, { qos: 1, retain: pending.retain }).then(
       () => {
         if (this.spool.has(pending.id)) {
           this.spool.ack(pending.id);

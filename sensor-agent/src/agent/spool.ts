@@ -34,6 +34,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -48,13 +49,16 @@ const HEADER = 8;
 const MSG = 1;
 const ACK = 2;
 
+/** A pending message; its payload stays on disk until it is sent (Spool.payload). */
 export interface SpoolEntry {
   readonly id: number;
   readonly kind: MessageKind;
   readonly cls: SpoolClass;
   readonly retain: boolean;
-  readonly payload: Buffer;
   readonly segment: number;
+  /** Where the payload lies in its segment file, and its length. */
+  readonly offset: number;
+  readonly length: number;
 }
 
 export interface SpoolOptions {
@@ -71,6 +75,8 @@ interface Segment {
   first: number;
   path: string;
   fd: number | undefined;
+  /** Opened on the first read of a payload from this segment. */
+  readFd?: number;
   bytes: number;
   /** Pending (unacknowledged) messages in this segment. */
   live: number;
@@ -79,6 +85,12 @@ interface Segment {
 export class Spool {
   readonly dropped: Record<SpoolClass, number> = { control: 0, snapshot: 0, delta: 0 };
   private readonly entries = new Map<number, SpoolEntry>();
+  /**
+   * Payloads appended but not yet written: the only ones held in memory. The
+   * rest are read back from their segment when sent, so a spool filled during
+   * a long outage costs disk, not the agent's resident memory.
+   */
+  private unwritten = new Map<number, Buffer>();
   private readonly segments: Segment[] = [];
   private nextId = 1;
   private readonly maxBytes: number;
@@ -129,6 +141,24 @@ export class Spool {
     return this.entries.get(id);
   }
 
+  /** A pending message's payload (read from disk); undefined once it was acknowledged or dropped. */
+  payload(entry: SpoolEntry): Buffer | undefined {
+    if (!this.entries.has(entry.id) || this.closed) return undefined;
+    const held = this.unwritten.get(entry.id);
+    if (held) return held;
+    const segment = this.segments.find((s) => s.first === entry.segment);
+    if (!segment) return undefined;
+    segment.readFd ??= openSync(segment.path, 'r');
+    const payload = Buffer.allocUnsafe(entry.length);
+    let got = 0;
+    while (got < entry.length) {
+      const n = readSync(segment.readFd, payload, got, entry.length - got, entry.offset + got);
+      if (n === 0) throw new Error(`spool segment ${segment.path} ends before message ${entry.id}`);
+      got += n;
+    }
+    return payload;
+  }
+
   /** Appends a message; resolves once it is on disk (fsynced). */
   append(kind: MessageKind, cls: SpoolClass, retain: boolean, payload: Buffer): Promise<SpoolEntry> {
     if (this.closed) return Promise.reject(new Error('spool closed'));
@@ -141,6 +171,7 @@ export class Spool {
     this.makeRoom(frameBytes);
     const segment = this.active();
     const id = this.nextId++;
+    const offset = segment.bytes + HEADER + 12;
     const body = Buffer.allocUnsafe(12 + payload.byteLength);
     body[0] = MSG;
     body.writeDoubleBE(id, 1);
@@ -150,8 +181,17 @@ export class Spool {
     payload.copy(body, 12);
     this.queueFrame(segment, body);
     segment.live++;
-    const entry: SpoolEntry = { id, kind, cls, retain, payload, segment: segment.first };
+    const entry: SpoolEntry = {
+      id,
+      kind,
+      cls,
+      retain,
+      segment: segment.first,
+      offset,
+      length: payload.byteLength,
+    };
     this.entries.set(id, entry);
+    this.unwritten.set(id, payload);
     return new Promise((resolve) => this.waiters.push(() => resolve(entry)));
   }
 
@@ -174,7 +214,10 @@ export class Spool {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    for (const s of this.segments) if (s.fd !== undefined) closeSync(s.fd);
+    for (const s of this.segments) {
+      if (s.fd !== undefined) closeSync(s.fd);
+      closeReader(s);
+    }
   }
 
   private active(): Segment {
@@ -217,6 +260,7 @@ export class Spool {
       if (this.waiters.length > 0) fdatasyncSync(segment.fd);
     }
     this.batch = [];
+    if (this.unwritten.size > 0) this.unwritten = new Map();
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
@@ -226,6 +270,7 @@ export class Spool {
   private trim(): void {
     while (this.segments.length > 1 && this.segments[0]!.live <= 0) {
       const s = this.segments.shift()!;
+      closeReader(s);
       unlinkSafe(s.path);
     }
   }
@@ -248,9 +293,11 @@ export class Spool {
       for (const [id, e] of this.entries) {
         if (e.segment !== oldest.first) continue;
         this.entries.delete(id);
+        this.unwritten.delete(id);
         dropped[e.cls]++;
         this.dropped[e.cls]++;
       }
+      closeReader(oldest);
       unlinkSafe(oldest.path);
     }
     this.o.onDrop?.(dropped);
@@ -273,6 +320,7 @@ export class Spool {
         if (off + HEADER + len > data.byteLength) break;
         const body = data.subarray(off + HEADER, off + HEADER + len);
         if (crc32(body) !== crc) break; // a torn tail: nothing after it was ever durable
+        const offset = off + HEADER + 12;
         off += HEADER + len;
         const id = body.readDoubleBE(1);
         this.nextId = Math.max(this.nextId, id + 1);
@@ -282,8 +330,9 @@ export class Spool {
             kind: KINDS[body[9]!] ?? 'inventory',
             cls: CLASSES[body[10]!] ?? 'delta',
             retain: body[11] === 1,
-            payload: Buffer.from(body.subarray(12)),
             segment: segment.first,
+            offset,
+            length: len - 12,
           });
         } else if (body[0] === ACK) {
           acked.add(id);
@@ -303,6 +352,12 @@ export class Spool {
     // a recovered spool always writes into a fresh segment.
     this.nextId = Math.max(this.nextId, ...this.segments.map((s) => s.first + 1));
   }
+}
+
+function closeReader(segment: Segment): void {
+  if (segment.readFd === undefined) return;
+  closeSync(segment.readFd);
+  segment.readFd = undefined;
 }
 
 function unlinkSafe(path: string): void {
