@@ -367,7 +367,7 @@ export const agentThroughput: Benchmark = {
       const perDevice = ((tuned.heap * 1024 * 1024) / 100_000).toFixed(0);
       lines.push(
         `device store, ${AGENT_NODE_FLAGS.join(' ')} MALLOC_ARENA_MAX=${AGENT_ENV.MALLOC_ARENA_MAX} as the image runs (fresh process each): 10k devices RSS ${m10k.rss.toFixed(0)} MB (heap +${m10k.heap.toFixed(1)} MB), ${m10k.reported.toFixed(0)} MB after reporting them; 100k devices RSS ${tuned.rss.toFixed(0)} MB holding them (${tuned.file.toFixed(0)} MB of it file-backed pages of the node binary; store +${tuned.delta.toFixed(0)} MB, heap +${tuned.heap.toFixed(1)} MB, ${perDevice} B/device)`,
-        `  reporting the 100k (a ${tuned.reportedMb.toFixed(0)} MB snapshot and a delta restating every device, encoded as the reporter does): RSS ${tuned.reported.toFixed(0)} MB after, median of 3 (${tuned.min.toFixed(0)}-${tuned.max.toFixed(0)}), peak ${tuned.peak.toFixed(0)} MB`,
+        `  reporting the 100k (a snapshot and a delta restating every device, ${tuned.reportedMb.toFixed(0)} MB of messages encoded as the reporter does): RSS ${tuned.reported.toFixed(0)} MB after, median of 3 (${tuned.min.toFixed(0)}-${tuned.max.toFixed(0)}), peak ${tuned.peak.toFixed(0)} MB`,
         `device store, node defaults: 100k devices RSS ${plain.reported.toFixed(0)} MB after reporting, median of 3 (${plain.min.toFixed(0)}-${plain.max.toFixed(0)}; peak ${plain.peak.toFixed(0)} MB; heap +${plain.heap.toFixed(1)} MB: the rest is V8's young generation)`,
       );
       goals.push(
