@@ -18,6 +18,8 @@ export const AgentConfig = Type.Object({
     protocols: Type.Optional(Type.Array(Type.String())),
     /** auto (libpcap when the addon loads, else tcpdump), libpcap or tcpdump; see the Sensor API. */
     backend: Type.Optional(Type.Union(CAPTURE_BACKENDS.map((b) => Type.Literal(b)))),
+    /** Kernel capture buffer per interface, MiB; see the Sensor API. Unset: 32. */
+    bufferMiB: Type.Optional(Type.Integer({ minimum: 2, maximum: 1024 })),
     /** Replay a capture file instead of listening live (the demo, tests, forensics). */
     replay: Type.Optional(
       Type.Object({

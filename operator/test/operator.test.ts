@@ -435,11 +435,11 @@ describe('operator on a real control plane', () => {
     });
   });
 
-  it("defaults the capture backend to auto, and carries a chosen one into the agent's configuration", async () => {
+  it("defaults the capture backend to auto and the buffer to 32 MiB, and carries chosen ones into the agent's configuration", async () => {
     const base = readFileSync(join(root, 'examples', 'sensor.yaml'), 'utf8');
     const agentJson = (name: string) => {
       const cm = get(['get', 'configmap', `hark-agent-${name}`, '-n', 'default']);
-      return JSON.parse(cm.data['agent.json']) as { capture: { backend?: string } };
+      return JSON.parse(cm.data['agent.json']) as { capture: { backend?: string; bufferMiB?: number } };
     };
     const apply = (name: string, capture: string) =>
       cp.kubectl(
@@ -447,7 +447,7 @@ describe('operator on a real control plane', () => {
         base.replace('name: plant-floor', `name: ${name}`).replace('    interfaces: [auto]', capture),
       );
     apply('backend-default', '    interfaces: [auto]');
-    apply('backend-tcpdump', '    interfaces: [auto]\n    backend: tcpdump');
+    apply('backend-tcpdump', '    interfaces: [auto]\n    backend: tcpdump\n    bufferMiB: 128');
     expect(get(['get', 'sensor', 'backend-default', '-n', 'default']).spec.capture.backend).toBe('auto');
     await waitFor('both agent configurations', () => {
       try {
@@ -458,6 +458,20 @@ describe('operator on a real control plane', () => {
     });
     expect(agentJson('backend-default').capture.backend).toBeUndefined(); // auto: the agent decides
     expect(agentJson('backend-tcpdump').capture.backend).toBe('tcpdump');
+    expect(agentJson('backend-default').capture.bufferMiB).toBe(32);
+    expect(agentJson('backend-tcpdump').capture.bufferMiB).toBe(128);
+    expect(() =>
+      cp.kubectl([
+        'patch',
+        'sensor',
+        'backend-default',
+        '-n',
+        'default',
+        '--type=merge',
+        '-p',
+        '{"spec":{"capture":{"bufferMiB":1}}}',
+      ]),
+    ).toThrow(/should be greater than or equal to 2/);
     expect(() =>
       cp.kubectl([
         'patch',

@@ -76,6 +76,13 @@ export const CaptureSpec = Type.Object(
         default: 'auto',
       },
     ),
+    bufferMiB: Type.Integer({
+      description:
+        'The kernel capture buffer of each interface, in MiB: what absorbs a burst while the agent is busy. A burst larger than it is dropped and counted as kernel drops. The buffer is mapped into the agent and counts in its memory. 32 keeps a steady 1 Gbit/s of mixed traffic without loss; a link with bursts far above its average wants 128 (measured with make bench ARGS=live-capture).',
+      minimum: 2,
+      maximum: 1024,
+      default: 32,
+    }),
   },
   { description: 'What the agent listens to. It never transmits onto the monitored network.' },
 );

@@ -18,6 +18,7 @@ export function agentConfig(sensor: Sensor): AgentConfig {
       ...(spec.capture.bpfFilter ? { bpfFilter: spec.capture.bpfFilter } : {}),
       protocols: spec.capture.protocols,
       ...(spec.capture.backend !== 'auto' ? { backend: spec.capture.backend } : {}),
+      bufferMiB: spec.capture.bufferMiB,
     },
     reporting: {
       brokerUrl: spec.reporting.brokerUrl,

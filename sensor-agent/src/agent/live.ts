@@ -77,6 +77,8 @@ export interface LiveSourceOptions {
   tcpdump?: string;
   /** auto, libpcap or tcpdump (the config's capture.backend); unset: $HARK_CAPTURE_BACKEND, else auto. */
   backend?: string;
+  /** Kernel capture buffer per interface, MiB (the config's capture.bufferMiB). */
+  bufferMiB?: number;
   backoff?: { initialMs: number; maxMs: number };
   sysfs?: string;
 }
@@ -143,6 +145,7 @@ export class LiveSource {
         interface: name,
         ...(options.filter ? { filter: options.filter } : {}),
         ...(options.backoff ? { backoff: options.backoff } : {}),
+        ...(options.bufferMiB ? { bufferBytes: options.bufferMiB * 1024 * 1024 } : {}),
         onPacket: (packet: CapturedPacket) => {
           packet.interfaceId = index;
           pipeline.process(packet);

@@ -81,6 +81,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
         interfaces: config.capture.interfaces,
         ...(config.capture.bpfFilter ? { filter: config.capture.bpfFilter } : {}),
         ...(config.capture.backend ? { backend: config.capture.backend } : {}),
+        ...(config.capture.bufferMiB ? { bufferMiB: config.capture.bufferMiB } : {}),
         pipeline,
         logger,
         ...options.live,

@@ -28,6 +28,8 @@ export interface LiveCaptureOptions {
   filter?: string;
   /** Bytes kept per packet; identity lives in headers, 65535 keeps whole frames anyway. */
   snaplen?: number;
+  /** Kernel capture buffer (tcpdump -B); tcpdump's default when unset. */
+  bufferBytes?: number;
   /** tcpdump binary; default "tcpdump" on PATH. */
   tcpdump?: string;
   /** Restart back-off: first delay and cap (ms). */
@@ -157,6 +159,7 @@ export class LiveCapture {
   private spawnOnce(): void {
     const o = this.options;
     const args = ['-U', '-w', '-', '-n', '-s', String(o.snaplen ?? 65535), '-i', o.interface];
+    if (o.bufferBytes) args.push('-B', String(Math.ceil(o.bufferBytes / 1024)));
     if (o.filter) args.push(o.filter);
     const child = spawn(o.tcpdump ?? 'tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
