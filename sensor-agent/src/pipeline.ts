@@ -4,10 +4,11 @@
 // headers by offset, note the sender in the store, and look up the decoders
 // registered for the EtherType or the UDP/TCP ports. Only packets of a
 // decoded protocol pay for more, and a byte-identical repeat of the last
-// packet a decoder saw from the same sender only refreshes timestamps
-// (repeat-cache.ts). Nothing a packet contains can throw out of
-// `process`: header damage is counted as malformed, and a decoder that throws
-// on a packet has that packet counted against its protocol.
+// packet a decoder saw from the same sender (or, for cyclic polling, one with
+// the same repeat key) only refreshes timestamps (repeat-cache.ts). Nothing a
+// packet contains can throw out of `process`: header damage is counted as
+// malformed, and a decoder that throws on a packet has that packet counted
+// against its protocol.
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from './capture/reader.js';
 import type { CapturedPacket, CaptureFormat } from './capture/types.js';
@@ -105,9 +106,10 @@ export class Pipeline {
   private run(decoder: Decoder, v: PacketView): void {
     if (!decoder.match(v)) return;
     const store = this.store;
-    const repeats = decoder.announces ? this.repeats : undefined;
+    const key = decoder.repeatKey?.(v) ?? -1;
+    const repeats = decoder.announces || key >= 0 ? this.repeats : undefined;
     if (repeats) {
-      const devices = repeats.find(decoder, v, store.epoch);
+      const devices = repeats.find(decoder, v, store.epoch, key);
       if (devices) {
         store.seen(devices, v.timestampMs);
         this.stats.decoded[decoder.name] = (this.stats.decoded[decoder.name] ?? 0) + 1;
@@ -121,7 +123,7 @@ export class Pipeline {
       this.stats.decoded[decoder.name] = (this.stats.decoded[decoder.name] ?? 0) + 1;
       if (repeats) {
         const devices = store.endTrace();
-        if (devices) repeats.remember(decoder, v, store.epoch, devices);
+        if (devices) repeats.remember(decoder, v, store.epoch, devices, key);
       }
     } catch {
       if (repeats) store.endTrace();

@@ -10,7 +10,11 @@
 // decoded and which devices its observations landed on; a byte-identical
 // repeat only refreshes those devices' timestamps.
 //
-// Only decoders that declare `announces` use it. The cache is direct-mapped
+// Decoders that declare `repeatKey` (cyclic OT polling, whose packets differ
+// in transaction ids and values but not in what they tell) are compared by
+// that key instead of their bytes, with the same addresses, ports and TTL.
+//
+// Only decoders that declare `announces` or `repeatKey` use it. The cache is direct-mapped
 // (one slot per hash of sender and destination port; a collision, such as a
 // second decoder of the same packet, replaces the slot), so it is bounded
 // (SLOTS x at most MAX_BYTES) and costs one hash and one memcmp per decoded
@@ -41,6 +45,8 @@ class Slot {
   ttl = 0;
   srcPort = -1;
   dstPort = -1;
+  /** The decoder's repeatKey, or -1 when the protocol bytes are compared. */
+  key = -1;
   /** IPv6 addresses (when ipVersion is 6), then the compared protocol bytes. */
   length = 0;
   bytes: Buffer = Buffer.alloc(0);
@@ -57,12 +63,18 @@ export class RepeatCache {
    * `v` repeats it byte for byte and the store has not changed in a way that
    * matters since (same epoch); else undefined.
    */
-  find(decoder: Decoder, v: PacketView, epoch: number): readonly Device[] | undefined {
+  find(decoder: Decoder, v: PacketView, epoch: number, key = -1): readonly Device[] | undefined {
     const sender = v.srcMac >= 0 ? v.srcMac : v.srcIp4;
+    // The key and the IPv4 addresses join the slot's hash: a poller cycling through unit ids or
+    // targets, or one MAC answering for many BACnet addresses, keeps a slot per unit or address
+    // pair instead of evicting one with the next.
     let h =
       Math.imul((sender % TWO_32) | 0, 0x9e3779b1) ^
       Math.imul(Math.floor(sender / TWO_32), 0x85ebca6b) ^
-      Math.imul((v.dstPort & 0xffff) + (v.ipVersion << 16), 0x27d4eb2f);
+      Math.imul((v.dstPort & 0xffff) + (v.ipVersion << 16), 0x27d4eb2f) ^
+      Math.imul(key + 1, 0x165667b1) ^
+      Math.imul(v.srcIp4 | 0, 0xc2b2ae35) ^
+      Math.imul(v.dstIp4 | 0, 0x27220a95);
     h ^= h >>> 15;
     const index = h & (SLOTS - 1);
     this.index = index;
@@ -73,32 +85,37 @@ export class RepeatCache {
       s.decoder !== decoder ||
       s.sender !== sender ||
       s.dstMac !== v.dstMac ||
-      s.ipVersion !== v.ipVersion
+      s.ipVersion !== v.ipVersion ||
+      s.key !== key
     )
       return undefined;
     const b = v.data;
+    const keyed = key >= 0;
     if (v.ipVersion === 0) {
       if (s.etherType !== v.etherType || s.snap !== snapOf(v)) return undefined;
-      return sameBytes(b, v.l3Offset, v.l3End, s.bytes, 0, s.length) ? s.devices : undefined;
+      return keyed || sameBytes(b, v.l3Offset, v.l3End, s.bytes, 0, s.length) ? s.devices : undefined;
     }
     if (s.ttl !== v.ttl || s.srcPort !== v.srcPort || s.dstPort !== v.dstPort) return undefined;
     if (v.ipVersion === 4) {
       if (s.srcIp4 !== v.srcIp4 || s.dstIp4 !== v.dstIp4) return undefined;
-      return sameBytes(b, v.payloadOffset, v.payloadEnd, s.bytes, 0, s.length) ? s.devices : undefined;
+      return keyed || sameBytes(b, v.payloadOffset, v.payloadEnd, s.bytes, 0, s.length)
+        ? s.devices
+        : undefined;
     }
     const a = v.srcIp6Offset;
     if (s.length < IP6_ADDRESSES || b.compare(s.bytes, 0, IP6_ADDRESSES, a, a + IP6_ADDRESSES) !== 0)
       return undefined;
-    return sameBytes(b, v.payloadOffset, v.payloadEnd, s.bytes, IP6_ADDRESSES, s.length)
+    return keyed || sameBytes(b, v.payloadOffset, v.payloadEnd, s.bytes, IP6_ADDRESSES, s.length)
       ? s.devices
       : undefined;
   }
 
   /** Records that `v`, just decoded by `decoder`, landed on `devices` (call right after a find() that missed). */
-  remember(decoder: Decoder, v: PacketView, epoch: number, devices: readonly Device[]): void {
+  remember(decoder: Decoder, v: PacketView, epoch: number, devices: readonly Device[], key = -1): void {
     const ip6 = v.ipVersion === 6;
     const start = v.ipVersion === 0 ? v.l3Offset : v.payloadOffset;
-    const end = v.ipVersion === 0 ? v.l3End : v.payloadEnd;
+    // Keyed: the key stands for the protocol bytes, none are kept.
+    const end = key >= 0 ? start : v.ipVersion === 0 ? v.l3End : v.payloadEnd;
     const length = end - start + (ip6 ? IP6_ADDRESSES : 0);
     if (length > MAX_BYTES || (ip6 && v.srcIp6Offset < 0)) return;
     let s = this.slots[this.index];
@@ -118,6 +135,7 @@ export class RepeatCache {
     s.ttl = v.ttl;
     s.srcPort = v.srcPort;
     s.dstPort = v.dstPort;
+    s.key = key;
     // The slot's buffer is reused while it is large enough: a miss allocates only when a slot grows.
     if (s.bytes.length < length) s.bytes = Buffer.allocUnsafe(Math.max(length, 256));
     let at = 0;

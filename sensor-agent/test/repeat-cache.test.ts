@@ -1,7 +1,8 @@
-// Skipping byte-identical repeats (src/repeat-cache.ts) is an optimisation
-// only: on every real capture the inventory must be exactly what decoding
-// every packet gives, last-seen times included. The store's epoch is what
-// makes that hold when the store changes between two copies of a packet.
+// Skipping byte-identical repeats, and cyclic polling with the same repeat
+// key (src/repeat-cache.ts), is an optimisation only: on every real capture
+// the inventory must be exactly what decoding every packet gives, last-seen
+// times included. The store's epoch is what makes that hold when the store
+// changes between two copies of a packet.
 import { describe, expect, it } from 'vitest';
 import type { Observation } from '../src/decoders/index.js';
 import { DeviceStore } from '../src/inventory/store.js';
@@ -26,6 +27,10 @@ describe.skipIf(MISSING)('repeat skipping on the real captures', () => {
     expect(skipped).toBeGreaterThan(1000);
     expect(skippedBy['iotsentinel__D-LinkCam__Setup-A-1-STA.pcap']).toBeGreaterThan(100);
     expect(skippedBy['cisagov-icsnpp-profinet-io-cm__profinet_io_cm_mixed_1.pcap']).toBeGreaterThan(100);
+    // Cyclic OT polling, compared by repeat key: the Modbus master's reads of rotating unit ids,
+    // the BACnet poller's requests and the present values answered.
+    expect(skippedBy['iti__modbus_test.pcap']).toBeGreaterThan(2000);
+    expect(skippedBy['cisagov-icsnpp-bacnet__bacnet_example.pcap']).toBeGreaterThan(2000);
   });
 });
 

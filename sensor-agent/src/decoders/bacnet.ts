@@ -38,6 +38,41 @@ export const bacnetDecoder: Decoder = {
   family: 'udp',
   keys: [BACNET_PORT],
   match: (pkt) => pkt.srcPort === BACNET_PORT && pkt.payloadEnd - pkt.payloadOffset >= 4,
+  /**
+   * Cyclic polling: what a device answers about objects other than its
+   * device object (present values) says only that it is a BACnet device (1);
+   * requests and other services say nothing here (0). I-Am, device-object
+   * properties, routed and forwarded messages, and anything malformed are
+   * decoded.
+   */
+  repeatKey(pkt: PacketView): number | undefined {
+    const b = pkt.data;
+    const start = pkt.payloadOffset;
+    const fn = b[start + 1];
+    if (b[start] !== BVLC_TYPE || (fn !== BVLC_ORIGINAL_UNICAST && fn !== BVLC_ORIGINAL_BROADCAST))
+      return undefined;
+    const end = Math.min(pkt.payloadEnd, start + b.readUInt16BE(start + 2));
+    let o = start + 4;
+    if (o + 2 > end || b[o] !== 1) return undefined;
+    const control = b[o + 1]!;
+    o += 2;
+    if (control & 0x80) return 0; // network layer message
+    if (control & 0x08) return undefined; // from another BACnet network
+    if (control & 0x20) {
+      if (o + 3 > end) return undefined;
+      o += 3 + b[o + 2]! + 1; // DNET, DLEN, DADR, hop count
+    }
+    if (o + 2 > end) return undefined;
+    const type = b[o]! >> 4;
+    if (type === PDU_UNCONFIRMED) return b[o + 1] === SERVICE_I_AM ? undefined : 0;
+    if (type !== PDU_COMPLEX_ACK) return 0;
+    if ((b[o]! & 0x08) !== 0 || b[o + 2] !== SERVICE_READ_PROPERTY) return 1;
+    try {
+      return readPropertyAckObject(b, o + 3, end) >>> 22 === OBJECT_DEVICE ? undefined : 1;
+    } catch {
+      return undefined; // decode() rejects it, and counts it
+    }
+  },
   decode(pkt: PacketView, sink: ObservationSink): void {
     const b = pkt.data;
     const start = pkt.payloadOffset;
@@ -171,7 +206,13 @@ function iAm(b: Buffer, o: number, end: number, emit: Emit): void {
   if (name) emit('manufacturer', name, 0.8, 'i_am.vendor_id');
 }
 
-function readPropertyAck(b: Buffer, o: number, end: number, emit: Emit): void {
+/**
+ * The head of a ReadProperty-ACK (clause 15.5.1.3): object identifier,
+ * property identifier, optional array index, and the opening tag of the
+ * value, at [object, property, offset of the value]. Throws where it is
+ * malformed.
+ */
+function readPropertyAckHead(b: Buffer, o: number, end: number): [number, number, number] {
   const [t0, c0, l0, p0] = tagAt(b, o, end);
   if (t0 !== 0 || c0 !== 1 || l0 !== 4) throw new RangeError('ReadProperty-ACK object identifier missing');
   const object = b.readUInt32BE(p0);
@@ -185,6 +226,15 @@ function readPropertyAck(b: Buffer, o: number, end: number, emit: Emit): void {
     [t, c, l, p] = tagAt(b, q, end);
   }
   if (t !== 3 || l !== -6) throw new RangeError('ReadProperty-ACK value is not an opening tag 3');
+  return [object, property, p];
+}
+
+function readPropertyAckObject(b: Buffer, o: number, end: number): number {
+  return readPropertyAckHead(b, o, end)[0];
+}
+
+function readPropertyAck(b: Buffer, o: number, end: number, emit: Emit): void {
+  const [object, property, p] = readPropertyAckHead(b, o, end);
   if (object >>> 22 !== OBJECT_DEVICE) return;
   const what = PROPERTIES[property];
   if (what) {

@@ -29,6 +29,19 @@ export const modbusDecoder: Decoder = {
   family: 'tcp',
   keys: [MODBUS_PORT],
   match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= MBAP + 1,
+  /**
+   * Cyclic polling: a segment of exactly one well-formed frame that is not a
+   * device identification says only the roles (from the ports) and, in a
+   * response, its unit id: unit id and exception bit are the key.
+   */
+  repeatKey(pkt: PacketView): number | undefined {
+    const b = pkt.data;
+    const o = pkt.payloadOffset;
+    const length = b.readUInt16BE(o + 4);
+    if (o + 6 + length !== pkt.payloadEnd || length < 2 || length > 254) return undefined;
+    if (b.readUInt16BE(o + 2) !== 0 || b[o + MBAP] === FC_ENCAPSULATED) return undefined;
+    return (b[o + 6]! << 1) | (b[o + MBAP]! >> 7);
+  },
   decode(pkt: PacketView, sink: ObservationSink): void {
     const b = pkt.data;
     const end = pkt.payloadEnd;

@@ -113,6 +113,16 @@ export interface Decoder {
    * because remembering costs a copy per packet.
    */
   readonly announces?: boolean;
+  /**
+   * For protocols whose packets differ every time but say the same thing
+   * (cyclic polling: Modbus reads, BACnet present-value reads): a small
+   * number that, with the packet's addresses, ports and TTL, determines every
+   * observation decode() would make from it. A packet whose key, sender and
+   * receiver match the last one decoded is not decoded again; its devices'
+   * timestamps are refreshed (repeat-cache.ts). Undefined: decode it (identity
+   * payloads, anything unusual, anything decode() might reject).
+   */
+  repeatKey?(pkt: PacketView): number | undefined;
   /** Cheap check on the parsed headers (e.g. LLC SNAP id, multicast group); no payload parsing. */
   match(pkt: PacketView): boolean;
   /**
