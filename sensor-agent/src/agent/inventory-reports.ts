@@ -51,6 +51,12 @@ export interface InventoryReportsOptions {
   chunk?: number;
 }
 
+/** What reporting has done so far, per mode, for /metrics. */
+export type ReportTotals = Record<
+  'snapshot' | 'delta',
+  { reports: number; devices: number; messages: number; seconds: number; lastSeconds: number }
+>;
+
 export interface ReportOutcome {
   /** Devices whose records were built and compared. */
   examined: number;
@@ -75,6 +81,10 @@ export class InventoryReports {
   private tail: Promise<unknown> = Promise.resolve();
   private queuedDelta: Promise<ReportOutcome> | undefined;
   private contextSignature: number | undefined;
+  readonly totals: ReportTotals = {
+    snapshot: { reports: 0, devices: 0, messages: 0, seconds: 0, lastSeconds: 0 },
+    delta: { reports: 0, devices: 0, messages: 0, seconds: 0, lastSeconds: 0 },
+  };
   /** One message's records, reused: their text dies young instead of a part's worth being promoted. */
   private readonly array = new JsonArrayWriter();
 
@@ -88,14 +98,14 @@ export class InventoryReports {
 
   /** Every device, in as many parts as size requires. Runs after any report in progress. */
   snapshot(): Promise<ReportOutcome> {
-    return this.serialized(() => this.runSnapshot());
+    return this.serialized(() => this.counted('snapshot', () => this.runSnapshot()));
   }
 
   /** The devices whose records changed since last reported; a delta already waiting to run is shared. */
   delta(): Promise<ReportOutcome> {
     this.queuedDelta ??= this.serialized(() => {
       this.queuedDelta = undefined;
-      return this.runDelta();
+      return this.counted('delta', () => this.runDelta());
     });
     return this.queuedDelta;
   }
@@ -107,6 +117,21 @@ export class InventoryReports {
       seen = this.tail;
       await seen;
     }
+  }
+
+  private async counted(
+    mode: 'snapshot' | 'delta',
+    run: () => Promise<ReportOutcome>,
+  ): Promise<ReportOutcome> {
+    const started = performance.now();
+    const outcome = await run();
+    const t = this.totals[mode];
+    t.lastSeconds = (performance.now() - started) / 1000;
+    t.seconds += t.lastSeconds;
+    t.reports++;
+    t.devices += outcome.sent;
+    t.messages += outcome.messages;
+    return outcome;
   }
 
   private serialized<T>(run: () => Promise<T>): Promise<T> {

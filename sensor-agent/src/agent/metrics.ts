@@ -4,6 +4,7 @@
 // path never touches prom-client.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { PipelineStats } from '../pipeline.js';
+import type { ReportTotals } from './inventory-reports.js';
 
 export interface MetricsSources {
   stats: () => PipelineStats;
@@ -13,6 +14,8 @@ export interface MetricsSources {
   passes: () => number;
   /** Kernel drops (ring or NIC full) and agent drops (written by tcpdump, never parsed). */
   drops: () => { kernel: number; agent: number };
+  /** Inventory reporting so far (inventory-reports.ts). */
+  reports?: () => ReportTotals;
   /** Live capture only: per-interface state. */
   interfaces?: () => { interface: string; listening: boolean; packets: number; restarts: number }[];
 }
@@ -35,7 +38,7 @@ export function createMetrics(sources: MetricsSources): Registry {
   fromStats('hark_agent_malformed_total', 'Frames or payloads that failed to parse.', (s) => s.malformed);
   fromStats(
     'hark_agent_repeat_packets_total',
-    'Decoded packets that repeated an earlier one from the same sender byte for byte, so were not decoded again.',
+    'Decoded packets that repeated an earlier one from the same sender byte for byte (or, for cyclic polling, with the same repeat key), so were not decoded again.',
     (s) => s.repeats,
   );
   new Counter({
@@ -92,6 +95,58 @@ export function createMetrics(sources: MetricsSources): Registry {
       this.inc(sources.drops().agent);
     },
   });
+  const reports = sources.reports;
+  if (reports) {
+    const fromReports = (
+      name: string,
+      help: string,
+      read: (t: ReportTotals['delta']) => number,
+      kind: typeof Counter | typeof Gauge,
+    ) =>
+      new kind({
+        name,
+        help,
+        labelNames: ['mode'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [mode, t] of Object.entries(reports())) {
+            if (this instanceof Counter) this.inc({ mode }, read(t));
+            else (this as Gauge).set({ mode }, read(t));
+          }
+        },
+      });
+    fromReports(
+      'hark_agent_reports_total',
+      'Inventory reports made, per mode (snapshot, delta).',
+      (t) => t.reports,
+      Counter,
+    );
+    fromReports(
+      'hark_agent_reported_devices_total',
+      'Device records sent in inventory reports, per mode.',
+      (t) => t.devices,
+      Counter,
+    );
+    fromReports(
+      'hark_agent_report_messages_total',
+      'MQTT messages the inventory reports took, per mode.',
+      (t) => t.messages,
+      Counter,
+    );
+    fromReports(
+      'hark_agent_report_seconds_total',
+      'Time spent building and spooling inventory reports, per mode (waits for room in the spool included).',
+      (t) => t.seconds,
+      Counter,
+    );
+    fromReports(
+      'hark_agent_last_report_seconds',
+      'How long the last inventory report took, per mode.',
+      (t) => t.lastSeconds,
+      Gauge,
+    );
+  }
   const interfaces = sources.interfaces;
   if (interfaces) {
     new Gauge({

@@ -115,6 +115,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     published: () => reporter.published,
     passes: () => passes,
     drops,
+    reports: () => reports.totals,
     ...(live ? { interfaces: () => live.perInterface() } : {}),
   });
   // Ready: connected to the broker and capturing (live: every interface's tcpdump listening).
