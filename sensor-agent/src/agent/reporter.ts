@@ -322,16 +322,13 @@ export class Reporter {
 
   /** Publishes a snapshot of these records, in as many parts as the message limit requires. */
   publishSnapshot(devices: DeviceRecord[]): Promise<void> {
-    const parts = splitBySize(
-      devices.map((d) => JSON.stringify(d)),
-      MAX_DEVICE_BYTES,
-    );
+    const parts = serializeParts(devices);
     const first = this.reserveSeq(parts.length);
     return Promise.all(
       parts.map((part, i) =>
         this.publishInventory(
           'snapshot',
-          jsonArray(part),
+          part,
           first + i,
           parts.length > 1 ? { part: i + 1, parts: parts.length } : undefined,
         ),
@@ -342,12 +339,8 @@ export class Reporter {
   /** Publishes these changed records as deltas, in as many messages as size requires. */
   publishDelta(devices: DeviceRecord[]): Promise<void> {
     if (devices.length === 0) return Promise.resolve();
-    const parts = splitBySize(
-      devices.map((d) => JSON.stringify(d)),
-      MAX_DEVICE_BYTES,
-    );
     return Promise.all(
-      parts.map((part) => this.publishInventory('delta', jsonArray(part), this.reserveSeq(1))),
+      serializeParts(devices).map((part) => this.publishInventory('delta', part, this.reserveSeq(1))),
     ).then(() => undefined);
   }
 
@@ -480,8 +473,17 @@ function readTls(tls: { caFile: string; certFile: string; keyFile: string }): {
   return material;
 }
 
-function jsonArray(json: readonly string[]): Buffer {
-  return Buffer.from(`[${json.join(',')}]`);
+/**
+ * The records as JSON arrays of at most MAX_DEVICE_BYTES each: the common
+ * case, one array that fits, serialized once; else record by record, split.
+ */
+function serializeParts(devices: DeviceRecord[]): Buffer[] {
+  const whole = Buffer.from(JSON.stringify(devices));
+  if (whole.byteLength <= MAX_DEVICE_BYTES) return [whole];
+  return splitBySize(
+    devices.map((d) => JSON.stringify(d)),
+    MAX_DEVICE_BYTES,
+  ).map((part) => Buffer.from(`[${part.join(',')}]`));
 }
 
 /** Greedy split of serialized records so each part's JSON array stays within `maxBytes`. */

@@ -46,6 +46,8 @@ export type SpoolClass = 'control' | 'snapshot' | 'delta';
 const KINDS: MessageKind[] = ['inventory', 'heartbeat', 'status'];
 const CLASSES: SpoolClass[] = ['control', 'snapshot', 'delta'];
 const HEADER = 8;
+/** Newest payloads kept in memory until first sent (see Spool.held). */
+const HELD_BYTES = 4 * 1024 * 1024;
 const MSG = 1;
 const ACK = 2;
 
@@ -86,11 +88,13 @@ export class Spool {
   readonly dropped: Record<SpoolClass, number> = { control: 0, snapshot: 0, delta: 0 };
   private readonly entries = new Map<number, SpoolEntry>();
   /**
-   * Payloads appended but not yet written: the only ones held in memory. The
-   * rest are read back from their segment when sent, so a spool filled during
-   * a long outage costs disk, not the agent's resident memory.
+   * The newest payloads, held until first sent (the connected case: sent
+   * right after being written, never read back) up to HELD_BYTES; the rest
+   * are read back from their segment when sent, so a spool filled during a
+   * long outage costs disk, not the agent's resident memory.
    */
-  private unwritten = new Map<number, Buffer>();
+  private readonly held = new Map<number, Buffer>();
+  private heldBytes = 0;
   private readonly segments: Segment[] = [];
   private nextId = 1;
   private readonly maxBytes: number;
@@ -144,8 +148,11 @@ export class Spool {
   /** A pending message's payload (read from disk); undefined once it was acknowledged or dropped. */
   payload(entry: SpoolEntry): Buffer | undefined {
     if (!this.entries.has(entry.id) || this.closed) return undefined;
-    const held = this.unwritten.get(entry.id);
-    if (held) return held;
+    const held = this.held.get(entry.id);
+    if (held) {
+      this.release(entry.id);
+      return held;
+    }
     const segment = this.segments.find((s) => s.first === entry.segment);
     if (!segment) return undefined;
     segment.readFd ??= openSync(segment.path, 'r');
@@ -191,7 +198,7 @@ export class Spool {
       length: payload.byteLength,
     };
     this.entries.set(id, entry);
-    this.unwritten.set(id, payload);
+    this.hold(id, payload);
     return new Promise((resolve) => this.waiters.push(() => resolve(entry)));
   }
 
@@ -200,6 +207,7 @@ export class Spool {
     const entry = this.entries.get(id);
     if (!entry || this.closed) return;
     this.entries.delete(id);
+    this.release(id);
     const body = Buffer.allocUnsafe(9);
     body[0] = ACK;
     body.writeDoubleBE(id, 1);
@@ -218,6 +226,24 @@ export class Spool {
       if (s.fd !== undefined) closeSync(s.fd);
       closeReader(s);
     }
+  }
+
+  /** Holds a new payload; the oldest held ones go back to being read from disk beyond HELD_BYTES. */
+  private hold(id: number, payload: Buffer): void {
+    this.held.set(id, payload);
+    this.heldBytes += payload.byteLength;
+    for (const [oldest, p] of this.held) {
+      if (this.heldBytes <= HELD_BYTES || oldest === id) break;
+      this.held.delete(oldest);
+      this.heldBytes -= p.byteLength;
+    }
+  }
+
+  private release(id: number): void {
+    const p = this.held.get(id);
+    if (!p) return;
+    this.held.delete(id);
+    this.heldBytes -= p.byteLength;
   }
 
   private active(): Segment {
@@ -260,7 +286,6 @@ export class Spool {
       if (this.waiters.length > 0) fdatasyncSync(segment.fd);
     }
     this.batch = [];
-    if (this.unwritten.size > 0) this.unwritten = new Map();
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
@@ -293,7 +318,7 @@ export class Spool {
       for (const [id, e] of this.entries) {
         if (e.segment !== oldest.first) continue;
         this.entries.delete(id);
-        this.unwritten.delete(id);
+        this.release(id);
         dropped[e.cls]++;
         this.dropped[e.cls]++;
       }
