@@ -460,7 +460,7 @@ describe('operator on a real control plane', () => {
     expect(agentJson('backend-tcpdump').capture.backend).toBe('tcpdump');
     expect(agentJson('backend-default').capture.bufferMiB).toBe(32);
     expect(agentJson('backend-tcpdump').capture.bufferMiB).toBe(128);
-    expect(() =>
+    const patchCapture = (capture: object) =>
       cp.kubectl([
         'patch',
         'sensor',
@@ -469,21 +469,10 @@ describe('operator on a real control plane', () => {
         'default',
         '--type=merge',
         '-p',
-        '{"spec":{"capture":{"bufferMiB":1}}}',
-      ]),
-    ).toThrow(/should be greater than or equal to 2/);
-    expect(() =>
-      cp.kubectl([
-        'patch',
-        'sensor',
-        'backend-default',
-        '-n',
-        'default',
-        '--type=merge',
-        '-p',
-        '{"spec":{"capture":{"backend":"pf_ring"}}}',
-      ]),
-    ).toThrow(/Unsupported value: "pf_ring"/);
+        JSON.stringify({ spec: { capture } }),
+      ]);
+    expect(() => patchCapture({ bufferMiB: 1 })).toThrow(/should be greater than or equal to 2/);
+    expect(() => patchCapture({ backend: 'pf_ring' })).toThrow(/Unsupported value: "pf_ring"/);
     cp.kubectl(['delete', 'sensor', 'backend-default', 'backend-tcpdump', '-n', 'default', '--wait=false']);
   });
 });

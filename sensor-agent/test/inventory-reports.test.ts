@@ -116,6 +116,21 @@ describe('inventory reports', () => {
       timestampMs: ms,
     });
 
+  /** `n` devices, each with a hostname. */
+  const named = (store: DeviceStore, n: number) => {
+    for (let i = 0; i < n; i++)
+      store.observe({
+        mac: mac + i,
+        ip: undefined,
+        name: 'hostname',
+        value: `h${i}`,
+        confidence: 0.8,
+        protocol: 'dhcp',
+        field: 'option12.hostname',
+        timestampMs: t0,
+      });
+  };
+
   it('count last-seen as a change only when it enters another window', async () => {
     const store = new DeviceStore({ lastSeenWindowMs: 60_000 });
     const out = new Collector();
@@ -141,17 +156,7 @@ describe('inventory reports', () => {
 
   it('compare every device on the first delta, then only the changed ones', async () => {
     const store = new DeviceStore();
-    for (let i = 0; i < 50; i++)
-      store.observe({
-        mac: mac + i,
-        ip: undefined,
-        name: 'hostname',
-        value: `h${i}`,
-        confidence: 0.8,
-        protocol: 'dhcp',
-        field: 'option12.hostname',
-        timestampMs: t0,
-      });
+    named(store, 50);
     const reports = new InventoryReports(store, new Collector(), { maxPartBytes: 1 << 20 });
     expect(await reports.delta()).toEqual({ examined: 50, sent: 50, messages: 1 });
     observe(store, t0, 'model', 'X20');
@@ -160,17 +165,7 @@ describe('inventory reports', () => {
 
   it('let the event loop turn while records are built', async () => {
     const store = new DeviceStore();
-    for (let i = 0; i < 200; i++)
-      store.observe({
-        mac: mac + i,
-        ip: undefined,
-        name: 'hostname',
-        value: `h${i}`,
-        confidence: 0.8,
-        protocol: 'dhcp',
-        field: 'option12.hostname',
-        timestampMs: t0,
-      });
+    named(store, 200);
     const reports = new InventoryReports(store, new Collector(), { maxPartBytes: 1 << 20, chunk: 10 });
     let turns = 0;
     let done = false;

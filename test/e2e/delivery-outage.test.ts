@@ -31,6 +31,40 @@ async function until(
   }
 }
 
+/** Mosquitto and an aggregator with a site CA, and one sensor's Reporter connected to them. */
+async function centralWithReporter(
+  work: string,
+  sensor: { site: string; sensor: string; runId: string },
+  spool?: { maxBytes: number; segmentBytes: number },
+): Promise<{ broker: MosquittoInstance; aggregator: RunningAggregator; reporter: Reporter }> {
+  const central = await startCentral(work, `${sensor.runId} CA`, log);
+  const tls = writeAgentTls(
+    work,
+    central.ca,
+    await sensorCertificate(central.ca, sensor.site, sensor.sensor),
+  );
+  const config = parseAgentConfig({
+    site: sensor.site,
+    sensor: sensor.sensor,
+    capture: { interfaces: ['auto'] },
+    reporting: { brokerUrl: central.broker.url },
+    tls,
+    spoolDir: join(work, 'spool'),
+  });
+  const reporter = new Reporter({
+    config,
+    identity: { site: sensor.site, sensor: sensor.sensor, node: 'n1' },
+    runId: sensor.runId,
+    agentVersion: 'test',
+    logger: log,
+    backoff: { initialMs: 200, maxMs: 1000 },
+    ...(spool ? { spool } : {}),
+  });
+  reporter.start();
+  await until('agent connected', () => reporter.connected);
+  return { broker: central.broker, aggregator: central.aggregator, reporter };
+}
+
 describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () => {
   const work = mkdtempSync(join(tmpdir(), 'hark-outage-'));
   let broker: MosquittoInstance | undefined;
@@ -44,28 +78,11 @@ describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () =>
   });
 
   it('every observation made while the broker was down arrives exactly once', async () => {
-    const central = await startCentral(work, 'outage CA', log);
-    ({ broker, aggregator } = central);
-    const tls = writeAgentTls(work, central.ca, await sensorCertificate(central.ca, 'site-a', 's1'));
-
-    const config = parseAgentConfig({
+    ({ broker, aggregator, reporter } = await centralWithReporter(work, {
       site: 'site-a',
       sensor: 's1',
-      capture: { interfaces: ['auto'] },
-      reporting: { brokerUrl: broker.url },
-      tls,
-      spoolDir: join(work, 'spool'),
-    });
-    reporter = new Reporter({
-      config,
-      identity: { site: 'site-a', sensor: 's1', node: 'n1' },
       runId: 'outage-run',
-      agentVersion: 'test',
-      logger: log,
-      backoff: { initialMs: 200, maxMs: 1000 },
-    });
-    reporter.start();
-    await until('agent connected', () => reporter!.connected);
+    }));
 
     const now = new Date().toISOString();
     let sent = 0;
@@ -110,29 +127,12 @@ describe.skipIf(!mosquittoAvailable())('a snapshot larger than the spool, throug
   });
 
   it('arrives whole, none of its parts dropped to make room for the rest', async () => {
-    const central = await startCentral(work, 'big snapshot CA', log);
-    ({ broker, aggregator } = central);
-    const tls = writeAgentTls(work, central.ca, await sensorCertificate(central.ca, 'site-b', 's2'));
-    const config = parseAgentConfig({
-      site: 'site-b',
-      sensor: 's2',
-      capture: { interfaces: ['auto'] },
-      reporting: { brokerUrl: broker.url },
-      tls,
-      spoolDir: join(work, 'spool'),
-    });
     const spoolBytes = 256 * 1024;
-    reporter = new Reporter({
-      config,
-      identity: { site: 'site-b', sensor: 's2', node: 'n1' },
-      runId: 'big-run',
-      agentVersion: 'test',
-      logger: log,
-      backoff: { initialMs: 200, maxMs: 1000 },
-      spool: { maxBytes: spoolBytes, segmentBytes: 32 * 1024 },
-    });
-    reporter.start();
-    await until('agent connected', () => reporter!.connected);
+    ({ broker, aggregator, reporter } = await centralWithReporter(
+      work,
+      { site: 'site-b', sensor: 's2', runId: 'big-run' },
+      { maxBytes: spoolBytes, segmentBytes: 32 * 1024 },
+    ));
 
     const store = new DeviceStore();
     const devices = 4000;
