@@ -163,6 +163,28 @@ describe('inventory reports', () => {
     expect(await reports.delta()).toEqual({ examined: 1, sent: 1, messages: 1 });
   });
 
+  it('share a report already waiting to run instead of queueing another', async () => {
+    const store = new DeviceStore();
+    named(store, 10);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const out = new Collector();
+    // The broker is away: the first message of the first report waits.
+    const reports = new InventoryReports(store, Object.assign(out, { ready: () => gate }), {
+      maxPartBytes: 1 << 20,
+    });
+    const first = reports.snapshot();
+    await new Promise((r) => setTimeout(r, 10));
+    const queued = [reports.snapshot(), reports.snapshot(), reports.snapshot()];
+    expect(new Set(queued).size).toBe(1);
+    open();
+    await Promise.all([first, ...queued]);
+    expect(reports.totals.snapshot.reports).toBe(2);
+    expect(out.messages.filter((m) => m.mode === 'snapshot')).toHaveLength(2);
+  });
+
   it('let the event loop turn while records are built', async () => {
     const store = new DeviceStore();
     named(store, 200);

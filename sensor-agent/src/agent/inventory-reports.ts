@@ -80,6 +80,7 @@ export class InventoryReports {
   private readonly chunk: number;
   private tail: Promise<unknown> = Promise.resolve();
   private queuedDelta: Promise<ReportOutcome> | undefined;
+  private queuedSnapshot: Promise<ReportOutcome> | undefined;
   private contextSignature: number | undefined;
   readonly totals: ReportTotals = {
     snapshot: { reports: 0, devices: 0, messages: 0, seconds: 0, lastSeconds: 0 },
@@ -96,9 +97,17 @@ export class InventoryReports {
     this.chunk = options.chunk ?? 500;
   }
 
-  /** Every device, in as many parts as size requires. Runs after any report in progress. */
+  /**
+   * Every device, in as many parts as size requires. Runs after any report in
+   * progress; a snapshot already waiting to run is shared (a broker away for
+   * an hour must not leave a dozen snapshots queued behind the first).
+   */
   snapshot(): Promise<ReportOutcome> {
-    return this.serialized(() => this.counted('snapshot', () => this.runSnapshot()));
+    this.queuedSnapshot ??= this.serialized(() => {
+      this.queuedSnapshot = undefined;
+      return this.counted('snapshot', () => this.runSnapshot());
+    });
+    return this.queuedSnapshot;
   }
 
   /** The devices whose records changed since last reported; a delta already waiting to run is shared. */
