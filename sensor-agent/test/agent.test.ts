@@ -3,7 +3,7 @@
 // cleanly. Certificates are made per run with openssl.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
@@ -240,6 +240,45 @@ describe.skipIf(MISSING || NO_BROKER)('hark-agent run: replay -> MQTT over mutua
     await agent?.stop();
     await watcher?.endAsync();
     broker?.kill('SIGTERM');
+  });
+
+  it('stops while a report waits for room in the spool, the broker away', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = server.address() as AddressInfo;
+        server.close(() => resolve(free));
+      });
+    });
+    const config = parseAgentConfig({
+      site: 'lab',
+      sensor: 'edge',
+      node: 'node-away',
+      capture: {
+        interfaces: ['auto'],
+        replay: { file: pcap('cisagov-icsnpp-bacnet__bacnet_example.pcap'), pace: 'fast', loop: true },
+      },
+      reporting: { brokerUrl: `mqtts://127.0.0.1:${closedPort}`, snapshotIntervalSeconds: 60 },
+      tls: {
+        caFile: join(dir, 'ca.pem'),
+        certFile: join(dir, 'sensor.pem'),
+        keyFile: join(dir, 'sensor.key'),
+      },
+      spoolDir: join(dir, 'spool-away'),
+      http: { port: 0 },
+    });
+    const away = await runAgent(config, {
+      logger: silent,
+      reporter: { spool: { maxBytes: 64 * 1024, segmentBytes: 8 * 1024 } },
+    });
+    // Each pass's snapshot (~30 devices) goes into the spool; past half of it, the next one waits,
+    // and with it the replay loop, which awaits each pass's snapshot.
+    let passes = -1;
+    while (passes !== away.passes()) {
+      passes = away.passes();
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(away.spoolDepth()).toBeGreaterThan(0);
+    await away.stop(); // a deadlock here fails the test by its timeout
   });
 
   it('publishes online status, a snapshot after the pass, heartbeats, metrics; goes offline on stop', async () => {

@@ -18,6 +18,9 @@ import { createMetrics } from './metrics.js';
 import { replayPass } from './replay.js';
 import { MAX_DEVICE_BYTES, Reporter, type ReporterOptions } from './reporter.js';
 
+/** How long stopping waits for a report in progress before it stops the reporter under it. */
+const STOP_GRACE_MS = 2000;
+
 export interface RunAgentOptions {
   /** Defaults to a pino JSON logger on stdout at info level. */
   logger?: Logger;
@@ -227,12 +230,14 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
       clearInterval(heartbeatTimer);
       clearInterval(deltaTimer);
       abort.abort();
-      await captureLoop;
       await live?.stop();
-      // A report waiting for the broker (Reporter.ready) ends once the reporter stops.
-      const reported = reports.idle();
+      // The replay loop awaits each pass's snapshot, and a report waits for room in the spool while
+      // the broker is away (Reporter.ready): give them a moment to finish, then stop the reporter,
+      // which ends any wait; what was not spooled is restated by the next run's snapshot.
+      const finished = Promise.all([captureLoop, reports.idle()]);
+      await Promise.race([finished, new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
       await reporter.stop();
-      await reported;
+      await finished;
       await http.close();
       logger.info('agent stopped');
     },
