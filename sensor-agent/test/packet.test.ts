@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/index.js';
+import { readMac } from '../src/packet/addresses.js';
 import {
   EtherType,
   formatIp4,
@@ -29,6 +30,13 @@ describe('address formatting', () => {
     const v6 = Buffer.from('fe80000000000000020c29fffe000001', 'hex');
     expect(formatIp6(v6, 0)).toBe('fe80::20c:29ff:fe00:1');
     expect(formatIp6(Buffer.alloc(16), 0)).toBe('::');
+  });
+
+  it('reads a MAC as the 48-bit integer Buffer reads, at any offset', () => {
+    const b = Buffer.from('00ffffffffffff0000000000018000000000007f123456789abc', 'hex');
+    for (let offset = 0; offset + 6 <= b.length; offset++)
+      expect(readMac(b, offset)).toBe(b.readUIntBE(offset, 6));
+    expect(formatMac(readMac(b, 1))).toBe('ff:ff:ff:ff:ff:ff');
   });
 });
 

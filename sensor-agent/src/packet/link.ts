@@ -2,6 +2,7 @@
 // the network layer starts. Every read is preceded by a length check; a frame
 // that is too short returns false and is counted as malformed by the caller.
 import { LinkType } from '../capture/linktypes.js';
+import { readMac } from './addresses.js';
 import { EtherType } from './ethertypes.js';
 import type { PacketView } from './view.js';
 
@@ -35,8 +36,8 @@ export function parseLink(v: PacketView): boolean | 'unsupported' {
 export function parseEthernet(v: PacketView, offset: number): boolean {
   const b = v.data;
   if (b.length < offset + 14) return false;
-  v.dstMac = b.readUIntBE(offset, 6);
-  v.srcMac = b.readUIntBE(offset + 6, 6);
+  v.dstMac = readMac(b, offset);
+  v.srcMac = readMac(b, offset + 6);
   let o = offset + 12;
   let type = b.readUInt16BE(o);
   // 802.1Q, 802.1ad (QinQ) and the old 0x9100: any stack of tags; keep the outer VLAN id.
@@ -88,7 +89,7 @@ function parseSll(v: PacketView): boolean {
   if (b.length < 16) return false;
   const arphrd = b.readUInt16BE(2);
   const addrLen = b.readUInt16BE(4);
-  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = b.readUIntBE(6, 6);
+  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = readMac(b, 6);
   return sllProtocol(v, b.readUInt16BE(14), 16);
 }
 
@@ -98,7 +99,7 @@ function parseSll2(v: PacketView): boolean {
   if (b.length < 20) return false;
   const arphrd = b.readUInt16BE(8);
   const addrLen = b[11]!;
-  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = b.readUIntBE(12, 6);
+  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = readMac(b, 12);
   return sllProtocol(v, b.readUInt16BE(0), 20);
 }
 
