@@ -5,7 +5,12 @@
 // event loop keeps turning while records are built. Messages go through the
 // wire encoder and the schema check the aggregator applies.
 import type { DeviceRecord } from '@hark/contracts/inventory';
-import { decodeMessage, encodeInventoryMessage, type InventoryMessage } from '@hark/contracts/mqtt';
+import {
+  decodeMessage,
+  encodeInventoryMessage,
+  type InventoryMessage,
+  inventoryEnvelope,
+} from '@hark/contracts/mqtt';
 import { describe, expect, it } from 'vitest';
 import { type InventoryOutput, InventoryReports } from '../src/agent/inventory-reports.js';
 import { readCapture } from '../src/capture/index.js';
@@ -30,16 +35,7 @@ class Collector implements InventoryOutput {
     seq: number,
     part?: { part: number; parts: number },
   ): Promise<void> {
-    const envelope = {
-      schema: 1 as const,
-      sentAt: new Date().toISOString(),
-      agentVersion: 'test',
-      kind: 'inventory' as const,
-      mode,
-      seq,
-      runId: 'run',
-      ...part,
-    };
+    const envelope = inventoryEnvelope({ mode, seq, runId: 'run', agentVersion: 'test', part });
     this.arrayBytes.push(devicesJsonArray.byteLength);
     this.messages.push(
       decodeMessage('inventory', encodeInventoryMessage(envelope, devicesJsonArray)) as InventoryMessage,

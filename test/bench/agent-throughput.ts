@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { encodeInventoryMessage } from '@hark/contracts/mqtt';
+import { encodeInventoryMessage, inventoryEnvelope } from '@hark/contracts/mqtt';
 import {
   type CapturedPacket,
   DeviceStore,
@@ -119,16 +119,7 @@ class EncodeAndDrop implements InventoryOutput {
     seq: number,
     part?: { part: number; parts: number },
   ): Promise<void> {
-    const envelope = {
-      schema: 1 as const,
-      sentAt: new Date().toISOString(),
-      agentVersion: 'bench',
-      kind: 'inventory' as const,
-      mode,
-      seq,
-      runId: 'bench',
-      ...part,
-    };
+    const envelope = inventoryEnvelope({ mode, seq, runId: 'bench', agentVersion: 'bench', part });
     this.bytes += encodeInventoryMessage(envelope, devices).byteLength;
   }
 }

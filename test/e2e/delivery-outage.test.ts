@@ -31,12 +31,16 @@ async function until(
   }
 }
 
+type SensorUnderTest = { site: string; sensor: string; runId: string };
+type SpoolBounds = { maxBytes: number; segmentBytes: number };
+type Running = { broker: MosquittoInstance; aggregator: RunningAggregator; reporter: Reporter };
+
 /** Mosquitto and an aggregator with a site CA, and one sensor's Reporter connected to them. */
 async function centralWithReporter(
   work: string,
-  sensor: { site: string; sensor: string; runId: string },
-  spool?: { maxBytes: number; segmentBytes: number },
-): Promise<{ broker: MosquittoInstance; aggregator: RunningAggregator; reporter: Reporter }> {
+  sensor: SensorUnderTest,
+  spool?: SpoolBounds,
+): Promise<Running> {
   const central = await startCentral(work, `${sensor.runId} CA`, log);
   const tls = writeAgentTls(
     work,
@@ -65,31 +69,40 @@ async function centralWithReporter(
   return { broker: central.broker, aggregator: central.aggregator, reporter };
 }
 
-describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () => {
-  const work = mkdtempSync(join(tmpdir(), 'hark-outage-'));
-  let broker: MosquittoInstance | undefined;
-  let aggregator: RunningAggregator | undefined;
-  let reporter: Reporter | undefined;
+/** A work folder for a describe block, and the teardown of what its test starts there. */
+function outageFixture(prefix: string) {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  let running: Running | undefined;
   afterAll(async () => {
-    await reporter?.stop();
-    await aggregator?.stop();
-    await broker?.stop();
+    await running?.reporter.stop();
+    await running?.aggregator.stop();
+    await running?.broker.stop();
     rmSync(work, { recursive: true, force: true });
   });
+  return {
+    async start(sensor: SensorUnderTest, spool?: SpoolBounds) {
+      running = await centralWithReporter(work, sensor, spool);
+      return running;
+    },
+  };
+}
+
+describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () => {
+  const fixture = outageFixture('hark-outage-');
 
   it('every observation made while the broker was down arrives exactly once', async () => {
-    ({ broker, aggregator, reporter } = await centralWithReporter(work, {
+    const { broker, aggregator, reporter } = await fixture.start({
       site: 'site-a',
       sensor: 's1',
       runId: 'outage-run',
-    }));
+    });
 
     const now = new Date().toISOString();
     let sent = 0;
     const observe = async (count: number) => {
       for (let i = 0; i < count; i++, sent++) {
         const mac = `02:00:00:00:${((sent >> 8) & 255).toString(16).padStart(2, '0')}:${(sent & 255).toString(16).padStart(2, '0')}`;
-        await reporter!.publishDelta([
+        await reporter.publishDelta([
           { id: `mac:${mac}`, macs: [mac], ipv4: [], ipv6: [], protocols: [], firstSeen: now, lastSeen: now },
         ]);
       }
@@ -104,7 +117,7 @@ describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () =>
     expect(await reporter.drained(30_000)).toBe(true);
 
     const devices = async () => {
-      const res = await fetch(`${aggregator!.httpUrl}/api/v1/devices?site=site-a&limit=1`);
+      const res = await fetch(`${aggregator.httpUrl}/api/v1/devices?site=site-a&limit=1`);
       return ((await res.json()) as { total: number }).total;
     };
     await until('every device', async () => (await devices()) === sent);
@@ -115,24 +128,14 @@ describe.skipIf(!mosquittoAvailable())('delivery through a broker outage', () =>
 });
 
 describe.skipIf(!mosquittoAvailable())('a snapshot larger than the spool, through an outage', () => {
-  const work = mkdtempSync(join(tmpdir(), 'hark-big-snapshot-'));
-  let broker: MosquittoInstance | undefined;
-  let aggregator: RunningAggregator | undefined;
-  let reporter: Reporter | undefined;
-  afterAll(async () => {
-    await reporter?.stop();
-    await aggregator?.stop();
-    await broker?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const fixture = outageFixture('hark-big-snapshot-');
 
   it('arrives whole, none of its parts dropped to make room for the rest', async () => {
     const spoolBytes = 256 * 1024;
-    ({ broker, aggregator, reporter } = await centralWithReporter(
-      work,
+    const { broker, aggregator, reporter } = await fixture.start(
       { site: 'site-b', sensor: 's2', runId: 'big-run' },
       { maxBytes: spoolBytes, segmentBytes: 32 * 1024 },
-    ));
+    );
 
     const store = new DeviceStore();
     const devices = 4000;
@@ -165,7 +168,7 @@ describe.skipIf(!mosquittoAvailable())('a snapshot larger than the spool, throug
     expect(await reporter.drained(60_000)).toBe(true);
     expect(reporter.spool.dropped).toEqual({ control: 0, snapshot: 0, delta: 0 });
     await until('every device of the snapshot', async () => {
-      const res = await fetch(`${aggregator!.httpUrl}/api/v1/devices?site=site-b&limit=1`);
+      const res = await fetch(`${aggregator.httpUrl}/api/v1/devices?site=site-b&limit=1`);
       return ((await res.json()) as { total: number }).total === devices;
     });
   }, 120_000);

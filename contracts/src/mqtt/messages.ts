@@ -118,6 +118,32 @@ export function encodeMessage(message: WireMessage): Buffer {
   return Buffer.from(JSON.stringify(message));
 }
 
+/** The envelope of an inventory message (everything but its devices), stamped now. */
+export function inventoryEnvelope(o: {
+  mode: 'snapshot' | 'delta';
+  seq: number;
+  runId: string;
+  agentVersion: string;
+  part?: { part: number; parts: number } | undefined;
+  zone?: string | undefined;
+}): Omit<InventoryMessage, 'devices'> {
+  const envelope: Omit<InventoryMessage, 'devices'> = {
+    schema: MESSAGE_SCHEMA_VERSION,
+    sentAt: new Date().toISOString(),
+    agentVersion: o.agentVersion,
+    kind: 'inventory',
+    mode: o.mode,
+    seq: o.seq,
+    runId: o.runId,
+  };
+  if (o.part) {
+    envelope.part = o.part.part;
+    envelope.parts = o.part.parts;
+  }
+  if (o.zone) envelope.zone = o.zone;
+  return envelope;
+}
+
 /**
  * An inventory message whose device records are already serialized, as the
  * bytes of their JSON array: the agent writes a large snapshot's records one

@@ -13,6 +13,7 @@ import {
   encodeMessage,
   type HeartbeatMessage,
   type InventoryMessage,
+  inventoryEnvelope,
   MAX_MESSAGE_BYTES,
   MESSAGE_SCHEMA_VERSION,
   type MessageKind,
@@ -305,18 +306,14 @@ export class Reporter {
     seq: number,
     part?: { part: number; parts: number },
   ): Promise<void> {
-    const envelope: Omit<InventoryMessage, 'devices'> = {
-      ...this.envelope(),
-      kind: 'inventory',
+    const envelope = inventoryEnvelope({
       mode,
       seq,
       runId: this.o.runId,
-    };
-    if (part) {
-      envelope.part = part.part;
-      envelope.parts = part.parts;
-    }
-    if (this.o.config.zone) envelope.zone = this.o.config.zone;
+      agentVersion: this.o.agentVersion,
+      part,
+      zone: this.o.config.zone,
+    });
     return this.publish('inventory', mode, encodeInventoryMessage(envelope, devicesJsonArray));
   }
 
