@@ -104,6 +104,36 @@ describe('aggregator with the embedded broker', () => {
     expect((await getJson(api, '/api/v1/devices?sort=bogus')).status).toBe(400);
   });
 
+  it('drops a multi-part snapshot left incomplete once the sender starts another, and its late parts', async () => {
+    const s3 = await sensor('site-c.s3');
+    const t = topic('site-c', 's3', 'inventory');
+    const part = (seq: number, partNo: number, parts: number, mac: string) =>
+      s3.publishAsync(
+        t,
+        inventory([device(mac)], { mode: 'snapshot', runId: 'run-parts', seq, part: partNo, parts }),
+        { qos: 1 },
+      );
+    // Snapshot A (seqs 100-102): two of its three parts arrive, then the agent stopped mid-way.
+    await part(100, 1, 3, '02:00:00:00:0a:01');
+    await part(101, 2, 3, '02:00:00:00:0a:02');
+    // Snapshot B (seqs 103-104), whole.
+    await part(103, 1, 2, '02:00:00:00:0b:01');
+    await part(104, 2, 2, '02:00:00:00:0b:02');
+    await eventually(async () => {
+      expect((await getJson(api, '/api/v1/devices?site=site-c')).body.total).toBe(2);
+    });
+    expect(await metric(api, 'hark_aggregator_snapshots_abandoned_total')).toBe(1);
+    // A's last part, late: dropped too, and A never applies.
+    await part(102, 3, 3, '02:00:00:00:0a:03');
+    await eventually(async () => {
+      expect(await metric(api, 'hark_aggregator_snapshots_abandoned_total')).toBe(2);
+    });
+    const ids = (await getJson(api, '/api/v1/devices?site=site-c')).body.items.map(
+      (d: { deviceId: string }) => d.deviceId,
+    );
+    expect(ids.sort()).toEqual(['mac:02:00:00:00:0b:01', 'mac:02:00:00:00:0b:02']);
+  });
+
   it('tracks sensor health from heartbeats and status', async () => {
     const s1 = await sensor('site-a.s1');
     await s1.publishAsync(topic('site-a', 's1', 'status'), status(true), { qos: 1, retain: true });

@@ -111,6 +111,16 @@ export class MessageHandler {
   /** Accepted messages waiting for their journal write. */
   private readonly pending = new Set<string>();
   private readonly partial = new Map<string, { gen: number; record: JournalRecord; part: number }[]>();
+  /**
+   * Per sender, the latest multi-part snapshot (its partial key, run and
+   * first seq), kept after it completes. An agent sends a snapshot's parts
+   * before anything of the next one, so when another one starts, an
+   * incomplete earlier one (cut off by a stop, a crash or a part that
+   * outgrew the limit) will never complete: it is dropped rather than held,
+   * with its payloads, forever; and so is any late part of an earlier one.
+   */
+  private readonly assembling = new Map<string, { key: string; run: string; first: number }>();
+  private readonly abandoned: Counter;
   /** Called after each durable inventory message (the aggregator schedules compaction). */
   onDurable: (() => void) | undefined;
 
@@ -143,6 +153,11 @@ export class MessageHandler {
     this.observations = new Counter({
       name: 'hark_aggregator_observations_total',
       help: 'Device records applied from inventory messages; each (runId, seq) is applied exactly once',
+      registers,
+    });
+    this.abandoned = new Counter({
+      name: 'hark_aggregator_snapshots_abandoned_total',
+      help: 'Multi-part snapshots dropped incomplete because the sender started another one (their late parts too)',
       registers,
     });
     this.skipped = new Counter({
@@ -306,7 +321,18 @@ export class MessageHandler {
     this.seen.add(run, message.seq);
     if (message.mode === 'snapshot' && message.parts && message.parts > 1 && message.part) {
       // Parts of one snapshot have consecutive seqs: part k has seq first + k - 1.
-      const key = `${run}#${message.seq - message.part + 1}`;
+      const first = message.seq - message.part + 1;
+      const key = `${run}#${first}`;
+      const sender = `${origin.site}.${origin.sensor}/${origin.node}`;
+      const current = this.assembling.get(sender);
+      if (current && current.key !== key) {
+        if (current.run === run && first < current.first) {
+          this.abandoned.inc(); // a late part of a snapshot already given up
+          return;
+        }
+        if (this.partial.delete(current.key)) this.abandoned.inc();
+      }
+      this.assembling.set(sender, { key, run, first });
       let parts = this.partial.get(key);
       if (!parts) {
         parts = [];
