@@ -106,7 +106,7 @@ export class Pipeline {
   private run(decoder: Decoder, v: PacketView): void {
     if (!decoder.match(v)) return;
     const store = this.store;
-    const key = decoder.repeatKey?.(v) ?? -1;
+    const key = decoder.repeatKey ? repeatKeyOf(decoder, v) : -1;
     const repeats = decoder.announces || key >= 0 ? this.repeats : undefined;
     if (repeats) {
       const devices = repeats.find(decoder, v, store.epoch, key);
@@ -130,6 +130,15 @@ export class Pipeline {
       this.stats.malformed++;
       this.stats.decodeErrors[decoder.name] = (this.stats.decodeErrors[decoder.name] ?? 0) + 1;
     }
+  }
+}
+
+/** The decoder's repeat key, or -1: a key it cannot compute (a damaged header) leaves the packet to decode(), which counts it. */
+function repeatKeyOf(decoder: Decoder, v: PacketView): number {
+  try {
+    return decoder.repeatKey!(v) ?? -1;
+  } catch {
+    return -1;
   }
 }
 

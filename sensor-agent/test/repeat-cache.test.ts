@@ -5,9 +5,11 @@
 // changes between two copies of a packet.
 import { describe, expect, it } from 'vitest';
 import type { Observation } from '../src/decoders/index.js';
+import { DecoderIndex } from '../src/decoders/registry.js';
+import type { Decoder } from '../src/decoders/types.js';
 import { DeviceStore } from '../src/inventory/store.js';
 import { buildInventory, Pipeline } from '../src/pipeline.js';
-import { ip4, mdnsAnnouncement } from '../src/simulate/encoders.js';
+import { ethernet, ip4, ipv4Udp, mdnsAnnouncement } from '../src/simulate/encoders.js';
 import { MISSING, manifest, pcap } from './support.js';
 
 describe.skipIf(MISSING)('repeat skipping on the real captures', () => {
@@ -120,5 +122,40 @@ describe('DeviceStore.epoch', () => {
     store.beginTrace();
     store.observe(obs({ mac: A, name: 'dhcpFingerprint', value: '1,3,6' }));
     expect(store.endTrace()).toBeUndefined();
+  });
+});
+
+describe('a repeat key that cannot be computed', () => {
+  it('leaves the packet to decode(), and nothing escapes the pipeline', () => {
+    let decoded = 0;
+    const probe: Decoder = {
+      name: 'probe',
+      family: 'udp',
+      keys: [9999],
+      match: () => true,
+      repeatKey: () => {
+        throw new RangeError('damaged header');
+      },
+      decode: () => {
+        decoded++;
+      },
+    };
+    const pipeline = new Pipeline({ decoders: new DecoderIndex([probe]) });
+    const mac = Buffer.from('02000000000a', 'hex');
+    const frame = ethernet(mac, mac, 0x0800, ipv4Udp('10.0.0.1', '10.0.0.2', 9999, 9999, Buffer.from('x')));
+    for (let i = 0; i < 2; i++)
+      expect(() =>
+        pipeline.process({
+          data: frame,
+          linkType: 1,
+          interfaceId: 0,
+          timestampMs: 1000 + i,
+          seconds: 1,
+          nanos: i * 1e6,
+          originalLength: frame.length,
+        }),
+      ).not.toThrow();
+    expect(decoded).toBe(2);
+    expect(pipeline.stats.repeats).toBe(0);
   });
 });
