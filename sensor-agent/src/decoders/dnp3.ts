@@ -31,11 +31,24 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   emitForHost(pkt, sink, 'dnp3', 'linkAddress', String(source), 0.85, 'link.source');
 }
 
+/**
+ * Cyclic polling: a frame says only the sender's role (the DIR bit) and
+ * its source link address, so those are the key. Anything decode() would
+ * reject, or skip as a continuation, is decoded.
+ */
+function repeatKey(pkt: PacketView): number | undefined {
+  const b = pkt.data;
+  const o = pkt.payloadOffset;
+  if (b.readUInt16BE(o) !== START || b[o + 2]! < 5) return undefined;
+  return b.readUInt16LE(o + 6) * 2 + (b[o + 3]! >> 7);
+}
+
 export const dnp3Decoder: Decoder = {
   name: 'dnp3',
   family: 'tcp',
   keys: [DNP3_PORT],
   match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= 10,
+  repeatKey,
   decode,
 };
 
@@ -44,5 +57,6 @@ export const dnp3UdpDecoder: Decoder = {
   family: 'udp',
   keys: [DNP3_PORT],
   match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= 10,
+  repeatKey,
   decode,
 };
