@@ -14,9 +14,10 @@
 // in transaction ids and values but not in what they tell) are compared by
 // that key instead of their bytes, with the same addresses, ports and TTL.
 //
-// Only decoders that declare `announces` or `repeatKey` use it. The cache is direct-mapped
-// (one slot per hash of sender and destination port; a collision, such as a
-// second decoder of the same packet, replaces the slot), so it is bounded
+// Only decoders that declare `announces` or `repeatKey` use it. The cache is
+// direct-mapped (one slot per hash of sender, destination port, IPv4
+// addresses and key; a collision, such as a second decoder of the same
+// packet, replaces the slot), so it is bounded
 // (SLOTS x at most MAX_BYTES) and costs one hash and one memcmp per decoded
 // packet. Compared: the addresses, TTL/hop limit and ports the decoders read,
 // and the protocol bytes; not the IPv4 identification or checksums, which

@@ -190,13 +190,7 @@ export class InventoryReports {
       // One record alone larger than the limit cannot be split; several that outgrew it could have been.
       if (array.bytes > max && array.count > 1) throw new SnapshotOutgrewError(p + 1, array.bytes, max);
       sent += array.count;
-      await this.out.ready?.();
-      await this.out.publishInventory(
-        'snapshot',
-        array.finish(),
-        first + p,
-        parts > 1 ? { part: p + 1, parts } : undefined,
-      );
+      await this.send('snapshot', first + p, parts > 1 ? { part: p + 1, parts } : undefined);
     }
     return { examined: devices.length, sent, messages: parts };
   }
@@ -218,8 +212,7 @@ export class InventoryReports {
       if (store.isCurrent(device) && this.remember(device, context)) {
         const text = JSON.stringify(store.recordOf(device, context));
         if (array.count > 0 && array.bytes + Buffer.byteLength(text) + 1 > max) {
-          await this.out.ready?.();
-          await this.out.publishInventory('delta', array.finish(), this.out.reserveSeq(1));
+          await this.send('delta', this.out.reserveSeq(1));
           messages++;
           array.reset();
         }
@@ -229,11 +222,20 @@ export class InventoryReports {
       if ((i + 1) % this.chunk === 0) await nextTurn();
     }
     if (array.count > 0) {
-      await this.out.ready?.();
-      await this.out.publishInventory('delta', array.finish(), this.out.reserveSeq(1));
+      await this.send('delta', this.out.reserveSeq(1));
       messages++;
     }
     return { examined: devices.length, sent, messages };
+  }
+
+  /** Sends what the array holds as one message, once the output is ready for it. */
+  private async send(
+    mode: 'snapshot' | 'delta',
+    seq: number,
+    part?: { part: number; parts: number },
+  ): Promise<void> {
+    await this.out.ready?.();
+    await this.out.publishInventory(mode, this.array.finish(), seq, part);
   }
 
   /**

@@ -97,55 +97,46 @@ export function createMetrics(sources: MetricsSources): Registry {
   });
   const reports = sources.reports;
   if (reports) {
-    const fromReports = (
-      name: string,
-      help: string,
-      read: (t: ReportTotals['delta']) => number,
-      kind: typeof Counter | typeof Gauge,
-    ) =>
-      new kind({
+    const fromReports = (name: string, help: string, read: (t: ReportTotals['delta']) => number) =>
+      new Counter({
         name,
         help,
         labelNames: ['mode'],
         registers: [registry],
         collect() {
           this.reset();
-          for (const [mode, t] of Object.entries(reports())) {
-            if (this instanceof Counter) this.inc({ mode }, read(t));
-            else (this as Gauge).set({ mode }, read(t));
-          }
+          for (const [mode, t] of Object.entries(reports())) this.inc({ mode }, read(t));
         },
       });
     fromReports(
       'hark_agent_reports_total',
       'Inventory reports made, per mode (snapshot, delta).',
       (t) => t.reports,
-      Counter,
     );
     fromReports(
       'hark_agent_reported_devices_total',
       'Device records sent in inventory reports, per mode.',
       (t) => t.devices,
-      Counter,
     );
     fromReports(
       'hark_agent_report_messages_total',
       'MQTT messages the inventory reports took, per mode.',
       (t) => t.messages,
-      Counter,
     );
     fromReports(
       'hark_agent_report_seconds_total',
       'Time spent building and spooling inventory reports, per mode (waits for room in the spool included).',
       (t) => t.seconds,
-      Counter,
     );
-    fromReports(
-      'hark_agent_last_report_seconds',
-      'How long the last inventory report took, per mode.',
-      (t) => t.lastSeconds,
-      Gauge,
-    );
+    new Gauge({
+      name: 'hark_agent_last_report_seconds',
+      help: 'How long the last inventory report took, per mode.',
+      labelNames: ['mode'],
+      registers: [registry],
+      collect() {
+        for (const [mode, t] of Object.entries(reports())) this.set({ mode }, t.lastSeconds);
+      },
+    });
   }
   const interfaces = sources.interfaces;
   if (interfaces) {

@@ -12,7 +12,6 @@ import {
   encodeInventoryMessage,
   encodeMessage,
   type HeartbeatMessage,
-  type InventoryMessage,
   inventoryEnvelope,
   MAX_MESSAGE_BYTES,
   MESSAGE_SCHEMA_VERSION,

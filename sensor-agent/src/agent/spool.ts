@@ -145,7 +145,7 @@ export class Spool {
     return this.entries.get(id);
   }
 
-  /** A pending message's payload (read from disk); undefined once it was acknowledged or dropped. */
+  /** A pending message's payload (held, else read from disk); undefined once it was acknowledged or dropped. */
   payload(entry: SpoolEntry): Buffer | undefined {
     if (!this.entries.has(entry.id) || this.closed) return undefined;
     const held = this.held.get(entry.id);

@@ -68,7 +68,7 @@ export const bacnetDecoder: Decoder = {
     if (type !== PDU_COMPLEX_ACK) return 0;
     if ((b[o]! & 0x08) !== 0 || b[o + 2] !== SERVICE_READ_PROPERTY) return 1;
     try {
-      return readPropertyAckObject(b, o + 3, end) >>> 22 === OBJECT_DEVICE ? undefined : 1;
+      return readPropertyAckHead(b, o + 3, end)[0] >>> 22 === OBJECT_DEVICE ? undefined : 1;
     } catch {
       return undefined; // decode() rejects it, and counts it
     }
@@ -227,10 +227,6 @@ function readPropertyAckHead(b: Buffer, o: number, end: number): [number, number
   }
   if (t !== 3 || l !== -6) throw new RangeError('ReadProperty-ACK value is not an opening tag 3');
   return [object, property, p];
-}
-
-function readPropertyAckObject(b: Buffer, o: number, end: number): number {
-  return readPropertyAckHead(b, o, end)[0];
 }
 
 function readPropertyAck(b: Buffer, o: number, end: number, emit: Emit): void {

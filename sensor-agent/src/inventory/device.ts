@@ -483,8 +483,7 @@ export function ip4List(device: Device): readonly number[] {
   return v === undefined ? NO_NUMBERS : typeof v === 'number' ? [v] : v;
 }
 
-/** Notes an IPv4 source address seen in a header: the hot path, once per IPv4 packet. */
-/** Adds a header-learned IPv4 source; true when it was new. */
+/** Notes an IPv4 source address seen in a header (the hot path, once per IPv4 packet); true when it was new. */
 export function addHeaderIp4(device: Device, ip: number): boolean {
   const h = device.headerIp4;
   if (h === undefined) device.headerIp4 = [ip];
