@@ -15,7 +15,23 @@ function both(schema: typeof observationSchema, rows: Record<string, unknown>[])
     libraryShredRecord(schema, row, a);
     fast(schema, row, b);
   }
-  return { library: a, fast: b };
+  return { library: unreadDistinctsDropped(schema, a), fast: b };
+}
+
+/**
+ * The writer reads a column's distinct values only for its statistics: where
+ * the schema turns those off, ours keeps none and the library's are never read.
+ */
+function unreadDistinctsDropped(schema: typeof observationSchema, buffer: Record<string, unknown>) {
+  const columns = (buffer as { columnData: Record<string, { distinct_values: Set<unknown> }> }).columnData;
+  for (const field of schema.fieldList) {
+    if ((field as { statistics?: boolean }).statistics === false) {
+      const library = columns[field.path.join(',')]!;
+      expect(library.distinct_values.size).toBeGreaterThan(0);
+      library.distinct_values = new Set();
+    }
+  }
+  return buffer;
 }
 
 describe('flat shredder', () => {
@@ -31,7 +47,8 @@ describe('flat shredder', () => {
       device_id: `mac:02:00:00:00:00:0${i}`,
       received_at: new Date(1_700_000_000_000 + i),
       last_seen: new Date(1_700_000_000_500 + i),
-      record: JSON.stringify({ id: i }),
+      // The history passes records as slices of the payload (Buffers), or re-encoded (strings).
+      record: i % 2 ? Buffer.from(JSON.stringify({ id: i })) : JSON.stringify({ id: i }),
     }));
     const { library, fast: ours } = both(observationSchema, rows);
     expect(ours).toEqual(library);
@@ -87,7 +104,7 @@ describe('flat shredder', () => {
       }
       expect(libraryError).not.toBe('');
       expect(() => fast(observationSchema, bad, b)).toThrow(libraryError);
-      expect(b).toEqual(a);
+      expect(b).toEqual(unreadDistinctsDropped(observationSchema, a));
     }
   });
 });

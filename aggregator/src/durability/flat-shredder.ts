@@ -36,8 +36,13 @@ interface FlatField {
   required: boolean;
   dLevelMax: number;
   rLevelMax: number;
+  /** False when the schema turns the column's statistics off: its distinct values are then never read. */
+  statistics: boolean;
   // The library's field definition, passed back to its toPrimitive.
   field: unknown;
+  /** The last string converted for this column and its bytes: most columns repeat within a message. */
+  lastString: string | undefined;
+  lastBytes: unknown;
 }
 
 type Shred = (schema: Schema, record: Record<string, unknown>, buffer: RowBuffer) => void;
@@ -63,7 +68,10 @@ function flat(schema: Schema): FlatField[] | null {
       required: f.repetitionType === 'REQUIRED',
       dLevelMax: f.dLevelMax as number,
       rLevelMax: f.rLevelMax as number,
+      statistics: f.statistics !== false,
       field: f,
+      lastString: undefined,
+      lastBytes: undefined,
     });
   }
   flatFields.set(schema, fields);
@@ -116,12 +124,22 @@ export function flatShredder(original: Shred): Shred {
       const values = Array.isArray(v) ? v : [v];
       for (let i = 0; i < values.length; i++) {
         const value = values[i];
-        column.distinct_values.add(value);
-        const primitive = parquetTypes.toPrimitive(
-          f.type,
-          value,
-          f.field as Parameters<typeof parquetTypes.toPrimitive>[2],
-        );
+        if (f.statistics) column.distinct_values.add(value);
+        let primitive: unknown;
+        if (f.type === 'UTF8' && Buffer.isBuffer(value))
+          primitive = value; // already its bytes
+        else if (f.type === 'UTF8' && value === f.lastString) primitive = f.lastBytes;
+        else {
+          primitive = parquetTypes.toPrimitive(
+            f.type,
+            value,
+            f.field as Parameters<typeof parquetTypes.toPrimitive>[2],
+          );
+          if (f.type === 'UTF8' && typeof value === 'string') {
+            f.lastString = value;
+            f.lastBytes = primitive;
+          }
+        }
         if (primitive !== undefined) column.values.push(primitive);
         column.rlevels.push(i === 0 ? 0 : f.rLevelMax);
         column.dlevels.push(f.dLevelMax);
