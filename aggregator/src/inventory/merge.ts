@@ -40,30 +40,54 @@ export interface MergedView extends MergedAttributes {
   lastSeen: string;
 }
 
+/**
+ * `a` is a later instant than `b`. Timestamps are validated RFC 3339; two in
+ * UTC ("Z") of the same length have the same shape, so they compare as text,
+ * which spares parsing both on every merge and every update.
+ */
+export function later(a: string, b: string): boolean {
+  if (a.length === b.length && a.endsWith('Z') && b.endsWith('Z')) return a > b;
+  return Date.parse(a) > Date.parse(b);
+}
+
 /** When the attribute was last supported by evidence; the record's lastSeen if it carries none. */
-function newestEvidence(attribute: Attribute, fallback: string): number {
-  let newest = Number.NEGATIVE_INFINITY;
-  for (const e of attribute.evidence) newest = Math.max(newest, Date.parse(e.seen));
-  return Number.isFinite(newest) ? newest : Date.parse(fallback);
+function newestEvidence(attribute: Attribute, fallback: string): string {
+  const evidence = attribute.evidence;
+  if (evidence.length === 0) return fallback;
+  let newest = evidence[0]!.seen;
+  for (let i = 1; i < evidence.length; i++) if (later(evidence[i]!.seen, newest)) newest = evidence[i]!.seen;
+  return newest;
 }
 
 /** Highest confidence wins; between equals, the most recent evidence. */
 export function preferAttribute(
-  current: { attribute: Attribute; seen: number } | undefined,
-  candidate: { attribute: Attribute; seen: number },
+  current: { attribute: Attribute; seen: string } | undefined,
+  candidate: { attribute: Attribute; seen: string },
 ): boolean {
   if (!current) return true;
   if (candidate.attribute.confidence !== current.attribute.confidence) {
     return candidate.attribute.confidence > current.attribute.confidence;
   }
-  return candidate.seen > current.seen;
+  return later(candidate.seen, current.seen);
 }
 
-const union = (lists: Iterable<string[]>): string[] => {
+/** The sorted union of the lists; when they are all one sorted, unique list (the common case), that list. */
+const union = (lists: string[][]): string[] => {
+  const first = sortedUnique(lists[0]!);
+  if (lists.every((list) => sameItems(list, first))) return first;
   const all = new Set<string>();
   for (const list of lists) for (const item of list) all.add(item);
   return [...all].sort();
 };
+
+function sameItems(a: string[], b: string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * What `union([list])` gives, without a set and a sort when the list is
@@ -110,25 +134,15 @@ export function mergeInto<T extends object>(target: T, observations: readonly Ob
   const records = observations.map((o) => o.record);
   let firstSeen = records[0]!.firstSeen;
   let lastSeen = records[0]!.lastSeen;
-  let first = Date.parse(firstSeen);
-  let last = Date.parse(lastSeen);
   for (const r of records) {
-    const f = Date.parse(r.firstSeen);
-    const l = Date.parse(r.lastSeen);
-    if (f < first) {
-      first = f;
-      firstSeen = r.firstSeen;
-    }
-    if (l > last) {
-      last = l;
-      lastSeen = r.lastSeen;
-    }
+    if (later(firstSeen, r.firstSeen)) firstSeen = r.firstSeen;
+    if (later(r.lastSeen, lastSeen)) lastSeen = r.lastSeen;
   }
 
   view.sensors = [...new Set(observations.map((o) => o.sensor))].sort();
   view.observers = observations
     .map((o) => ({ sensor: o.sensor, node: o.node, lastSeen: o.record.lastSeen }))
-    .sort((a, b) => a.sensor.localeCompare(b.sensor) || a.node.localeCompare(b.node));
+    .sort((a, b) => byText(a.sensor, b.sensor) || byText(a.node, b.node));
   view.macs = union(records.map((r) => r.macs));
   view.ipv4 = union(records.map((r) => r.ipv4));
   view.ipv6 = union(records.map((r) => r.ipv6));
@@ -137,7 +151,7 @@ export function mergeInto<T extends object>(target: T, observations: readonly Ob
   view.lastSeen = lastSeen;
 
   for (const name of ATTRIBUTE_NAMES) {
-    let best: { attribute: Attribute; seen: number; sensor: string } | undefined;
+    let best: { attribute: Attribute; seen: string; sensor: string } | undefined;
     for (const o of observations) {
       const attribute = o.record[name];
       if (!attribute) continue;

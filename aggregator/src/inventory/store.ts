@@ -5,7 +5,7 @@
 import type { AttributeName, DeviceRecord } from '@hark/contracts/inventory';
 import type { InventoryMessage } from '@hark/contracts/mqtt';
 import { deviceKey } from './device-id.js';
-import { type MergedView, mergeInto, type Observation } from './merge.js';
+import { later, type MergedView, mergeInto, type Observation } from './merge.js';
 import { type DeviceQuery, queryDevices } from './query.js';
 
 export interface Device extends MergedView {
@@ -151,16 +151,6 @@ export class InventoryStore {
     }
     return sites;
   }
-}
-
-/**
- * `a` is a later instant than `b`. Timestamps are validated RFC 3339; two in
- * UTC ("Z") of the same length have the same shape, so they compare as text,
- * which spares parsing both for every device of every message.
- */
-function later(a: string, b: string): boolean {
-  if (a.length === b.length && a.endsWith('Z') && b.endsWith('Z')) return a > b;
-  return Date.parse(a) > Date.parse(b);
 }
 
 /** The merged device (its identity, then the merge of its observations), built on first read. */
