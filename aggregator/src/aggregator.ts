@@ -9,6 +9,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { DEFAULTS, loadPem, type PemSource } from './config.js';
 import { Backpressure, DEFAULT_HELD_LIMIT_BYTES } from './durability/backpressure.js';
 import { HistoryClient } from './durability/history-client.js';
+import { HistoryReader } from './durability/history-reader.js';
 import { Journal } from './durability/journal.js';
 import { FleetRegistry } from './fleet/registry.js';
 import { buildHttpServer } from './http/server.js';
@@ -262,8 +263,11 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     // simply not be up yet; the client retries and /readyz tells.
     if (broker) await ingest.whenReady(options.readyTimeoutMs ?? 15_000);
 
+    const historyReader = options.dataDir ? new HistoryReader(join(options.dataDir, 'history')) : undefined;
+    if (historyReader) cleanups.push(async () => historyReader.close());
     const app: FastifyInstance = await buildHttpServer({
       inventory,
+      history: historyReader,
       fleet,
       registry,
       isReady: () => ingest.ready,

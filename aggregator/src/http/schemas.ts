@@ -1,6 +1,7 @@
 // JSON schemas of the HTTP API. Fastify validates requests and serialises
 // responses with them (unknown fields are dropped on the way out, so nothing
 // internal leaks), and @fastify/swagger publishes them as OpenAPI.
+import { DeviceRecord } from '@hark/contracts/inventory';
 import { SORT_FIELDS } from '../inventory/query.js';
 
 const dateTime = { type: 'string', format: 'date-time' } as const;
@@ -110,6 +111,41 @@ export const deviceListResponse = {
   type: 'object',
   properties: { items: { type: 'array', items: { $ref: 'Device#' } }, total: { type: 'integer' } },
   required: ['items', 'total'],
+} as const;
+
+/** The wire's device record schema (contracts), as plain JSON Schema for Fastify and OpenAPI. */
+const deviceRecord: object = { ...DeviceRecord, description: 'The device record as the sensor sent it.' };
+
+export const deviceHistoryQuery = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    offset: { type: 'integer', minimum: 0, default: 0 },
+  },
+  additionalProperties: false,
+} as const;
+
+export const deviceHistoryResponse = {
+  type: 'object',
+  properties: {
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          receivedAt: { ...dateTime, description: 'When the aggregator received the message.' },
+          sensor: { type: 'string' },
+          node: { type: 'string' },
+          runId: { type: 'string' },
+          seq: { type: 'integer' },
+          mode: { type: 'string', enum: ['snapshot', 'delta'] },
+          record: deviceRecord,
+        },
+        required: ['receivedAt', 'sensor', 'node', 'runId', 'seq', 'mode', 'record'],
+      },
+    },
+  },
+  required: ['items'],
 } as const;
 
 const captureStats = {

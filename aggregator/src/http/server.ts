@@ -2,6 +2,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { HistoryReader } from '../durability/history-reader.js';
 import type { FleetRegistry } from '../fleet/registry.js';
 import type { InventoryStore } from '../inventory/store.js';
 import type { Logger } from '../log.js';
@@ -13,6 +14,8 @@ import { deviceSchema, sensorSchema } from './schemas.js';
 
 export interface HttpServerOptions {
   inventory: InventoryStore;
+  /** Reads devices' histories from the Parquet log; undefined without a data directory. */
+  history?: HistoryReader | undefined;
   fleet: FleetRegistry;
   registry: Registry;
   isReady: () => boolean;
@@ -41,7 +44,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
 
-  deviceRoutes(app, options.inventory);
+  deviceRoutes(app, options.inventory, options.history);
   fleetRoutes(app, options.fleet, options.inventory);
   healthRoutes(app, options.registry, options.isReady);
   await uiRoutes(app);

@@ -1,0 +1,100 @@
+// A device's history, read back from the Parquet observation log
+// (history.ts) with DuckDB: every record a sensor reported for the device,
+// newest first. DuckDB is the engine made for this: it prunes by the site's
+// partition directory, reads only the device_id column to find the rows, and
+// fetches their records after; parquetjs would decode every column of every
+// row in JavaScript.
+//
+// It reads the finished files only, those of compacted generations (renamed
+// into place atomically), so the log is at most one compaction interval
+// behind the live inventory. DuckDB runs with one thread and a memory cap, as
+// its queries share the machine with ingest.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DeviceRecord } from '@hark/contracts/inventory';
+
+export interface HistoryEntry {
+  /** When the aggregator received the message (ISO 8601). */
+  receivedAt: string;
+  sensor: string;
+  node: string;
+  runId: string;
+  seq: number;
+  mode: string;
+  /** The device record the sensor sent. */
+  record: DeviceRecord;
+}
+
+export interface DeviceHistoryQuery {
+  site: string;
+  zone: string | undefined;
+  deviceId: string;
+  limit: number;
+  offset: number;
+}
+
+/** Site names become directory names and a glob: only these characters reach one. */
+const SAFE_SITE = /^[A-Za-z0-9_.-]+$/;
+
+export class HistoryReader {
+  private connection: Promise<DuckDBConnection> | undefined;
+  private instance: DuckDBInstance | undefined;
+
+  constructor(private readonly dir: string) {}
+
+  /** The device's observations, newest first; empty when the history holds none yet. */
+  async deviceHistory(q: DeviceHistoryQuery): Promise<HistoryEntry[]> {
+    if (!SAFE_SITE.test(q.site)) return [];
+    const siteDir = join(this.dir, 'observations', `site=${q.site}`);
+    if (!existsSync(siteDir)) return [];
+    const glob = join(siteDir, 'date=*', 'observations-*.parquet');
+    const connection = await this.connect();
+    const reader = await connection
+      .runAndReadAll(
+        `select strftime(received_at, '%Y-%m-%dT%H:%M:%S.%gZ') as received_at, sensor, node, run_id, seq::DOUBLE as seq, mode, record
+       from read_parquet('${glob.replaceAll("'", "''")}')
+       where device_id = $device and ${q.zone === undefined ? 'zone is null' : 'zone = $zone'}
+       order by received_at desc, seq desc, sensor, node
+       limit $limit offset $offset`,
+        {
+          device: q.deviceId,
+          ...(q.zone === undefined ? {} : { zone: q.zone }),
+          limit: q.limit,
+          offset: q.offset,
+        },
+      )
+      // Files are still being written (before the site's first compaction): no history yet.
+      .catch((err: Error) => {
+        if (err.message.includes('No files found')) return undefined;
+        throw err;
+      });
+    if (!reader) return [];
+    return (reader.getRowObjects() as Record<string, unknown>[]).map((r) => ({
+      receivedAt: String(r.received_at),
+      sensor: String(r.sensor),
+      node: String(r.node),
+      runId: String(r.run_id),
+      seq: Number(r.seq),
+      mode: String(r.mode),
+      record: JSON.parse(String(r.record)) as DeviceRecord,
+    }));
+  }
+
+  close(): void {
+    if (!this.connection) return;
+    void this.connection.then((c) => c.closeSync()).catch(() => undefined);
+    this.instance?.closeSync();
+    this.connection = undefined;
+  }
+
+  private connect(): Promise<DuckDBConnection> {
+    this.connection ??= DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '256MB' }).then(
+      (instance) => {
+        this.instance = instance;
+        return instance.connect();
+      },
+    );
+    return this.connection;
+  }
+}
