@@ -58,6 +58,13 @@ async function refreshDevices() {
   state.total = total;
   const rows = items.map((d) => {
     const row = el('tr');
+    row.className = 'clickable';
+    row.tabIndex = 0;
+    row.title = 'Evidence and history';
+    row.addEventListener('click', () => showDevice(d.id).catch(showError));
+    row.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') showDevice(d.id).catch(showError);
+    });
     const seen = el('td', ago(d.lastSeen));
     seen.title = d.lastSeen;
     row.append(
@@ -86,6 +93,73 @@ async function refreshDevices() {
   $('#page').textContent = total ? `${state.offset + 1}–${last} of ${total}` : '';
   $('#prev').disabled = state.offset === 0;
   $('#next').disabled = last >= total;
+}
+
+const ATTRIBUTES = [
+  ['vendor', 'Vendor (registry)'],
+  ['manufacturer', 'Manufacturer (declared)'],
+  ['model', 'Model'],
+  ['firmwareVersion', 'Firmware'],
+  ['serialNumber', 'Serial number'],
+  ['os', 'OS'],
+  ['hostname', 'Hostname'],
+  ['category', 'Category'],
+  ['type', 'Type'],
+];
+
+function row(...cells) {
+  const tr = el('tr');
+  tr.append(...cells.map((c) => (c instanceof Node ? c : el('td', c))));
+  return tr;
+}
+
+/** One device: every attribute with its confidence, source sensor and evidence; then its history. */
+async function showDevice(id) {
+  const path = `/api/v1/devices/${encodeURIComponent(id)}`;
+  const [device, history] = await Promise.all([getJson(path), getJson(`${path}/history?limit=50`)]);
+  $('#device-title').textContent = device.hostname?.value ?? device.deviceId;
+  $('#device-summary').textContent = [
+    device.zone ? `${device.site} / ${device.zone}` : device.site,
+    [...device.ipv4, ...device.ipv6, ...device.macs].join(' · '),
+    `first seen ${new Date(device.firstSeen).toLocaleString()}`,
+    `last seen ${new Date(device.lastSeen).toLocaleString()}`,
+    `seen by ${device.observers.map((o) => `${o.sensor}/${o.node}`).join(', ')}`,
+  ].join('  —  ');
+  const attributes = [];
+  for (const [name, label] of ATTRIBUTES) {
+    const a = device[name];
+    if (!a) continue;
+    const evidence = el('td');
+    for (const e of a.evidence) {
+      const value = e.value !== undefined ? ` = ${e.value}` : '';
+      const line = el('div', `${e.protocol} ${e.field}${value}`, 'mono');
+      line.title = `seen ${e.seen}`;
+      evidence.append(line);
+    }
+    attributes.push(row(label, a.value, a.confidence.toFixed(2), a.sensor, evidence));
+  }
+  if (attributes.length === 0) attributes.push(row('—', 'no attributes yet', '', '', ''));
+  $('#attribute-rows').replaceChildren(...attributes);
+  const entries = history.items.map((h) =>
+    row(
+      new Date(h.receivedAt).toLocaleString(),
+      `${h.sensor}/${h.node}`,
+      h.mode,
+      h.record.hostname?.value ?? '—',
+      h.record.vendor?.value ?? '—',
+      h.record.model?.value ?? '—',
+      [...h.record.ipv4, ...h.record.ipv6].join(', ') || '—',
+    ),
+  );
+  if (entries.length === 0)
+    entries.push(row('Not in the history yet (it is written at each compaction).', '', '', '', '', '', ''));
+  $('#history-rows').replaceChildren(...entries);
+  $('#device-detail').showModal();
+}
+
+function showError(err) {
+  $('#status').textContent = err.message;
+  $('#status').classList.add('error');
 }
 
 async function refreshFleet() {
@@ -172,6 +246,7 @@ $('#next').addEventListener('click', () => {
   state.offset += PAGE_SIZE;
   refreshDevices().catch(() => {});
 });
+$('#close-detail').addEventListener('click', () => $('#device-detail').close());
 window.addEventListener('hashchange', showView);
 
 showView();

@@ -1,0 +1,148 @@
+// The web UI in a real browser (Debian's Chromium, driven by playwright-core)
+// against a real aggregator: devices published through the embedded broker
+// show in the table, the search narrows it, a click opens the device with its
+// evidence and its history from the Parquet log, the fleet view lists the
+// sensors, and a hostile hostname is shown as text, never run as markup.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { topicFor } from '@hark/contracts/mqtt';
+import type { MqttClient } from 'mqtt';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningAggregator, startAggregator } from '../src/index.js';
+import { silentLogger } from '../src/log.js';
+import {
+  attribute,
+  connectSensor,
+  createPki,
+  device,
+  eventually,
+  getJson,
+  heartbeat,
+  inventory,
+} from './helpers.js';
+
+const CHROMIUM = process.env.HARK_CHROMIUM ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available)
+  console.warn(
+    `ui.test: skipped, no Chromium at ${CHROMIUM} (apt-get install chromium, or set HARK_CHROMIUM)`,
+  );
+
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+
+describe.skipIf(!available)('web UI in Chromium', () => {
+  let aggregator: RunningAggregator;
+  let browser: Browser;
+  let sensor: MqttClient;
+  let work: string;
+
+  beforeAll(async () => {
+    const pki = await createPki();
+    work = mkdtempSync(join(tmpdir(), 'hark-ui-'));
+    aggregator = await startAggregator({
+      http: { port: 0, host: '127.0.0.1' },
+      embeddedBroker: { port: 0, host: '127.0.0.1' },
+      tls: {
+        ca: pki.ca.certPem,
+        serverCert: pki.server.certPem,
+        serverKey: pki.server.keyPem,
+        clientCert: pki.aggregator.certPem,
+        clientKey: pki.aggregator.keyPem,
+      },
+      dataDir: join(work, 'data'),
+      logger: silentLogger,
+    });
+    sensor = await connectSensor(
+      `mqtts://127.0.0.1:${aggregator.brokerPort}`,
+      pki.ca.certPem,
+      await pki.sensor('plant-1.s1'),
+      { clientId: 'plant-1.s1.edge-1' },
+    );
+    const topic = (kind: 'inventory' | 'heartbeat') =>
+      topicFor('hark', { site: 'plant-1', sensor: 's1', node: 'edge-1' }, kind);
+    await sensor.publishAsync(topic('heartbeat'), heartbeat(), { qos: 1 });
+    for (const [i, firmware] of ['V4.2.0', 'V4.2.3'].entries()) {
+      const seen = new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString();
+      await sensor.publishAsync(
+        topic('inventory'),
+        inventory(
+          [
+            device('00:1b:1b:00:00:01', {
+              ipv4: ['10.1.0.10'],
+              protocols: ['s7comm', 'profinet'],
+              lastSeen: seen,
+              vendor: attribute('Siemens', 0.95, seen),
+              model: attribute('S7-1500', 0.9, seen),
+              firmwareVersion: attribute(firmware, 0.9, seen),
+              type: attribute('plc', 0.8, seen),
+              hostname: attribute('plc-line-1', 0.7, seen),
+            }),
+            device('02:00:00:00:00:66', { ipv4: ['10.1.0.66'], hostname: attribute(HOSTILE, 0.5, seen) }),
+          ],
+          { runId: 'ui-run', seq: i },
+        ),
+        { qos: 1 },
+      );
+    }
+    await eventually(async () => {
+      expect((await getJson(aggregator.httpUrl, '/api/v1/devices?site=plant-1')).body.total).toBe(2);
+    });
+    await aggregator.compact();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+      ],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await sensor?.endAsync(true);
+    await aggregator?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('lists, searches and opens a device with its evidence and history; shows the fleet', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(aggregator.httpUrl);
+
+    const rows = page.locator('#device-rows tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    await expect.poll(() => page.locator('#device-count').textContent()).toBe('2');
+    // The hostile hostname is text in its cell; no element was made of it, nothing ran.
+    await expect.poll(() => page.locator('#device-rows').textContent()).toContain(HOSTILE);
+    expect(await page.locator('#device-rows img').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+
+    await page.fill('input[name="q"]', 'siemens');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain('S7-1500');
+
+    await rows.first().click();
+    const dialog = page.locator('#device-detail');
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await page.locator('#device-title').textContent()).toBe('plc-line-1');
+    const attributes = await page.locator('#attribute-rows').textContent();
+    expect(attributes).toContain('Firmware');
+    expect(attributes).toContain('V4.2.3');
+    expect(attributes).toContain('dhcp test = Siemens');
+    // The history: both reports, newest first, each with the firmware it stated.
+    const history = page.locator('#history-rows tr');
+    await expect.poll(() => history.count()).toBe(2);
+    expect(await history.first().textContent()).toContain('s1/edge-1');
+    await page.click('#close-detail');
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+
+    await page.click('nav a[data-view="fleet"]');
+    await expect.poll(() => page.locator('#sensor-rows').textContent()).toContain('plant-1.s1');
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
