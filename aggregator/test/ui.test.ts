@@ -120,7 +120,7 @@ describe.skipIf(!available)('web UI in Chromium', () => {
     // The hostile hostname is text in its cell; no element was made of it, nothing ran.
     await expect.poll(() => page.locator('#device-rows').textContent()).toContain(HOSTILE);
     expect(await page.locator('#device-rows img').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
 
     await page.fill('input[name="q"]', 'siemens');
     await expect.poll(() => rows.count()).toBe(1);
