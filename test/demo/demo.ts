@@ -53,6 +53,10 @@ async function main(): Promise<void> {
       clientCert: aggregatorClient.certPem,
       clientKey: aggregatorClient.keyPem,
     },
+    // Durable, with the Parquet history a device's history is read from; compacted every 10 s
+    // (60 s in production) so the demo's histories fill while you watch.
+    dataDir: join(work, 'aggregator'),
+    compaction: { intervalMs: 10_000 },
     logger: log,
   });
 
@@ -104,8 +108,9 @@ async function main(): Promise<void> {
     Devices API  ${url}/api/v1/devices
     Sensors API  ${url}/api/v1/sensors
     Metrics      ${url}/metrics
+    Data         ${join(work, 'aggregator')} (write-ahead log, Parquet history; removed on stop)
 
-  Devices appear as they speak. Ctrl-C to stop.
+  Devices appear as they speak; click one for its evidence and history. Ctrl-C to stop.
 `);
   const progress = setInterval(async () => {
     try {
