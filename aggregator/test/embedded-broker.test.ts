@@ -4,8 +4,7 @@
 import { MAX_MESSAGE_BYTES, topicFor } from '@hark/contracts/mqtt';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_PACKET_BYTES, type RunningAggregator, startAggregator } from '../src/index.js';
-import { silentLogger } from '../src/log.js';
+import { DEFAULT_MAX_PACKET_BYTES, type RunningAggregator } from '../src/index.js';
 import {
   attribute,
   closed,
@@ -17,6 +16,7 @@ import {
   heartbeat,
   inventory,
   metric,
+  startWithEmbeddedBroker,
   status,
   type TestPki,
   tryConnect,
@@ -42,18 +42,7 @@ describe('aggregator with the embedded broker', () => {
 
   beforeAll(async () => {
     pki = await createPki();
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
-      embeddedBroker: { port: 0, host: '127.0.0.1' },
-      tls: {
-        ca: pki.ca.certPem,
-        serverCert: pki.server.certPem,
-        serverKey: pki.server.keyPem,
-        clientCert: pki.aggregator.certPem,
-        clientKey: pki.aggregator.keyPem,
-      },
-      logger: silentLogger,
-    });
+    aggregator = await startWithEmbeddedBroker(pki);
     url = `mqtts://127.0.0.1:${aggregator.brokerPort}`;
     api = aggregator.httpUrl;
   });

@@ -13,6 +13,8 @@ import {
 } from '@hark/contracts/mqtt';
 import { pki } from '@hark/operator';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { type AggregatorOptions, type RunningAggregator, startAggregator } from '../src/index.js';
+import { silentLogger } from '../src/log.js';
 
 export interface Identity {
   certPem: string;
@@ -274,4 +276,24 @@ export function crlFrom(
       crlNumber: Math.floor(now.getTime() / 1000),
     },
   );
+}
+
+/** An aggregator with its embedded broker on loopback ports of its choosing, trusting `pki`'s CA; silent. */
+export function startWithEmbeddedBroker(
+  testPki: TestPki,
+  options: Partial<AggregatorOptions> = {},
+): Promise<RunningAggregator> {
+  return startAggregator({
+    http: { port: 0, host: '127.0.0.1' },
+    embeddedBroker: { port: 0, host: '127.0.0.1' },
+    tls: {
+      ca: testPki.ca.certPem,
+      serverCert: testPki.server.certPem,
+      serverKey: testPki.server.keyPem,
+      clientCert: testPki.aggregator.certPem,
+      clientKey: testPki.aggregator.keyPem,
+    },
+    logger: silentLogger,
+    ...options,
+  });
 }

@@ -7,9 +7,17 @@ import { join } from 'node:path';
 import { topicFor } from '@hark/contracts/mqtt';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningAggregator, startAggregator } from '../src/index.js';
-import { silentLogger } from '../src/log.js';
-import { attribute, connectSensor, createPki, device, eventually, getJson, inventory } from './helpers.js';
+import type { RunningAggregator } from '../src/index.js';
+import {
+  attribute,
+  connectSensor,
+  createPki,
+  device,
+  eventually,
+  getJson,
+  inventory,
+  startWithEmbeddedBroker,
+} from './helpers.js';
 
 const MAC = '02:00:00:00:10:01';
 
@@ -21,18 +29,8 @@ describe('device history API', () => {
   beforeAll(async () => {
     const pki = await createPki();
     work = mkdtempSync(join(tmpdir(), 'hark-history-api-'));
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
-      embeddedBroker: { port: 0, host: '127.0.0.1' },
-      tls: {
-        ca: pki.ca.certPem,
-        serverCert: pki.server.certPem,
-        serverKey: pki.server.keyPem,
-        clientCert: pki.aggregator.certPem,
-        clientKey: pki.aggregator.keyPem,
-      },
+    aggregator = await startWithEmbeddedBroker(pki, {
       dataDir: join(work, 'data'),
-      logger: silentLogger,
     });
     const url = `mqtts://127.0.0.1:${aggregator.brokerPort}`;
     sensors = [

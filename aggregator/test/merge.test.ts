@@ -4,9 +4,17 @@
 import { topicFor } from '@hark/contracts/mqtt';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InventoryStore, type RunningAggregator, startAggregator } from '../src/index.js';
-import { silentLogger } from '../src/log.js';
-import { attribute, connectSensor, createPki, device, eventually, getJson, inventory } from './helpers.js';
+import { InventoryStore, type RunningAggregator } from '../src/index.js';
+import {
+  attribute,
+  connectSensor,
+  createPki,
+  device,
+  eventually,
+  getJson,
+  inventory,
+  startWithEmbeddedBroker,
+} from './helpers.js';
 
 const MAC = '00:aa:bb:cc:dd:01';
 
@@ -16,18 +24,7 @@ describe('merging through the embedded broker', () => {
 
   beforeAll(async () => {
     const pki = await createPki();
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
-      embeddedBroker: { port: 0, host: '127.0.0.1' },
-      tls: {
-        ca: pki.ca.certPem,
-        serverCert: pki.server.certPem,
-        serverKey: pki.server.keyPem,
-        clientCert: pki.aggregator.certPem,
-        clientKey: pki.aggregator.keyPem,
-      },
-      logger: silentLogger,
-    });
+    aggregator = await startWithEmbeddedBroker(pki);
     const url = `mqtts://127.0.0.1:${aggregator.brokerPort}`;
     for (const cn of ['site-a.s1', 'site-a.s2', 'site-b.s1']) {
       clients.push(await connectSensor(url, pki.ca.certPem, await pki.sensor(cn), { clientId: cn }));

@@ -10,8 +10,7 @@ import { topicFor } from '@hark/contracts/mqtt';
 import type { MqttClient } from 'mqtt';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningAggregator, startAggregator } from '../src/index.js';
-import { silentLogger } from '../src/log.js';
+import type { RunningAggregator } from '../src/index.js';
 import {
   attribute,
   connectSensor,
@@ -21,6 +20,7 @@ import {
   getJson,
   heartbeat,
   inventory,
+  startWithEmbeddedBroker,
 } from './helpers.js';
 
 const CHROMIUM = process.env.HARK_CHROMIUM ?? '/usr/bin/chromium';
@@ -41,18 +41,8 @@ describe.skipIf(!available)('web UI in Chromium', () => {
   beforeAll(async () => {
     const pki = await createPki();
     work = mkdtempSync(join(tmpdir(), 'hark-ui-'));
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
-      embeddedBroker: { port: 0, host: '127.0.0.1' },
-      tls: {
-        ca: pki.ca.certPem,
-        serverCert: pki.server.certPem,
-        serverKey: pki.server.keyPem,
-        clientCert: pki.aggregator.certPem,
-        clientKey: pki.aggregator.keyPem,
-      },
+    aggregator = await startWithEmbeddedBroker(pki, {
       dataDir: join(work, 'data'),
-      logger: silentLogger,
     });
     sensor = await connectSensor(
       `mqtts://127.0.0.1:${aggregator.brokerPort}`,
