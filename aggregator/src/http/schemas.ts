@@ -86,6 +86,12 @@ export const deviceSchema = {
   ],
 } as const;
 
+/** limit/offset paging, as every list in the API takes it. */
+const paging = {
+  limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  offset: { type: 'integer', minimum: 0, default: 0 },
+} as const;
+
 export const deviceListQuery = {
   type: 'object',
   properties: {
@@ -101,8 +107,7 @@ export const deviceListQuery = {
       default: '-lastSeen',
       description: `One of ${SORT_FIELDS.join(', ')}; prefix "-" for descending.`,
     },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-    offset: { type: 'integer', minimum: 0, default: 0 },
+    ...paging,
   },
   additionalProperties: false,
 } as const;
@@ -119,8 +124,7 @@ const deviceRecord: object = { ...DeviceRecord, description: 'The device record 
 export const deviceHistoryQuery = {
   type: 'object',
   properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-    offset: { type: 'integer', minimum: 0, default: 0 },
+    ...paging,
   },
   additionalProperties: false,
 } as const;
