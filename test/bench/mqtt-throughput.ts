@@ -441,11 +441,13 @@ export const mqttThroughput: Benchmark = {
         (await aggregator!.registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0;
       const behind = await gauge('hark_aggregator_history_backlog_bytes');
       // The history is written asynchronously: when did it hold every observation too?
-      await until(
-        'the Parquet history to catch up',
-        async () => (await gauge('hark_aggregator_history_backlog_bytes')) === 0,
-        120_000,
-      );
+      const historyCaughtUp = () =>
+        until(
+          'the Parquet history to catch up',
+          async () => (await gauge('hark_aggregator_history_backlog_bytes')) === 0,
+          120_000,
+        );
+      await historyCaughtUp();
       const historySeconds = (Date.now() - harkStart) / 1000;
       lines.push(
         `  Parquet history when the phase ended: ${(behind / 1e6).toFixed(1)} MB behind (reading from the broker paused ${await gauge('hark_aggregator_ingest_pauses_total')} times for it; limit 64 MiB held); it held every observation after ${historySeconds.toFixed(2)} s: ${(total / historySeconds / 1e3).toFixed(1)} k obs/s into the history, the rate a longer run converges to`,
@@ -523,11 +525,7 @@ export const mqttThroughput: Benchmark = {
         `  hark, the aggregator restarted (WAL + merge, the same ${total} observations from 4 Reporters): ${(catchUpRate / 1e3).toFixed(1)} k obs/s (${catchUpSeconds.toFixed(2)} s from start-up, which took ${((catchUpStart - restartAt) / 1000).toFixed(2)} s) = ${catchUpRatio.toFixed(2)} of the broker's raw rate`,
         `  CPU: aggregator process ${((catchUpCpu.user + catchUpCpu.system) / 1000 / catchUpSeconds / 10).toFixed(0)}% of a core, Mosquitto ${(catchUpBrokerCpu / catchUpSeconds / 10).toFixed(0)}%`,
       );
-      await until(
-        'the Parquet history to catch up',
-        async () => (await gauge('hark_aggregator_history_backlog_bytes')) === 0,
-        120_000,
-      );
+      await historyCaughtUp();
       const catchUpHistorySeconds = (Date.now() - catchUpStart) / 1000;
       lines.push(
         `  the Parquet history held every observation after ${catchUpHistorySeconds.toFixed(2)} s: ${(total / catchUpHistorySeconds / 1e3).toFixed(1)} k obs/s (reading from the broker paused ${await gauge('hark_aggregator_ingest_pauses_total')} times for it)`,
