@@ -1,7 +1,7 @@
 // A device's history through the HTTP API: what sensors reported, through the
 // embedded broker, into the write-ahead log and the Parquet observation log,
 // read back by DuckDB at GET /api/v1/devices/:id/history.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topicFor } from '@hark/contracts/mqtt';
@@ -110,5 +110,23 @@ describe('device history API', () => {
       (await getJson(aggregator.httpUrl, `/api/v1/devices/site-h~mac:02:00:00:00:99:99/history`)).status,
     ).toBe(404);
     expect((await getJson(aggregator.httpUrl, `/api/v1/devices/${id}/history?limit=0`)).status).toBe(400);
+  });
+
+  it('answers a damaged history file with an error that names it and says what to do', async () => {
+    const id = `site-h~mac:${MAC}`;
+    const days = join(work, 'data', 'history', 'observations', 'site=site-h');
+    const damaged = join(days, readdirSync(days)[0]!, 'observations-999999999999.parquet');
+    writeFileSync(damaged, 'not parquet at all: a copy cut short, a bad disk');
+    try {
+      const { status, body } = await getJson(aggregator.httpUrl, `/api/v1/devices/${id}/history`);
+      expect(status).toBe(500);
+      expect(body.message).toContain('observations-999999999999.parquet');
+      expect(body.message).toContain('move it aside');
+      // The device itself, and the aggregator, carry on.
+      expect((await getJson(aggregator.httpUrl, `/api/v1/devices/${id}`)).status).toBe(200);
+    } finally {
+      rmSync(damaged);
+    }
+    expect((await getJson(aggregator.httpUrl, `/api/v1/devices/${id}/history`)).body.items).toHaveLength(3);
   });
 });

@@ -3,7 +3,7 @@
 // show in the table, the search narrows it, a click opens the device with its
 // evidence and its history from the Parquet log, the fleet view lists the
 // sensors, and a hostile hostname is shown as text, never run as markup.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topicFor } from '@hark/contracts/mqtt';
@@ -134,5 +134,26 @@ describe.skipIf(!available)('web UI in Chromium', () => {
     await page.click('nav a[data-view="fleet"]');
     await expect.poll(() => page.locator('#sensor-rows').textContent()).toContain('plant-1.s1');
     expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('shows the device, and why its history is unavailable, when a history file is damaged', async () => {
+    const days = join(work, 'data', 'history', 'observations', 'site=plant-1');
+    const damaged = join(days, readdirSync(days)[0]!, 'observations-999999999999.parquet');
+    writeFileSync(damaged, 'not parquet');
+    try {
+      const page = await browser.newPage();
+      await page.goto(aggregator.httpUrl);
+      await page.fill('input[name="q"]', 'siemens');
+      const rows = page.locator('#device-rows tr');
+      await expect.poll(() => rows.count()).toBe(1);
+      await rows.first().click();
+      await expect.poll(() => page.locator('#device-detail').isVisible()).toBe(true);
+      expect(await page.locator('#attribute-rows').textContent()).toContain('S7-1500');
+      const history = await page.locator('#history-rows').textContent();
+      expect(history).toContain('History unavailable');
+      expect(history).toContain('move it aside');
+    } finally {
+      rmSync(damaged);
+    }
   }, 60_000);
 });

@@ -27,7 +27,11 @@ function ago(iso) {
 
 async function getJson(path) {
   const response = await fetch(path, { headers: { accept: 'application/json' } });
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  if (!response.ok) {
+    // The API's errors carry a message saying what went wrong; show it, not just the status.
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.message ?? `${path}: HTTP ${response.status}`);
+  }
   return response.json();
 }
 
@@ -116,7 +120,11 @@ function row(...cells) {
 /** One device: every attribute with its confidence, source sensor and evidence; then its history. */
 async function showDevice(id) {
   const path = `/api/v1/devices/${encodeURIComponent(id)}`;
-  const [device, history] = await Promise.all([getJson(path), getJson(`${path}/history?limit=50`)]);
+  // The device shows even when its history cannot be read (the error takes the history's place).
+  const [device, history] = await Promise.all([
+    getJson(path),
+    getJson(`${path}/history?limit=50`).catch((err) => ({ items: [], error: err.message })),
+  ]);
   $('#device-title').textContent = device.hostname?.value ?? device.deviceId;
   $('#device-summary').textContent = [
     device.zone ? `${device.site} / ${device.zone}` : device.site,
@@ -151,7 +159,8 @@ async function showDevice(id) {
       [...h.record.ipv4, ...h.record.ipv6].join(', ') || '—',
     ),
   );
-  if (entries.length === 0)
+  if (history.error) entries.push(row(`History unavailable: ${history.error}`, '', '', '', '', '', ''));
+  else if (entries.length === 0)
     entries.push(row('Not in the history yet (it is written at each compaction).', '', '', '', '', '', ''));
   $('#history-rows').replaceChildren(...entries);
   $('#device-detail').showModal();

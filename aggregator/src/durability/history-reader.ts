@@ -67,7 +67,10 @@ export class HistoryReader {
       // Files are still being written (before the site's first compaction): no history yet.
       .catch((err: Error) => {
         if (err.message.includes('No files found')) return undefined;
-        throw err;
+        // DuckDB names the file; say what it means and what to do.
+        throw new Error(
+          `cannot read the device's history: ${err.message.split('\n')[0]}. A file of the Parquet history under ${siteDir} is damaged: move it aside (its rows leave the history; the live inventory is not affected)`,
+        );
       });
     if (!reader) return [];
     return (reader.getRowObjects() as Record<string, unknown>[]).map((r) => ({
