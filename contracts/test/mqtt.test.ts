@@ -76,7 +76,7 @@ describe('MQTT messages', () => {
       protocols: ['arp'],
       firstSeen: '2026-01-01T00:00:00.000Z',
       lastSeen: '2026-01-01T00:00:01.000Z',
-      hostname: { value: `h"${n}`, confidence: 0.8, evidence: [] },
+      hostname: { value: `h"ü✓${n}`, confidence: 0.8, evidence: [] },
     });
     const { devices: _, ...envelope }: InventoryMessage = {
       schema: 1,
@@ -91,9 +91,12 @@ describe('MQTT messages', () => {
       devices: [],
     };
     for (const devices of [[], [device(1)], [device(1), device(2), device(3)]]) {
-      const payload = encodeInventoryMessage(envelope, Buffer.from(JSON.stringify(devices)));
-      expect(decodeMessage('inventory', payload)).toEqual({ ...envelope, devices });
-      expect(payload.equals(encodeMessage({ ...envelope, devices }))).toBe(true);
+      // The records' JSON as bytes (the agent's reports) or as text (the Reporter's deltas).
+      for (const json of [Buffer.from(JSON.stringify(devices)), JSON.stringify(devices)]) {
+        const payload = encodeInventoryMessage(envelope, json);
+        expect(decodeMessage('inventory', payload)).toEqual({ ...envelope, devices });
+        expect(payload.equals(encodeMessage({ ...envelope, devices }))).toBe(true);
+      }
     }
   });
 });

@@ -145,17 +145,24 @@ export function inventoryEnvelope(o: {
 }
 
 /**
- * An inventory message whose device records are already serialized, as the
- * bytes of their JSON array: the agent writes a large snapshot's records one
+ * An inventory message whose device records are already serialized, as their
+ * JSON array (bytes, or text): the agent writes a large snapshot's records one
  * at a time into one reused buffer and never holds them all as objects.
- * Decodes to what encodeMessage({ ...envelope, devices }) would.
+ * Decodes to what encodeMessage({ ...envelope, devices }) would. Written into
+ * one buffer: no intermediate copies of a message of up to a megabyte.
  */
 export function encodeInventoryMessage(
   envelope: Omit<InventoryMessage, 'devices'>,
-  devicesJsonArray: Uint8Array,
+  devicesJsonArray: Uint8Array | string,
 ): Buffer {
-  const head = JSON.stringify(envelope);
-  return Buffer.concat([Buffer.from(`${head.slice(0, -1)},"devices":`), devicesJsonArray, CLOSE]);
+  const head = `${JSON.stringify(envelope).slice(0, -1)},"devices":`;
+  const headBytes = Buffer.byteLength(head);
+  const text = typeof devicesJsonArray === 'string';
+  const devicesBytes = text ? Buffer.byteLength(devicesJsonArray) : devicesJsonArray.byteLength;
+  const out = Buffer.allocUnsafe(headBytes + devicesBytes + 1);
+  out.write(head, 0);
+  if (text) out.write(devicesJsonArray, headBytes);
+  else out.set(devicesJsonArray, headBytes);
+  out[headBytes + devicesBytes] = 0x7d; // }
+  return out;
 }
-
-const CLOSE = Buffer.from('}');

@@ -301,7 +301,7 @@ export class Reporter {
    */
   publishInventory(
     mode: 'snapshot' | 'delta',
-    devicesJsonArray: Uint8Array,
+    devicesJsonArray: Uint8Array | string,
     seq: number,
     part?: { part: number; parts: number },
   ): Promise<void> {
@@ -470,16 +470,18 @@ function readTls(tls: { caFile: string; certFile: string; keyFile: string }): {
 }
 
 /**
- * The records as JSON arrays of at most MAX_DEVICE_BYTES each: the common
- * case, one array that fits, serialized once; else record by record, split.
+ * The records as JSON arrays (text) of at most MAX_DEVICE_BYTES each: the
+ * common case, one array that fits, serialized once; else record by record,
+ * split. Text, not bytes: the message encoder writes it into the message's
+ * own buffer, sparing a copy.
  */
-function serializeParts(devices: DeviceRecord[]): Buffer[] {
-  const whole = Buffer.from(JSON.stringify(devices));
-  if (whole.byteLength <= MAX_DEVICE_BYTES) return [whole];
+function serializeParts(devices: DeviceRecord[]): string[] {
+  const whole = JSON.stringify(devices);
+  if (Buffer.byteLength(whole) <= MAX_DEVICE_BYTES) return [whole];
   return splitBySize(
     devices.map((d) => JSON.stringify(d)),
     MAX_DEVICE_BYTES,
-  ).map((part) => Buffer.from(`[${part.join(',')}]`));
+  ).map((part) => `[${part.join(',')}]`);
 }
 
 /** Greedy split of serialized records so each part's JSON array stays within `maxBytes`. */

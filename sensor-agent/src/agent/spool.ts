@@ -37,6 +37,7 @@ import {
   readSync,
   unlinkSync,
   writeSync,
+  writevSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -179,14 +180,14 @@ export class Spool {
     const segment = this.active();
     const id = this.nextId++;
     const offset = segment.bytes + HEADER + 12;
-    const body = Buffer.allocUnsafe(12 + payload.byteLength);
-    body[0] = MSG;
-    body.writeDoubleBE(id, 1);
-    body[9] = KINDS.indexOf(kind);
-    body[10] = CLASSES.indexOf(cls);
-    body[11] = retain ? 1 : 0;
-    payload.copy(body, 12);
-    this.queueFrame(segment, body);
+    // The body is the 12-byte message head and the payload, written side by side (writev), not copied together.
+    const head = Buffer.allocUnsafe(12);
+    head[0] = MSG;
+    head.writeDoubleBE(id, 1);
+    head[9] = KINDS.indexOf(kind);
+    head[10] = CLASSES.indexOf(cls);
+    head[11] = retain ? 1 : 0;
+    this.queueFrame(segment, head, payload);
     segment.live++;
     const entry: SpoolEntry = {
       id,
@@ -262,12 +263,15 @@ export class Spool {
     return last;
   }
 
-  private queueFrame(segment: Segment, body: Buffer): void {
+  /** Queues the frame of a body given as `body` then `rest` (optional): the CRC runs across both. */
+  private queueFrame(segment: Segment, body: Buffer, rest?: Buffer): void {
+    const length = body.byteLength + (rest?.byteLength ?? 0);
     const header = Buffer.allocUnsafe(HEADER);
-    header.writeUInt32BE(body.byteLength, 0);
-    header.writeUInt32BE(crc32(body), 4);
+    header.writeUInt32BE(length, 0);
+    header.writeUInt32BE(rest ? crc32(rest, crc32(body)) : crc32(body), 4);
     this.batch.push(header, body);
-    segment.bytes += HEADER + body.byteLength;
+    if (rest) this.batch.push(rest);
+    segment.bytes += HEADER + length;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -280,9 +284,18 @@ export class Spool {
     if (this.batch.length === 0 && this.waiters.length === 0) return;
     const segment = this.segments[this.segments.length - 1];
     if (segment?.fd !== undefined && this.batch.length > 0) {
-      const data = Buffer.concat(this.batch);
-      let off = 0;
-      while (off < data.byteLength) off += writeSync(segment.fd, data, off);
+      // One writev of the frames' pieces, without first copying them into one buffer;
+      // a short write (a full disk that recovers, a signal) continues from where it stopped.
+      let pieces = this.batch;
+      let total = 0;
+      for (const p of pieces) total += p.byteLength;
+      let written = writevSync(segment.fd, pieces);
+      while (written < total) {
+        const rest = Buffer.concat(pieces).subarray(written);
+        pieces = [rest];
+        total = rest.byteLength;
+        written = writeSync(segment.fd, rest);
+      }
       if (this.waiters.length > 0) fdatasyncSync(segment.fd);
     }
     this.batch = [];
