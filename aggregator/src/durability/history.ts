@@ -19,8 +19,10 @@ import parquet from '@dsnp/parquetjs';
 import type { Device } from '../inventory/store.js';
 import { installFlatShredder } from './flat-shredder.js';
 import { type ScannedInventory, scanInventory } from './inventory-scan.js';
+import { installPlainEncoder } from './plain-encoder.js';
 
 installFlatShredder();
+installPlainEncoder();
 
 /** One applied inventory message, as the ingest thread hands it over. */
 export interface HistoryItem {
