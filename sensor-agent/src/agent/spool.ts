@@ -14,7 +14,8 @@
 // anyone, because a message is published only after its frame is durable.
 //
 // fsync policy: group commit. Appends made in the same event-loop turn are
-// written with one write() and one fdatasync(); append() resolves after it.
+// written with one writev() of their frames' pieces (no copy into one buffer)
+// and one fdatasync(); append() resolves after it.
 // Ack frames are written with the next batch and not fsynced on their own: a
 // lost ack only means one more (de-duplicated) re-send after a crash.
 //
