@@ -11,7 +11,7 @@
 // its queries share the machine with ingest.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 
 export interface HistoryEntry {
@@ -92,12 +92,20 @@ export class HistoryReader {
   }
 
   private connect(): Promise<DuckDBConnection> {
-    this.connection ??= DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '256MB' }).then(
-      (instance) => {
+    // Loaded on the first history request: a platform without DuckDB's native binding still
+    // runs the aggregator, and that request says why it cannot read the history.
+    this.connection ??= import('@duckdb/node-api')
+      .catch((err: Error) => {
+        this.connection = undefined;
+        throw new Error(`the history reader (DuckDB) cannot load on this platform: ${err.message}`);
+      })
+      .then(({ DuckDBInstance }) =>
+        DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '256MB' }),
+      )
+      .then((instance) => {
         this.instance = instance;
         return instance.connect();
-      },
-    );
+      });
     return this.connection;
   }
 }
