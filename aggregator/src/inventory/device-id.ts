@@ -7,7 +7,15 @@ const escapePart = (part: string): string =>
   part.includes('%') || part.includes('~') ? part.replace(/%/g, '%25').replace(/~/g, '%7E') : part;
 
 export function deviceKey(site: string, zone: string | undefined, deviceId: string): string {
-  return zone
-    ? `${escapePart(site)}~${escapePart(zone)}~${escapePart(deviceId)}`
-    : `${escapePart(site)}~${escapePart(deviceId)}`;
+  return deviceKeyPrefix(site, zone) + escapePart(deviceId);
+}
+
+/** What every key of a site (and zone) starts with: computed once for a message's devices. */
+export function deviceKeyPrefix(site: string, zone: string | undefined): string {
+  return zone ? `${escapePart(site)}~${escapePart(zone)}~` : `${escapePart(site)}~`;
+}
+
+/** A device's key from its site's prefix (deviceKeyPrefix). */
+export function deviceKeyWithin(prefix: string, deviceId: string): string {
+  return prefix + escapePart(deviceId);
 }

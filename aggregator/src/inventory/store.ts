@@ -4,7 +4,7 @@
 // the live view the API serves.
 import type { AttributeName, DeviceRecord } from '@hark/contracts/inventory';
 import type { InventoryMessage } from '@hark/contracts/mqtt';
-import { deviceKey } from './device-id.js';
+import { deviceKey, deviceKeyPrefix, deviceKeyWithin } from './device-id.js';
 import { later, type MergedView, mergeInto, type Observation } from './merge.js';
 import { type DeviceQuery, queryDevices } from './query.js';
 
@@ -58,8 +58,9 @@ export class InventoryStore {
   apply(origin: { site: string; sensor: string; node: string }, message: InventoryMessage): ApplyResult {
     const result: ApplyResult = { created: 0, updated: 0, ignored: 0 };
     const observer = `${origin.sensor}/${origin.node}`;
+    const prefix = deviceKeyPrefix(origin.site, message.zone);
     for (const record of message.devices) {
-      const outcome = this.upsert(origin, observer, message.zone, record);
+      const outcome = this.upsert(origin, observer, message.zone, prefix, record);
       result[outcome] += 1;
     }
     // Snapshot and delta both upsert. A device missing from a snapshot is not
@@ -71,9 +72,10 @@ export class InventoryStore {
     origin: { site: string; sensor: string; node: string },
     observer: string,
     zone: string | undefined,
+    keyPrefix: string,
     record: DeviceRecord,
   ): keyof ApplyResult {
-    const id = deviceKey(origin.site, zone, record.id);
+    const id = deviceKeyWithin(keyPrefix, record.id);
     let entry = this.devices.get(id);
     const created = !entry;
     if (!entry) {
