@@ -11,7 +11,7 @@
 // restating every device, through the same chunked reporting and encoder as
 // the daemon), measured in a fresh process per size, three times at 100k (RSS after a GC varies by +-15 MB run
 // to run: the median is judged), under node's default flags and under
-// --max-semi-space-size=8, the flag the agent is meant to run with: by default
+// --max-semi-space-size=4, the flag the agent is meant to run with: by default
 // V8 grows the young generation to 2 x 64 MB on a machine with this much
 // memory, which alone is most of the goal. The image also sets
 // MALLOC_ARENA_MAX=2, and the probe runs with it.
@@ -212,7 +212,7 @@ type StoreMemory = {
 };
 
 /** The agent image's V8 flag: a bounded young generation (see the header). */
-const AGENT_NODE_FLAGS = ['--max-semi-space-size=8'];
+const AGENT_NODE_FLAGS = ['--max-semi-space-size=4'];
 /** The agent image's malloc setting (sensor-agent/Dockerfile), applied with its flags. */
 const AGENT_ENV = { MALLOC_ARENA_MAX: '2' };
 
