@@ -11,7 +11,8 @@
 // restating every device, through the same chunked reporting and encoder as
 // the daemon), measured in a fresh process per size, three times at 100k (RSS after a GC varies by +-15 MB run
 // to run: the median is judged), under node's default flags and under
-// --max-semi-space-size=4, the flag the agent is meant to run with: by default
+// --max-semi-space-size=4, the flag the agent image runs with (read from its
+// Dockerfile, as MALLOC_ARENA_MAX is): by default
 // V8 grows the young generation to 2 x 64 MB on a machine with this much
 // memory, which alone is most of the goal. The image also sets
 // MALLOC_ARENA_MAX=2, and the probe runs with it.
@@ -32,6 +33,7 @@ import {
   readCapture,
   readCaptureBatches,
 } from '@hark/sensor-agent';
+import { imageEnv } from './image-env.js';
 import { MIXED_TRAFFIC_FILES as FILES, loadMixedTraffic, writePcap } from './mixed-traffic.js';
 import type { Benchmark } from './registry.js';
 
@@ -211,10 +213,11 @@ type StoreMemory = {
   reportedMb: number;
 };
 
-/** The agent image's V8 flag: a bounded young generation (see the header). */
-const AGENT_NODE_FLAGS = ['--max-semi-space-size=4'];
-/** The agent image's malloc setting (sensor-agent/Dockerfile), applied with its flags. */
-const AGENT_ENV = { MALLOC_ARENA_MAX: '2' };
+const AGENT_IMAGE_ENV = imageEnv('sensor-agent/Dockerfile');
+/** The agent image's V8 flags (its NODE_OPTIONS): a bounded young generation (see the header). */
+const AGENT_NODE_FLAGS = (AGENT_IMAGE_ENV.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+/** The agent image's malloc setting, applied with its flags. */
+const AGENT_ENV = { MALLOC_ARENA_MAX: AGENT_IMAGE_ENV.MALLOC_ARENA_MAX ?? '' };
 
 async function storeMemoryInChild(n: number, flags: string[] = []): Promise<StoreMemory> {
   const { stdout } = await exec(process.execPath, ['--expose-gc', ...flags, fileURLToPath(import.meta.url)], {

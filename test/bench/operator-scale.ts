@@ -10,14 +10,14 @@ import { ControlPlane } from '../support/controlplane.js';
 import { installOperatorPrerequisites } from '../support/operator-install.js';
 import { repoRoot } from '../support/paths.js';
 import { freePort, startProcess, waitFor } from '../support/processes.js';
+import { imageEnv } from './image-env.js';
 import type { Benchmark } from './registry.js';
 
 const COUNT = Number(process.env.HARK_BENCH_SENSORS ?? 1000);
 
 /** The V8 flags the operator image runs with (its Dockerfile's NODE_OPTIONS), so the figure is what ships. */
 function imageNodeOptions(): string {
-  const dockerfile = readFileSync(join(repoRoot(), 'operator/Dockerfile'), 'utf8');
-  return /^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1]?.replace(/^"|"$/g, '') ?? '';
+  return imageEnv('operator/Dockerfile').NODE_OPTIONS ?? '';
 }
 
 /** The operator chart's default worker count, so the figure is what a Helm install runs. */
