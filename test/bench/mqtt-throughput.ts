@@ -440,7 +440,7 @@ export const mqttThroughput: Benchmark = {
       const harkSeconds = (harkLast - harkStart) / 1000;
       const ratio = harkRate / rawRate;
       lines.push(
-        `hark (Reporter spool -> Mosquitto mTLS -> aggregator WAL + merge): ${(harkRate / 1e3).toFixed(1)} k obs/s (${((harkLast - harkStart) / 1000).toFixed(2)} s) = ${ratio.toFixed(2)} of the broker's raw rate`,
+        `hark (Reporter spool -> Mosquitto mTLS -> aggregator WAL + merge; records serialized before the clock, as the raw phase's): ${(harkRate / 1e3).toFixed(1)} k obs/s (${((harkLast - harkStart) / 1000).toFixed(2)} s) = ${ratio.toFixed(2)} of the broker's raw rate`,
       );
 
       const gauge = async (name: string) =>
