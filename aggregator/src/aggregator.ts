@@ -264,7 +264,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     if (broker) await ingest.whenReady(options.readyTimeoutMs ?? 15_000);
 
     const historyReader = options.dataDir ? new HistoryReader(join(options.dataDir, 'history')) : undefined;
-    if (historyReader) cleanups.push(async () => historyReader.close());
+    if (historyReader) cleanups.push(() => historyReader.close());
     const app: FastifyInstance = await buildHttpServer({
       inventory,
       history: historyReader,

@@ -67,10 +67,13 @@ export class HistoryReader {
       // Files are still being written (before the site's first compaction): no history yet.
       .catch((err: Error) => {
         if (err.message.includes('No files found')) return undefined;
-        // DuckDB names the file; say what it means and what to do.
-        throw new Error(
-          `cannot read the device's history: ${err.message.split('\n')[0]}. A file of the Parquet history under ${siteDir} is damaged: move it aside (its rows leave the history; the live inventory is not affected)`,
-        );
+        const first = err.message.split('\n')[0];
+        // When DuckDB names a file, it is a file it could not read: say what that means and what to do.
+        if (/file '[^']+'/i.test(first ?? ''))
+          throw new Error(
+            `cannot read the device's history: ${first}. A file of the Parquet history under ${siteDir} is damaged: move it aside (its rows leave the history; the live inventory is not affected)`,
+          );
+        throw new Error(`cannot read the device's history: ${first}`);
       });
     if (!reader) return [];
     return (reader.getRowObjects() as Record<string, unknown>[]).map((r) => ({
@@ -84,11 +87,13 @@ export class HistoryReader {
     }));
   }
 
-  close(): void {
-    if (!this.connection) return;
-    void this.connection.then((c) => c.closeSync()).catch(() => undefined);
-    this.instance?.closeSync();
+  /** Closes DuckDB (the connection, then the database), if a request ever opened it. */
+  async close(): Promise<void> {
+    const connection = await this.connection?.catch(() => undefined);
     this.connection = undefined;
+    connection?.closeSync();
+    this.instance?.closeSync();
+    this.instance = undefined;
   }
 
   private connect(): Promise<DuckDBConnection> {
