@@ -111,7 +111,7 @@ const ATTRIBUTES = [
   ['type', 'Type'],
 ];
 
-function row(...cells) {
+function tableRow(...cells) {
   const tr = el('tr');
   tr.append(...cells.map((c) => (c instanceof Node ? c : el('td', c))));
   return tr;
@@ -144,12 +144,12 @@ async function showDevice(id) {
       line.title = `seen ${e.seen}`;
       evidence.append(line);
     }
-    attributes.push(row(label, a.value, a.confidence.toFixed(2), a.sensor, evidence));
+    attributes.push(tableRow(label, a.value, a.confidence.toFixed(2), a.sensor, evidence));
   }
-  if (attributes.length === 0) attributes.push(row('—', 'no attributes yet', '', '', ''));
+  if (attributes.length === 0) attributes.push(tableRow('—', 'no attributes yet', '', '', ''));
   $('#attribute-rows').replaceChildren(...attributes);
   const entries = history.items.map((h) =>
-    row(
+    tableRow(
       new Date(h.receivedAt).toLocaleString(),
       `${h.sensor}/${h.node}`,
       h.mode,
@@ -159,9 +159,11 @@ async function showDevice(id) {
       [...h.record.ipv4, ...h.record.ipv6].join(', ') || '—',
     ),
   );
-  if (history.error) entries.push(row(`History unavailable: ${history.error}`, '', '', '', '', '', ''));
+  if (history.error) entries.push(tableRow(`History unavailable: ${history.error}`, '', '', '', '', '', ''));
   else if (entries.length === 0)
-    entries.push(row('Not in the history yet (it is written at each compaction).', '', '', '', '', '', ''));
+    entries.push(
+      tableRow('Not in the history yet (it is written at each compaction).', '', '', '', '', '', ''),
+    );
   $('#history-rows').replaceChildren(...entries);
   $('#device-detail').showModal();
 }
