@@ -121,32 +121,35 @@ export function flatShredder(original: Shred): Shred {
       }
       // A Uint8Array goes in as a Buffer (the library's thrift layer needs one).
       if (!Array.isArray(v) && v instanceof Uint8Array && !Buffer.isBuffer(v)) v = Buffer.from(v);
-      const values = Array.isArray(v) ? v : [v];
-      for (let i = 0; i < values.length; i++) {
-        const value = values[i];
-        if (f.statistics) column.distinct_values.add(value);
-        let primitive: unknown;
-        if (f.type === 'UTF8' && Buffer.isBuffer(value))
-          primitive = value; // already its bytes
-        else if (f.type === 'UTF8' && value === f.lastString) primitive = f.lastBytes;
-        else {
-          primitive = parquetTypes.toPrimitive(
-            f.type,
-            value,
-            f.field as Parameters<typeof parquetTypes.toPrimitive>[2],
-          );
-          if (f.type === 'UTF8' && typeof value === 'string') {
-            f.lastString = value;
-            f.lastBytes = primitive;
-          }
-        }
-        if (primitive !== undefined) column.values.push(primitive);
-        column.rlevels.push(i === 0 ? 0 : f.rLevelMax);
-        column.dlevels.push(f.dLevelMax);
-        column.count += 1;
-      }
+      // A single value is shredded as it is: no one-element array per field per row.
+      if (!Array.isArray(v)) shredValue(f, column, v, 0);
+      else for (let i = 0; i < v.length; i++) shredValue(f, column, v[i], i === 0 ? 0 : f.rLevelMax);
     }
   };
+}
+
+/** One value of a column: its distinct value (for statistics), its primitive, its levels. */
+function shredValue(f: FlatField, column: Column, value: unknown, rlevel: number): void {
+  if (f.statistics) column.distinct_values.add(value);
+  let primitive: unknown;
+  if (f.type === 'UTF8' && Buffer.isBuffer(value))
+    primitive = value; // already its bytes
+  else if (f.type === 'UTF8' && value === f.lastString) primitive = f.lastBytes;
+  else {
+    primitive = parquetTypes.toPrimitive(
+      f.type,
+      value,
+      f.field as Parameters<typeof parquetTypes.toPrimitive>[2],
+    );
+    if (f.type === 'UTF8' && typeof value === 'string') {
+      f.lastString = value;
+      f.lastBytes = primitive;
+    }
+  }
+  if (primitive !== undefined) column.values.push(primitive);
+  column.rlevels.push(rlevel);
+  column.dlevels.push(f.dLevelMax);
+  column.count += 1;
 }
 
 /** The library's own shredRecord, as loaded (before installFlatShredder). */
