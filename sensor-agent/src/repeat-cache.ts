@@ -6,9 +6,13 @@
 // sender. Decoding such a packet again yields the same observations with a
 // later timestamp, and the store's merge rules make those a no-op apart from
 // the devices' last-seen time (see DeviceStore.epoch for when that does not
-// hold). So the pipeline remembers, per sender and decoder, the last packet it
-// decoded and which devices its observations landed on; a byte-identical
-// repeat only refreshes those devices' timestamps.
+// hold). So the pipeline remembers, per sender and decoder, the packets it
+// decoded and which devices their observations landed on; a byte-identical
+// repeat only refreshes those devices' timestamps. A sender's announcements
+// come in cycles (an SSDP NOTIFY per service type, an mDNS answer per
+// record set, a BACnet device's properties read one by one), so each
+// distinct packet keeps its own slot, and a transaction identifier the
+// decoder declares (DNS and NBNS ids, BACnet invoke ids) is not compared.
 //
 // Decoders that declare `repeatKey` (cyclic OT polling, whose packets differ
 // in transaction ids and values but not in what they tell) are compared by
@@ -16,8 +20,8 @@
 //
 // Only decoders that declare `announces` or `repeatKey` use it. The cache is
 // direct-mapped (one slot per hash of sender, destination port, IPv4
-// addresses and key; a collision, such as a second decoder of the same
-// packet, replaces the slot), so it is bounded
+// addresses, and key or sampled content; a collision, such as a second
+// decoder of the same packet, replaces the slot), so it is bounded
 // (SLOTS x at most MAX_BYTES) and costs one hash and one memcmp per decoded
 // packet. Compared: the addresses, TTL/hop limit and ports the decoders read,
 // and the protocol bytes; not the IPv4 identification or checksums, which
@@ -26,7 +30,7 @@ import type { Decoder } from './decoders/types.js';
 import type { Device } from './inventory/device.js';
 import type { PacketView } from './packet/view.js';
 
-const SLOTS = 4096;
+const SLOTS = 16384;
 /** Larger payloads are not discovery announcements; they are decoded every time. */
 const MAX_BYTES = 1536;
 /** IPv6 source and destination addresses are 32 contiguous bytes of the header. */
@@ -48,6 +52,8 @@ class Slot {
   dstPort = -1;
   /** The decoder's repeatKey, or -1 when the protocol bytes are compared. */
   key = -1;
+  /** Where the transaction identifier lies in the protocol bytes (not compared), or -1. */
+  tidOffset = -1;
   /** IPv6 addresses (when ipVersion is 6), then the compared protocol bytes. */
   length = 0;
   bytes: Buffer = Buffer.alloc(0);
@@ -58,22 +64,33 @@ export class RepeatCache {
   private readonly slots: (Slot | undefined)[] = new Array(SLOTS).fill(undefined);
   /** The slot index computed by the last find(), reused by remember(). */
   private index = 0;
+  /** The transaction identifier's offset found by the last find(), reused by remember(). */
+  private tidOffset = -1;
 
   /**
    * The devices that the previous decoding of this very packet landed on, when
-   * `v` repeats it byte for byte and the store has not changed in a way that
+   * `v` repeats it byte for byte (its transaction identifier aside) and the store has not changed in a way that
    * matters since (same epoch); else undefined.
    */
   find(decoder: Decoder, v: PacketView, epoch: number, key = -1): readonly Device[] | undefined {
     const sender = v.srcMac >= 0 ? v.srcMac : v.srcIp4;
-    // The key and the IPv4 addresses join the slot's hash: a poller cycling through unit ids or
-    // targets, or one MAC answering for many BACnet addresses, keeps a slot per unit or address
-    // pair instead of evicting one with the next.
+    const keyed = key >= 0;
+    const start = v.ipVersion === 0 ? v.l3Offset : v.payloadOffset;
+    const end = v.ipVersion === 0 ? v.l3End : v.payloadEnd;
+    const tid = keyed ? undefined : decoder.transactionId;
+    let tidOffset = tid ? tid.offset(v) : -1;
+    if (tidOffset >= 0 && tidOffset + tid!.length > end - start) tidOffset = -1;
+    const tidLength = tidOffset >= 0 ? tid!.length : 0;
+    this.tidOffset = tidOffset;
+    // The key (or the content) and the IPv4 addresses join the slot's hash: a poller cycling
+    // through unit ids or targets, a sender cycling through its announcements, or one MAC
+    // answering for many BACnet addresses keeps a slot per unit, announcement or address pair
+    // instead of evicting one with the next.
     let h =
+      (keyed ? Math.imul(key + 1, 0x165667b1) : contentHash(v.data, start, end, tidOffset, tidLength)) ^
       Math.imul((sender % TWO_32) | 0, 0x9e3779b1) ^
       Math.imul(Math.floor(sender / TWO_32), 0x85ebca6b) ^
       Math.imul((v.dstPort & 0xffff) + (v.ipVersion << 16), 0x27d4eb2f) ^
-      Math.imul(key + 1, 0x165667b1) ^
       Math.imul(v.srcIp4 | 0, 0xc2b2ae35) ^
       Math.imul(v.dstIp4 | 0, 0x27220a95);
     h ^= h >>> 15;
@@ -87,26 +104,33 @@ export class RepeatCache {
       s.sender !== sender ||
       s.dstMac !== v.dstMac ||
       s.ipVersion !== v.ipVersion ||
-      s.key !== key
+      s.key !== key ||
+      s.tidOffset !== tidOffset
     )
       return undefined;
     const b = v.data;
-    const keyed = key >= 0;
+    let at = 0;
     if (v.ipVersion === 0) {
       if (s.etherType !== v.etherType || s.snap !== snapOf(v)) return undefined;
-      return keyed || sameBytes(b, v.l3Offset, v.l3End, s.bytes, 0, s.length) ? s.devices : undefined;
+    } else {
+      if (s.ttl !== v.ttl || s.srcPort !== v.srcPort || s.dstPort !== v.dstPort) return undefined;
+      if (v.ipVersion === 4) {
+        if (s.srcIp4 !== v.srcIp4 || s.dstIp4 !== v.dstIp4) return undefined;
+      } else {
+        const a = v.srcIp6Offset;
+        if (s.length < IP6_ADDRESSES || b.compare(s.bytes, 0, IP6_ADDRESSES, a, a + IP6_ADDRESSES) !== 0)
+          return undefined;
+        at = IP6_ADDRESSES;
+      }
     }
-    if (s.ttl !== v.ttl || s.srcPort !== v.srcPort || s.dstPort !== v.dstPort) return undefined;
-    if (v.ipVersion === 4) {
-      if (s.srcIp4 !== v.srcIp4 || s.dstIp4 !== v.dstIp4) return undefined;
-      return keyed || sameBytes(b, v.payloadOffset, v.payloadEnd, s.bytes, 0, s.length)
-        ? s.devices
-        : undefined;
-    }
-    const a = v.srcIp6Offset;
-    if (s.length < IP6_ADDRESSES || b.compare(s.bytes, 0, IP6_ADDRESSES, a, a + IP6_ADDRESSES) !== 0)
-      return undefined;
-    return keyed || sameBytes(b, v.payloadOffset, v.payloadEnd, s.bytes, IP6_ADDRESSES, s.length)
+    if (keyed) return s.devices;
+    if (tidOffset < 0) return sameBytes(b, start, end, s.bytes, at, s.length) ? s.devices : undefined;
+    // Around the transaction identifier: before it, then after it.
+    const cut = start + tidOffset;
+    const resume = Math.min(end, cut + tidLength);
+    return end - start === s.length - at &&
+      sameBytes(b, start, cut, s.bytes, at, at + tidOffset) &&
+      sameBytes(b, resume, end, s.bytes, at + (resume - start), s.length)
       ? s.devices
       : undefined;
   }
@@ -137,6 +161,7 @@ export class RepeatCache {
     s.srcPort = v.srcPort;
     s.dstPort = v.dstPort;
     s.key = key;
+    s.tidOffset = key >= 0 ? -1 : this.tidOffset;
     // The slot's buffer is reused while it is large enough: a miss allocates only when a slot grows.
     if (s.bytes.length < length) s.bytes = Buffer.allocUnsafe(Math.max(length, 256));
     let at = 0;
@@ -145,6 +170,25 @@ export class RepeatCache {
     s.length = length;
     s.devices = devices;
   }
+}
+
+/** Bytes sampled for the content hash: enough to tell apart the packets of a sender's announcement cycle. */
+const SAMPLES = 16;
+
+/**
+ * A cheap hash of the compared protocol bytes b[start, end): their length and
+ * SAMPLES bytes spread over them, none from the transaction identifier.
+ * Packets that differ only where it does not look share a slot and evict
+ * each other (decoded again, never wrong: find() compares every byte).
+ */
+function contentHash(b: Buffer, start: number, end: number, tidOffset: number, tidLength: number): number {
+  const n = end - start;
+  let h = Math.imul(n + 1, 0x165667b1);
+  const step = n > SAMPLES ? Math.floor(n / SAMPLES) : 1;
+  const tidEnd = tidOffset + tidLength;
+  for (let i = n - 1, k = 0; i >= 0 && k < SAMPLES; i -= step, k++)
+    if (i < tidOffset || i >= tidEnd) h = Math.imul(h ^ b[start + i]!, 0x01000193);
+  return h;
 }
 
 function snapOf(v: PacketView): number {

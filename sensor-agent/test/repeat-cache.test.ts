@@ -4,10 +4,12 @@
 // times included. The store's epoch is what makes that hold when the store
 // changes between two copies of a packet.
 import { describe, expect, it } from 'vitest';
+import { type CapturedPacket, readCapture } from '../src/capture/index.js';
 import type { Observation } from '../src/decoders/index.js';
 import { DecoderIndex } from '../src/decoders/registry.js';
 import type { Decoder } from '../src/decoders/types.js';
 import { DeviceStore } from '../src/inventory/store.js';
+import { IpProto, PacketView, ParseResult, parsePacket } from '../src/packet/index.js';
 import { buildInventory, Pipeline } from '../src/pipeline.js';
 import { ethernet, ip4, ipv4Udp, mdnsAnnouncement } from '../src/simulate/encoders.js';
 import { MISSING, manifest, pcap } from './support.js';
@@ -35,6 +37,76 @@ describe.skipIf(MISSING)('repeat skipping on the real captures', () => {
     expect(skippedBy['cisagov-icsnpp-bacnet__bacnet_example.pcap']).toBeGreaterThan(2000);
     expect(skippedBy['zeek__dnp3.pcap']).toBeGreaterThan(50); // DNP3 master and outstation polling
     expect(skippedBy['iti__dnp3_test_data_part1.pcap']).toBeGreaterThan(50);
+  });
+});
+
+describe.skipIf(MISSING)('transaction identifiers on the real captures', () => {
+  const index = new DecoderIndex();
+
+  /** A copy of the frame with the transaction id a decoder declares for it inverted, or undefined when none does. */
+  function withTransactionIdInverted(packet: CapturedPacket): Buffer | undefined {
+    const v = new PacketView();
+    v.reset(packet.data, packet.linkType, packet.interfaceId, packet.timestampMs);
+    if (parsePacket(v) !== ParseResult.OK) return undefined;
+    const family = v.ipProto === IpProto.UDP ? 'udp' : v.ipProto === IpProto.TCP ? 'tcp' : undefined;
+    const decoders = [
+      ...index.candidates('link', v.etherType),
+      ...(family && v.ipVersion !== 0
+        ? [...index.candidates(family, v.dstPort), ...index.candidates(family, v.srcPort)]
+        : []),
+    ];
+    for (const d of decoders) {
+      if (!d.transactionId || !d.match(v)) continue;
+      const offset = d.transactionId.offset(v);
+      if (offset < 0) continue;
+      const start = (v.ipVersion === 0 ? v.l3Offset : v.payloadOffset) + offset;
+      const copy = Buffer.from(packet.data);
+      for (let i = start; i < start + d.transactionId.length && i < copy.length; i++)
+        copy[i] = copy[i]! ^ 0xa5;
+      return copy;
+    }
+    return undefined;
+  }
+
+  function inventory(packets: CapturedPacket[], skipRepeats: boolean) {
+    const pipeline = new Pipeline({ skipRepeats });
+    for (const p of packets) pipeline.process(p);
+    return { devices: pipeline.store.toRecords(), repeats: pipeline.stats.repeats };
+  }
+
+  it('a copy under another transaction id reports exactly what the original does, and is skipped as a repeat', async () => {
+    let inverted = 0;
+    let skippedCopies = 0;
+    for (const { file } of manifest()) {
+      const packets: CapturedPacket[] = [];
+      for await (const p of readCapture(pcap(file))) packets.push({ ...p, data: Buffer.from(p.data) });
+      if (packets.length === 0) continue;
+      // The capture again, later, once as it was and once with every transaction id changed.
+      const span = Math.ceil(packets.at(-1)!.timestampMs - packets[0]!.timestampMs) + 1000;
+      const later = (p: CapturedPacket, data: Buffer): CapturedPacket => ({
+        ...p,
+        data,
+        timestampMs: p.timestampMs + span,
+        seconds: p.seconds + Math.floor(span / 1000),
+      });
+      const copies = packets.map((p) => withTransactionIdInverted(p));
+      const count = copies.filter((c) => c !== undefined).length;
+      if (count === 0) continue;
+      inverted += count;
+      const again = [...packets, ...packets.map((p) => later(p, p.data))];
+      const changed = [...packets, ...packets.map((p, i) => later(p, copies[i] ?? p.data))];
+      const reference = inventory(again, false);
+      // Decoding every packet: the identifiers say nothing the decoders report.
+      expect(inventory(changed, false).devices, file).toEqual(reference.devices);
+      // Skipping repeats: the same inventory, and the changed copies are repeats as much as unchanged ones.
+      const skipping = inventory(changed, true);
+      expect(skipping.devices, file).toEqual(reference.devices);
+      expect(skipping.repeats, file).toBe(inventory(again, true).repeats);
+      skippedCopies += skipping.repeats - inventory(packets, true).repeats;
+    }
+    // NBNS, mDNS, LLMNR and DNS message ids, BACnet invoke ids: enough of them that this compares something.
+    expect(inverted).toBeGreaterThan(5000);
+    expect(skippedCopies).toBeGreaterThan(inverted / 2);
   });
 });
 

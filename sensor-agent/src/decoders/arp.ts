@@ -13,6 +13,8 @@ export const arpDecoder: Decoder = {
   name: 'arp',
   family: 'link',
   keys: [EtherType.ARP],
+  // Hosts ask for the same neighbours and answer the same questions all day.
+  announces: true,
   match: () => true,
   decode(pkt: PacketView, sink: ObservationSink): void {
     const b = pkt.data;

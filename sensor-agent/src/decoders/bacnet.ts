@@ -17,11 +17,46 @@ const BVLC_TYPE = 0x81;
 const BVLC_FORWARDED_NPDU = 0x04;
 const BVLC_ORIGINAL_UNICAST = 0x0a;
 const BVLC_ORIGINAL_BROADCAST = 0x0b;
+const PDU_CONFIRMED_REQUEST = 0;
 const PDU_UNCONFIRMED = 1;
 const PDU_COMPLEX_ACK = 3;
+const PDU_ABORT = 7;
 const SERVICE_I_AM = 0;
 const SERVICE_READ_PROPERTY = 12;
 const OBJECT_DEVICE = 8;
+
+/**
+ * Where the APDU's invoke id lies, from the start of the BVLL (clause 20.1:
+ * byte 2 of a confirmed request, byte 1 of every answer), or -1: none
+ * (unconfirmed services, network messages) or a header too short to tell.
+ */
+function invokeIdOffset(pkt: PacketView): number {
+  const b = pkt.data;
+  const start = pkt.payloadOffset;
+  const end = pkt.payloadEnd;
+  if (end - start < 6 || b[start] !== BVLC_TYPE) return -1;
+  const fn = b[start + 1];
+  let o = start + 4;
+  if (fn === BVLC_FORWARDED_NPDU) o += 6;
+  else if (fn !== BVLC_ORIGINAL_UNICAST && fn !== BVLC_ORIGINAL_BROADCAST) return -1;
+  if (o + 2 > end || b[o] !== 1) return -1;
+  const control = b[o + 1]!;
+  o += 2;
+  if (control & 0x80) return -1; // network layer message
+  if (control & 0x20) {
+    if (o + 3 > end) return -1;
+    o += 3 + b[o + 2]!; // DNET, DLEN, DADR
+  }
+  if (control & 0x08) {
+    if (o + 3 > end) return -1;
+    o += 3 + b[o + 2]!; // SNET, SLEN, SADR
+  }
+  if (control & 0x20) o += 1; // hop count
+  if (o >= end) return -1;
+  const type = b[o]! >> 4;
+  if (type === PDU_CONFIRMED_REQUEST) return o + 2 - start;
+  return type === PDU_UNCONFIRMED || type > PDU_ABORT ? -1 : o + 1 - start;
+}
 
 /** Properties of the device object worth an attribute or hint. */
 const PROPERTIES: Record<number, [ObservationName, string, number]> = {
@@ -37,6 +72,10 @@ export const bacnetDecoder: Decoder = {
   name: 'bacnet',
   family: 'udp',
   keys: [BACNET_PORT],
+  // I-Am and the device object's properties are announced and polled again and again, the same
+  // but for the invoke id that pairs a request with its answer.
+  announces: true,
+  transactionId: { length: 1, offset: invokeIdOffset },
   match: (pkt) => pkt.srcPort === BACNET_PORT && pkt.payloadEnd - pkt.payloadOffset >= 4,
   /**
    * Cyclic polling: what a device answers about objects other than its

@@ -6,7 +6,7 @@
 import { formatIp4, isHostIp4 } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { dnsName, emitForLocalSender, observation } from './util.js';
+import { DNS_MESSAGE_ID, dnsName, emitForLocalSender, observation } from './util.js';
 
 const DNS_PORT = 53;
 const LLMNR_PORT = 5355;
@@ -16,6 +16,9 @@ export const dnsDecoder: Decoder = {
   name: 'dns',
   family: 'udp',
   keys: [DNS_PORT],
+  // A host resolves the same names again and again, each time under a new message id.
+  announces: true,
+  transactionId: DNS_MESSAGE_ID,
   // Queries only (QR = 0), to port 53.
   match: (pkt) =>
     pkt.dstPort === DNS_PORT &&
@@ -36,6 +39,7 @@ export const llmnrDecoder: Decoder = {
   name: 'llmnr',
   family: 'udp',
   announces: true,
+  transactionId: DNS_MESSAGE_ID,
   keys: [LLMNR_PORT],
   // Responses (QR = 1) from the responder's port 5355.
   match: (pkt) =>

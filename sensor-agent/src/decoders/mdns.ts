@@ -8,7 +8,7 @@
 import dnsPacket from 'dns-packet';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
-import { observation, srcIpText } from './util.js';
+import { DNS_MESSAGE_ID, observation, srcIpText } from './util.js';
 
 const MDNS_PORT = 5353;
 const LOCAL_SUFFIX = /\.local\.?$/i;
@@ -47,6 +47,7 @@ export const mdnsDecoder: Decoder = {
   name: 'mdns',
   family: 'udp',
   announces: true,
+  transactionId: DNS_MESSAGE_ID,
   keys: [MDNS_PORT],
   match: (pkt) => pkt.srcPort === MDNS_PORT || pkt.dstPort === MDNS_PORT,
   decode(pkt: PacketView, sink: ObservationSink): void {

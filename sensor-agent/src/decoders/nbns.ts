@@ -5,7 +5,7 @@
 import { formatIp4, isHostIp4 } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { observation } from './util.js';
+import { DNS_MESSAGE_ID, observation } from './util.js';
 
 const NBNS_PORT = 137;
 const OPCODE_QUERY = 0;
@@ -20,6 +20,7 @@ export const nbnsDecoder: Decoder = {
   name: 'nbns',
   family: 'udp',
   announces: true,
+  transactionId: DNS_MESSAGE_ID,
   keys: [NBNS_PORT],
   match: (pkt) => pkt.srcPort === NBNS_PORT || pkt.dstPort === NBNS_PORT,
   decode(pkt: PacketView, sink: ObservationSink): void {

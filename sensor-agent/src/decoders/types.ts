@@ -107,12 +107,22 @@ export interface Decoder {
   readonly keys: readonly number[];
   /**
    * Its senders send the same packet again and again (periodic announcements,
-   * answers to periodic queries): the pipeline remembers the last packet per
-   * sender and does not decode a byte-identical repeat (repeat-cache.ts).
-   * Left unset where payloads differ every time (transaction ids, counters),
-   * because remembering costs a copy per packet.
+   * answers to periodic queries): the pipeline remembers the packets it
+   * decoded per sender and does not decode a byte-identical repeat
+   * (repeat-cache.ts). Left unset where payloads differ every time
+   * (counters, nonces), because remembering costs a copy per packet.
    */
   readonly announces?: boolean;
+  /**
+   * Where an announcing decoder's packets carry a transaction identifier (a
+   * DNS or NBNS message id, a BACnet invoke id): bytes that differ between
+   * two copies of the same answer and that decode() reports nothing from. The
+   * repeat cache compares every other byte. `offset` counts from the start of
+   * the compared bytes (the UDP/TCP payload, or what follows the link header
+   * for link decoders) and is -1 for a packet without one; it must depend
+   * only on the bytes before the identifier, and must not throw.
+   */
+  readonly transactionId?: { readonly length: number; offset(pkt: PacketView): number };
   /**
    * For protocols whose packets differ every time but say the same thing
    * (cyclic polling: Modbus reads, BACnet present-value reads): a small

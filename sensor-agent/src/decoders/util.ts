@@ -61,6 +61,13 @@ export function observation(
 }
 
 /**
+ * The message id that opens a DNS-format message (RFC 1035 §4.1.1; NBNS,
+ * mDNS and LLMNR share the header): it pairs a query with its answer and
+ * says nothing about the sender, so repeats are compared without it.
+ */
+export const DNS_MESSAGE_ID = { length: 2, offset: () => 0 } as const;
+
+/**
  * Decodes DNS wire-format labels (no compression pointers) in [start, end),
  * as used by DHCP option 81 and DHCPv6 option 39.
  */
