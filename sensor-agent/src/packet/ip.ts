@@ -11,6 +11,16 @@ const IPV6_DEST_OPTS = 60;
 const IPV6_MOBILITY = 135;
 const MAX_EXTENSION_HEADERS = 8;
 
+// Header fields by hand after the length checks: Buffer's readUInt16BE/readUInt32BE re-check
+// bounds and showed as ~3% of the pipeline's time.
+function u16(b: Buffer, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+
+function u32(b: Buffer, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
 export function parseIpv4(v: PacketView): boolean {
   const b = v.data;
   const o = v.l3Offset;
@@ -18,7 +28,7 @@ export function parseIpv4(v: PacketView): boolean {
   const vihl = b[o]!;
   const ihl = (vihl & 0x0f) * 4;
   if (vihl >> 4 !== 4 || ihl < 20 || v.l3End < o + ihl) return false;
-  const totalLength = b.readUInt16BE(o + 2);
+  const totalLength = u16(b, o + 2);
   // Zero happens with TCP segmentation offload on the capturing host: trust the capture then.
   if (totalLength !== 0) {
     if (totalLength < ihl) return false;
@@ -27,9 +37,9 @@ export function parseIpv4(v: PacketView): boolean {
   v.ipVersion = 4;
   v.ttl = b[o + 8]!;
   v.ipProto = b[o + 9]!;
-  v.srcIp4 = b.readUInt32BE(o + 12);
-  v.dstIp4 = b.readUInt32BE(o + 16);
-  v.laterFragment = (b.readUInt16BE(o + 6) & 0x1fff) !== 0;
+  v.srcIp4 = u32(b, o + 12);
+  v.dstIp4 = u32(b, o + 16);
+  v.laterFragment = (u16(b, o + 6) & 0x1fff) !== 0;
   return v.laterFragment || parseTransport(v, o + ihl);
 }
 
@@ -38,7 +48,7 @@ export function parseIpv6(v: PacketView): boolean {
   const o = v.l3Offset;
   if (v.l3End < o + 40) return false;
   if (b[o]! >> 4 !== 6) return false;
-  const payloadLength = b.readUInt16BE(o + 4);
+  const payloadLength = u16(b, o + 4);
   if (payloadLength !== 0 && o + 40 + payloadLength < v.l3End) v.l3End = o + 40 + payloadLength;
   v.ipVersion = 6;
   v.ttl = b[o + 7]!;
@@ -58,7 +68,7 @@ export function parseIpv6(v: PacketView): boolean {
       p += (b[p + 1]! + 1) * 8;
     } else if (next === IPV6_FRAGMENT) {
       if (v.l3End < p + 8) return false;
-      const fragmentOffset = b.readUInt16BE(p + 2) >> 3;
+      const fragmentOffset = u16(b, p + 2) >> 3;
       next = b[p]!;
       p += 8;
       if (fragmentOffset !== 0) {
@@ -83,10 +93,10 @@ function parseTransport(v: PacketView, o: number): boolean {
   const b = v.data;
   if (v.ipProto === IpProto.UDP) {
     if (v.l3End < o + 8) return false;
-    const length = b.readUInt16BE(o + 4);
+    const length = u16(b, o + 4);
     if (length < 8 && length !== 0) return false; // 0 only for IPv6 jumbograms
-    v.srcPort = b.readUInt16BE(o);
-    v.dstPort = b.readUInt16BE(o + 2);
+    v.srcPort = u16(b, o);
+    v.dstPort = u16(b, o + 2);
     v.payloadOffset = o + 8;
     v.payloadEnd = length === 0 ? v.l3End : Math.min(v.l3End, o + length);
     return true;
@@ -95,8 +105,8 @@ function parseTransport(v: PacketView, o: number): boolean {
     if (v.l3End < o + 20) return false;
     const headerLength = (b[o + 12]! >> 4) * 4;
     if (headerLength < 20 || v.l3End < o + headerLength) return false;
-    v.srcPort = b.readUInt16BE(o);
-    v.dstPort = b.readUInt16BE(o + 2);
+    v.srcPort = u16(b, o);
+    v.dstPort = u16(b, o + 2);
     v.payloadOffset = o + headerLength;
     v.payloadEnd = v.l3End;
     return true;

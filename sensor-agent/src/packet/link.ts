@@ -39,7 +39,7 @@ export function parseEthernet(v: PacketView, offset: number): boolean {
   v.dstMac = readMac(b, offset);
   v.srcMac = readMac(b, offset + 6);
   let o = offset + 12;
-  let type = b.readUInt16BE(o);
+  let type = (b[o]! << 8) | b[o + 1]!;
   // 802.1Q, 802.1ad (QinQ) and the old 0x9100: any stack of tags; keep the outer VLAN id.
   while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_OLD) {
     if (b.length < o + 6) return false;
