@@ -67,10 +67,20 @@ describe.skipIf(MISSING)('capture readers on the shared captures', () => {
   });
 
   it('gives the same packets whatever the chunking, and from a Readable', async () => {
-    const file = pcap('ndpi__upnp.pcap'); // pcapng
-    const whole = await collect(file);
-    const tiny = await collect(file, 7);
-    expect(tiny.map((p) => p.data.toString('hex'))).toEqual(whole.map((p) => p.data.toString('hex')));
+    // Records read in place within a chunk, and joined where they straddle two or many chunks.
+    const fingerprint = (packets: CapturedPacket[]) =>
+      packets.map(
+        (p) => `${p.seconds}.${p.nanos} ${p.interfaceId} ${p.originalLength} ${p.data.toString('hex')}`,
+      );
+    for (const name of ['ndpi__netbios.pcap' /* pcapng */, 'iti__modbus_test.pcap']) {
+      const whole = fingerprint(await collect(pcap(name)));
+      expect(whole.length, name).toBeGreaterThan(100);
+      for (const chunkSize of [7, 16, 100, 1000, 4096])
+        expect(
+          fingerprint(await collect(pcap(name), chunkSize)),
+          `${name} in ${chunkSize}-byte chunks`,
+        ).toEqual(whole);
+    }
     const bytes = readFileSync(pcap('arkime__wireshark-dhcp.pcap'));
     const chunks: Buffer[] = [];
     for (let i = 0; i < bytes.length; i += 13) chunks.push(bytes.subarray(i, i + 13));

@@ -1,12 +1,16 @@
 /**
- * Gathers incoming chunks until a record of known size is complete. Chunks
- * are only concatenated when a record straddles them, and then only once the
- * whole record has arrived, so a huge record split over many chunks is
- * copied once (no quadratic re-concatenation).
+ * Gathers incoming chunks until a record of known size is complete. Records
+ * are read in place, at `start` in the first chunk; only a record that
+ * straddles two chunks is copied, once it has fully arrived, and only its own
+ * bytes (a huge record split over many chunks is copied once, and the chunk
+ * it ends in is not). Consuming moves `start`, so reading a record allocates
+ * nothing here.
  */
 export class ChunkAccumulator {
   private chunks: Buffer[] = [];
   private size = 0;
+  /** Where the first held byte lies in the buffer peek() returns. */
+  start = 0;
   /** Absolute stream offset of the first byte held. */
   offset = 0;
 
@@ -20,13 +24,38 @@ export class ChunkAccumulator {
     this.size += chunk.length;
   }
 
-  /** Returns a contiguous view of at least `n` held bytes, or undefined if fewer are held. */
+  /**
+   * Makes the first `n` held bytes contiguous and returns the buffer that
+   * holds them from `start` on (with whatever follows them in the same
+   * chunk), or undefined if fewer than `n` are held.
+   */
   peek(n: number): Buffer | undefined {
     if (this.size < n) return undefined;
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first;
-    const joined = Buffer.concat(this.chunks, this.size);
-    this.chunks = [joined];
+    const chunks = this.chunks;
+    const first = chunks[0]!;
+    if (first.length - this.start >= n) return first;
+    const joined = Buffer.allocUnsafe(n);
+    let at = 0;
+    let i = 0;
+    let from = this.start;
+    for (;;) {
+      const c = chunks[i]!;
+      const take = Math.min(c.length - from, n - at);
+      c.copy(joined, at, from, from + take);
+      at += take;
+      if (from + take < c.length) {
+        from += take;
+        break;
+      }
+      i++;
+      from = 0;
+      if (at === n) break;
+    }
+    // chunks[0, i) are in `joined`; the rest of chunks[i] (from `from`) and after stay as they are.
+    const rest =
+      i < chunks.length ? [from > 0 ? chunks[i]!.subarray(from) : chunks[i]!, ...chunks.slice(i + 1)] : [];
+    this.chunks = [joined, ...rest];
+    this.start = 0;
     return joined;
   }
 
@@ -34,15 +63,12 @@ export class ChunkAccumulator {
   consume(n: number): void {
     this.offset += n;
     this.size -= n;
-    while (n > 0) {
-      const first = this.chunks[0]!;
-      if (first.length <= n) {
-        this.chunks.shift();
-        n -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(n);
-        n = 0;
-      }
+    let s = this.start + n;
+    const chunks = this.chunks;
+    while (chunks.length > 0 && s >= chunks[0]!.length) {
+      s -= chunks[0]!.length;
+      chunks.shift();
     }
+    this.start = chunks.length > 0 ? s : 0;
   }
 }

@@ -27,57 +27,60 @@ export class PcapParser implements CaptureParser {
     if (!this.headerRead) {
       const head = acc.peek(FILE_HEADER);
       if (!head) return;
-      this.readFileHeader(head);
+      this.readFileHeader(head, acc.start);
       acc.consume(FILE_HEADER);
     }
-    // Parse every complete record of what is held by offset in one contiguous
-    // view, and drop them from the accumulator once at the end: a per-record
-    // peek/consume would allocate a Buffer view per record for the remainder.
-    // A record straddling chunks is joined only once it is complete (see ChunkAccumulator).
-    const held = acc.length;
-    const first = acc.peek(RECORD_HEADER);
-    if (!first) return;
-    const firstLen = this.littleEndian ? first.readUInt32LE(8) : first.readUInt32BE(8);
-    if (firstLen <= MAX_RECORD && held < RECORD_HEADER + firstLen) return;
-    const buf = acc.peek(held)!;
+    // Parse every complete record of the first chunk in place, and drop them
+    // from the accumulator once at the end; a record that straddles two
+    // chunks is joined alone once it is complete (see ChunkAccumulator), then
+    // parsing goes on in place in the next chunk.
     const le = this.littleEndian;
     const linkType = this.linkType;
     const nano = this.nanoResolution;
-    let off = 0;
-    try {
-      while (held - off >= RECORD_HEADER) {
-        const sec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
-        const frac = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4);
-        const inclLen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
-        const origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
-        if (inclLen > MAX_RECORD) {
-          throw new CaptureFormatError(
-            `pcap record claims ${inclLen} captured bytes; the file is corrupt`,
-            acc.offset + off,
-          );
+    for (;;) {
+      const head = acc.peek(RECORD_HEADER);
+      if (!head) return;
+      const firstLen = le ? head.readUInt32LE(acc.start + 8) : head.readUInt32BE(acc.start + 8);
+      const buf = firstLen <= MAX_RECORD ? acc.peek(RECORD_HEADER + firstLen) : head;
+      if (!buf) return;
+      const base = acc.start;
+      const held = buf.length;
+      let off = base;
+      try {
+        while (held - off >= RECORD_HEADER) {
+          const sec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+          const frac = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4);
+          const inclLen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
+          const origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
+          if (inclLen > MAX_RECORD) {
+            throw new CaptureFormatError(
+              `pcap record claims ${inclLen} captured bytes; the file is corrupt`,
+              acc.offset + (off - base),
+            );
+          }
+          const total = RECORD_HEADER + inclLen;
+          if (held - off < total) break;
+          const nanos = nano ? frac : frac * 1000;
+          out.push({
+            timestampMs: sec * 1000 + nanos / 1e6,
+            seconds: sec,
+            nanos,
+            linkType,
+            interfaceId: 0,
+            originalLength: origLen,
+            data: buf.subarray(off + RECORD_HEADER, off + total),
+          });
+          off += total;
         }
-        const total = RECORD_HEADER + inclLen;
-        if (held - off < total) break;
-        const nanos = nano ? frac : frac * 1000;
-        out.push({
-          timestampMs: sec * 1000 + nanos / 1e6,
-          seconds: sec,
-          nanos,
-          linkType,
-          interfaceId: 0,
-          originalLength: origLen,
-          data: buf.subarray(off + RECORD_HEADER, off + total),
-        });
-        off += total;
+      } finally {
+        if (off > base) acc.consume(off - base);
       }
-    } finally {
-      if (off > 0) acc.consume(off);
     }
   }
 
-  private readFileHeader(head: Buffer): void {
-    const magicBE = head.readUInt32BE(0);
-    const magicLE = head.readUInt32LE(0);
+  private readFileHeader(head: Buffer, at: number): void {
+    const magicBE = head.readUInt32BE(at);
+    const magicLE = head.readUInt32LE(at);
     if (magicBE === PCAP_MAGIC_MICRO || magicBE === PCAP_MAGIC_NANO) {
       this.littleEndian = false;
       this.nanoResolution = magicBE === PCAP_MAGIC_NANO;
@@ -88,7 +91,7 @@ export class PcapParser implements CaptureParser {
       throw new CaptureFormatError(`not a pcap file (magic 0x${magicBE.toString(16)})`, this.acc.offset);
     }
     // The upper bits of the link-type field carry FCS information (draft §4); the type is the low 28 bits.
-    const network = this.littleEndian ? head.readUInt32LE(20) : head.readUInt32BE(20);
+    const network = this.littleEndian ? head.readUInt32LE(at + 20) : head.readUInt32BE(at + 20);
     this.linkType = network & 0x0fffffff;
     this.headerRead = true;
   }

@@ -42,9 +42,10 @@ export class PcapngParser implements CaptureParser {
     for (;;) {
       const head = acc.peek(12);
       if (!head) return;
-      let type = head.readUInt32LE(0); // the SHB type is a palindrome: either order reads the same
+      const h = acc.start;
+      let type = head.readUInt32LE(h); // the SHB type is a palindrome: either order reads the same
       if (type === PCAPNG_SHB) {
-        const bom = head.readUInt32LE(8);
+        const bom = head.readUInt32LE(h + 8);
         if (bom === BYTE_ORDER_MAGIC) this.le = true;
         else if (bom === 0x4d3c2b1a) this.le = false;
         else
@@ -56,8 +57,8 @@ export class PcapngParser implements CaptureParser {
         throw new CaptureFormatError('pcapng data does not start with a section header block', acc.offset);
       }
       const le = this.le;
-      if (!le) type = head.readUInt32BE(0);
-      const total = le ? head.readUInt32LE(4) : head.readUInt32BE(4);
+      if (!le) type = head.readUInt32BE(h);
+      const total = le ? head.readUInt32LE(h + 4) : head.readUInt32BE(h + 4);
       if (total < 12 || total % 4 !== 0 || total > MAX_BLOCK) {
         throw new CaptureFormatError(
           `pcapng block of type 0x${type.toString(16)} has an invalid length ${total}`,
@@ -66,19 +67,20 @@ export class PcapngParser implements CaptureParser {
       }
       const block = acc.peek(total);
       if (!block) return;
-      const trailer = le ? block.readUInt32LE(total - 4) : block.readUInt32BE(total - 4);
+      const base = acc.start;
+      const trailer = rd32(block, base + total - 4, le);
       if (trailer !== total) {
         throw new CaptureFormatError(
           `pcapng block length ${total} does not match its trailer ${trailer}`,
           acc.offset,
         );
       }
-      this.readBlock(type, block, total, out);
+      this.readBlock(type, block, base, total, out);
       acc.consume(total);
     }
   }
 
-  private readBlock(type: number, b: Buffer, total: number, out: CapturedPacket[]): void {
+  private readBlock(type: number, b: Buffer, base: number, total: number, out: CapturedPacket[]): void {
     const le = this.le;
     switch (type) {
       case PCAPNG_SHB:
@@ -88,20 +90,20 @@ export class PcapngParser implements CaptureParser {
       case IDB: {
         if (total < 20) throw new CaptureFormatError('pcapng interface block is too short', this.acc.offset);
         const iface: Interface = {
-          linkType: rd16(b, 8, le),
-          snapLen: rd32(b, 12, le),
+          linkType: rd16(b, base + 8, le),
+          snapLen: rd32(b, base + 12, le),
           unitsPerSecond: 1e6,
           offsetSeconds: 0,
         };
-        this.readInterfaceOptions(b, 16, total - 4, iface);
+        this.readInterfaceOptions(b, base + 16, base + total - 4, iface);
         this.interfaces.push(iface);
         return;
       }
       case EPB:
       case PB_OBSOLETE: {
         if (total < 32) throw new CaptureFormatError('pcapng packet block is too short', this.acc.offset);
-        const ifaceId = type === EPB ? rd32(b, 8, le) : rd16(b, 8, le);
-        const capLen = rd32(b, 20, le);
+        const ifaceId = type === EPB ? rd32(b, base + 8, le) : rd16(b, base + 8, le);
+        const capLen = rd32(b, base + 20, le);
         if (28 + capLen > total - 4) {
           throw new CaptureFormatError(
             `pcapng packet block claims ${capLen} bytes beyond its length`,
@@ -113,10 +115,10 @@ export class PcapngParser implements CaptureParser {
           out,
           iface,
           ifaceId,
-          rd32(b, 12, le),
-          rd32(b, 16, le),
-          rd32(b, 24, le),
-          b.subarray(28, 28 + capLen),
+          rd32(b, base + 12, le),
+          rd32(b, base + 16, le),
+          rd32(b, base + 24, le),
+          b.subarray(base + 28, base + 28 + capLen),
         );
         return;
       }
@@ -124,7 +126,7 @@ export class PcapngParser implements CaptureParser {
         if (total < 16)
           throw new CaptureFormatError('pcapng simple packet block is too short', this.acc.offset);
         const iface = this.iface(0);
-        const origLen = rd32(b, 8, le);
+        const origLen = rd32(b, base + 8, le);
         let capLen = Math.min(origLen, total - 16);
         if (iface.snapLen > 0) capLen = Math.min(capLen, iface.snapLen);
         // A simple packet block has no timestamp: report the epoch rather than invent one.
@@ -135,7 +137,7 @@ export class PcapngParser implements CaptureParser {
           linkType: iface.linkType,
           interfaceId: 0,
           originalLength: origLen,
-          data: b.subarray(12, 12 + capLen),
+          data: b.subarray(base + 12, base + 12 + capLen),
         });
         return;
       }
