@@ -69,6 +69,8 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = { dhcpv6: 'dhcp', nbns: '
 export class DecoderIndex {
   /** Distinct decoder lists; index 0 is the empty one. */
   private readonly lists: (readonly Decoder[])[] = [EMPTY];
+  /** The same lists as positions in `decoders`, so callers can keep per-decoder state in arrays. */
+  private readonly ordinalLists: (readonly number[])[] = [[]];
   private readonly byFamily: Record<DecoderFamily, Uint8Array> = {
     link: new Uint8Array(KEYS),
     udp: new Uint8Array(KEYS),
@@ -96,6 +98,7 @@ export class DecoderIndex {
         if (this.lists.length > 255) throw new RangeError('more than 255 distinct decoder lists');
         this.byFamily[family][key] = this.lists.length;
         this.lists.push(list);
+        this.ordinalLists.push(list.map((d) => decoders.indexOf(d)));
       }
   }
 
@@ -128,5 +131,10 @@ export class DecoderIndex {
   /** The decoders for an EtherType (link) or port (udp, tcp); a key outside 0-65535 has none. */
   candidates(family: DecoderFamily, key: number): readonly Decoder[] {
     return this.lists[this.byFamily[family][key] ?? 0]!;
+  }
+
+  /** candidates() as positions in `decoders`. */
+  candidateOrdinals(family: DecoderFamily, key: number): readonly number[] {
+    return this.ordinalLists[this.byFamily[family][key] ?? 0]!;
   }
 }
