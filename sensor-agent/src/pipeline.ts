@@ -1,7 +1,8 @@
 // capture -> link/IP parse -> decoders -> inventory.
 //
 // The hot path (every packet) is: reset the one reused PacketView, parse the
-// headers by offset, note the sender in the store, and look up the decoders
+// headers by offset (and those of a frame carried in a mirroring tunnel),
+// note the sender in the store, and look up the decoders
 // registered for the EtherType or the UDP/TCP ports. Only packets of a
 // decoded protocol pay for more, and a byte-identical repeat of the last
 // packet a decoder saw from the same sender (or, for cyclic polling, one with
@@ -17,6 +18,7 @@ import type { Decoder } from './decoders/types.js';
 import { DeviceStore } from './inventory/store.js';
 import { IpProto } from './packet/ethertypes.js';
 import { parsePacket } from './packet/parse.js';
+import { decapsulate } from './packet/tunnel.js';
 import { PacketView, ParseResult } from './packet/view.js';
 import { RepeatCache } from './repeat-cache.js';
 
@@ -33,6 +35,8 @@ export interface PipelineStats {
   decodeErrors: Record<string, number>;
   /** Of the decoded packets, those that repeated an earlier one byte for byte and were not decoded again. */
   repeats: number;
+  /** Frames read from inside a mirroring or overlay tunnel (ERSPAN, GRE, VXLAN, Geneve; see packet/tunnel.ts). */
+  decapsulated: number;
 }
 
 export interface PipelineOptions {
@@ -69,6 +73,7 @@ export class Pipeline {
       decoded: {},
       decodeErrors: {},
       repeats: 0,
+      decapsulated: 0,
     };
   }
 
@@ -108,6 +113,15 @@ export class Pipeline {
       return;
     }
     this.store.touch(v);
+    // Mirrored traffic: the tunnel's sender is a device too, and the frame inside is what is decoded.
+    for (let inner = decapsulate(v); inner !== undefined; inner = decapsulate(v)) {
+      stats.decapsulated++;
+      if (inner === ParseResult.MALFORMED) {
+        stats.malformed++;
+        return;
+      }
+      this.store.touch(v);
+    }
     const index = this.decoders;
     const link = index.candidateOrdinals('link', v.etherType);
     for (let i = 0; i < link.length; i++) this.run(link[i]!, v);

@@ -8,6 +8,10 @@ export const EtherType = {
   IPV6: 0x86dd,
   LLDP: 0x88cc,
   PROFINET: 0x8892,
+  /** GRE payload types of mirrored traffic: bridged Ethernet, ERSPAN type I/II, ERSPAN type III. */
+  TRANSPARENT_ETHERNET: 0x6558,
+  ERSPAN: 0x88be,
+  ERSPAN_III: 0x22eb,
   /**
    * Pseudo EtherType (outside the 16-bit range) for 802.3 frames whose type
    * field is a length: the payload is an 802.2 LLC header (CDP, STP...).
@@ -15,4 +19,4 @@ export const EtherType = {
   LLC: 0x1_0000,
 } as const;
 
-export const IpProto = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+export const IpProto = { ICMP: 1, TCP: 6, UDP: 17, GRE: 47, ICMPV6: 58 } as const;

@@ -32,17 +32,17 @@ export function parseLink(v: PacketView): boolean | 'unsupported' {
   }
 }
 
-/** Ethernet II / 802.3, from `offset` (also used for frames tunnelled inside others later). */
-export function parseEthernet(v: PacketView, offset: number): boolean {
+/** Ethernet II / 802.3 in data[offset, end) (a whole frame, or one carried in a tunnel). */
+export function parseEthernet(v: PacketView, offset: number, end = v.data.length): boolean {
   const b = v.data;
-  if (b.length < offset + 14) return false;
+  if (end < offset + 14) return false;
   v.dstMac = readMac(b, offset);
   v.srcMac = readMac(b, offset + 6);
   let o = offset + 12;
   let type = (b[o]! << 8) | b[o + 1]!;
   // 802.1Q, 802.1ad (QinQ) and the old 0x9100: any stack of tags; keep the outer VLAN id.
   while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_OLD) {
-    if (b.length < o + 6) return false;
+    if (end < o + 6) return false;
     if (v.vlan < 0) v.vlan = b.readUInt16BE(o + 2) & 0x0fff;
     o += 4;
     type = b.readUInt16BE(o);
@@ -50,12 +50,12 @@ export function parseEthernet(v: PacketView, offset: number): boolean {
   o += 2;
   if (type <= 1500) {
     // 802.3: the field is the payload length (padding follows it).
-    v.l3End = Math.min(b.length, o + type);
+    v.l3End = Math.min(end, o + type);
     return parseLlc(v, o);
   }
   v.etherType = type;
   v.l3Offset = o;
-  v.l3End = b.length;
+  v.l3End = end;
   return true;
 }
 

@@ -46,11 +46,20 @@ export class PacketView {
   payloadOffset = 0;
   payloadEnd = 0;
 
+  /** How many tunnel headers (ERSPAN, GRE, VXLAN, Geneve) were taken off to reach the layers above. */
+  tunnelDepth = 0;
+
   reset(data: Buffer, linkType: number, interfaceId: number, timestampMs: number): void {
     this.data = data;
     this.linkType = linkType;
     this.interfaceId = interfaceId;
     this.timestampMs = timestampMs;
+    this.tunnelDepth = 0;
+    this.clearLayers(data.length);
+  }
+
+  /** Forgets every parsed layer (to parse a tunnelled frame in their place); the frame ends at `end`. */
+  clearLayers(end: number): void {
     this.srcMac = -1;
     this.dstMac = -1;
     this.vlan = -1;
@@ -58,7 +67,7 @@ export class PacketView {
     this.snapOui = -1;
     this.snapPid = -1;
     this.l3Offset = 0;
-    this.l3End = data.length;
+    this.l3End = end;
     this.ipVersion = 0;
     this.srcIp4 = 0;
     this.dstIp4 = 0;
