@@ -1,14 +1,24 @@
 // Mirrored traffic (src/packet/tunnel.ts): the devices inside ERSPAN, GRE,
 // VXLAN and Geneve are found as if the frames had been captured where they
 // were sent, and the tunnel's sender stays a device of its own.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CapturedPacket, readCapture } from '../src/capture/index.js';
 import { MAX_TUNNEL_DEPTH } from '../src/packet/index.js';
 import { buildInventory, Pipeline } from '../src/pipeline.js';
+import {
+  ethernetParts,
+  gre,
+  inventoryOf,
+  ipv4,
+  loadPackets,
+  outerFrame,
+  tsharkAvailable,
+  tsharkLayers,
+  udp,
+  writePcap,
+} from './reframe.js';
 import { MISSING, mustFindMac, pcap } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-tunnel-'));
@@ -31,66 +41,9 @@ describe.skipIf(MISSING)('ERSPAN type I from H3C switches (tcpdump__erspan-type-
   });
 });
 
-// No capture in the shared corpus carries ERSPAN II/III, VXLAN, Geneve or
-// bridged Ethernet over GRE, so a real capture is wrapped in each, built from
-// its specification, and tshark confirms it reads the same frames inside.
-const MIRROR_MAC = Buffer.from('001b21a0b0c1', 'hex');
-const COLLECTOR_MAC = Buffer.from('001b21a0b0c2', 'hex');
-
-function checksum(b: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
-  if (b.length % 2) sum += b[b.length - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-function outerFrame(protocol: number, transport: Buffer): Buffer {
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + transport.length, 2);
-  ip[8] = 64;
-  ip[9] = protocol;
-  Buffer.from([10, 99, 0, 1, 10, 99, 0, 2]).copy(ip, 12);
-  ip.writeUInt16BE(checksum(ip), 10);
-  return Buffer.concat([COLLECTOR_MAC, MIRROR_MAC, Buffer.from([0x08, 0x00]), ip, transport]);
-}
-
-function udp(dstPort: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(8);
-  h.writeUInt16BE(49152, 0);
-  h.writeUInt16BE(dstPort, 2);
-  h.writeUInt16BE(8 + payload.length, 4);
-  return Buffer.concat([h, payload]); // checksum 0: none (RFC 768)
-}
-
-/** GRE (RFC 2784/2890) with checksum, key and sequence number when asked. */
-function gre(
-  protocol: number,
-  payload: Buffer,
-  o: { checksum?: boolean; key?: number; seq?: number } = {},
-): Buffer {
-  const parts = [
-    Buffer.from([
-      (o.checksum ? 0x80 : 0) | (o.key !== undefined ? 0x20 : 0) | (o.seq !== undefined ? 0x10 : 0),
-      0,
-      protocol >> 8,
-      protocol & 0xff,
-    ]),
-  ];
-  if (o.checksum) parts.push(Buffer.alloc(4));
-  if (o.key !== undefined)
-    parts.push(Buffer.from([o.key >>> 24, (o.key >>> 16) & 0xff, (o.key >>> 8) & 0xff, o.key & 0xff]));
-  if (o.seq !== undefined) {
-    const s = Buffer.alloc(4);
-    s.writeUInt32BE(o.seq);
-    parts.push(s);
-  }
-  const out = Buffer.concat([...parts, payload]);
-  if (o.checksum) out.writeUInt16BE(checksum(out), 4);
-  return out;
-}
-
+// No capture in the shared corpus carries ERSPAN II/III, VXLAN, Geneve, TZSP
+// or bridged Ethernet over GRE, so a real capture is wrapped in each, built
+// from its specification, and tshark confirms it reads the same frames inside.
 /** Each encapsulation: how tshark names the layer before the inner "eth", and how a frame is wrapped in it. */
 const ENCAPSULATIONS: { name: string; tshark: string; wrap: (frame: Buffer, i: number) => Buffer }[] = [
   {
@@ -145,54 +98,21 @@ const ENCAPSULATIONS: { name: string; tshark: string; wrap: (frame: Buffer, i: n
         ),
       ),
   },
+  {
+    name: 'TZSP (MikroTik sniffer stream) with a tagged field',
+    tshark: 'tzsp',
+    // version 1, type 0 (received), encapsulation 1 (Ethernet); tag 10 (RX channel) of 1 byte, padding, END
+    wrap: (f) => outerFrame(17, udp(37008, Buffer.concat([Buffer.from([1, 0, 0, 1, 10, 1, 6, 0, 1]), f]))),
+  },
 ];
 
-function tsharkAvailable(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const TSHARK = tsharkAvailable();
-if (!TSHARK)
-  console.warn(
-    'tshark is not installed (apt-get install tshark): tunnel frames are not cross-checked against it',
-  );
-
-function writePcap(path: string, packets: CapturedPacket[]): void {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(262144, 16);
-  header.writeUInt32LE(1, 20);
-  const parts: Buffer[] = [header];
-  for (const p of packets) {
-    const r = Buffer.alloc(16);
-    r.writeUInt32LE(p.seconds, 0);
-    r.writeUInt32LE(Math.floor(p.nanos / 1000), 4);
-    r.writeUInt32LE(p.data.length, 8);
-    r.writeUInt32LE(p.data.length, 12);
-    parts.push(r, p.data);
-  }
-  writeFileSync(path, Buffer.concat(parts));
-}
 
 describe.skipIf(MISSING)('a real capture carried in each mirroring tunnel', () => {
   // NetBIOS and SMB hosts (some 802.1Q-tagged), and a PROFINET cell (DCP and LLDP: link-layer protocols).
   const SOURCES = ['ndpi__netbios.pcap', 'cisagov-icsnpp-profinet-io-cm__profinet_io_cm.pcap'];
-  const load = async (source: string) => {
-    const packets: CapturedPacket[] = [];
-    for await (const p of readCapture(pcap(source))) packets.push({ ...p, data: Buffer.from(p.data) });
-    return packets;
-  };
-  const inventory = (packets: CapturedPacket[]) => {
-    const pipeline = new Pipeline();
-    for (const p of packets) pipeline.process(p);
-    return { devices: pipeline.store.toRecords(), stats: pipeline.stats };
-  };
+  const load = loadPackets;
+  const inventory = inventoryOf;
 
   it.each(ENCAPSULATIONS)(
     '$name: the same devices as captured in place, plus the mirror',
@@ -222,12 +142,7 @@ describe.skipIf(MISSING)('a real capture carried in each mirroring tunnel', () =
         // Wireshark reads the same frame inside every one: the encapsulation is the specification's, not ours.
         const file = join(tmp, `${tshark}-${source}`);
         writePcap(file, wrapped);
-        const layers = execFileSync('tshark', ['-n', '-r', file, '-T', 'fields', '-e', 'frame.protocols'], {
-          encoding: 'utf8',
-          maxBuffer: 64 * 1024 * 1024,
-        })
-          .trim()
-          .split('\n');
+        const layers = tsharkLayers(file);
         expect(layers, source).toHaveLength(plain.length);
         for (const l of layers) expect(l, source).toMatch(new RegExp(`:${tshark}:eth:`));
       }
@@ -250,5 +165,51 @@ describe.skipIf(MISSING)('a real capture carried in each mirroring tunnel', () =
         expect(() => pipeline.process({ ...first!, data: whole.subarray(0, n) })).not.toThrow();
     }
     expect(pipeline.stats.malformed).toBeGreaterThan(0);
+  });
+});
+
+// IP carried without its link layer: the hosts inside are known by their
+// addresses alone, so what is compared is what the decoders were given.
+const IP_TUNNELS: { name: string; tshark: string; wrap: (packet: Buffer, i: number) => Buffer }[] = [
+  { name: 'IPv4 in IPv4 (RFC 2003)', tshark: 'ip:ip', wrap: (p) => outerFrame(4, p) },
+  { name: 'IP in GRE', tshark: 'gre:ip', wrap: (p) => outerFrame(47, gre(0x0800, p)) },
+  {
+    name: 'GTPv1-U with a sequence number and a PDU session extension header',
+    tshark: 'gtp:ip',
+    // flags: version 1, GTP, E and S; G-PDU; length; TEID; sequence, N-PDU, next = 0x85 (PDU session container);
+    // the container: 1 word (length 1, 2 bytes of content, next = 0)
+    wrap: (p, i) => {
+      const h = Buffer.from([0x36, 0xff, 0, 0, 0, 0, 0, 7, i >> 8, i & 0xff, 0, 0x85, 1, 0x10, 0x09, 0]);
+      h.writeUInt16BE(h.length - 8 + p.length, 2);
+      return outerFrame(17, udp(2152, Buffer.concat([h, p])));
+    },
+  },
+];
+
+describe.skipIf(MISSING)("a real capture's IPv4 packets carried in IP tunnels", () => {
+  const SOURCE = 'iotsentinel__D-LinkCam__Setup-A-1-STA.pcap'; // DHCP, DNS, mDNS, SSDP, HTTP from a camera
+
+  it.each(IP_TUNNELS)('$name: the decoders get the same packets', async ({ tshark, wrap }) => {
+    const ip4 = (await loadPackets(SOURCE)).filter((p) => ethernetParts(p.data).etherType === 0x0800);
+    const direct = inventoryOf(ip4);
+    const tunnelled = ip4.map((p, i) => ({ ...p, data: wrap(ethernetParts(p.data).payload, i) }));
+    const carried = inventoryOf(tunnelled);
+    expect(carried.stats.decapsulated).toBe(ip4.length);
+    expect(carried.stats.malformed).toBe(direct.stats.malformed);
+    expect(carried.stats.decoded).toEqual(direct.stats.decoded);
+    expect(Object.values(direct.stats.decoded).reduce((a, n) => a + n, 0)).toBeGreaterThan(100);
+    // The hosts inside are there by address (no MAC crossed the tunnel).
+    const inside = carried.devices.flatMap((d) => d.ipv4);
+    expect(inside).toContain('192.168.0.20');
+    if (!TSHARK) return;
+    const file = join(tmp, `ip-${tshark.replace(':', '-')}.pcap`);
+    writePcap(file, tunnelled);
+    for (const l of tsharkLayers(file)) expect(l).toContain(`:${tshark}`);
+  });
+
+  it('IPv4 inside IPv4 inside IPv4 is read down to the packet', async () => {
+    const [first] = (await loadPackets(SOURCE)).filter((p) => ethernetParts(p.data).etherType === 0x0800);
+    const twice = outerFrame(4, ipv4(4, ethernetParts(first!.data).payload));
+    expect(inventoryOf([{ ...first!, data: twice }]).stats.decapsulated).toBe(2);
   });
 });

@@ -7,6 +7,10 @@ export const EtherType = {
   QINQ_OLD: 0x9100,
   IPV6: 0x86dd,
   LLDP: 0x88cc,
+  PPPOE_DISCOVERY: 0x8863,
+  PPPOE_SESSION: 0x8864,
+  MPLS: 0x8847,
+  MPLS_MULTICAST: 0x8848,
   PROFINET: 0x8892,
   /** GRE payload types of mirrored traffic: bridged Ethernet, ERSPAN type I/II, ERSPAN type III. */
   TRANSPARENT_ETHERNET: 0x6558,
@@ -19,4 +23,4 @@ export const EtherType = {
   LLC: 0x1_0000,
 } as const;
 
-export const IpProto = { ICMP: 1, TCP: 6, UDP: 17, GRE: 47, ICMPV6: 58 } as const;
+export const IpProto = { ICMP: 1, IPIP: 4, TCP: 6, UDP: 17, IPV6: 41, GRE: 47, ICMPV6: 58 } as const;

@@ -1,13 +1,16 @@
 // Link layers: find the MACs (when the link has them), the EtherType and where
-// the network layer starts. Every read is preceded by a length check; a frame
+// the network layer starts (PPP, HDLC and MPLS in wan.ts, 802.11 in wifi.ts). Every read is preceded by a length check; a frame
 // that is too short returns false and is counted as malformed by the caller.
 import { LinkType } from '../capture/linktypes.js';
 import { readMac } from './addresses.js';
 import { EtherType } from './ethertypes.js';
 import type { PacketView } from './view.js';
+import { parseCiscoHdlc, parseMpls, parsePpp, parsePppHdlc, parsePppoe } from './wan.js';
+import { parse80211, parseRadiotap } from './wifi.js';
 
 const ARPHRD_ETHER = 1;
 const SLL_PROTO_LLC = 0x0004;
+const SNAP_BRIDGE_TUNNEL = 0xf8;
 
 /** Parses the link layer of `v.data` per `v.linkType`. Returns false when malformed. */
 export function parseLink(v: PacketView): boolean | 'unsupported' {
@@ -27,6 +30,18 @@ export function parseLink(v: PacketView): boolean | 'unsupported' {
     case LinkType.IPV4:
     case LinkType.IPV6:
       return parseRawIp(v, 0);
+    case LinkType.PPP:
+      return parsePpp(v, 0, v.data.length);
+    case LinkType.PPP_HDLC:
+      return parsePppHdlc(v, v.data.length);
+    case LinkType.PPP_ETHER:
+      return parsePppoe(v, 0, v.data.length);
+    case LinkType.C_HDLC:
+      return parseCiscoHdlc(v, v.data.length);
+    case LinkType.IEEE802_11:
+      return parse80211(v, 0, v.data.length);
+    case LinkType.IEEE802_11_RADIOTAP:
+      return parseRadiotap(v);
     default:
       return 'unsupported';
   }
@@ -48,6 +63,8 @@ export function parseEthernet(v: PacketView, offset: number, end = v.data.length
     type = b.readUInt16BE(o);
   }
   o += 2;
+  if (type === EtherType.PPPOE_SESSION || type === EtherType.PPPOE_DISCOVERY) return parsePppoe(v, o, end);
+  if (type === EtherType.MPLS || type === EtherType.MPLS_MULTICAST) return parseMpls(v, o, end);
   if (type <= 1500) {
     // 802.3: the field is the payload length (padding follows it).
     v.l3End = Math.min(end, o + type);
@@ -59,8 +76,11 @@ export function parseEthernet(v: PacketView, offset: number, end = v.data.length
   return true;
 }
 
-/** 802.2 LLC, with SNAP when DSAP=SSAP=0xAA. RFC 1042 SNAP (OUI 0) carries an EtherType. */
-function parseLlc(v: PacketView, o: number): boolean {
+/**
+ * 802.2 LLC, with SNAP when DSAP=SSAP=0xAA. RFC 1042 SNAP (OUI 0) and 802.1H
+ * bridge tunnel SNAP (OUI 0x0000F8) carry an EtherType.
+ */
+export function parseLlc(v: PacketView, o: number): boolean {
   const b = v.data;
   if (v.l3End < o + 3) return false;
   if (b[o] === 0xaa && b[o + 1] === 0xaa && b[o + 2] === 0x03) {
@@ -68,7 +88,7 @@ function parseLlc(v: PacketView, o: number): boolean {
     const oui = b.readUIntBE(o + 3, 3);
     const pid = b.readUInt16BE(o + 6);
     v.l3Offset = o + 8;
-    if (oui === 0) {
+    if (oui === 0 || oui === SNAP_BRIDGE_TUNNEL) {
       v.etherType = pid;
     } else {
       v.etherType = EtherType.LLC;

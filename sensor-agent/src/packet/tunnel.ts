@@ -2,6 +2,7 @@
 // traffic mirror sees the monitored frames inside an encapsulation, and the
 // devices worth reporting are the ones inside. Read here, by their
 // specifications:
+// - IP in IP: IPv4 or IPv6 in IPv4 or IPv6 (RFC 2003, RFC 4213 6in4, RFC 2473);
 // - GRE (RFC 2784, with RFC 2890's key and sequence number) carrying
 //   bridged Ethernet (0x6558), IPv4 or IPv6;
 // - ERSPAN (draft-foschiano-erspan-03) over GRE: type I (0x88BE without a
@@ -10,7 +11,9 @@
 //   header, version 2, then an 8-byte platform sub-header when its O bit is
 //   set; the frame is Ethernet or, with frame type 2, IP);
 // - VXLAN (RFC 7348) on UDP port 4789, as AWS and Azure traffic mirroring send;
-// - Geneve (RFC 8926) on UDP port 6081.
+// - Geneve (RFC 8926) on UDP port 6081;
+// - TZSP on UDP port 37008 (MikroTik's packet sniffer streams: Ethernet only);
+// - GTPv1-U G-PDUs on UDP port 2152 (3GPP TS 29.281): a mobile core's user traffic.
 // The outer headers are left as parsed until the inner frame is known to be
 // there: a header that is too short to hold what it announces is malformed.
 import { EtherType, IpProto } from './ethertypes.js';
@@ -22,6 +25,12 @@ import { type PacketView, ParseResult } from './view.js';
 export const MAX_TUNNEL_DEPTH = 3;
 const VXLAN_PORT = 4789;
 const GENEVE_PORT = 6081;
+const TZSP_PORT = 37008;
+const TZSP_ETHERNET = 1;
+const TZSP_TAG_PADDING = 0;
+const TZSP_TAG_END = 1;
+const GTP_U_PORT = 2152;
+const GTP_G_PDU = 0xff;
 const GRE_CHECKSUM = 0x80;
 const GRE_ROUTING = 0x40;
 const GRE_KEY = 0x20;
@@ -81,10 +90,49 @@ export function decapsulate(v: PacketView): ParseResult | undefined {
       default:
         return undefined;
     }
+  } else if (v.ipProto === IpProto.IPIP || v.ipProto === IpProto.IPV6) {
+    inner = o;
+    ethernet = false;
   } else if (v.ipProto === IpProto.UDP && v.dstPort === VXLAN_PORT) {
     if (end < o + 8 || (b[o]! & VXLAN_VNI_VALID) === 0) return undefined;
     inner = o + 8;
     ethernet = true;
+  } else if (v.ipProto === IpProto.UDP && v.dstPort === TZSP_PORT) {
+    // version 1, type, encapsulated protocol, then tagged fields up to the END tag.
+    if (end < o + 5 || b[o] !== 1 || ((b[o + 2]! << 8) | b[o + 3]!) !== TZSP_ETHERNET) return undefined;
+    let p = o + 4;
+    for (;;) {
+      if (p >= end) return ParseResult.MALFORMED;
+      const tag = b[p]!;
+      if (tag === TZSP_TAG_END) break;
+      if (tag === TZSP_TAG_PADDING) {
+        p += 1;
+        continue;
+      }
+      if (p + 1 >= end) return ParseResult.MALFORMED;
+      p += 2 + b[p + 1]!; // tag, length, value
+    }
+    inner = p + 1;
+    ethernet = true;
+  } else if (v.ipProto === IpProto.UDP && v.dstPort === GTP_U_PORT) {
+    // GTPv1-U G-PDU: flags (version 1, protocol type GTP), type 0xFF, length, TEID; then the
+    // optional sequence number, N-PDU number and extension header chain when E, S or PN is set.
+    if (end < o + 8 || b[o]! >> 4 !== 0x3 || b[o + 1] !== GTP_G_PDU) return undefined;
+    let p = o + 8;
+    if (b[o]! & 0x07) {
+      if (end < p + 4) return ParseResult.MALFORMED;
+      let next = b[p + 3]!;
+      p += 4;
+      for (let i = 0; next !== 0 && i < 16; i++) {
+        const words = p < end ? b[p]! : 0;
+        if (words === 0 || p + words * 4 > end) return ParseResult.MALFORMED;
+        p += words * 4;
+        next = b[p - 1]!;
+      }
+      if (next !== 0) return ParseResult.MALFORMED;
+    }
+    inner = p;
+    ethernet = false;
   } else if (v.ipProto === IpProto.UDP && v.dstPort === GENEVE_PORT) {
     if (end < o + 8 || b[o]! >> 6 !== 0) return undefined;
     const protocol = (b[o + 2]! << 8) | b[o + 3]!;

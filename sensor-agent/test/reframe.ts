@@ -1,0 +1,137 @@
+// Test helpers that carry real frames in other encapsulations and link
+// types, built from their specifications, for the link and tunnel tests
+// (the shared corpus has no capture of most of them). tshark reads every
+// file written here back, so a helper that got a header wrong fails its test.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { type CapturedPacket, readCapture } from '../src/capture/index.js';
+import { Pipeline } from '../src/pipeline.js';
+import { pcap } from './support.js';
+
+export const MIRROR_MAC = Buffer.from('001b21a0b0c1', 'hex');
+const COLLECTOR_MAC = Buffer.from('001b21a0b0c2', 'hex');
+
+/** The Internet checksum (RFC 1071). */
+export function checksum(b: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
+  if (b.length % 2) sum += b[b.length - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** An IPv4 header (10.99.0.1 -> 10.99.0.2, TTL 64) for `payload` of `protocol`. */
+export function ipv4(protocol: number, payload: Buffer): Buffer {
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + payload.length, 2);
+  ip[8] = 64;
+  ip[9] = protocol;
+  Buffer.from([10, 99, 0, 1, 10, 99, 0, 2]).copy(ip, 12);
+  ip.writeUInt16BE(checksum(ip), 10);
+  return Buffer.concat([ip, payload]);
+}
+
+/** An Ethernet frame from the mirroring switch (MIRROR_MAC) carrying an IPv4 packet of `protocol`. */
+export function outerFrame(protocol: number, transport: Buffer): Buffer {
+  return Buffer.concat([COLLECTOR_MAC, MIRROR_MAC, Buffer.from([0x08, 0x00]), ipv4(protocol, transport)]);
+}
+
+export function udp(dstPort: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt16BE(49152, 0);
+  h.writeUInt16BE(dstPort, 2);
+  h.writeUInt16BE(8 + payload.length, 4);
+  return Buffer.concat([h, payload]); // checksum 0: none (RFC 768)
+}
+
+/** GRE (RFC 2784/2890) with checksum, key and sequence number when asked. */
+export function gre(
+  protocol: number,
+  payload: Buffer,
+  o: { checksum?: boolean; key?: number; seq?: number } = {},
+): Buffer {
+  const flags = (o.checksum ? 0x80 : 0) | (o.key !== undefined ? 0x20 : 0) | (o.seq !== undefined ? 0x10 : 0);
+  const parts = [Buffer.from([flags, 0, protocol >> 8, protocol & 0xff])];
+  if (o.checksum) parts.push(Buffer.alloc(4));
+  for (const n of [o.key, o.seq]) {
+    if (n === undefined) continue;
+    const w = Buffer.alloc(4);
+    w.writeUInt32BE(n);
+    parts.push(w);
+  }
+  const out = Buffer.concat([...parts, payload]);
+  if (o.checksum) out.writeUInt16BE(checksum(out), 4);
+  return out;
+}
+
+/** Ethernet frame pieces: destination, source, the EtherType after any VLAN tags, and where the payload starts. */
+export function ethernetParts(frame: Buffer): {
+  dst: Buffer;
+  src: Buffer;
+  etherType: number;
+  payload: Buffer;
+} {
+  return {
+    dst: frame.subarray(0, 6),
+    src: frame.subarray(6, 12),
+    etherType: frame.readUInt16BE(12),
+    payload: frame.subarray(14),
+  };
+}
+
+export function tsharkAvailable(): boolean {
+  try {
+    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    console.warn(
+      'tshark is not installed (apt-get install tshark): rebuilt frames are not cross-checked against it',
+    );
+    return false;
+  }
+}
+
+/** tshark's protocol chain (frame.protocols) of every frame of a capture file. */
+export function tsharkLayers(file: string): string[] {
+  return execFileSync('tshark', ['-n', '-r', file, '-T', 'fields', '-e', 'frame.protocols'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  })
+    .trim()
+    .split('\n');
+}
+
+/** A classic pcap of `packets` with the given link type. */
+export function writePcap(path: string, packets: CapturedPacket[], linkType = 1): void {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(262144, 16);
+  header.writeUInt32LE(linkType, 20);
+  const parts: Buffer[] = [header];
+  for (const p of packets) {
+    const r = Buffer.alloc(16);
+    r.writeUInt32LE(p.seconds, 0);
+    r.writeUInt32LE(Math.floor(p.nanos / 1000), 4);
+    r.writeUInt32LE(p.data.length, 8);
+    r.writeUInt32LE(p.data.length, 12);
+    parts.push(r, p.data);
+  }
+  writeFileSync(path, Buffer.concat(parts));
+}
+
+/** Every packet of a shared capture, each with its own copy of the bytes. */
+export async function loadPackets(name: string): Promise<CapturedPacket[]> {
+  const packets: CapturedPacket[] = [];
+  for await (const p of readCapture(pcap(name))) packets.push({ ...p, data: Buffer.from(p.data) });
+  return packets;
+}
+
+/** The inventory and counters of a pipeline fed `packets`. */
+export function inventoryOf(packets: CapturedPacket[]) {
+  const pipeline = new Pipeline();
+  for (const p of packets) pipeline.process(p);
+  return { devices: pipeline.store.toRecords(), stats: pipeline.stats };
+}
