@@ -19,7 +19,7 @@ import {
   tsharkLayers,
   writePcap,
 } from './reframe.js';
-import { MISSING } from './support.js';
+import { MISSING, pcap } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-links-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -60,6 +60,30 @@ function wifiData(frame: Buffer, qos: boolean): Buffer {
   ]);
   const snap = Buffer.from([0xaa, 0xaa, 0x03, 0, 0, 0, etherType >> 8, etherType & 0xff]);
   return Buffer.concat([header, snap, payload]);
+}
+
+/** The same as an A-MSDU of one subframe (IEEE 802.11-2020 §9.3.2.2): QoS control bit 7, then DA, SA, length, MSDU. */
+function wifiAmsdu(frame: Buffer): Buffer {
+  const { dst, src, etherType, payload } = ethernetParts(frame);
+  const bssid = Buffer.from('02aabbccddee', 'hex');
+  const msdu = Buffer.concat([
+    Buffer.from([0xaa, 0xaa, 0x03, 0, 0, 0, etherType >> 8, etherType & 0xff]),
+    payload,
+  ]);
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(msdu.length);
+  return Buffer.concat([
+    Buffer.from([0x88, 0x01, 0, 0]), // QoS data, To DS
+    bssid, // addr1: the AP
+    src, // addr2: the station
+    bssid, // addr3: the BSSID, as A-MSDU frames carry (the subframe holds the real DA)
+    Buffer.from([0x20, 0x00]),
+    Buffer.from([0x80, 0x00]), // QoS control: A-MSDU present
+    dst,
+    src,
+    length,
+    msdu,
+  ]);
 }
 
 /** Radiotap (TSFT, flags with "FCS at end", rate) before an 802.11 frame, and the FCS after it. */
@@ -112,6 +136,12 @@ describe.skipIf(MISSING)("PPPoE, MPLS and 802.11 keep the senders' MACs", () => 
       convert: (f, i) => radiotap(wifiData(f, i % 2 === 0)),
     },
     {
+      name: '802.11 A-MSDUs from stations, behind radiotap',
+      tshark: 'wlan:llc',
+      linkType: LinkType.IEEE802_11_RADIOTAP,
+      convert: (f) => radiotap(wifiAmsdu(f)),
+    },
+    {
       name: 'bare 802.11 data frames',
       tshark: 'wlan:llc',
       linkType: LinkType.IEEE802_11,
@@ -138,12 +168,17 @@ describe.skipIf(MISSING)("PPPoE, MPLS and 802.11 keep the senders' MACs", () => 
       if (!TSHARK) continue;
       const file = join(tmp, `${linkType}-${source}`);
       writePcap(file, converted, linkType);
+      // Frame by frame, tshark finds the link encapsulation and below it the same protocols as in the original.
       const layers = tsharkLayers(file);
-      expect(layers).toHaveLength(plain.length);
-      const expected = plain.filter(
-        (p) => linkType !== LinkType.ETHERNET || isIp(ethernetParts(p.data).etherType),
+      const original = tsharkLayers(pcap(source)).map((l) =>
+        l.slice(l.indexOf('ethertype:') + 'ethertype:'.length),
       );
-      expect(layers.filter((l) => l.includes(tshark)).length, source).toBe(expected.length);
+      expect(layers).toHaveLength(plain.length);
+      layers.forEach((l, i) => {
+        const carried = linkType !== LinkType.ETHERNET || isIp(ethernetParts(plain[i]!.data).etherType);
+        if (carried) expect(l, `${source} frame ${i + 1}`).toContain(tshark);
+        expect(l.endsWith(`:${original[i]}`), `${source} frame ${i + 1}: ${l} vs ${original[i]}`).toBe(true);
+      });
     }
   });
 });
@@ -202,6 +237,40 @@ describe.skipIf(MISSING)('point-to-point link types carry IP without MACs', () =
     for (const l of tsharkLayers(file)) expect(l).toContain(tshark);
   });
 
+  it("Linux NFLOG (LINKTYPE_NFLOG): the same devices, the sender's MAC from NFULA_HWADDR", async () => {
+    const source = (await loadPackets(SOURCES[0]!)).filter((p) => ethernetParts(p.data).etherType === IPV4);
+    const tlv = (type: number, value: Buffer) => {
+      const h = Buffer.alloc(4);
+      h.writeUInt16LE(4 + value.length, 0); // host byte order: written on a little-endian host
+      h.writeUInt16LE(type, 2);
+      return Buffer.concat([h, value, Buffer.alloc((4 - (value.length % 4)) % 4)]);
+    };
+    const converted: CapturedPacket[] = source.map((p) => {
+      const { src, payload } = ethernetParts(p.data);
+      const hw = Buffer.concat([Buffer.from([0, 6, 0, 0]), src, Buffer.alloc(2)]);
+      return {
+        ...p,
+        linkType: LinkType.NFLOG,
+        data: Buffer.concat([
+          Buffer.from([2, 0, 0, 1]), // AF_INET, version 0, resource id 1
+          tlv(1, Buffer.from([0x08, 0x00, 1, 0])), // NFULA_PACKET_HDR: hw protocol, hook
+          tlv(10, Buffer.from('hark\0')), // NFULA_PREFIX
+          tlv(8, hw), // NFULA_HWADDR
+          tlv(9, payload), // NFULA_PAYLOAD
+        ]),
+      };
+    });
+    const direct = inventoryOf(source);
+    const carried = inventoryOf(converted);
+    expect(carried.stats.malformed).toBe(direct.stats.malformed);
+    expect(carried.stats.decoded).toEqual(direct.stats.decoded);
+    expect(carried.devices).toEqual(direct.devices);
+    if (!TSHARK) return;
+    const file = join(tmp, 'nflog.pcap');
+    writePcap(file, converted, LinkType.NFLOG);
+    for (const l of tsharkLayers(file)) expect(l).toMatch(/^nflog:ip/);
+  });
+
   it('damaged frames of every one of these link types are malformed, never thrown', async () => {
     const [first] = (await loadPackets(SOURCES[0]!)).filter((p) => ethernetParts(p.data).etherType === IPV4);
     const ip = ethernetParts(first!.data).payload;
@@ -209,6 +278,7 @@ describe.skipIf(MISSING)('point-to-point link types carry IP without MACs', () =
       ...CASES.map((c): [number, Buffer] => [c.linkType, c.frame(ip)]),
       [LinkType.IEEE802_11_RADIOTAP, radiotap(wifiData(first!.data, true))],
       [LinkType.IEEE802_11, wifiData(first!.data, false)],
+      [LinkType.IEEE802_11, wifiAmsdu(first!.data)],
     ];
     const { Pipeline } = await import('../src/pipeline.js');
     const pipeline = new Pipeline();

@@ -20,6 +20,8 @@ export const LinkType = {
   IEEE802_11_RADIOTAP: 127,
   IPV4: 228,
   IPV6: 229,
+  /** Linux netfilter log messages (tcpdump -i nflog). */
+  NFLOG: 239,
   LINUX_SLL2: 276,
 } as const;
 

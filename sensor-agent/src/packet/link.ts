@@ -4,6 +4,7 @@
 import { LinkType } from '../capture/linktypes.js';
 import { readMac } from './addresses.js';
 import { EtherType } from './ethertypes.js';
+import { parseNflog } from './nflog.js';
 import type { PacketView } from './view.js';
 import { parseCiscoHdlc, parseMpls, parsePpp, parsePppHdlc, parsePppoe } from './wan.js';
 import { parse80211, parseRadiotap } from './wifi.js';
@@ -42,6 +43,8 @@ export function parseLink(v: PacketView): boolean | 'unsupported' {
       return parse80211(v, 0, v.data.length);
     case LinkType.IEEE802_11_RADIOTAP:
       return parseRadiotap(v);
+    case LinkType.NFLOG:
+      return parseNflog(v);
     default:
       return 'unsupported';
   }

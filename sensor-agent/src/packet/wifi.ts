@@ -18,6 +18,7 @@ const TO_DS = 0x01;
 const FROM_DS = 0x02;
 const PROTECTED = 0x40;
 const ORDER = 0x80;
+const AMSDU_PRESENT = 0x80;
 const HEADER = 24;
 const RADIOTAP_TSFT = 0x01;
 const RADIOTAP_FLAGS = 0x02;
@@ -90,6 +91,17 @@ export function parse80211(v: PacketView, o: number, end: number): boolean {
   }
   // Null data frames (subtype bit 2) carry nothing; a protected frame's payload is ciphertext.
   if (subtype & 0x04 || flags & PROTECTED) return true;
-  v.l3End = end;
-  return end === o + header || parseLlc(v, o + header);
+  let payload = o + header;
+  let payloadEnd = end;
+  // An A-MSDU (QoS control bit 7) packs subframes of destination, source, length and MSDU. The
+  // view holds one packet: the first subframe's, with its own addresses.
+  if (qos && b[o + HEADER + (fourAddresses ? 6 : 0)]! & AMSDU_PRESENT) {
+    if (end < payload + 14) return false;
+    v.dstMac = readMac(b, payload);
+    v.srcMac = readMac(b, payload + 6);
+    payloadEnd = Math.min(end, payload + 14 + ((b[payload + 12]! << 8) | b[payload + 13]!));
+    payload += 14;
+  }
+  v.l3End = payloadEnd;
+  return payloadEnd === payload || parseLlc(v, payload);
 }
