@@ -174,7 +174,13 @@ describe.skipIf(MISSING)('classification matches MANIFEST.md ground truth', () =
   });
 
   it('a device with no classifying evidence is unknown/unclassified, not guessed (OUI-only VMware hosts)', async () => {
-    const d = find(await devicesOf('iti__EIP-IPAddressChangeAttempt.pcap'), '00:0c:29:19:9e:8e')!;
+    const d = find(await devicesOf('iti__EIP-IPAddressChangeAttempt.pcap'), '00:0c:29:40:8c:b1')!;
     expect([d.category?.value, d.type?.value, d.type?.confidence]).toEqual(['unknown', 'unclassified', 0]);
+  });
+
+  it('a VMware host that logs on over SMB as Windows Server 2003 is a server (the MANIFEST\'s "Windows VMs")', async () => {
+    const d = find(await devicesOf('iti__EIP-IPAddressChangeAttempt.pcap'), '00:0c:29:19:9e:8e')!;
+    expect([d.category?.value, d.type?.value]).toEqual(['it', 'server']);
+    expect(d.type?.evidence.map((e) => e.field)).toContain('os.windows-server');
   });
 });

@@ -18,6 +18,7 @@ import { opcuaDecoder } from './opcua.js';
 import { profinetDcpDecoder } from './profinet.js';
 import { s7commDecoder } from './s7comm.js';
 import { sipDecoder, sipTcpDecoder } from './sip.js';
+import { smbDecoder } from './smb.js';
 import { snmpDecoder } from './snmp.js';
 import { ssdpDecoder } from './ssdp.js';
 import { tlsDecoder } from './tls.js';
@@ -50,6 +51,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   sipDecoder,
   sipTcpDecoder,
   wsdDecoder,
+  smbDecoder,
 ];
 
 const EMPTY: readonly Decoder[] = [];
@@ -57,7 +59,13 @@ const EMPTY: readonly Decoder[] = [];
 const KEYS = 0x10001;
 
 /** The Sensor API's protocol family of each decoder whose name differs from it. */
-const DECODER_FAMILY: Record<string, ProtocolFamily> = { dhcpv6: 'dhcp', nbns: 'netbios', llmnr: 'dns' };
+/** SMB is Windows networking's session layer, NetBIOS's companion: one family, as the browser protocol is. */
+const DECODER_FAMILY: Record<string, ProtocolFamily> = {
+  dhcpv6: 'dhcp',
+  nbns: 'netbios',
+  smb: 'netbios',
+  llmnr: 'dns',
+};
 
 /**
  * Decoders indexed by family and key, so dispatch is one array read per
