@@ -140,3 +140,61 @@ describe.skipIf(MISSING)(
     });
   },
 );
+
+describe.skipIf(MISSING)(
+  'HTTP NTLM authentication (RFC 4559): the real AUTHENTICATE token in an Authorization header',
+  () => {
+    it('names the client and its Windows version, as tshark reads them', async () => {
+      const packets = await loadPackets(FILE);
+      // Frame 383: WIN2K3LAB022's SMB1 Session Setup AndX request carrying its NTLMSSP AUTHENTICATE.
+      const original = packets[382]!;
+      const f = original.data;
+      const ipStart = 14;
+      const tcpStart = ipStart + (f[ipStart]! & 0x0f) * 4;
+      const payload = tcpStart + (f[tcpStart + 12]! >> 4) * 4;
+      const smb1 = payload + 4;
+      const words = smb1 + 33;
+      const blobStart = words + 24 + 2; // WC 12 words, then ByteCount
+      const blob = f.subarray(blobStart, blobStart + f.readUInt16LE(words + 14));
+      const token = blob.subarray(blob.indexOf('NTLMSSP'));
+      const request = Buffer.from(
+        `GET /reports/ HTTP/1.1\r\nHost: 192.168.10.105\r\nAuthorization: NTLM ${token.toString('base64')}\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.2)\r\n\r\n`,
+        'latin1',
+      );
+      const frame = Buffer.concat([f.subarray(0, payload), request]);
+      frame.writeUInt16BE(80, tcpStart + 2);
+      frame.writeUInt16BE(frame.length - ipStart, ipStart + 2);
+      frame.writeUInt16BE(0, ipStart + 10);
+      frame.writeUInt16BE(checksum(frame.subarray(ipStart, tcpStart)), ipStart + 10);
+
+      const { devices } = inventoryOf([{ ...original, data: frame }]);
+      const client = mustFindMac(devices, '00:0c:29:e8:32:7a');
+      expect(client.hostname?.value).toBe('WIN2K3LAB022');
+      expect(client.hostname?.evidence[0]?.field).toBe('ntlmssp.authenticate.workstation');
+      expect(client.os?.value).toBe('Windows Server 2003 (build 3790)');
+      expect(client.protocols).toEqual(['http']);
+
+      if (!tsharkAvailable()) return;
+      const file = join(tmp, 'http-ntlm.pcap');
+      writePcap(file, [{ ...original, data: frame }]);
+      const fields = execFileSync(
+        'tshark',
+        [
+          '-n',
+          '-r',
+          file,
+          '-T',
+          'fields',
+          '-e',
+          'http.request.method',
+          '-e',
+          'ntlmssp.auth.hostname',
+          '-e',
+          'ntlmssp.version.build_number',
+        ],
+        { encoding: 'utf8' },
+      ).trim();
+      expect(fields.split('\t')).toEqual(['GET', 'WIN2K3LAB022', '3790']);
+    });
+  },
+);

@@ -1,8 +1,11 @@
 // HTTP/1.x (RFC 9112) request and response heads in the first TCP segment:
 // a client's User-Agent and a server's Server header name their software,
-// and through it often the OS or the device model. No reassembly: a head
+// and through it often the OS or the device model. Windows integrated
+// authentication (RFC 4559: NTLM, or Negotiate wrapping NTLMSSP) carries the
+// NTLMSSP messages that name the Windows version and the host (ntlmssp.ts). No reassembly: a head
 // split across segments is read as far as it goes.
 import type { PacketView } from '../packet/view.js';
+import { emitNtlmIdentity, findNtlmssp, parseNtlmssp } from './ntlmssp.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { parseUserAgent } from './useragent.js';
 import { emitForLocalSender } from './util.js';
@@ -16,6 +19,19 @@ const STARTS = new Set(
     Buffer.from(s).readUInt32BE(0),
   ),
 );
+
+/** Where a client answers a challenge, and where a server (or proxy) issues one. */
+const AUTHORIZATION_HEADERS = new Set(['authorization', 'proxy-authorization']);
+const AUTHENTICATE_HEADERS = new Set(['www-authenticate', 'proxy-authenticate']);
+
+/** "NTLM <base64>" or "Negotiate <base64>" (SPNEGO, NTLMSSP inside unless it is Kerberos). */
+function ntlm(pkt: PacketView, sink: ObservationSink, value: string): void {
+  const m = /^(?:NTLM|Negotiate)\s+([A-Za-z0-9+/=]{16,})/.exec(value);
+  if (!m) return;
+  const token = Buffer.from(m[1]!, 'base64');
+  const at = findNtlmssp(token, 0, token.length);
+  if (at >= 0) emitNtlmIdentity(pkt, sink, 'http', parseNtlmssp(token, at, token.length));
+}
 
 export const httpDecoder: Decoder = {
   name: 'http',
@@ -48,6 +64,8 @@ export const httpDecoder: Decoder = {
         emitForLocalSender(pkt, sink, 'http', 'httpServer', value, 0.8, 'response.server');
         const facts = parseUserAgent(value);
         if (facts.os) emitForLocalSender(pkt, sink, 'http', 'os', facts.os, 0.3, 'response.server');
+      } else if (response ? AUTHENTICATE_HEADERS.has(name) : AUTHORIZATION_HEADERS.has(name)) {
+        ntlm(pkt, sink, value);
       }
     }
   },

@@ -4,8 +4,11 @@
 // (§2.2.2.10: major, minor, build), AUTHENTICATE the client's workstation
 // name, and CHALLENGE's target info (§2.2.2.1) the server's NetBIOS and DNS
 // computer and domain names. Carried in SMB session setup (smb.ts), and
-// also by HTTP, RPC and others. Never user names or hashes: identity of the
-// device only.
+// also by HTTP (http.ts), RPC and others. Never user names or hashes:
+// identity of the device only.
+import type { PacketView } from '../packet/view.js';
+import type { ObservationSink } from './types.js';
+import { emitForLocalSender } from './util.js';
 
 const SIGNATURE = 'NTLMSSP\0';
 const NEGOTIATE = 1;
@@ -83,6 +86,23 @@ export function parseNtlmssp(b: Buffer, o: number, end: number): NtlmIdentity {
     default:
       throw new RangeError(`NTLMSSP message type ${type} is not one of 1-3`);
   }
+}
+
+/** Reports what an NTLMSSP message says about its sender: OS, and its host name. */
+export function emitNtlmIdentity(
+  pkt: PacketView,
+  sink: ObservationSink,
+  protocol: string,
+  id: NtlmIdentity,
+): void {
+  const emit = (name: 'hostname' | 'os' | 'netbiosName', value: string, confidence: number, field: string) =>
+    emitForLocalSender(pkt, sink, protocol, name, value, confidence, `ntlmssp.${id.kind}.${field}`);
+  if (id.version)
+    emit('os', windowsRelease(id.version.major, id.version.minor, id.version.build), 0.75, 'version');
+  if (id.workstation) emit('hostname', id.workstation, 0.8, 'workstation');
+  if (id.dnsComputerName) emit('hostname', id.dnsComputerName, 0.85, 'dns_computer_name');
+  else if (id.nbComputerName) emit('hostname', id.nbComputerName, 0.8, 'nb_computer_name');
+  if (id.nbComputerName) emit('netbiosName', id.nbComputerName, 0.8, 'nb_computer_name');
 }
 
 function withVersion(id: NtlmIdentity, version: NtlmIdentity['version']): NtlmIdentity {

@@ -7,7 +7,7 @@
 // ntlm.log and smb logs report the same fields. Only the first segment of a
 // message is read (no TCP reassembly): session setups fit in one.
 import type { PacketView } from '../packet/view.js';
-import { findNtlmssp, type NtlmIdentity, parseNtlmssp, windowsRelease } from './ntlmssp.js';
+import { emitNtlmIdentity, findNtlmssp, parseNtlmssp, windowsRelease } from './ntlmssp.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { emitForLocalSender } from './util.js';
 
@@ -89,18 +89,7 @@ function smb2(pkt: PacketView, sink: ObservationSink, h: number, end: number): v
 function ntlm(pkt: PacketView, sink: ObservationSink, start: number, end: number): void {
   const at = findNtlmssp(pkt.data, start, end);
   if (at < 0) return; // Kerberos, or SPNEGO's list of mechanisms
-  report(pkt, sink, parseNtlmssp(pkt.data, at, end));
-}
-
-function report(pkt: PacketView, sink: ObservationSink, id: NtlmIdentity): void {
-  const emit = (name: 'hostname' | 'os' | 'netbiosName', value: string, confidence: number, field: string) =>
-    emitForLocalSender(pkt, sink, 'smb', name, value, confidence, `ntlmssp.${id.kind}.${field}`);
-  if (id.version)
-    emit('os', windowsRelease(id.version.major, id.version.minor, id.version.build), 0.75, 'version');
-  if (id.workstation) emit('hostname', id.workstation, 0.8, 'workstation');
-  if (id.dnsComputerName) emit('hostname', id.dnsComputerName, 0.85, 'dns_computer_name');
-  else if (id.nbComputerName) emit('hostname', id.nbComputerName, 0.8, 'nb_computer_name');
-  if (id.nbComputerName) emit('netbiosName', id.nbComputerName, 0.8, 'nb_computer_name');
+  emitNtlmIdentity(pkt, sink, 'smb', parseNtlmssp(pkt.data, at, end));
 }
 
 /**
