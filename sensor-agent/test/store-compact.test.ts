@@ -59,14 +59,14 @@ describe('attribute evidence policy', () => {
   ) =>
     store.observe({ mac, ip: undefined, name: 'model', value, confidence, protocol, field, timestampMs: ts });
 
-  it('keeps the first MAX_EVIDENCE distinct sources of the value, case variants verbatim', () => {
+  it('keeps the first MAX_EVIDENCE distinct sources of the value, case variants verbatim, the surest spelling shown', () => {
     const store = new DeviceStore();
     at(store, 'WS-C3560', 0.8, 'cdp', 'platform', 1000);
     at(store, 'WS-C3560', 0.8, 'cdp', 'platform', 2000); // same source: no new evidence
     at(store, 'ws-c3560', 0.9, 'lldp', 'system.description', 3000); // case variant, higher confidence
     for (let i = 0; i < 5; i++) at(store, 'WS-C3560', 0.5, 'snmp', `field${i}`, 4000 + i);
     const [d] = store.toRecords();
-    expect(d!.model!.value).toBe('WS-C3560');
+    expect(d!.model!.value).toBe('ws-c3560');
     expect(d!.model!.confidence).toBe(0.9);
     expect(d!.model!.evidence).toHaveLength(MAX_EVIDENCE);
     expect(d!.model!.evidence.slice(0, 2)).toEqual([

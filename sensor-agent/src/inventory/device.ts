@@ -297,6 +297,24 @@ function dropEvidence(device: Device, index: number): void {
   if (alt) alt.length = w >> 1;
 }
 
+/**
+ * The attribute's shown spelling changes from `before` to `after`: evidence
+ * that said `before` (kept as "the shown value") now says so explicitly, and
+ * evidence that said `after` becomes "the shown value".
+ */
+function respellEvidence(device: Device, index: number, before: string, after: string): void {
+  const ev = device.ev;
+  if (!ev) return;
+  const alt = (extraOf(device).evValues ??= []);
+  alt.length = ev.length >> 1;
+  for (let i = 0; i < ev.length; i += 2) {
+    if ((ev[i]! & 15) !== index) continue;
+    const said = alt[i >> 1];
+    if (said === undefined) alt[i >> 1] = before;
+    else if (said === after) alt[i >> 1] = undefined;
+  }
+}
+
 function pushEvidence(device: Device, packed: number, seenMs: number, altValue: string | undefined): void {
   device.ev = growNumbers(device.ev, packed, seenMs);
   if (altValue !== undefined || device.x?.evValues) {
@@ -333,7 +351,16 @@ export function setAttribute(
   const current = attrs[at + 1] as string;
   const currentConf = (attrs[at] as number) & 1023;
   if (sameValue(current, value)) {
-    if (conf > currentConf) attrs[at] = index * 1024 + conf;
+    let shown = current;
+    if (conf > currentConf) {
+      attrs[at] = index * 1024 + conf;
+      // The more confident source's spelling is shown ("d002465" from DHCP over the NetBIOS "D002465").
+      if (value !== current) {
+        shown = storedValue(name, value);
+        attrs[at + 1] = shown;
+        respellEvidence(device, index, current, shown);
+      }
+    }
     const ev = device.ev ?? [];
     let count = 0;
     for (let i = 0; i < ev.length; i += 2) {
@@ -341,7 +368,7 @@ export function setAttribute(
       if (ev[i] === packed) return; // this source already vouches for the value
       count++;
     }
-    if (count < MAX_EVIDENCE) pushEvidence(device, packed, seenMs, value === current ? undefined : value);
+    if (count < MAX_EVIDENCE) pushEvidence(device, packed, seenMs, value === shown ? undefined : value);
     return;
   }
   if (conf > currentConf)
