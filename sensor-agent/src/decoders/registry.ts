@@ -3,6 +3,7 @@
 import { PROTOCOL_FAMILIES, type ProtocolFamily } from '@hark/contracts/sensor';
 import { arpDecoder } from './arp.js';
 import { bacnetDecoder } from './bacnet.js';
+import { browserDecoder } from './browser.js';
 import { cdpDecoder } from './cdp.js';
 import { dhcpDecoder } from './dhcp.js';
 import { dhcpv6Decoder } from './dhcpv6.js';
@@ -52,6 +53,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   sipTcpDecoder,
   wsdDecoder,
   smbDecoder,
+  browserDecoder,
 ];
 
 const EMPTY: readonly Decoder[] = [];
@@ -64,6 +66,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   dhcpv6: 'dhcp',
   nbns: 'netbios',
   smb: 'netbios',
+  browser: 'netbios',
   llmnr: 'dns',
 };
 

@@ -72,7 +72,7 @@ const IP_PHONE_TEXT =
 /** The vendor class Windows' DHCP client sends ("MSFT 5.0", "MSFT 98"). */
 const WINDOWS_VENDOR_CLASS = /^MSFT /;
 
-/** Server-side (or client-side) industrial roles (hint "role") -> what the device is. */
+/** Server-side (or client-side) roles (hint "role") -> what the device is. */
 const ROLES: readonly [string, Category, string, number][] = [
   ['s7comm:server', 'ot', 'plc', 0.75],
   ['s7comm-plus:server', 'ot', 'plc', 0.75],
@@ -88,6 +88,11 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['enip:device', 'ot', 'ot-device', 0.55],
   ['modbus:server', 'ot', 'ot-device', 0.55],
   ['opcua:server', 'ot', 'opcua-server', 0.5],
+  // What a Windows or Samba host announces it serves (browser server type bits).
+  ['windows:domain-controller', 'it', 'domain-controller', 0.8],
+  ['windows:sql-server', 'it', 'server', 0.65],
+  ['windows:terminal-server', 'it', 'server', 0.65],
+  ['windows:print-server', 'it', 'print-server', 0.6],
 ];
 
 const RULES: readonly Rule[] = [
