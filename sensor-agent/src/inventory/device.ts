@@ -305,7 +305,9 @@ function dropEvidence(device: Device, index: number): void {
 function respellEvidence(device: Device, index: number, before: string, after: string): void {
   const ev = device.ev;
   if (!ev) return;
-  const alt = (extraOf(device).evValues ??= []);
+  const x = extraOf(device);
+  x.evValues ??= [];
+  const alt = x.evValues;
   alt.length = ev.length >> 1;
   for (let i = 0; i < ev.length; i += 2) {
     if ((ev[i]! & 15) !== index) continue;
