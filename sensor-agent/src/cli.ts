@@ -13,6 +13,13 @@ import { buildInventory, type InventoryResult, Pipeline } from './pipeline.js';
 import { writeSitePcap } from './simulate/site.js';
 import { AGENT_VERSION } from './version.js';
 
+// A reader that stops early (`hark-agent inventory x.pcap | head`) closes the pipe: that is the
+// reader's choice, not an error, so leave quietly as other Unix tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');

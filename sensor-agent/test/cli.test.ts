@@ -1,5 +1,5 @@
 // The CLI as a user runs it: a child process on the compiled dist/cli.js.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,5 +84,24 @@ describe('hark-agent simulate', () => {
     expect(out.devices).toHaveLength(11);
     const types = new Set(out.devices.map((d) => d.type?.value));
     for (const t of ['printer', 'switch', 'workstation']) expect(types).toContain(t);
+  });
+});
+
+describe('hark-agent inventory | head', () => {
+  it('leaves quietly when its reader stops early', async () => {
+    // A few MB of JSON (a simulated 3000-device site), one chunk read and the pipe closed: exit 0, nothing on stderr.
+    const site = join(tmp, 'pipe-site.pcap');
+    await run(process.execPath, [CLI, 'simulate', '--devices', '3000', '--duration', '30', '--out', site]);
+    const child = spawn(process.execPath, [CLI, 'inventory', site, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
