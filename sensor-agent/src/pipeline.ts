@@ -3,7 +3,7 @@
 // The hot path (every packet) is: reset the one reused PacketView, parse the
 // headers by offset (and those of a frame carried in a mirroring tunnel),
 // note the sender in the store, and look up the decoders
-// registered for the EtherType or the UDP/TCP ports. Only packets of a
+// registered for the EtherType, the IP protocol or the UDP/TCP ports. Only packets of a
 // decoded protocol pay for more, and a byte-identical repeat of the last
 // packet a decoder saw from the same sender (or, for cyclic polling, one with
 // the same repeat key) only refreshes timestamps (repeat-cache.ts). Nothing a
@@ -125,7 +125,10 @@ export class Pipeline {
     const index = this.decoders;
     const link = index.candidateOrdinals('link', v.etherType);
     for (let i = 0; i < link.length; i++) this.run(link[i]!, v);
-    if (v.ipVersion === 0 || v.laterFragment || v.srcPort < 0) return;
+    if (v.ipVersion === 0 || v.laterFragment) return;
+    const byProto = index.candidateOrdinals('ip', v.ipProto);
+    for (let i = 0; i < byProto.length; i++) this.run(byProto[i]!, v);
+    if (v.srcPort < 0) return;
     const family = v.ipProto === IpProto.UDP ? 'udp' : v.ipProto === IpProto.TCP ? 'tcp' : undefined;
     if (!family) return;
     const byDst = index.candidateOrdinals(family, v.dstPort);

@@ -32,6 +32,7 @@ const SOURCES = [
   'suricata-verify__ja4-tls__input.pcap',
   'suricata-verify__sip-method__sip.pcap',
   'ndpi__gnutella.pcap',
+  'tcpdump__erspan-type-i-4.pcap', // OSPF, and frames inside ERSPAN and GRE tunnels
 ];
 /** Decoded packets kept per protocol, so the big OT/IT captures do not crowd out the small ones. */
 const PER_PROTOCOL = 400;

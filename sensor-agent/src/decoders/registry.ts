@@ -17,11 +17,13 @@ import { modbusDecoder } from './modbus.js';
 import { nbnsDecoder } from './nbns.js';
 import { opcuaDecoder } from './opcua.js';
 import { profinetDcpDecoder } from './profinet.js';
+import { routingDecoder, routingUdpDecoder } from './routing.js';
 import { s7commDecoder } from './s7comm.js';
 import { sipDecoder, sipTcpDecoder } from './sip.js';
 import { smbDecoder } from './smb.js';
 import { snmpDecoder } from './snmp.js';
 import { ssdpDecoder } from './ssdp.js';
+import { stpDecoder } from './stp.js';
 import { tlsDecoder } from './tls.js';
 import type { Decoder, DecoderFamily } from './types.js';
 import { wsdDecoder } from './wsd.js';
@@ -54,6 +56,9 @@ export const ALL_DECODERS: readonly Decoder[] = [
   wsdDecoder,
   smbDecoder,
   browserDecoder,
+  stpDecoder,
+  routingDecoder,
+  routingUdpDecoder,
 ];
 
 const EMPTY: readonly Decoder[] = [];
@@ -61,12 +66,18 @@ const EMPTY: readonly Decoder[] = [];
 const KEYS = 0x10001;
 
 /** The Sensor API's protocol family of each decoder whose name differs from it. */
-/** SMB is Windows networking's session layer, NetBIOS's companion: one family, as the browser protocol is. */
+/**
+ * SMB is Windows networking's session layer, NetBIOS's companion: one
+ * family, as the browser protocol is. Spanning tree and router hellos name
+ * network gear as LLDP does: the Sensor API's "lldp" family covers them.
+ */
 const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   dhcpv6: 'dhcp',
   nbns: 'netbios',
   smb: 'netbios',
   browser: 'netbios',
+  stp: 'lldp',
+  routing: 'lldp',
   llmnr: 'dns',
 };
 
@@ -84,6 +95,7 @@ export class DecoderIndex {
   private readonly ordinalLists: (readonly number[])[] = [[]];
   private readonly byFamily: Record<DecoderFamily, Uint8Array> = {
     link: new Uint8Array(KEYS),
+    ip: new Uint8Array(KEYS),
     udp: new Uint8Array(KEYS),
     tcp: new Uint8Array(KEYS),
   };
@@ -91,6 +103,7 @@ export class DecoderIndex {
   constructor(readonly decoders: readonly Decoder[] = ALL_DECODERS) {
     const byKey: Record<DecoderFamily, Map<number, Decoder[]>> = {
       link: new Map(),
+      ip: new Map(),
       udp: new Map(),
       tcp: new Map(),
     };
@@ -104,7 +117,7 @@ export class DecoderIndex {
         else map.set(key, [d]);
       }
     }
-    for (const family of ['link', 'udp', 'tcp'] as const)
+    for (const family of ['link', 'ip', 'udp', 'tcp'] as const)
       for (const [key, list] of byKey[family]) {
         if (this.lists.length > 255) throw new RangeError('more than 255 distinct decoder lists');
         this.byFamily[family][key] = this.lists.length;

@@ -93,7 +93,8 @@ export interface ObservationSink {
 }
 
 /** Which layer a decoder's dispatch keys refer to. */
-export type DecoderFamily = 'link' | 'udp' | 'tcp';
+/** link: EtherTypes; ip: IP protocol numbers (OSPF, VRRP); udp/tcp: ports. */
+export type DecoderFamily = 'link' | 'ip' | 'udp' | 'tcp';
 
 export interface Decoder {
   /** Protocol name as it appears in DeviceRecord.protocols and in stats, e.g. "dhcp". */
@@ -101,7 +102,8 @@ export interface Decoder {
   readonly family: DecoderFamily;
   /**
    * Dispatch keys: EtherTypes (EtherType.LLC for 802.3 frames) for link
-   * decoders, ports (either direction) for UDP/TCP. The registry indexes
+   * decoders, IP protocol numbers for ip decoders, ports (either direction)
+   * for UDP/TCP. The registry indexes
    * decoders by these so the hot path asks only decoders that can apply.
    */
   readonly keys: readonly number[];

@@ -88,6 +88,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['enip:device', 'ot', 'ot-device', 0.55],
   ['modbus:server', 'ot', 'ot-device', 0.55],
   ['opcua:server', 'ot', 'opcua-server', 0.5],
+  // Speaks a routing or first-hop redundancy protocol (OSPF, EIGRP, VRRP, HSRP, RIP, GLBP).
+  ['routing:router', 'network', 'router', 0.7],
   // What a Windows or Samba host announces it serves (browser server type bits).
   ['windows:domain-controller', 'it', 'domain-controller', 0.8],
   ['windows:sql-server', 'it', 'server', 0.65],
