@@ -11,7 +11,7 @@ import { parseUserAgent } from './useragent.js';
 import { emitForLocalSender } from './util.js';
 
 /** Ports where embedded devices and proxies commonly serve HTTP. */
-const HTTP_PORTS = [80, 631, 5000, 5357, 8000, 8008, 8060, 8080, 8081, 8888, 9000, 49152, 49153];
+export const HTTP_PORTS = [80, 631, 5000, 5357, 8000, 8008, 8060, 8080, 8081, 8888, 9000, 49152, 49153];
 const MAX_HEAD = 4096;
 /** Request methods (RFC 9110 §9, WebDAV, SSDP-style) as the first four bytes, and "HTTP". */
 const STARTS = new Set(

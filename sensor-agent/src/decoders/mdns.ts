@@ -38,6 +38,9 @@ const TXT_KEYS: Record<string, [ObservationName, number]> = {
   serial: ['serialNumber', 0.6],
 };
 
+/** A host label that is a UUID or a long hex string: generated, not chosen. */
+const GENERATED_NAME = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{24,})$/i;
+
 interface Owner {
   mac: number;
   ip: string | undefined;
@@ -97,7 +100,9 @@ export const mdnsDecoder: Decoder = {
       if (!LOCAL_SUFFIX.test(host) || SERVICE_LABEL.test(host)) continue;
       const owner = ownerOfHost(host);
       const original = records.find((r) => lower(r.name) === host)!.name;
-      emit(owner, 'hostname', original.replace(LOCAL_SUFFIX, ''), 0.7, `${list[0]!.type}.name`);
+      const name = original.replace(LOCAL_SUFFIX, '');
+      // Cast devices and some printers announce "<uuid>.local": an address, not a name anyone gave it.
+      emit(owner, 'hostname', name, GENERATED_NAME.test(name) ? 0.35 : 0.7, `${list[0]!.type}.name`);
       for (const a of list) emit(owner, a.type === 'A' ? 'ipv4' : 'ipv6', a.ip, 0.6, `${a.type}.address`);
     }
 

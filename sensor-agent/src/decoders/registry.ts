@@ -26,6 +26,7 @@ import { ssdpDecoder } from './ssdp.js';
 import { stpDecoder } from './stp.js';
 import { tlsDecoder } from './tls.js';
 import type { Decoder, DecoderFamily } from './types.js';
+import { upnpDecoder } from './upnp.js';
 import { wsdDecoder } from './wsd.js';
 
 export const ALL_DECODERS: readonly Decoder[] = [
@@ -59,6 +60,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   stpDecoder,
   routingDecoder,
   routingUdpDecoder,
+  upnpDecoder,
 ];
 
 const EMPTY: readonly Decoder[] = [];
@@ -70,6 +72,7 @@ const KEYS = 0x10001;
  * SMB is Windows networking's session layer, NetBIOS's companion: one
  * family, as the browser protocol is. Spanning tree and router hellos name
  * network gear as LLDP does: the Sensor API's "lldp" family covers them.
+ * UPnP device descriptions are where SSDP's LOCATION leads.
  */
 const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   dhcpv6: 'dhcp',
@@ -78,6 +81,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   browser: 'netbios',
   stp: 'lldp',
   routing: 'lldp',
+  upnp: 'ssdp',
   llmnr: 'dns',
 };
 
