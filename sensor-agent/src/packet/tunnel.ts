@@ -48,6 +48,15 @@ const ERSPAN_III_FRAME_IP = 2;
  * damaged; undefined (with `v` untouched) when it carries none.
  */
 export function decapsulate(v: PacketView): ParseResult | undefined {
+  // Every packet asks: the tunnel protocols and ports first, as cheaply as possible.
+  const proto = v.ipProto;
+  if (proto === IpProto.UDP) {
+    const port = v.dstPort;
+    if (port !== VXLAN_PORT && port !== GENEVE_PORT && port !== TZSP_PORT && port !== GTP_U_PORT)
+      return undefined;
+  } else if (proto !== IpProto.GRE && proto !== IpProto.IPIP && proto !== IpProto.IPV6) {
+    return undefined;
+  }
   if (v.tunnelDepth >= MAX_TUNNEL_DEPTH || v.ipVersion === 0 || v.laterFragment) return undefined;
   const b = v.data;
   const o = v.payloadOffset;
