@@ -183,4 +183,22 @@ describe.skipIf(MISSING)('classification matches MANIFEST.md ground truth', () =
     expect([d.category?.value, d.type?.value]).toEqual(['it', 'server']);
     expect(d.type?.evidence.map((e) => e.field)).toContain('os.windows-server');
   });
+
+  it('the Modbus/TCP clients polling the MOXA gateway are the SCADA side: HMIs (iti__modbus_test.pcap)', async () => {
+    // tshark: 192.168.0.21/.112/.133/.144/.156 open connections to 192.168.0.20:502 and read registers.
+    const d = find(await devicesOf('iti__modbus_test.pcap'), '20:47:47:87:d4:96')!;
+    expect([d.category?.value, d.type?.value]).toEqual(['ot', 'hmi']);
+    expect(d.type?.evidence.map((e) => e.field)).toContain('role.modbus:client');
+    expect(find(await devicesOf('iti__modbus_test.pcap'), '00:90:e8:4c:83:db')!.type?.value).toBe(
+      'ot-device',
+    );
+  });
+
+  it('DNP3 masters are SCADA servers (zeek__dnp3.pcap: 10.0.0.8 and .9 poll with DIR set)', async () => {
+    const devices = await devicesOf('zeek__dnp3.pcap');
+    for (const ip of ['10.0.0.8', '10.0.0.9']) {
+      const d = devices.find((x) => x.ipv4.includes(ip))!;
+      expect([d.category?.value, d.type?.value], ip).toEqual(['ot', 'scada-server']);
+    }
+  });
 });

@@ -5,6 +5,7 @@
 // NTLMSSP messages that name the Windows version and the host (ntlmssp.ts). No reassembly: a head
 // split across segments is read as far as it goes.
 import type { PacketView } from '../packet/view.js';
+import { readIppPrinter } from './ipp.js';
 import { emitNtlmIdentity, findNtlmssp, parseNtlmssp } from './ntlmssp.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { parseUserAgent } from './useragent.js';
@@ -19,6 +20,30 @@ const STARTS = new Set(
     Buffer.from(s).readUInt32BE(0),
   ),
 );
+
+const IPP_PORT = 631;
+
+/**
+ * An IPP answer from port 631 (RFC 8010): the sender is a printer (or a
+ * print server sharing one), and its printer attributes name the model.
+ */
+function printer(pkt: PacketView, sink: ObservationSink, head: string): void {
+  emitForLocalSender(pkt, sink, 'ipp', 'role', 'ipp:printer', 0.8, 'response.content_type');
+  const body = head.indexOf('\r\n\r\n');
+  if (body < 0) return;
+  const start = pkt.payloadOffset + body + 4;
+  const id = readIppPrinter(pkt.data, start, pkt.payloadEnd);
+  const emit = (
+    name: 'manufacturer' | 'model' | 'firmwareVersion',
+    value: string | undefined,
+    field: string,
+  ) => {
+    if (value) emitForLocalSender(pkt, sink, 'ipp', name, value, 0.85, field);
+  };
+  emit('manufacturer', id.manufacturer, 'printer-device-id.mfg');
+  emit('model', id.model ?? id.makeAndModel, id.model ? 'printer-device-id.mdl' : 'printer-make-and-model');
+  emit('firmwareVersion', id.firmware, 'printer-firmware-string-version');
+}
 
 /** Where a client answers a challenge, and where a server (or proxy) issues one. */
 const AUTHORIZATION_HEADERS = new Set(['authorization', 'proxy-authorization']);
@@ -46,6 +71,7 @@ export const httpDecoder: Decoder = {
     if (!response && !/^[A-Z-]+ \S+ HTTP\/1\.\d\r?\n/.test(head))
       throw new RangeError('not an HTTP/1.x start line');
     const lines = head.split(/\r?\n/);
+    let ipp = false;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       if (line === '') break;
@@ -66,7 +92,10 @@ export const httpDecoder: Decoder = {
         if (facts.os) emitForLocalSender(pkt, sink, 'http', 'os', facts.os, 0.3, 'response.server');
       } else if (response ? AUTHENTICATE_HEADERS.has(name) : AUTHORIZATION_HEADERS.has(name)) {
         ntlm(pkt, sink, value);
+      } else if (name === 'content-type' && response && pkt.srcPort === IPP_PORT) {
+        ipp = /^application\/ipp\b/i.test(value);
       }
     }
+    if (ipp) printer(pkt, sink, head);
   },
 };

@@ -88,6 +88,11 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['enip:device', 'ot', 'ot-device', 0.55],
   ['modbus:server', 'ot', 'ot-device', 0.55],
   ['opcua:server', 'ot', 'opcua-server', 0.5],
+  // Answers IPP on 631 (a printer, or a print server sharing one).
+  ['ipp:printer', 'it', 'printer', 0.7],
+  // Polls process values (Modbus/TCP client) or masters outstations (DNP3): the SCADA side.
+  ['modbus:client', 'ot', 'hmi', 0.5],
+  ['dnp3:master', 'ot', 'scada-server', 0.55],
   // Speaks a routing or first-hop redundancy protocol (OSPF, EIGRP, VRRP, HSRP, RIP, GLBP).
   ['routing:router', 'network', 'router', 0.7],
   // What a Windows or Samba host announces it serves (browser server type bits).
