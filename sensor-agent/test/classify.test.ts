@@ -201,4 +201,31 @@ describe.skipIf(MISSING)('classification matches MANIFEST.md ground truth', () =
       expect([d.category?.value, d.type?.value], ip).toEqual(['ot', 'scada-server']);
     }
   });
+
+  // MANIFEST.md's notes on the IoT Sentinel setups (device label from the dataset's directory).
+  it.each([
+    ['iotsentinel__D-LinkSwitch__Setup-A-1-STA.pcap', '90:8d:78:a9:3d:6f', 'smart-plug'], // DSP-W215
+    ['iotsentinel__TP-LinkPlugHS110__Setup-A-1-STA.pcap', '50:c7:bf:00:c7:03', 'smart-plug'], // HS110(EU)
+    ['iotsentinel__WeMoSwitch__Setup-A-1-STA.pcap', '94:10:3e:35:01:c1', 'smart-plug'], // urn:Belkin:device:controllee
+    ['iotsentinel__Lightify__Setup-C-1-STA.pcap', '84:18:26:7b:5f:6b', 'smart-home-hub'], // Lightify-7B5F6B
+    ['iotsentinel__MAXGateway__Setup-A-1-STA.pcap', '00:1a:22:03:cb:be', 'smart-home-hub'], // KEQ0817541
+    ['iotsentinel__Withings__Setup-A-1-STA.pcap', '00:24:e4:24:80:2a', 'smart-appliance'], // Withings scale
+    ['iotsentinel__EdimaxCam1__Setup-A-1-STA.pcap', '74:da:38:80:7a:08', 'camera'], // SSDP /IPCamDesc.xml
+    ['iotsentinel__SmarterCoffee__Setup-A-1-STA.pcap', '5c:cf:7f:07:ae:fb', 'iot-device'], // ESP_07AEFB
+    ['iotsentinel__Aria__Setup-A-1-STA.pcap', '20:f8:5e:ca:91:52', 'iot-device'], // GainSpanca9152
+    ['iotsentinel__HomeMaticPlug__Setup-C-1-STA.pcap', '00:1a:22:05:c4:2e', 'iot-device'], // eQ-3 OUI only
+  ])('%s: %s is iot/%s', async (file, mac, type) => {
+    const d = find(await devicesOf(file), mac)!;
+    expect([d.category?.value, d.type?.value]).toEqual(['iot', type]);
+  });
+
+  it("the IoT lab's gateway is a router: by the traffic it forwards, or by the leases it hands out", async () => {
+    // MANIFEST: 28:b2:bd:c3:41:79 at 10.10.10.1 is the "lab access point / router" of the D-LinkCam setup;
+    // in the Aria setup 10.10.10.1 is 00:b5:6d:06:08:ba, the DHCP server (option 54) every device leases from.
+    const gateway = find(await devicesOf('iotsentinel__D-LinkCam__Setup-A-1-STA.pcap'), '28:b2:bd:c3:41:79')!;
+    expect([gateway.category?.value, gateway.type?.value]).toEqual(['network', 'router']);
+    const server = find(await devicesOf('iotsentinel__Aria__Setup-A-1-STA.pcap'), '00:b5:6d:06:08:ba')!;
+    expect([server.category?.value, server.type?.value]).toEqual(['network', 'router']);
+    expect(server.type?.evidence.map((e) => e.field)).toContain('dhcp.server');
+  });
 });

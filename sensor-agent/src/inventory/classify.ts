@@ -69,6 +69,26 @@ const CONFERENCING_TEXT =
   /telepresence|webex (?:room|board|desk)|zoom ?rooms?|polycom (?:realpresence|group|studio|trio)|poly (?:studio|trio|g7500)|crestron|clickshare|logitech (?:rally|meetup)|yealink (?:meeting|mvc|uvc)/i;
 const IP_PHONE_TEXT =
   /\bcisco ?ip ?phone|\bCP-\d{4}\b|\bSEP[0-9A-F]{12}\b|yealink sip-t|\bSIP-T\d{2}|polycom ?(?:vvx|soundpoint)|\bsnom ?\d|grandstream gxp|avaya \d{4}|\bmitel ?\d{4}/i;
+/** Smart plugs and switched sockets by model or announced type (TP-Link Kasa, D-Link, Edimax, Belkin WeMo, Tasmota). */
+const SMART_PLUG_TEXT =
+  /\b(?:HS1[01]0|HS2\d\d|KP\d{3}|DSP-W\d{3}|SP-?[12]101W|SP-?\d{4}W)\b|\bwemo ?(?:insight|switch|mini)?\b|controllee|smart ?plug|\btasmota\b|\bsonoff\b/i;
+/** Smart-home hubs and gateways (Zigbee/Z-Wave/proprietary radio to IP). */
+const SMART_HOME_HUB_TEXT =
+  /lightify|hue ?bridge|philips-hue|tradfri|smartthings|homematic|\bMAX!? ?(?:cube|gateway)|\bKEQ\d{7}\b|wemo ?link|ednet ?gateway|\bhomey\b|hubitat|\bzigbee\b|\bz-wave\b/i;
+/** Smart-home sensors and alarms. */
+const SMART_SENSOR_TEXT = /(?:door|window|water|motion|leak) ?sensor|\bDCH-S\d{3}\b|\bsiren\b/i;
+/** Connected appliances and health devices. */
+const SMART_APPLIANCE_TEXT = /withings|fitbit|\baria\b|kettle|smarter ?coffee|\bikettle\b|\bscale\b/i;
+/**
+ * OUI owners that make radio modules or smart-home products, not PCs or
+ * phones: a device with their NIC and no other evidence is an IoT device.
+ */
+const IOT_VENDOR =
+  /espressif|hi-flying|gainspan|tuya|particle industries|ayla networks|broadlink|lumi united|itead|allterco|shelly|eq-3|withings|osram|signify|philips lighting|lifx|nest labs|ecobee|\bring\b|wyze|irobot|fitbit|sonoff|texas instruments|silicon labs|nordic semiconductor|murata/i;
+
+/** Host names Wi-Fi modules' firmware gives by default (Espressif, GainSpan, Hi-Flying, Tasmota, Shelly). */
+const IOT_MODULE_HOSTNAME = /^(?:ESP[_-][0-9A-F]{6}|GainSpan|HF-LP[BT]\d+|espressif|tasmota|shelly)/i;
+
 /** The vendor class Windows' DHCP client sends ("MSFT 5.0", "MSFT 98"). */
 const WINDOWS_VENDOR_CLASS = /^MSFT /;
 
@@ -203,6 +223,19 @@ const RULES: readonly Rule[] = [
     const text = `${f.identity} ${[...f.hint('ssdpServer')].join(' ')} ${[...f.hint('serviceInstance')].join(' ')}`;
     const m = CAMERA_TEXT.exec(text);
     return m ? c('iot', 'camera', 0.7, 'identity.camera', `"${m[0]}" names a camera`) : undefined;
+  },
+  (f) => {
+    // The UPnP description a camera points SSDP at is often named for what it is ("/IPCamDesc.xml").
+    for (const location of f.hint('upnpLocation'))
+      if (/ipcam|camera|onvif/i.test(location.replace(/^[a-z][\w+.-]*:\/\/[^/]*/i, '')))
+        return c(
+          'iot',
+          'camera',
+          0.6,
+          'ssdp.location.camera',
+          `SSDP LOCATION ${location} describes a camera`,
+        );
+    return undefined;
   },
   (f) => {
     const m = INDUSTRIAL_SWITCH.exec(f.identity);
@@ -363,6 +396,72 @@ const RULES: readonly Rule[] = [
     f.forwarder
       ? c('network', 'router', 0.5, 'traffic.forwarder', 'sources traffic for many IP addresses')
       : undefined,
+  (f) => {
+    const text = `${f.identity} ${[...f.hint('ssdpType')].join(' ')} ${[...f.hint('userAgent')].join(' ')}`;
+    if (SMART_PLUG_TEXT.test(text))
+      return c(
+        'iot',
+        'smart-plug',
+        0.65,
+        'identity.smart-plug',
+        `names a smart plug ("${match(text, SMART_PLUG_TEXT)}")`,
+      );
+    if (SMART_HOME_HUB_TEXT.test(text))
+      return c(
+        'iot',
+        'smart-home-hub',
+        0.6,
+        'identity.smart-home-hub',
+        `names a smart-home hub ("${match(text, SMART_HOME_HUB_TEXT)}")`,
+      );
+    if (SMART_SENSOR_TEXT.test(text))
+      return c(
+        'iot',
+        'sensor',
+        0.6,
+        'identity.sensor',
+        `names a sensor ("${match(text, SMART_SENSOR_TEXT)}")`,
+      );
+    if (SMART_APPLIANCE_TEXT.test(`${text} ${f.vendor}`))
+      return c(
+        'iot',
+        'smart-appliance',
+        0.55,
+        'identity.appliance',
+        `names a connected appliance ("${match(`${text} ${f.vendor}`, SMART_APPLIANCE_TEXT)}")`,
+      );
+    return undefined;
+  },
+  (f) =>
+    IOT_MODULE_HOSTNAME.test(f.hostname)
+      ? c(
+          'iot',
+          'iot-device',
+          0.55,
+          'hostname.module',
+          `hostname "${f.hostname}" is a Wi-Fi module's default`,
+        )
+      : undefined,
+  (f) =>
+    f.hint('dhcpServer').size > 0
+      ? c(
+          'network',
+          'router',
+          0.5,
+          'dhcp.server',
+          'hands out DHCP leases (the gateway of a home or branch site)',
+        )
+      : undefined,
+  (f) =>
+    IOT_VENDOR.test(f.vendor)
+      ? c(
+          'iot',
+          'iot-device',
+          0.5,
+          'oui.iot-vendor',
+          `NIC registered to "${f.vendor}" (radio modules, smart-home products)`,
+        )
+      : undefined,
   (f) =>
     /BusyBox|embedded/i.test(f.os)
       ? c('iot', 'embedded-device', 0.3, 'os.embedded', `embedded stack (${f.os})`)
@@ -425,6 +524,10 @@ export function classify(device: Device, record: DeviceRecord, forwarder: boolea
     return { category: 'unknown', type: 'unclassified', confidence: best.confidence, support: best.support };
   }
   return best;
+}
+
+function match(text: string, pattern: RegExp): string {
+  return pattern.exec(text)?.[0] ?? '';
 }
 
 function c(
