@@ -252,24 +252,33 @@ export const agentThroughput: Benchmark = {
     const bytesPerLoop = packets.reduce((a, p) => a + p.originalLength, 0);
     const loops = Math.max(1, Math.round(TARGET_PACKETS / packets.length));
 
-    // Warm up (JIT), then the timed run on a fresh pipeline.
+    // Warm up (JIT), then the timed runs, each on a fresh pipeline: the best of three, as the file
+    // runs and the peers below are taken (one run moves with the JIT and the host by ±10%).
     const warm = new Pipeline();
     for (const p of packets) warm.process(p);
-    const pipeline = new Pipeline();
-    const start = performance.now();
-    for (let l = 0; l < loops; l++) for (let i = 0; i < packets.length; i++) pipeline.process(packets[i]!);
-    const seconds = (performance.now() - start) / 1000;
+    const timedRun = (options: { skipRepeats?: boolean }) => {
+      const pipeline = new Pipeline(options);
+      const start = performance.now();
+      for (let l = 0; l < loops; l++) for (let i = 0; i < packets.length; i++) pipeline.process(packets[i]!);
+      return { pipeline, seconds: (performance.now() - start) / 1000 };
+    };
+    let best = timedRun({});
+    for (let i = 0; i < 2; i++) {
+      const next = timedRun({});
+      if (next.seconds < best.seconds) best = next;
+    }
+    const { pipeline, seconds } = best;
     const total = loops * packets.length;
     const pps = total / seconds;
     const bps = (loops * bytesPerLoop * 8) / seconds;
     // The same without skipping byte-identical repeats (src/repeat-cache.ts): what decoding every packet costs.
-    const everyPacket = new Pipeline({ skipRepeats: false });
-    const startEvery = performance.now();
-    for (let l = 0; l < loops; l++) for (let i = 0; i < packets.length; i++) everyPacket.process(packets[i]!);
-    const ppsEvery = total / ((performance.now() - startEvery) / 1000);
+    let secondsEvery = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 3; i++)
+      secondsEvery = Math.min(secondsEvery, timedRun({ skipRepeats: false }).seconds);
+    const ppsEvery = total / secondsEvery;
     const lines = [
       `input: ${packets.length} packets (${(bytesPerLoop / 1e6).toFixed(2)} MB) from ${FILES.length} real captures, looped ${loops}x = ${total} packets`,
-      `hark pipeline: ${(pps / 1e6).toFixed(2)} M pkt/s, ${(bps / 1e9).toFixed(2)} Gbit/s (${seconds.toFixed(2)} s, ${pipeline.store.size} devices, ${pipeline.stats.malformed} malformed, ${((100 * pipeline.stats.repeats) / total).toFixed(0)}% of packets skipped as repeats); decoding every packet: ${(ppsEvery / 1e6).toFixed(2)} M pkt/s`,
+      `hark pipeline (best of 3): ${(pps / 1e6).toFixed(2)} M pkt/s, ${(bps / 1e9).toFixed(2)} Gbit/s (${seconds.toFixed(2)} s, ${pipeline.store.size} devices, ${pipeline.stats.malformed} malformed, ${((100 * pipeline.stats.repeats) / total).toFixed(0)}% of packets skipped as repeats); decoding every packet: ${(ppsEvery / 1e6).toFixed(2)} M pkt/s`,
     ];
 
     // Peers on the same packets, written as one pcap looped PEER_LOOPS times so process start-up
