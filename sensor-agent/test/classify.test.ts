@@ -228,4 +228,16 @@ describe.skipIf(MISSING)('classification matches MANIFEST.md ground truth', () =
     expect([server.category?.value, server.type?.value]).toEqual(['network', 'router']);
     expect(server.type?.evidence.map((e) => e.field)).toContain('dhcp.server');
   });
+
+  // MANIFEST.md's notes: devices whose only evidence is their NIC's maker with one more hint.
+  it.each([
+    ['arkime__wireshark-dhcp.pcap', '00:0b:82:01:fc:42', 'it', 'ip-phone'], // a Grandstream DHCP client
+    ['arkime__wireshark-lldp.pcap', '00:04:96:1f:a7:26', 'network', 'switch'], // "a third Extreme Networks device"
+    ['iti__EIP-IPAddressChangeAttempt.pcap', '00:21:91:06:f1:66', 'network', 'switch'], // "Switch (LLDP)", D-Link
+    ['ndpi__android.pcap', 'd8:30:62:56:00:1c', 'it', 'workstation'], // "Lucas-iMac"
+    ['ndpi__netbios.pcap', 'ec:a8:6b:f4:60:77', 'it', 'workstation'], // GURU, an Elitegroup PC's NetBIOS name
+  ])('%s: %s is %s/%s', async (file, mac, category, type) => {
+    const d = find(await devicesOf(file), mac)!;
+    expect([d.category?.value, d.type?.value]).toEqual([category, type]);
+  });
 });

@@ -37,6 +37,8 @@ interface Facts {
   /** NIC vendor from the IEEE OUI registry. */
   vendor: string;
   forwarder: boolean;
+  /** The device sent LLDP. */
+  lldp: boolean;
 }
 
 type Rule = (f: Facts) => Classification | undefined;
@@ -85,6 +87,20 @@ const SMART_APPLIANCE_TEXT = /withings|fitbit|\baria\b|kettle|smarter ?coffee|\b
  */
 const IOT_VENDOR =
   /espressif|hi-flying|gainspan|tuya|particle industries|ayla networks|broadlink|lumi united|itead|allterco|shelly|eq-3|withings|osram|signify|philips lighting|lifx|nest labs|ecobee|\bring\b|wyze|irobot|fitbit|sonoff|texas instruments|silicon labs|nordic semiconductor|murata/i;
+
+/** OUI owners that make VoIP phones above all (their NIC with no other evidence: an IP phone). */
+const VOIP_VENDOR =
+  /grandstream|polycom|yealink|snom|mitel|aastra|fanvil|htek|gigaset|unify|escene|flyingvoice/i;
+/** OUI owners that make network gear only: such a NIC sending LLDP is a switch port. */
+const NETWORK_VENDOR =
+  /extreme networks|juniper|arista|aruba|ruckus|ubiquiti|mikrotik|routerboard|netgear|d-link|zyxel|brocade|allied telesis|h3c|hirschmann|ruggedcom|fortinet|meraki|edgecore|accton|mellanox|cumulus/i;
+/** OUI owners that make PCs: such a NIC registering a NetBIOS name is a Windows (or Samba) computer. */
+const PC_VENDOR =
+  /^(?:dell|hewlett packard|hp inc|lenovo|elitegroup|asustek|giga-byte|micro-star|asrock|acer|fujitsu|microsoft|intel corporate|tyan|super micro|quanta|wistron|compal|pegatron|liteon)/i;
+/** Host names that say what the computer is (Apple's and Windows' defaults, phones). */
+const WORKSTATION_HOSTNAME =
+  /\b(?:iMac|MacBook(?:-?(?:Pro|Air))?|Mac-?mini|Mac-?Pro)\b|^(?:DESKTOP|LAPTOP)-[A-Z0-9]{7}$/i;
+const PHONE_HOSTNAME = /\b(?:iPhone|iPad|Galaxy-|android-[0-9a-f]{16}|Pixel-?\d)/i;
 
 /** Host names Wi-Fi modules' firmware gives by default (Espressif, GainSpan, Hi-Flying, Tasmota, Shelly). */
 const IOT_MODULE_HOSTNAME = /^(?:ESP[_-][0-9A-F]{6}|GainSpan|HF-LP[BT]\d+|espressif|tasmota|shelly)/i;
@@ -433,6 +449,42 @@ const RULES: readonly Rule[] = [
     return undefined;
   },
   (f) =>
+    WORKSTATION_HOSTNAME.test(f.hostname)
+      ? c('it', 'workstation', 0.6, 'hostname.computer', `hostname "${f.hostname}" names a desktop or laptop`)
+      : PHONE_HOSTNAME.test(f.hostname)
+        ? c(
+            'mobile',
+            'mobile-phone',
+            0.6,
+            'hostname.phone',
+            `hostname "${f.hostname}" names a phone or tablet`,
+          )
+        : undefined,
+  (f) =>
+    PC_VENDOR.test(f.vendor) && f.hint('netbiosName').size > 0
+      ? c(
+          'it',
+          'workstation',
+          0.5,
+          'netbios.pc',
+          `a PC maker's NIC ("${f.vendor}") registering NetBIOS name ${[...f.hint('netbiosName')][0]}`,
+        )
+      : undefined,
+  (f) =>
+    VOIP_VENDOR.test(f.vendor)
+      ? c('it', 'ip-phone', 0.5, 'oui.voip', `NIC registered to "${f.vendor}" (a VoIP phone maker)`)
+      : undefined,
+  (f) =>
+    NETWORK_VENDOR.test(f.vendor) && f.lldp
+      ? c(
+          'network',
+          'switch',
+          0.5,
+          'lldp.network-vendor',
+          `sends LLDP from a "${f.vendor}" NIC (network gear)`,
+        )
+      : undefined,
+  (f) =>
     IOT_MODULE_HOSTNAME.test(f.hostname)
       ? c(
           'iot',
@@ -499,6 +551,7 @@ export function classify(device: Device, record: DeviceRecord, forwarder: boolea
     manufacturer: record.manufacturer?.value ?? '',
     vendor: record.vendor?.value ?? '',
     forwarder,
+    lldp: record.protocols.includes('lldp'),
   };
   const groups = new Map<string, Classification[]>();
   for (const rule of RULES) {
