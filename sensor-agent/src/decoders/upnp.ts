@@ -65,11 +65,20 @@ function elementText(doc: string, element: string): string | undefined {
   return text === '' ? undefined : text;
 }
 
+const SERVER_PORTS = new Set(HTTP_PORTS);
+const H = 0x48;
+const LT = 0x3c;
+
 export const upnpDecoder: Decoder = {
   name: 'upnp',
   family: 'tcp',
   keys: HTTP_PORTS,
-  // Responses from the device's web server: the sender is the device described.
-  match: (pkt) => HTTP_PORTS.includes(pkt.srcPort) && pkt.payloadEnd - pkt.payloadOffset > ROOT.length,
+  // Responses from the device's web server (the sender is the device described): a segment that
+  // starts the response, or one that starts with markup (the document in the next segment).
+  match: (pkt) => {
+    if (!SERVER_PORTS.has(pkt.srcPort) || pkt.payloadEnd - pkt.payloadOffset <= ROOT.length) return false;
+    const first = pkt.data[pkt.payloadOffset];
+    return first === H || first === LT;
+  },
   decode,
 };
