@@ -18,7 +18,7 @@ import type { Decoder } from './decoders/types.js';
 import { DeviceStore } from './inventory/store.js';
 import { IpProto } from './packet/ethertypes.js';
 import { parsePacket } from './packet/parse.js';
-import { decapsulate } from './packet/tunnel.js';
+import { decapsulate, mayCarryTunnel } from './packet/tunnel.js';
 import { PacketView, ParseResult } from './packet/view.js';
 import { RepeatCache } from './repeat-cache.js';
 
@@ -114,14 +114,15 @@ export class Pipeline {
     }
     this.store.touch(v);
     // Mirrored traffic: the tunnel's sender is a device too, and the frame inside is what is decoded.
-    for (let inner = decapsulate(v); inner !== undefined; inner = decapsulate(v)) {
-      stats.decapsulated++;
-      if (inner === ParseResult.MALFORMED) {
-        stats.malformed++;
-        return;
+    if (mayCarryTunnel(v))
+      for (let inner = decapsulate(v); inner !== undefined; inner = decapsulate(v)) {
+        stats.decapsulated++;
+        if (inner === ParseResult.MALFORMED) {
+          stats.malformed++;
+          return;
+        }
+        this.store.touch(v);
       }
-      this.store.touch(v);
-    }
     const index = this.decoders;
     const link = index.candidateOrdinals('link', v.etherType);
     for (let i = 0; i < link.length; i++) this.run(link[i]!, v);

@@ -42,21 +42,27 @@ const ERSPAN_III_FRAME_ETHERNET = 0;
 const ERSPAN_III_FRAME_IP = 2;
 
 /**
+ * Whether the packet is of a protocol or port a tunnel uses: small enough to
+ * be inlined where every packet passes, so only these pay for a call to
+ * decapsulate().
+ */
+export function mayCarryTunnel(v: PacketView): boolean {
+  const proto = v.ipProto;
+  if (proto === IpProto.UDP) {
+    const port = v.dstPort;
+    return port === VXLAN_PORT || port === GENEVE_PORT || port === TZSP_PORT || port === GTP_U_PORT;
+  }
+  return proto === IpProto.GRE || proto === IpProto.IPIP || proto === IpProto.IPV6;
+}
+
+/**
  * If the frame parsed into `v` carries another frame in a tunnel this
  * module reads, parses that frame into `v` in place of the outer layers
  * and returns OK, or MALFORMED when the tunnel or the frame inside is
  * damaged; undefined (with `v` untouched) when it carries none.
  */
 export function decapsulate(v: PacketView): ParseResult | undefined {
-  // Every packet asks: the tunnel protocols and ports first, as cheaply as possible.
-  const proto = v.ipProto;
-  if (proto === IpProto.UDP) {
-    const port = v.dstPort;
-    if (port !== VXLAN_PORT && port !== GENEVE_PORT && port !== TZSP_PORT && port !== GTP_U_PORT)
-      return undefined;
-  } else if (proto !== IpProto.GRE && proto !== IpProto.IPIP && proto !== IpProto.IPV6) {
-    return undefined;
-  }
+  if (!mayCarryTunnel(v)) return undefined;
   if (v.tunnelDepth >= MAX_TUNNEL_DEPTH || v.ipVersion === 0 || v.laterFragment) return undefined;
   const b = v.data;
   const o = v.payloadOffset;
