@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CapturedPacket, CaptureFormatError, LinkType, readCapture } from '../src/capture/index.js';
+import { tsharkAvailable } from './reframe.js';
 import { MISSING, manifest, pcap } from './support.js';
 
 async function collect(
@@ -88,6 +90,67 @@ describe.skipIf(MISSING)('capture readers on the shared captures', () => {
     expect(fromStream.map((p) => p.data.toString('hex'))).toEqual(
       (await collect(pcap('arkime__wireshark-dhcp.pcap'))).map((p) => p.data.toString('hex')),
     );
+  });
+
+  it('reads big-endian pcapng (a real capture rewritten by a big-endian writer, as tshark reads it)', async () => {
+    // ndpi__netbios.pcap is little-endian pcapng: a section header with string options, one interface
+    // description, 261 enhanced packet blocks. Every length, number and option header is rewritten
+    // big-endian; option values here are strings, which keep their bytes.
+    const src = readFileSync(pcap('ndpi__netbios.pcap'));
+    const out = Buffer.from(src);
+    const swap32 = (o: number) => out.writeUInt32BE(src.readUInt32LE(o), o);
+    const swap16 = (o: number) => out.writeUInt16BE(src.readUInt16LE(o), o);
+    const options = (from: number, to: number) => {
+      for (let p = from; p + 4 <= to; ) {
+        const code = src.readUInt16LE(p);
+        const length = src.readUInt16LE(p + 2);
+        swap16(p);
+        swap16(p + 2);
+        if (code === 0) break;
+        p += 4 + ((length + 3) & ~3);
+      }
+    };
+    let blocks = 0;
+    for (let o = 0; o < src.length; blocks++) {
+      const type = src.readUInt32LE(o);
+      const length = src.readUInt32LE(o + 4);
+      swap32(o);
+      swap32(o + 4);
+      swap32(o + length - 4);
+      if (type === 0x0a0d0d0a) {
+        swap32(o + 8); // byte-order magic
+        swap16(o + 12);
+        swap16(o + 14);
+        out.writeBigUInt64BE(src.readBigUInt64LE(o + 16), o + 16);
+        options(o + 24, o + length - 4);
+      } else if (type === 1) {
+        swap16(o + 8);
+        swap16(o + 10);
+        swap32(o + 12);
+        options(o + 16, o + length - 4);
+      } else if (type === 6) {
+        for (const f of [8, 12, 16, 20, 24]) swap32(o + f);
+        options(o + 28 + ((src.readUInt32LE(o + 20) + 3) & ~3), o + length - 4);
+      } else {
+        throw new Error(`block type ${type} not expected in this capture`);
+      }
+      o += length;
+    }
+    expect(blocks).toBe(263);
+    const file = join(tmp, 'netbios-be.pcapng');
+    writeFileSync(file, out);
+    expect(out.readUInt32BE(8)).toBe(0x1a2b3c4d);
+    const original = await collect(pcap('ndpi__netbios.pcap'));
+    const rewritten = await collect(file);
+    expect(
+      rewritten.map((p) => [p.seconds, p.nanos, p.linkType, p.interfaceId, p.data.toString('hex')]),
+    ).toEqual(original.map((p) => [p.seconds, p.nanos, p.linkType, p.interfaceId, p.data.toString('hex')]));
+    if (!tsharkAvailable()) return;
+    const times = (f: string) =>
+      execFileSync('tshark', ['-r', f, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.len'], {
+        encoding: 'utf8',
+      });
+    expect(times(file)).toBe(times(pcap('ndpi__netbios.pcap')));
   });
 
   it('reads big-endian and nanosecond pcap (a real capture rewritten in those encodings)', async () => {
