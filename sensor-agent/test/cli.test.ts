@@ -80,10 +80,12 @@ describe('hark-agent simulate', () => {
     const { stdout } = await run(process.execPath, [CLI, 'inventory', a, '--json']);
     const out = JSON.parse(stdout) as { devices: DeviceRecord[]; stats: { malformed: number } };
     expect(out.stats.malformed).toBe(0);
-    // 10 simulated devices plus the simulated gateway
-    expect(out.devices).toHaveLength(11);
+    // 10 simulated devices, the DHCP server and gateway, and the VRRP virtual router it answers for
+    expect(out.devices).toHaveLength(12);
     const types = new Set(out.devices.map((d) => d.type?.value));
-    for (const t of ['printer', 'switch', 'workstation']) expect(types).toContain(t);
+    for (const t of ['printer', 'switch', 'workstation', 'camera', 'router']) expect(types).toContain(t);
+    const protocols = new Set(out.devices.flatMap((d) => d.protocols));
+    for (const p of ['browser', 'stp', 'vrrp', 'lldp', 'mdns', 'ssdp']) expect(protocols).toContain(p);
   });
 });
 

@@ -236,3 +236,117 @@ function tlv(type: number, value: Buffer): Buffer {
   h.writeUInt16BE((type << 9) | value.length, 0);
   return Buffer.concat([h, value]);
 }
+
+/** A NetBIOS name, first-level encoded (RFC 1001 §14.1): 15 characters space-padded, a suffix byte, each nibble + 'A'. */
+function netbiosName(name: string, suffix: number): Buffer {
+  const raw = Buffer.concat([
+    Buffer.from(name.toUpperCase().padEnd(15, ' ').slice(0, 15), 'latin1'),
+    Buffer.from([suffix]),
+  ]);
+  const out = Buffer.alloc(34);
+  out[0] = 32;
+  for (let i = 0; i < 16; i++) {
+    out[1 + i * 2] = 0x41 + (raw[i]! >> 4);
+    out[2 + i * 2] = 0x41 + (raw[i]! & 0x0f);
+  }
+  return out; // the final byte (0) ends the name
+}
+
+/**
+ * A Windows browser HostAnnouncement (MS-BRWS §2.2.1) in an SMB mailslot
+ * transaction (MS-SMB §2.2.4.33) in a NetBIOS broadcast datagram (RFC 1002
+ * §4.4.2), from UDP 138 to the subnet broadcast.
+ */
+export function browserHostAnnouncement(
+  mac: Mac,
+  ip: string,
+  name: string,
+  os: [major: number, minor: number],
+  serverType: number,
+  broadcastIp: string,
+): Buffer {
+  const announcement = Buffer.alloc(32 + 1);
+  announcement[0] = 0x01; // HostAnnouncement
+  announcement.writeUInt32LE(720_000, 2); // periodicity, ms
+  announcement.write(name.toUpperCase().slice(0, 15), 6, 'latin1');
+  announcement[22] = os[0];
+  announcement[23] = os[1];
+  announcement.writeUInt32LE(serverType, 24);
+  announcement[28] = 15; // browser version 15.1
+  announcement[29] = 1;
+  announcement.writeUInt16LE(0xaa55, 30);
+  const mailslot = Buffer.from('\\MAILSLOT\\BROWSE\0', 'latin1');
+  const smb = Buffer.alloc(32 + 1 + 17 * 2 + 2);
+  smb.writeUInt32BE(0xff534d42, 0);
+  smb[4] = 0x25; // SMB_COM_TRANSACTION
+  smb[32] = 17; // word count: 14 + 3 setup words
+  const words = 33;
+  const dataOffset = smb.length + mailslot.length;
+  smb.writeUInt16LE(announcement.length, words + 2); // total data count
+  smb.writeUInt16LE(announcement.length, words + 22); // data count
+  smb.writeUInt16LE(dataOffset, words + 24); // data offset (from the SMB header)
+  smb[words + 26] = 3; // setup count
+  smb.writeUInt16LE(1, words + 28); // mailslot write
+  smb.writeUInt16LE(1, words + 30); // priority
+  smb.writeUInt16LE(2, words + 32); // class 2 (unreliable)
+  smb.writeUInt16LE(mailslot.length + announcement.length, words + 34); // byte count
+  const smbMessage = Buffer.concat([smb, mailslot, announcement]);
+  const header = Buffer.alloc(14);
+  header[0] = 0x11; // DIRECT_GROUP
+  header[1] = 0x02; // first fragment, B node
+  header.writeUInt16BE(1, 2);
+  ip4(ip).copy(header, 4);
+  header.writeUInt16BE(138, 8);
+  const names = Buffer.concat([netbiosName(name, 0x00), netbiosName('WORKGROUP', 0x1d)]);
+  header.writeUInt16BE(names.length + smbMessage.length, 10);
+  const datagram = Buffer.concat([header, names, smbMessage]);
+  return ethernet(BROADCAST, mac, 0x0800, ipv4Udp(ip, broadcastIp, 138, 138, datagram, 128));
+}
+
+/** An RSTP BPDU (IEEE 802.1D-2004 §9.3.3) from a switch port, 802.3 with LLC 42 42 03. */
+export function rstpBpdu(portMac: Mac, bridgeMac: Mac, rootMac: Mac, portId: number): Buffer {
+  const bpdu = Buffer.alloc(36);
+  bpdu[2] = 2; // RSTP
+  bpdu[3] = 0x02; // RST BPDU
+  bpdu[4] = 0x3c; // forwarding, learning, designated port
+  bpdu.writeUInt16BE(0x8000, 5);
+  rootMac.copy(bpdu, 7);
+  bpdu.writeUInt32BE(rootMac.equals(bridgeMac) ? 0 : 20_000, 13);
+  bpdu.writeUInt16BE(0x8000, 17);
+  bridgeMac.copy(bpdu, 19);
+  bpdu.writeUInt16BE(portId, 25);
+  bpdu.writeUInt16BE(20 * 256, 29); // max age 20 s
+  bpdu.writeUInt16BE(2 * 256, 31); // hello 2 s
+  bpdu.writeUInt16BE(15 * 256, 33); // forward delay 15 s
+  const llc = Buffer.concat([Buffer.from([0x42, 0x42, 0x03]), bpdu]);
+  const header = Buffer.alloc(14);
+  Buffer.from('0180c2000000', 'hex').copy(header, 0);
+  portMac.copy(header, 6);
+  header.writeUInt16BE(llc.length, 12); // 802.3: a length, not an EtherType
+  const frame = Buffer.concat([header, llc]);
+  return frame.length >= 60 ? frame : Buffer.concat([frame, Buffer.alloc(60 - frame.length)]);
+}
+
+/** A VRRPv3 advertisement (RFC 5798 §5.1) from the master, sent from the virtual router MAC. */
+export function vrrpAdvertisement(realIp: string, vrid: number, virtualIp: string): Buffer {
+  const vrrp = Buffer.alloc(12);
+  vrrp[0] = 0x31; // version 3, advertisement
+  vrrp[1] = vrid;
+  vrrp[2] = 100;
+  vrrp[3] = 1;
+  vrrp.writeUInt16BE(100, 4); // max advertisement interval, centiseconds
+  ip4(virtualIp).copy(vrrp, 8);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + vrrp.length, 2);
+  ip[8] = 255;
+  ip[9] = 112;
+  ip4(realIp).copy(ip, 12);
+  ip4('224.0.0.18').copy(ip, 16);
+  ip.writeUInt16BE(checksum(ip), 10);
+  // The checksum covers an IPv4 pseudo-header in v3 (RFC 5798 §5.2.8).
+  const pseudo = Buffer.concat([ip4(realIp), ip4('224.0.0.18'), Buffer.from([0, 112, 0, vrrp.length]), vrrp]);
+  vrrp.writeUInt16BE(checksum(pseudo), 6);
+  const virtualMac = Buffer.from([0x00, 0x00, 0x5e, 0x00, 0x01, vrid]);
+  return ethernet(Buffer.from('01005e000012', 'hex'), virtualMac, 0x0800, Buffer.concat([ip, vrrp]));
+}

@@ -4,12 +4,15 @@
 // a demo or benchmark is reproducible byte for byte.
 import {
   arpAnnouncement,
+  browserHostAnnouncement,
   dhcpAck,
   dhcpClient,
   lldp,
   type Mac,
   mdnsAnnouncement,
+  rstpBpdu,
   ssdpNotify,
+  vrrpAdvertisement,
 } from './encoders.js';
 import { PcapWriter } from './pcap-writer.js';
 
@@ -92,6 +95,7 @@ export function planSite(options: SiteOptions): SimulatedDevice[] {
 
 const GATEWAY_MAC = Buffer.from('001ef6000001', 'hex');
 const GATEWAY_IP = '10.20.0.1';
+const BROADCAST_IP = '10.255.255.255';
 const WINDOWS_PRL = [1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252];
 const LINUX_PRL = [1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42];
 
@@ -106,6 +110,8 @@ export function simulateSite(options: SiteOptions): SimulatedFrame[] {
     for (let t = random() * periodMs; t < duration; t += periodMs) at(t, make());
   };
   at(0, arpAnnouncement(GATEWAY_MAC, GATEWAY_IP));
+  // A router at .2 is VRRP master for the site's default route .1 (RFC 5798: one advertisement a second).
+  every(1_000, () => vrrpAdvertisement('10.20.0.2', 1, GATEWAY_IP));
   planSite(options).forEach((d, i) => {
     const join = random() * Math.min(duration, 30_000);
     const xid = (i * 2654435761) >>> 0;
@@ -157,6 +163,8 @@ export function simulateSite(options: SiteOptions): SimulatedFrame[] {
         );
         break;
       case 'switch':
+        // Spanning tree: every port sends a BPDU every 2 s; this one from its first port.
+        every(2_000, () => rstpBpdu(portMac(d.mac), d.mac, GATEWAY_MAC, 0x8001));
         every(30_000, () =>
           lldp(d.mac, {
             chassis: d.mac,
@@ -173,13 +181,28 @@ export function simulateSite(options: SiteOptions): SimulatedFrame[] {
           }),
         );
         break;
-      case 'plc':
       case 'workstation':
+        // Windows 10/11 with file sharing: a browser host announcement on joining, then every 12 minutes.
+        {
+          const announce = () =>
+            browserHostAnnouncement(d.mac, d.ip, d.hostname, [10, 0], 0x00001003, BROADCAST_IP);
+          at(join + 1_000, announce());
+          every(720_000, announce);
+        }
+        break;
+      case 'plc':
         break; // DHCP and ARP only, as many real ones
     }
   });
   frames.sort((a, b) => a.timestampMs - b.timestampMs);
   return frames;
+}
+
+/** A switch port's MAC: the bridge's address plus one, as switches number their ports. */
+function portMac(bridge: Buffer): Buffer {
+  const port = Buffer.from(bridge);
+  port[5] = (port[5]! + 1) & 0xff;
+  return port;
 }
 
 function uuidFor(mac: Buffer): string {
