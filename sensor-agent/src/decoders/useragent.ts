@@ -27,9 +27,18 @@ export function parseUserAgent(ua: string): AgentFacts {
   if (ios) return { os: `iOS ${ios[1]}.${ios[2]}` };
   const mac = /Mac OS X (\d+)[_.](\d+)(?:[_.](\d+))?/.exec(ua);
   if (mac) return { os: `macOS ${mac[1]}.${mac[2]}${mac[3] ? `.${mac[3]}` : ''}` };
+  if (/\bMac OS X\b/.test(ua)) return { os: 'macOS' };
   const nt = /Windows NT (\d+\.\d+)/.exec(ua);
   if (nt) return { os: WINDOWS_NT[nt[1]!] ?? `Windows NT ${nt[1]}` };
-  if (/\bWindows\b/.test(ua)) return { os: 'Windows' };
+  // Windows' own HTTP clients: certificate fetches carry the NT version, connectivity probes only the name.
+  const cryptoApi = /^Microsoft-CryptoAPI\/(\d+\.\d+)/.exec(ua);
+  if (cryptoApi) return { os: WINDOWS_NT[cryptoApi[1]!] ?? `Windows NT ${cryptoApi[1]}` };
+  if (
+    /\bWindows\b|^Microsoft NCSI$|^Microsoft-(?:Delivery-Optimization|WNS)\b|^Windows-Update-Agent\b/.test(ua)
+  )
+    return { os: 'Windows' };
+  const roku = /^Roku\/DVP-(\d+\.\d+)/.exec(ua);
+  if (roku) return { os: `Roku OS ${roku[1]}` };
   const ubuntu = /Ubuntu[/ ]([\d.]+)/.exec(ua);
   if (ubuntu) return { os: `Linux (Ubuntu ${ubuntu[1]})` };
   if (/linux-uclibc|uClibc|BusyBox/i.test(ua)) return { os: 'Linux (embedded)' };

@@ -1,0 +1,46 @@
+// OS and model hints from product tokens (src/decoders/useragent.ts), on the
+// User-Agent strings tshark finds in the shared captures and a few Windows
+// and Roku system clients.
+import { describe, expect, it } from 'vitest';
+import { parseUserAgent } from '../src/decoders/useragent.js';
+
+describe('User-Agent product tokens', () => {
+  it.each([
+    [
+      'Mozilla/5.0 (X11; U; Linux x86_64; en-US; rv:1.9.2.15) Gecko/20110303 Ubuntu/10.04 (lucid) Firefox/3.6.15',
+      'Linux (Ubuntu 10.04)',
+      undefined,
+    ],
+    [
+      'Mozilla/5.0 (Macintosh; Intel Mac OS X 10.13; rv:69.0) Gecko/20100101 Firefox/69.0',
+      'macOS 10.13',
+      undefined,
+    ],
+    ['Google Chrome/77.0.3865.90 Mac OS X', 'macOS', undefined],
+    ['Microsoft Edge/99.0.1150.30 Windows', 'Windows', undefined],
+    ['Microsoft-CryptoAPI/10.0', 'Windows 10/11', undefined],
+    ['Microsoft-CryptoAPI/6.1', 'Windows 7', undefined],
+    ['Microsoft NCSI', 'Windows', undefined],
+    ['Wget/1.13 (linux-uclibc)', 'Linux (embedded)', undefined],
+    [
+      'Mozilla/5.0 (Linux; Android 9; Nokia 2.2) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/79.0.3945.93 Mobile Safari/537.36',
+      'Android 9',
+      'Nokia 2.2',
+    ],
+    [
+      'Dalvik/2.1.0 (Linux; U; Android 10; Redmi Note 9 Pro MIUI/V12.0.3.0.QJZMIXM)',
+      'Android 10',
+      'Redmi Note 9 Pro',
+    ],
+    ['Roku/DVP-9.10 (519.10E04111A)', 'Roku OS 9.10', undefined],
+  ])('%s', (ua, os, model) => {
+    const facts = parseUserAgent(ua);
+    expect(facts.os).toBe(os);
+    expect(facts.model).toBe(model);
+  });
+
+  it('says nothing where the string names no OS', () => {
+    expect(parseUserAgent('CUPS/1.3.4')).toEqual({});
+    expect(parseUserAgent('Withings UserAgent')).toEqual({});
+  });
+});
