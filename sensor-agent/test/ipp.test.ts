@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checksum, inventoryOf, loadPackets, tsharkAvailable, writePcap } from './reframe.js';
+import { inventoryOf, loadPackets, tsharkAvailable, withTcpPayload, writePcap } from './reframe.js';
 import { MISSING, mustFindMac, run } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-ipp-'));
@@ -48,14 +48,10 @@ describe.skipIf(MISSING)('IPP (ndpi__ipp.pcap)', () => {
     const head = `HTTP/1.1 200 OK\r\nServer: Virata-EmWeb/R6_2_1\r\nContent-Type: application/ipp\r\nContent-Length: ${ipp.length}\r\n\r\n`;
     // Frame 249: the printer's IPP response; its headers carry the rebuilt response.
     const original = (await loadPackets('ndpi__ipp.pcap'))[248]!;
-    const f = original.data;
-    const tcp = 14 + (f[14]! & 0x0f) * 4;
-    const payload = tcp + (f[tcp + 12]! >> 4) * 4;
-    const frame = Buffer.concat([f.subarray(0, payload), Buffer.from(head, 'latin1'), ipp]);
-    frame.writeUInt16BE(frame.length - 14, 16);
-    frame.writeUInt16BE(0, 24);
-    frame.writeUInt16BE(checksum(frame.subarray(14, tcp)), 24);
-    const packet = { ...original, data: frame };
+    const packet = {
+      ...original,
+      data: withTcpPayload(original.data, Buffer.concat([Buffer.from(head, 'latin1'), ipp])),
+    };
 
     const hp = mustFindMac(inventoryOf([packet]).devices, '00:12:79:80:69:60');
     expect(hp.manufacturer?.value).toBe('Hewlett-Packard');

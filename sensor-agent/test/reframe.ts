@@ -80,6 +80,29 @@ export function ethernetParts(frame: Buffer): {
   };
 }
 
+/** Where the TCP payload of an Ethernet/IPv4/TCP frame starts. */
+export function tcpPayloadOffset(frame: Buffer): number {
+  const tcp = 14 + (frame[14]! & 0x0f) * 4;
+  return tcp + (frame[tcp + 12]! >> 4) * 4;
+}
+
+/**
+ * The frame's Ethernet, IPv4 and TCP headers around another payload (to
+ * another destination port when given): the IPv4 total length and header
+ * checksum are made right; the TCP checksum is left as decoders and tshark
+ * (which does not verify it by default) leave it.
+ */
+export function withTcpPayload(frame: Buffer, payload: Buffer, dstPort?: number): Buffer {
+  const ip = 14;
+  const tcp = ip + (frame[ip]! & 0x0f) * 4;
+  const out = Buffer.concat([frame.subarray(0, tcpPayloadOffset(frame)), payload]);
+  if (dstPort !== undefined) out.writeUInt16BE(dstPort, tcp + 2);
+  out.writeUInt16BE(out.length - ip, ip + 2);
+  out.writeUInt16BE(0, ip + 10);
+  out.writeUInt16BE(checksum(out.subarray(ip, tcp)), ip + 10);
+  return out;
+}
+
 export function tsharkAvailable(): boolean {
   try {
     execFileSync('tshark', ['--version'], { stdio: 'ignore' });

@@ -13,7 +13,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { windowsRelease } from '../src/decoders/ntlmssp.js';
 import { parseMac } from '../src/packet/addresses.js';
-import { checksum, inventoryOf, loadPackets, tsharkAvailable, writePcap } from './reframe.js';
+import {
+  inventoryOf,
+  loadPackets,
+  tcpPayloadOffset,
+  tsharkAvailable,
+  withTcpPayload,
+  writePcap,
+} from './reframe.js';
 import { MISSING, mustFindMac, run } from './support.js';
 
 const FILE = 'iti__EIP-IPAddressChangeAttempt.pcap';
@@ -73,10 +80,7 @@ describe.skipIf(MISSING)(
       // Frame 382: 192.168.10.105's SMB1 Session Setup AndX response carrying the NTLMSSP CHALLENGE.
       const original = packets[381]!;
       const f = original.data;
-      const ipStart = 14;
-      const tcpStart = ipStart + (f[ipStart]! & 0x0f) * 4;
-      const payload = tcpStart + (f[tcpStart + 12]! >> 4) * 4;
-      const smb1 = payload + 4;
+      const smb1 = tcpPayloadOffset(f) + 4;
       expect(f.toString('latin1', smb1 + 1, smb1 + 4)).toBe('SMB');
       const words = smb1 + 33;
       const blobLength = f.readUInt16LE(words + 6);
@@ -100,10 +104,7 @@ describe.skipIf(MISSING)(
       const smb2 = Buffer.concat([header, body, blob]);
       const nbss = Buffer.alloc(4);
       nbss.writeUInt32BE(smb2.length);
-      const frame = Buffer.concat([f.subarray(0, payload), nbss, smb2]);
-      frame.writeUInt16BE(frame.length - ipStart, ipStart + 2);
-      frame.writeUInt16BE(0, ipStart + 10);
-      frame.writeUInt16BE(checksum(frame.subarray(ipStart, tcpStart)), ipStart + 10);
+      const frame = withTcpPayload(f, Buffer.concat([nbss, smb2]));
 
       const { devices } = inventoryOf([{ ...original, data: frame }]);
       const server = mustFindMac(devices, '00:1d:09:99:b2:2c');
@@ -149,10 +150,7 @@ describe.skipIf(MISSING)(
       // Frame 383: WIN2K3LAB022's SMB1 Session Setup AndX request carrying its NTLMSSP AUTHENTICATE.
       const original = packets[382]!;
       const f = original.data;
-      const ipStart = 14;
-      const tcpStart = ipStart + (f[ipStart]! & 0x0f) * 4;
-      const payload = tcpStart + (f[tcpStart + 12]! >> 4) * 4;
-      const smb1 = payload + 4;
+      const smb1 = tcpPayloadOffset(f) + 4;
       const words = smb1 + 33;
       const blobStart = words + 24 + 2; // WC 12 words, then ByteCount
       const blob = f.subarray(blobStart, blobStart + f.readUInt16LE(words + 14));
@@ -161,11 +159,7 @@ describe.skipIf(MISSING)(
         `GET /reports/ HTTP/1.1\r\nHost: 192.168.10.105\r\nAuthorization: NTLM ${token.toString('base64')}\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.2)\r\n\r\n`,
         'latin1',
       );
-      const frame = Buffer.concat([f.subarray(0, payload), request]);
-      frame.writeUInt16BE(80, tcpStart + 2);
-      frame.writeUInt16BE(frame.length - ipStart, ipStart + 2);
-      frame.writeUInt16BE(0, ipStart + 10);
-      frame.writeUInt16BE(checksum(frame.subarray(ipStart, tcpStart)), ipStart + 10);
+      const frame = withTcpPayload(f, request, 80);
 
       const { devices } = inventoryOf([{ ...original, data: frame }]);
       const client = mustFindMac(devices, '00:0c:29:e8:32:7a');
