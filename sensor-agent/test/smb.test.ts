@@ -27,6 +27,15 @@ const FILE = 'iti__EIP-IPAddressChangeAttempt.pcap';
 const tmp = mkdtempSync(join(tmpdir(), 'hark-smb-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** Frame `number` of the capture (1-based, as tshark counts), an SMB1 session setup, and where its words start. */
+async function sessionSetup(number: number) {
+  const original = (await loadPackets(FILE))[number - 1]!;
+  const f = original.data;
+  const smb1 = tcpPayloadOffset(f) + 4;
+  expect(f.toString('latin1', smb1, smb1 + 4)).toBe('\xffSMB');
+  return { original, f, words: smb1 + 33 };
+}
+
 describe.skipIf(MISSING)('SMB1 session setup with NTLMSSP, on the real capture', () => {
   it('names the clients by their workstation names and OS, the server by its computer name and version', async () => {
     const { devices, observations } = await run(FILE);
@@ -76,13 +85,8 @@ describe.skipIf(MISSING)(
   'SMB2 session setup (the corpus has none: the real CHALLENGE token carried in SMB2)',
   () => {
     it('reads the same identity from an SMB2 SESSION_SETUP response as tshark does', async () => {
-      const packets = await loadPackets(FILE);
       // Frame 382: 192.168.10.105's SMB1 Session Setup AndX response carrying the NTLMSSP CHALLENGE.
-      const original = packets[381]!;
-      const f = original.data;
-      const smb1 = tcpPayloadOffset(f) + 4;
-      expect(f.toString('latin1', smb1 + 1, smb1 + 4)).toBe('SMB');
-      const words = smb1 + 33;
+      const { original, f, words } = await sessionSetup(382);
       const blobLength = f.readUInt16LE(words + 6);
       const blob = f.subarray(words + 8 + 2, words + 8 + 2 + blobLength); // WC 4 words, then ByteCount
       expect(blob.indexOf('NTLMSSP')).toBe(0); // Windows XP sends the raw token, no SPNEGO around it
@@ -146,12 +150,8 @@ describe.skipIf(MISSING)(
   'HTTP NTLM authentication (RFC 4559): the real AUTHENTICATE token in an Authorization header',
   () => {
     it('names the client and its Windows version, as tshark reads them', async () => {
-      const packets = await loadPackets(FILE);
       // Frame 383: WIN2K3LAB022's SMB1 Session Setup AndX request carrying its NTLMSSP AUTHENTICATE.
-      const original = packets[382]!;
-      const f = original.data;
-      const smb1 = tcpPayloadOffset(f) + 4;
-      const words = smb1 + 33;
+      const { original, f, words } = await sessionSetup(383);
       const blobStart = words + 24 + 2; // WC 12 words, then ByteCount
       const blob = f.subarray(blobStart, blobStart + f.readUInt16LE(words + 14));
       const token = blob.subarray(blob.indexOf('NTLMSSP'));
