@@ -125,6 +125,17 @@ export function tsharkLayers(file: string): string[] {
     .split('\n');
 }
 
+/** tshark's values of `fields` for every frame of a capture file, a row per frame. */
+export function tsharkFields(file: string, fields: string[]): string[][] {
+  return execFileSync('tshark', ['-n', '-r', file, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  })
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split('\t'));
+}
+
 /** A classic pcap of `packets` with the given link type. */
 export function writePcap(path: string, packets: CapturedPacket[], linkType = 1): void {
   const header = Buffer.alloc(24);

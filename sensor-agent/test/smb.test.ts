@@ -5,8 +5,6 @@
 // version 5.2 build 3790, SMB native OS "Windows Server 2003 R2 3790 Service
 // Pack 2") log on to 192.168.10.105 (CHALLENGE version 5.1 build 2600, target
 // info DNS computer name DBLicenseServer, native OS "Windows 5.1").
-
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +16,7 @@ import {
   loadPackets,
   tcpPayloadOffset,
   tsharkAvailable,
+  tsharkFields,
   withTcpPayload,
   writePcap,
 } from './reframe.js';
@@ -119,26 +118,11 @@ describe.skipIf(MISSING)(
       if (!tsharkAvailable()) return;
       const file = join(tmp, 'smb2.pcap');
       writePcap(file, [{ ...original, data: frame }]);
-      const [fields] = execFileSync(
-        'tshark',
-        [
-          '-n',
-          '-r',
-          file,
-          '-T',
-          'fields',
-          '-e',
-          'smb2.cmd',
-          '-e',
-          'ntlmssp.version.build_number',
-          '-e',
-          'ntlmssp.ntlmserverchallenge',
-        ],
-        { encoding: 'utf8' },
-      )
-        .trim()
-        .split('\n');
-      const [cmd, build, challenge] = fields!.split('\t');
+      const [[cmd, build, challenge] = []] = tsharkFields(file, [
+        'smb2.cmd',
+        'ntlmssp.version.build_number',
+        'ntlmssp.ntlmserverchallenge',
+      ]);
       expect(cmd).toBe('1');
       expect(build).toBe('2600');
       expect(challenge).toMatch(/^[0-9a-f]{16}$/);
@@ -171,24 +155,12 @@ describe.skipIf(MISSING)(
       if (!tsharkAvailable()) return;
       const file = join(tmp, 'http-ntlm.pcap');
       writePcap(file, [{ ...original, data: frame }]);
-      const fields = execFileSync(
-        'tshark',
-        [
-          '-n',
-          '-r',
-          file,
-          '-T',
-          'fields',
-          '-e',
-          'http.request.method',
-          '-e',
-          'ntlmssp.auth.hostname',
-          '-e',
-          'ntlmssp.version.build_number',
-        ],
-        { encoding: 'utf8' },
-      ).trim();
-      expect(fields.split('\t')).toEqual(['GET', 'WIN2K3LAB022', '3790']);
+      const [fields] = tsharkFields(file, [
+        'http.request.method',
+        'ntlmssp.auth.hostname',
+        'ntlmssp.version.build_number',
+      ]);
+      expect(fields).toEqual(['GET', 'WIN2K3LAB022', '3790']);
     });
   },
 );
