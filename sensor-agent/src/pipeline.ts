@@ -2,14 +2,14 @@
 //
 // The hot path (every packet) is: reset the one reused PacketView, parse the
 // headers by offset (and those of a frame carried in a mirroring tunnel),
-// note the sender in the store, and look up the decoders
-// registered for the EtherType, the IP protocol or the UDP/TCP ports. Only packets of a
-// decoded protocol pay for more, and a byte-identical repeat of the last
-// packet a decoder saw from the same sender (or, for cyclic polling, one with
-// the same repeat key) only refreshes timestamps (repeat-cache.ts). Nothing a
-// packet contains can throw out of `process`: header damage is counted as
-// malformed, and a decoder that throws on a packet has that packet counted
-// against its protocol.
+// note the sender in the store, and look up the decoders registered for the
+// EtherType, the IP protocol or the UDP/TCP ports. Only packets of a decoded
+// protocol pay for more, and a byte-identical repeat of a packet a decoder
+// saw from the same sender (its transaction id aside; or, for cyclic polling,
+// one with the same repeat key) only refreshes timestamps (repeat-cache.ts).
+// Nothing a packet contains can throw out of `process`: header damage is
+// counted as malformed, and a decoder that throws on a packet has that packet
+// counted against its protocol.
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from './capture/reader.js';
 import type { CapturedPacket, CaptureFormat } from './capture/types.js';

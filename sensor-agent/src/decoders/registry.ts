@@ -67,12 +67,13 @@ const EMPTY: readonly Decoder[] = [];
 /** EtherTypes and ports are 16-bit; EtherType.LLC (802.3 frames) is 0x10000, one past them. */
 const KEYS = 0x10001;
 
-/** The Sensor API's protocol family of each decoder whose name differs from it. */
 /**
- * SMB is Windows networking's session layer, NetBIOS's companion: one
+ * The Sensor API's protocol family of each decoder whose name differs from
+ * it. SMB is Windows networking's session layer, NetBIOS's companion: one
  * family, as the browser protocol is. Spanning tree and router hellos name
- * network gear as LLDP does: the Sensor API's "lldp" family covers them.
- * UPnP device descriptions are where SSDP's LOCATION leads.
+ * network gear as LLDP does: the "lldp" family covers them. UPnP device
+ * descriptions are where SSDP's LOCATION leads. (New families would make
+ * older agents refuse a newer operator's configuration.)
  */
 const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   dhcpv6: 'dhcp',
@@ -156,7 +157,7 @@ export class DecoderIndex {
   /** Requested protocol families this agent does not decode yet. */
   undecoded: string[] = [];
 
-  /** The decoders for an EtherType (link) or port (udp, tcp); a key outside 0-65535 has none. */
+  /** The decoders for an EtherType (link), IP protocol (ip) or port (udp, tcp); any other key has none. */
   candidates(family: DecoderFamily, key: number): readonly Decoder[] {
     return this.lists[this.byFamily[family][key] ?? 0]!;
   }
