@@ -39,12 +39,12 @@ const PER_PROTOCOL = 400;
 // 20k in `make test`; `make fuzz` runs millions (HARK_FUZZ_MUTATIONS).
 const MUTATIONS = Number(process.env.HARK_FUZZ_MUTATIONS ?? 20_000);
 
-/** A UDP datagram over Ethernet/IPv4 from 192.168.0.1:`srcPort`. */
-function udpPacket(srcPort: number, payloadHex: string): CapturedPacket {
+/** A UDP datagram over Ethernet/IPv4 from 192.168.0.1:`srcPort` (to port 40000, or `dstPort`). */
+function udpPacket(srcPort: number, payloadHex: string, dstPort = 40000): CapturedPacket {
   const payload = Buffer.from(payloadHex, 'hex');
   const udp = Buffer.alloc(8);
   udp.writeUInt16BE(srcPort, 0);
-  udp.writeUInt16BE(40000, 2);
+  udp.writeUInt16BE(dstPort, 2);
   udp.writeUInt16BE(8 + payload.length, 4);
   const ip = Buffer.from('450000000000000040110000c0a80001c0a80002', 'hex');
   ip.writeUInt16BE(20 + 8 + payload.length, 2);
@@ -65,6 +65,13 @@ function udpPacket(srcPort: number, payloadHex: string): CapturedPacket {
 const SNMP_RESPONSE = udpPacket(
   161,
   '302902010104067075626c6963a21c0201070201000201003011300f06082b060102010105000403737731',
+);
+/** Kerberos AS-REQ for machine account PC1$ in realm LAB, NetBIOS address PC1 (RFC 4120 §5.4.1). */
+const KERBEROS_AS_REQ = udpPacket(
+  51000,
+  '6a6f306da103020105a20302010aa461305fa111300fa003020101a10830061b0450433124a2051b034c4142a3183016a003020102' +
+    'a10f300d1b066b72627467741b034c4142a703020101a8053003020117a91d301b3019a003020114a112041050433120202020202020202020202020',
+  88,
 );
 /** LLMNR response: "host" A 192.168.0.1 (RFC 4795). */
 const LLMNR_RESPONSE = udpPacket(
@@ -99,11 +106,12 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, which the shared corpus lacks: those
-    // are fuzzed from packets built per their RFCs.
-    const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => n !== 'snmp' && n !== 'llmnr');
+    // Every decoder ran, except SNMP and LLMNR responses and Kerberos, which the shared corpus lacks:
+    // those are fuzzed from packets built per their RFCs.
+    const built = ['snmp', 'llmnr', 'kerberos'];
+    const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
-    for (let i = 0; i < 20; i++) pool.push(SNMP_RESPONSE, LLMNR_RESPONSE);
+    for (let i = 0; i < 20; i++) pool.push(SNMP_RESPONSE, LLMNR_RESPONSE, KERBEROS_AS_REQ);
 
     const random = mulberry32(0xfeed);
     const pipeline = new Pipeline();

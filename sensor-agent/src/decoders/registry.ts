@@ -11,6 +11,7 @@ import { dnp3Decoder, dnp3UdpDecoder } from './dnp3.js';
 import { dnsDecoder, llmnrDecoder } from './dns.js';
 import { enipDecoder, enipTcpDecoder } from './enip.js';
 import { httpDecoder } from './http.js';
+import { kerberosDecoder, kerberosTcpDecoder } from './kerberos.js';
 import { lldpDecoder } from './lldp.js';
 import { mdnsDecoder } from './mdns.js';
 import { modbusDecoder } from './modbus.js';
@@ -61,6 +62,8 @@ export const ALL_DECODERS: readonly Decoder[] = [
   routingDecoder,
   routingUdpDecoder,
   upnpDecoder,
+  kerberosDecoder,
+  kerberosTcpDecoder,
 ];
 
 const EMPTY: readonly Decoder[] = [];
@@ -70,7 +73,7 @@ const KEYS = 0x10001;
 /**
  * The Sensor API's protocol family of each decoder whose name differs from
  * it. SMB is Windows networking's session layer, NetBIOS's companion: one
- * family, as the browser protocol is. Spanning tree and router hellos name
+ * family, as the browser protocol and Kerberos logons are. Spanning tree and router hellos name
  * network gear as LLDP does: the "lldp" family covers them. UPnP device
  * descriptions are where SSDP's LOCATION leads. (New families would make
  * older agents refuse a newer operator's configuration.)
@@ -80,6 +83,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   nbns: 'netbios',
   smb: 'netbios',
   browser: 'netbios',
+  kerberos: 'netbios',
   stp: 'lldp',
   routing: 'lldp',
   upnp: 'ssdp',
