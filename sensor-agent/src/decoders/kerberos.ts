@@ -7,6 +7,7 @@
 // they would say more.
 import { IpProto } from '../packet/ethertypes.js';
 import type { PacketView } from '../packet/view.js';
+import { berChildren, berElement, berField } from './ber.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { emitForLocalSender } from './util.js';
 
@@ -17,48 +18,6 @@ const ADDRESS_NETBIOS = 20;
 /** A machine account: a NetBIOS computer name (up to 15 characters) and "$". */
 const MACHINE_ACCOUNT = /^([A-Za-z0-9][A-Za-z0-9._-]{0,14})\$$/;
 
-interface Tlv {
-  tag: number;
-  /** The value's bytes: [start, end). */
-  start: number;
-  end: number;
-}
-
-/** One DER element at `o` within `end`; throws RangeError when its length overruns. */
-function tlv(b: Buffer, o: number, end: number): Tlv {
-  if (o + 2 > end) throw new RangeError('DER element truncated');
-  const tag = b[o]!;
-  let length = b[o + 1]!;
-  let start = o + 2;
-  if (length & 0x80) {
-    const bytes = length & 0x7f;
-    if (bytes === 0 || bytes > 3 || start + bytes > end)
-      throw new RangeError('DER length unsupported or truncated');
-    length = 0;
-    for (let i = 0; i < bytes; i++) length = length * 256 + b[start + i]!;
-    start += bytes;
-  }
-  if (start + length > end) throw new RangeError('DER element overruns its container');
-  return { tag, start, end: start + length };
-}
-
-/** The elements of a constructed value, in order. */
-function children(b: Buffer, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let o = parent.start; o < parent.end && out.length < 32; ) {
-    const child = tlv(b, o, parent.end);
-    out.push(child);
-    o = child.end;
-  }
-  return out;
-}
-
-/** The value of the context-tagged field [n] among `fields`, unwrapped; undefined when absent. */
-function field(b: Buffer, fields: Tlv[], n: number): Tlv | undefined {
-  const wrapper = fields.find((f) => f.tag === (0xa0 | n));
-  return wrapper ? tlv(b, wrapper.start, wrapper.end) : undefined;
-}
-
 function decode(pkt: PacketView, sink: ObservationSink): void {
   const b = pkt.data;
   let o = pkt.payloadOffset;
@@ -66,20 +25,20 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   // Over TCP a 4-byte record mark (the message's length) precedes it (RFC 4120 §7.2.2).
   if (pkt.ipProto === IpProto.TCP) o += 4;
   if (b[o] !== AS_REQ) return; // TGS-REQ and the rest name services, not the sender
-  const message = tlv(b, o, end);
-  const request = tlv(b, message.start, message.end);
+  const message = berElement(b, o, end);
+  const request = berElement(b, message.start, message.end);
   if (request.tag !== SEQUENCE) throw new RangeError('AS-REQ is not a SEQUENCE');
-  const body = field(b, children(b, request), 4);
+  const body = berField(b, berChildren(b, request), 4);
   if (!body || body.tag !== SEQUENCE) throw new RangeError('AS-REQ without a request body');
-  const parts = children(b, body);
+  const parts = berChildren(b, body);
   const emit = (name: 'hostname' | 'netbiosName', value: string, confidence: number, f: string) =>
     emitForLocalSender(pkt, sink, 'kerberos', name, value, confidence, f);
 
   // cname [1] PrincipalName: name-type [0], name-string [1] SEQUENCE OF KerberosString.
-  const cname = field(b, parts, 1);
+  const cname = berField(b, parts, 1);
   if (cname?.tag === SEQUENCE) {
-    const strings = field(b, children(b, cname), 1);
-    const first = strings?.tag === SEQUENCE ? children(b, strings)[0] : undefined;
+    const strings = berField(b, berChildren(b, cname), 1);
+    const first = strings?.tag === SEQUENCE ? berChildren(b, strings)[0] : undefined;
     const account = first ? b.toString('utf8', first.start, first.end) : '';
     const machine = MACHINE_ACCOUNT.exec(account);
     if (machine) {
@@ -88,13 +47,13 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
     }
   }
   // addresses [9] SEQUENCE OF HostAddress { addr-type [0], address [1] OCTET STRING }.
-  const addresses = field(b, parts, 9);
+  const addresses = berField(b, parts, 9);
   if (addresses?.tag === SEQUENCE)
-    for (const address of children(b, addresses)) {
+    for (const address of berChildren(b, addresses)) {
       if (address.tag !== SEQUENCE) continue;
-      const pair = children(b, address);
-      const type = field(b, pair, 0);
-      const value = field(b, pair, 1);
+      const pair = berChildren(b, address);
+      const type = berField(b, pair, 0);
+      const value = berField(b, pair, 1);
       if (!type || !value || type.end - type.start !== 1 || b[type.start] !== ADDRESS_NETBIOS) continue;
       const name = b.toString('latin1', value.start, value.end).replace(/[\s\0]+$/, '');
       if (/^[\x21-\x7e][\x20-\x7e]{0,14}$/.test(name)) {

@@ -4,6 +4,7 @@
 // (.2.0, whose enterprise arc names the vendor) and sysName (.5.0). SNMPv3
 // is encrypted or authenticated and not read.
 import type { PacketView } from '../packet/view.js';
+import { berElement } from './ber.js';
 import { parseSystemDescription } from './sysdescr.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, text } from './util.js';
@@ -28,22 +29,6 @@ const ENTERPRISES: Record<number, string> = {
   25506: 'H3C',
 };
 
-/** Reads a BER tag+length at `o`: [tag, contentStart, contentEnd]. */
-function tlv(b: Buffer, o: number, end: number): [number, number, number] {
-  if (o + 2 > end) throw new RangeError('BER element truncated');
-  const tag = b[o]!;
-  let len = b[o + 1]!;
-  let p = o + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n < 1 || n > 3 || p + n > end) throw new RangeError('BER length form not supported');
-    len = b.readUIntBE(p, n);
-    p += n;
-  }
-  if (p + len > end) throw new RangeError('BER element overruns its parent');
-  return [tag, p, p + len];
-}
-
 export function oidText(b: Buffer, start: number, end: number): string {
   if (start >= end) return '';
   const first = b[start]!;
@@ -66,27 +51,28 @@ export const snmpDecoder: Decoder = {
   match: (pkt) => pkt.srcPort === SNMP_PORT && pkt.payloadEnd - pkt.payloadOffset >= 16,
   decode(pkt: PacketView, sink: ObservationSink): void {
     const b = pkt.data;
-    const [seqTag, seq, seqEnd] = tlv(b, pkt.payloadOffset, pkt.payloadEnd);
-    if (seqTag !== 0x30) throw new RangeError('SNMP message is not a SEQUENCE');
-    const [vTag, v, vEnd] = tlv(b, seq, seqEnd);
-    if (vTag !== 0x02 || vEnd - v !== 1 || b[v]! > 1) return; // v1 (0) and v2c (1) only
-    const [cTag, , cEnd] = tlv(b, vEnd, seqEnd);
-    if (cTag !== 0x04) throw new RangeError('SNMP community is not an OCTET STRING');
-    const [pduTag, pdu, pduEnd] = tlv(b, cEnd, seqEnd);
-    if (pduTag !== GET_RESPONSE) return;
-    let p = pdu;
-    for (let i = 0; i < 3; i++) p = tlv(b, p, pduEnd)[2]; // request id, error status, error index
-    const [vbTag, vbs, vbsEnd] = tlv(b, p, pduEnd);
-    if (vbTag !== 0x30) throw new RangeError('SNMP varbind list is not a SEQUENCE');
+    const message = berElement(b, pkt.payloadOffset, pkt.payloadEnd);
+    if (message.tag !== 0x30) throw new RangeError('SNMP message is not a SEQUENCE');
+    const version = berElement(b, message.start, message.end);
+    if (version.tag !== 0x02 || version.end - version.start !== 1 || b[version.start]! > 1) return; // v1 (0) and v2c (1) only
+    const community = berElement(b, version.end, message.end);
+    if (community.tag !== 0x04) throw new RangeError('SNMP community is not an OCTET STRING');
+    const pdu = berElement(b, community.end, message.end);
+    if (pdu.tag !== GET_RESPONSE) return;
+    let p = pdu.start;
+    for (let i = 0; i < 3; i++) p = berElement(b, p, pdu.end).end; // request id, error status, error index
+    const varbinds = berElement(b, p, pdu.end);
+    if (varbinds.tag !== 0x30) throw new RangeError('SNMP varbind list is not a SEQUENCE');
     const emit = (name: ObservationName, value: string, c: number, field: string) =>
       emitForLocalSender(pkt, sink, 'snmp', name, value, c, field);
-    for (let q = vbs, n = 0; q < vbsEnd && n < 64; n++) {
-      const [, vb, vbEnd] = tlv(b, q, vbsEnd);
-      q = vbEnd;
-      const [oidTag, oid, oidEnd] = tlv(b, vb, vbEnd);
-      if (oidTag !== 0x06) continue;
-      const [valTag, val, valEnd] = tlv(b, oidEnd, vbEnd);
-      const name = oidText(b, oid, oidEnd);
+    // One varbind at a time: those before a damaged one (a snap length cutting the list) still count.
+    for (let q = varbinds.start, n = 0; q < varbinds.end && n < 64; n++) {
+      const varbind = berElement(b, q, varbinds.end);
+      q = varbind.end;
+      const oid = berElement(b, varbind.start, varbind.end);
+      if (oid.tag !== 0x06) continue;
+      const { tag: valTag, start: val, end: valEnd } = berElement(b, oid.end, varbind.end);
+      const name = oidText(b, oid.start, oid.end);
       if (name === SYS_DESCR && valTag === 0x04) {
         const descr = text(b, val, valEnd);
         emit('systemDescription', descr, 0.9, 'sysDescr');
