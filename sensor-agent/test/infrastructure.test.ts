@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CapturedPacket } from '../src/capture/index.js';
-import { checksum, inventoryOf, tsharkAvailable, tsharkLayers, writePcap } from './reframe.js';
+import { checksum } from '../src/simulate/encoders.js';
+import { inventoryOf, tsharkAvailable, tsharkLayers, writePcap } from './reframe.js';
 import { MISSING, mustFindMac, run } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-infra-'));

@@ -6,19 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { type CapturedPacket, readCapture } from '../src/capture/index.js';
 import { Pipeline } from '../src/pipeline.js';
+import { checksum } from '../src/simulate/encoders.js';
+
 import { pcap } from './support.js';
 
 export const MIRROR_MAC = Buffer.from('001b21a0b0c1', 'hex');
 const COLLECTOR_MAC = Buffer.from('001b21a0b0c2', 'hex');
-
-/** The Internet checksum (RFC 1071). */
-export function checksum(b: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
-  if (b.length % 2) sum += b[b.length - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
 
 /** An IPv4 header (10.99.0.1 -> 10.99.0.2, TTL 64) for `payload` of `protocol`. */
 export function ipv4(protocol: number, payload: Buffer): Buffer {

@@ -25,7 +25,8 @@ export function ethernet(dst: Mac, src: Mac, etherType: number, payload: Buffer)
   return frame.length >= 60 ? frame : Buffer.concat([frame, Buffer.alloc(60 - frame.length)]);
 }
 
-function checksum(b: Buffer): number {
+/** The Internet checksum (RFC 1071). */
+export function checksum(b: Buffer): number {
   let sum = 0;
   for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
   if (b.length % 2) sum += b[b.length - 1]! << 8;
