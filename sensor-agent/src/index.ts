@@ -21,6 +21,7 @@ export {
   CaptureFormatError,
   type CaptureSource,
   detectFormat,
+  FrameBatch,
   LinkType,
   type ReadCaptureOptions,
   readCapture,

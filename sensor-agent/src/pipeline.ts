@@ -11,6 +11,7 @@
 // counted as malformed, and a decoder that throws on a packet has that packet
 // counted against its protocol.
 import type { DeviceRecord } from '@hark/contracts/inventory';
+import type { FrameBatch } from './capture/frames.js';
 import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from './capture/reader.js';
 import type { CapturedPacket, CaptureFormat } from './capture/types.js';
 import { DecoderIndex } from './decoders/registry.js';
@@ -98,11 +99,48 @@ export class Pipeline {
   }
 
   process(packet: CapturedPacket): void {
+    const data = packet.data;
+    this.processFrame(
+      data,
+      0,
+      data.length,
+      packet.originalLength,
+      packet.linkType,
+      packet.interfaceId,
+      packet.timestampMs,
+    );
+  }
+
+  /** The frames [from, to) of a reader's batch (all of them by default), read in place. */
+  processBatch(batch: FrameBatch, from = 0, to = batch.length): void {
+    const { buffers, starts, ends, originalLengths, linkTypes, interfaceIds, timestampsMs } = batch;
+    for (let i = from; i < to; i++)
+      this.processFrame(
+        buffers[i]!,
+        starts[i]!,
+        ends[i]!,
+        originalLengths[i]!,
+        linkTypes[i]!,
+        interfaceIds[i]!,
+        timestampsMs[i]!,
+      );
+  }
+
+  /** The frame data[start, end). */
+  private processFrame(
+    data: Buffer,
+    start: number,
+    end: number,
+    originalLength: number,
+    linkType: number,
+    interfaceId: number,
+    timestampMs: number,
+  ): void {
     const stats = this.counts;
     stats.packets++;
-    stats.bytes += packet.originalLength;
+    stats.bytes += originalLength;
     const v = this.view;
-    v.reset(packet.data, packet.linkType, packet.interfaceId, packet.timestampMs);
+    v.resetFrame(data, start, end, linkType, interfaceId, timestampMs);
     const result = parsePacket(v);
     if (result === ParseResult.UNSUPPORTED_LINK) {
       stats.unsupportedLink++;
@@ -201,7 +239,6 @@ export async function buildInventory(
     },
   };
   if (options.signal) readOptions.signal = options.signal;
-  for await (const batch of readCaptureBatches(source, readOptions))
-    for (let i = 0; i < batch.length; i++) pipeline.process(batch[i]!);
+  for await (const batch of readCaptureBatches(source, readOptions)) pipeline.processBatch(batch);
   return { format, devices: pipeline.store.toRecords(), stats: pipeline.stats };
 }

@@ -296,8 +296,7 @@ export const agentThroughput: Benchmark = {
         const fromFile = new Pipeline();
         const t = performance.now();
         if (batched) {
-          for await (const batch of readCaptureBatches(file))
-            for (let i = 0; i < batch.length; i++) fromFile.process(batch[i]!);
+          for await (const batch of readCaptureBatches(file)) fromFile.processBatch(batch);
         } else {
           for await (const p of readCapture(file)) fromFile.process(p);
         }

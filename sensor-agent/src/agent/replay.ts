@@ -21,16 +21,17 @@ export async function replayPass(
   const wallStart = performance.now();
   for await (const batch of readCaptureBatches(file, { signal })) {
     if (pace !== 'realtime') {
-      for (let i = 0; i < batch.length; i++) pipeline.process(batch[i]!);
+      pipeline.processBatch(batch);
       continue;
     }
-    for (const packet of batch) {
-      pipeline.process(packet);
+    for (let i = 0; i < batch.length; i++) {
+      pipeline.processBatch(batch, i, i + 1);
+      const ts = batch.timestampsMs[i]!;
       if (previousTs !== undefined) {
-        const gap = packet.timestampMs - previousTs;
+        const gap = ts - previousTs;
         virtualMs += gap > 0 ? Math.min(gap, MAX_GAP_MS) : 0;
       }
-      previousTs = packet.timestampMs;
+      previousTs = ts;
       const ahead = virtualMs - (performance.now() - wallStart);
       if (ahead >= MIN_SLEEP_MS) await sleep(ahead, undefined, { signal });
     }

@@ -1,4 +1,5 @@
 export { CaptureFormatError } from './errors.js';
+export { FrameBatch } from './frames.js';
 export { LinkType, linkTypeName } from './linktypes.js';
 export { PcapParser } from './pcap.js';
 export { PcapngParser } from './pcapng.js';

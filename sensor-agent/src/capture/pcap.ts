@@ -4,7 +4,8 @@
 // sub-second field counts microseconds (0xa1b2c3d4) or nanoseconds (0xa1b23c4d).
 import { ChunkAccumulator } from './accumulator.js';
 import { CaptureFormatError } from './errors.js';
-import type { CapturedPacket, CaptureParser } from './types.js';
+import type { FrameBatch } from './frames.js';
+import type { CaptureParser } from './types.js';
 
 export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
 export const PCAP_MAGIC_NANO = 0xa1b23c4d;
@@ -21,7 +22,7 @@ export class PcapParser implements CaptureParser {
   private nanoResolution = false;
   private linkType = 0;
 
-  push(chunk: Buffer, out: CapturedPacket[]): void {
+  push(chunk: Buffer, out: FrameBatch): void {
     const acc = this.acc;
     acc.append(chunk);
     if (!this.headerRead) {
@@ -61,15 +62,7 @@ export class PcapParser implements CaptureParser {
           const total = RECORD_HEADER + inclLen;
           if (held - off < total) break;
           const nanos = nano ? frac : frac * 1000;
-          out.push({
-            timestampMs: sec * 1000 + nanos / 1e6,
-            seconds: sec,
-            nanos,
-            linkType,
-            interfaceId: 0,
-            originalLength: origLen,
-            data: buf.subarray(off + RECORD_HEADER, off + total),
-          });
+          out.push(buf, off + RECORD_HEADER, off + total, origLen, sec, nanos, linkType, 0);
           off += total;
         }
       } finally {

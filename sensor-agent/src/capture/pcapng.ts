@@ -6,7 +6,8 @@
 // Blocks hark does not need (statistics, name resolution, custom...) are skipped.
 import { ChunkAccumulator } from './accumulator.js';
 import { CaptureFormatError } from './errors.js';
-import type { CapturedPacket, CaptureParser } from './types.js';
+import type { FrameBatch } from './frames.js';
+import type { CaptureParser } from './types.js';
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -36,7 +37,7 @@ export class PcapngParser implements CaptureParser {
   private sawSection = false;
   private interfaces: Interface[] = [];
 
-  push(chunk: Buffer, out: CapturedPacket[]): void {
+  push(chunk: Buffer, out: FrameBatch): void {
     const acc = this.acc;
     acc.append(chunk);
     for (;;) {
@@ -80,7 +81,7 @@ export class PcapngParser implements CaptureParser {
     }
   }
 
-  private readBlock(type: number, b: Buffer, base: number, total: number, out: CapturedPacket[]): void {
+  private readBlock(type: number, b: Buffer, base: number, total: number, out: FrameBatch): void {
     const le = this.le;
     switch (type) {
       case PCAPNG_SHB:
@@ -118,7 +119,9 @@ export class PcapngParser implements CaptureParser {
           rd32(b, base + 12, le),
           rd32(b, base + 16, le),
           rd32(b, base + 24, le),
-          b.subarray(base + 28, base + 28 + capLen),
+          b,
+          base + 28,
+          base + 28 + capLen,
         );
         return;
       }
@@ -130,15 +133,7 @@ export class PcapngParser implements CaptureParser {
         let capLen = Math.min(origLen, total - 16);
         if (iface.snapLen > 0) capLen = Math.min(capLen, iface.snapLen);
         // A simple packet block has no timestamp: report the epoch rather than invent one.
-        out.push({
-          timestampMs: 0,
-          seconds: 0,
-          nanos: 0,
-          linkType: iface.linkType,
-          interfaceId: 0,
-          originalLength: origLen,
-          data: b.subarray(base + 12, base + 12 + capLen),
-        });
+        out.push(b, base + 12, base + 12 + capLen, origLen, 0, 0, iface.linkType, 0);
         return;
       }
       default:
@@ -173,13 +168,15 @@ export class PcapngParser implements CaptureParser {
   }
 
   private emit(
-    out: CapturedPacket[],
+    out: FrameBatch,
     iface: Interface,
     interfaceId: number,
     high: number,
     low: number,
     originalLength: number,
-    data: Buffer,
+    b: Buffer,
+    start: number,
+    end: number,
   ): void {
     const units = iface.unitsPerSecond;
     let seconds: number;
@@ -195,15 +192,7 @@ export class PcapngParser implements CaptureParser {
       nanos = Number(((v % u) * 1_000_000_000n) / u);
     }
     seconds += iface.offsetSeconds;
-    out.push({
-      timestampMs: seconds * 1000 + nanos / 1e6,
-      seconds,
-      nanos,
-      linkType: iface.linkType,
-      interfaceId,
-      originalLength,
-      data,
-    });
+    out.push(b, start, end, originalLength, seconds, nanos, iface.linkType, interfaceId);
   }
 
   end(): void {

@@ -4,6 +4,7 @@
 // packets. Files are read in chunks, so memory stays bounded for huge files.
 import { createReadStream } from 'node:fs';
 import { CaptureFormatError } from './errors.js';
+import { FrameBatch } from './frames.js';
 import { PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, PcapParser } from './pcap.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
 import type { CapturedPacket, CaptureFormat, CaptureParser } from './types.js';
@@ -49,21 +50,21 @@ export async function* readCapture(
   options: ReadCaptureOptions = {},
 ): AsyncGenerator<CapturedPacket> {
   for await (const batch of readCaptureBatches(source, options)) {
-    for (let i = 0; i < batch.length; i++) yield batch[i]!;
+    for (let i = 0; i < batch.length; i++) yield batch.packet(i);
   }
 }
 
 /**
- * The same stream as readCapture, one array of packets per chunk read: the
- * hot consumers (replay, live capture, buildInventory) iterate the array
+ * The same stream as readCapture, one FrameBatch per chunk read: the hot
+ * consumers (replay, live capture, buildInventory) go through the batch
  * synchronously instead of paying an async-generator step per packet, which
- * costs more than parsing the packet. The array is reused: consume it before
- * asking for the next.
+ * costs more than parsing the packet, and read each frame in place (see
+ * FrameBatch). The batch is reused: consume it before asking for the next.
  */
 export async function* readCaptureBatches(
   source: CaptureSource,
   options: ReadCaptureOptions = {},
-): AsyncGenerator<readonly CapturedPacket[]> {
+): AsyncGenerator<FrameBatch> {
   const ownStream =
     typeof source === 'string'
       ? createReadStream(source, { highWaterMark: options.chunkSize ?? 1 << 20 })
@@ -72,7 +73,7 @@ export async function* readCaptureBatches(
   let parser: CaptureParser | undefined;
   const pending: Buffer[] = [];
   let pendingLength = 0;
-  const out: CapturedPacket[] = [];
+  const out = new FrameBatch();
   try {
     for await (const raw of input) {
       options.signal?.throwIfAborted();
@@ -96,7 +97,7 @@ export async function* readCaptureBatches(
         parser.push(chunk, out);
       }
       if (out.length > 0) yield out;
-      out.length = 0;
+      out.clear();
     }
   } finally {
     ownStream?.destroy();

@@ -1,3 +1,5 @@
+import type { FrameBatch } from './frames.js';
+
 /**
  * One captured frame as the readers hand it out. `data` is a subarray of the
  * reader's chunk (zero-copy): it stays valid after the iterator moves on
@@ -22,14 +24,14 @@ export interface CapturedPacket {
 export type CaptureFormat = 'pcap' | 'pcapng';
 
 /**
- * A push parser: feed it chunks in order, it appends complete packets to `out`.
+ * A push parser: feed it chunks in order, it appends complete frames to `out`.
  * Keeping the format logic synchronous (and the async plumbing in one place,
  * reader.ts) makes the formats easy to test and costs no promise per record.
  */
 export interface CaptureParser {
   readonly format: CaptureFormat;
   /** Parses as much of `chunk` (plus what was left over) as forms whole records. */
-  push(chunk: Buffer, out: CapturedPacket[]): void;
+  push(chunk: Buffer, out: FrameBatch): void;
   /** Called at end of input: throws CaptureFormatError when a record was cut short. */
   end(): void;
 }

@@ -9,7 +9,7 @@
 import type { PacketView } from '../packet/view.js';
 import { windowsRelease } from './ntlmssp.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
-import { emitForLocalSender, text } from './util.js';
+import { emitForLocalSender, indexOfWithin, text } from './util.js';
 
 const NETBIOS_DATAGRAM_PORT = 138;
 const DIRECT_UNIQUE = 0x10;
@@ -122,8 +122,8 @@ const WORKSTATION_EDITIONS: Record<string, string> = {
 
 /** A NUL-terminated string in b[start, end) (what follows the NUL in a fixed-size field is left-over memory). */
 function cString(b: Buffer, start: number, end: number): string {
-  const nul = b.indexOf(0, start);
-  return text(b, start, nul >= 0 && nul < end ? nul : end);
+  const nul = indexOfWithin(b, 0, start, end);
+  return text(b, start, nul >= 0 ? nul : end);
 }
 
 /** Past a NetBIOS name: labels of a length byte and bytes, up to a zero length (no pointers in datagrams). */

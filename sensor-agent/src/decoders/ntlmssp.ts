@@ -8,7 +8,7 @@
 // identity of the device only.
 import type { PacketView } from '../packet/view.js';
 import type { ObservationSink } from './types.js';
-import { emitForLocalSender } from './util.js';
+import { emitForLocalSender, indexOfWithin } from './util.js';
 
 const SIGNATURE = 'NTLMSSP\0';
 const NEGOTIATE = 1;
@@ -37,7 +37,7 @@ export interface NtlmIdentity {
 
 /** Where an NTLMSSP message starts within b[start, end) (inside a SPNEGO token, say), or -1. */
 export function findNtlmssp(b: Buffer, start: number, end: number): number {
-  const at = b.indexOf(SIGNATURE, start, 'latin1');
+  const at = indexOfWithin(b, SIGNATURE, start, end);
   return at >= 0 && at + 12 <= end ? at : -1;
 }
 

@@ -9,10 +9,10 @@
 import type { PacketView } from '../packet/view.js';
 import { HTTP_PORTS } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
-import { emitForLocalSender } from './util.js';
+import { emitForLocalSender, indexOfWithin } from './util.js';
 
 const MAX_DOCUMENT = 16 * 1024;
-const ROOT = Buffer.from('<root');
+const ROOT = '<root';
 const ELEMENTS: readonly [element: string, name: ObservationName, confidence: number][] = [
   ['manufacturer', 'manufacturer', 0.8],
   ['serialNumber', 'serialNumber', 0.8],
@@ -23,8 +23,8 @@ const ELEMENTS: readonly [element: string, name: ObservationName, confidence: nu
 
 function decode(pkt: PacketView, sink: ObservationSink): void {
   const b = pkt.data;
-  const start = b.indexOf(ROOT, pkt.payloadOffset);
-  if (start < 0 || start >= pkt.payloadEnd) return;
+  const start = indexOfWithin(b, ROOT, pkt.payloadOffset, pkt.payloadEnd);
+  if (start < 0) return;
   let doc = b.toString('utf8', start, Math.min(pkt.payloadEnd, start + MAX_DOCUMENT));
   if (!/^<root\b[^>]*urn:schemas-upnp-org:device-1-0/.test(doc)) return;
   const embedded = doc.search(/<deviceList\b/);

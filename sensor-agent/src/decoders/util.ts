@@ -14,6 +14,21 @@ export function text(b: Buffer, start: number, end: number): string {
   return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 }
 
+/**
+ * Where `needle` first occurs wholly within b[start, end), or -1. Buffer's
+ * indexOf has no end: a frame read in place lies in a reader's chunk (see
+ * FrameBatch), and a miss would scan the rest of the chunk.
+ */
+export function indexOfWithin(b: Buffer, needle: string | number, start: number, end: number): number {
+  if (typeof needle === 'number') {
+    for (let i = start; i < end; i++) if (b[i] === needle) return i;
+    return -1;
+  }
+  if (end - start < needle.length) return -1;
+  const at = b.subarray(start, end).indexOf(needle, 0, 'latin1');
+  return at < 0 ? -1 : start + at;
+}
+
 /** Source address of the packet as text, or undefined when the packet has no IP header. */
 export function srcIpText(pkt: PacketView): string | undefined {
   if (pkt.ipVersion === 4) return isHostIp4(pkt.srcIp4) ? formatIp4(pkt.srcIp4) : undefined;

@@ -190,7 +190,7 @@ export class LiveCapture {
         for await (const batch of readCaptureBatches(child.stdout)) {
           for (let i = 0; i < batch.length; i++) {
             this.runPackets++;
-            o.onPacket(batch[i]!);
+            o.onPacket(batch.packet(i));
           }
         }
       } catch (error) {

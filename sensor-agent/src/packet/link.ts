@@ -13,11 +13,13 @@ const ARPHRD_ETHER = 1;
 const SLL_PROTO_LLC = 0x0004;
 const SNAP_BRIDGE_TUNNEL = 0xf8;
 
-/** Parses the link layer of `v.data` per `v.linkType`. Returns false when malformed. */
+/** Parses the link layer of the frame in `v` per `v.linkType`. Returns false when malformed. */
 export function parseLink(v: PacketView): boolean | 'unsupported' {
+  const start = v.frameStart;
+  const end = v.frameEnd;
   switch (v.linkType) {
     case LinkType.ETHERNET:
-      return parseEthernet(v, 0);
+      return parseEthernet(v, start, end);
     case LinkType.LINUX_SLL:
       return parseSll(v);
     case LinkType.LINUX_SLL2:
@@ -30,17 +32,17 @@ export function parseLink(v: PacketView): boolean | 'unsupported' {
     case LinkType.RAW_14:
     case LinkType.IPV4:
     case LinkType.IPV6:
-      return parseRawIp(v, 0);
+      return parseRawIp(v, start);
     case LinkType.PPP:
-      return parsePpp(v, 0, v.data.length);
+      return parsePpp(v, start, end);
     case LinkType.PPP_HDLC:
-      return parsePppHdlc(v, v.data.length);
+      return parsePppHdlc(v, end);
     case LinkType.PPP_ETHER:
-      return parsePppoe(v, 0, v.data.length);
+      return parsePppoe(v, start, end);
     case LinkType.C_HDLC:
-      return parseCiscoHdlc(v, v.data.length);
+      return parseCiscoHdlc(v, end);
     case LinkType.IEEE802_11:
-      return parse80211(v, 0, v.data.length);
+      return parse80211(v, start, end);
     case LinkType.IEEE802_11_RADIOTAP:
       return parseRadiotap(v);
     case LinkType.NFLOG:
@@ -51,7 +53,7 @@ export function parseLink(v: PacketView): boolean | 'unsupported' {
 }
 
 /** Ethernet II / 802.3 in data[offset, end) (a whole frame, or one carried in a tunnel). */
-export function parseEthernet(v: PacketView, offset: number, end = v.data.length): boolean {
+export function parseEthernet(v: PacketView, offset: number, end: number): boolean {
   const b = v.data;
   if (end < offset + 14) return false;
   v.dstMac = readMac(b, offset);
@@ -109,25 +111,27 @@ export function parseLlc(v: PacketView, o: number): boolean {
 // 16 bytes; the address is the sender's, whatever the packet type.
 function parseSll(v: PacketView): boolean {
   const b = v.data;
-  if (b.length < 16) return false;
-  const arphrd = b.readUInt16BE(2);
-  const addrLen = b.readUInt16BE(4);
-  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = readMac(b, 6);
-  return sllProtocol(v, b.readUInt16BE(14), 16);
+  const s = v.frameStart;
+  if (v.frameEnd < s + 16) return false;
+  const arphrd = b.readUInt16BE(s + 2);
+  const addrLen = b.readUInt16BE(s + 4);
+  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = readMac(b, s + 6);
+  return sllProtocol(v, b.readUInt16BE(s + 14), s + 16);
 }
 
 // Linux cooked capture v2 (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.html): 20 bytes.
 function parseSll2(v: PacketView): boolean {
   const b = v.data;
-  if (b.length < 20) return false;
-  const arphrd = b.readUInt16BE(8);
-  const addrLen = b[11]!;
-  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = readMac(b, 12);
-  return sllProtocol(v, b.readUInt16BE(0), 20);
+  const s = v.frameStart;
+  if (v.frameEnd < s + 20) return false;
+  const arphrd = b.readUInt16BE(s + 8);
+  const addrLen = b[s + 11]!;
+  if (arphrd === ARPHRD_ETHER && addrLen === 6) v.srcMac = readMac(b, s + 12);
+  return sllProtocol(v, b.readUInt16BE(s), s + 20);
 }
 
 function sllProtocol(v: PacketView, proto: number, offset: number): boolean {
-  v.l3End = v.data.length;
+  v.l3End = v.frameEnd;
   if (proto === SLL_PROTO_LLC) return parseLlc(v, offset);
   v.etherType = proto;
   v.l3Offset = offset;
@@ -138,30 +142,31 @@ function sllProtocol(v: PacketView, proto: number, offset: number): boolean {
 // and in network order for LOOP. IPv6 is 24, 28 or 30 depending on the BSD.
 function parseNull(v: PacketView): boolean {
   const b = v.data;
-  if (b.length < 4) return false;
-  const family = v.linkType === LinkType.LOOP ? b.readUInt32BE(0) : familyEitherOrder(b);
+  const s = v.frameStart;
+  if (v.frameEnd < s + 4) return false;
+  const family = v.linkType === LinkType.LOOP ? b.readUInt32BE(s) : familyEitherOrder(b, s);
   if (family === 2) v.etherType = EtherType.IPV4;
   else if (family === 24 || family === 28 || family === 30 || family === 10) v.etherType = EtherType.IPV6;
-  else return parseRawIp(v, 4);
-  v.l3Offset = 4;
-  v.l3End = b.length;
+  else return parseRawIp(v, s + 4);
+  v.l3Offset = s + 4;
+  v.l3End = v.frameEnd;
   return true;
 }
 
-function familyEitherOrder(b: Buffer): number {
-  const le = b.readUInt32LE(0);
-  return le < 0x10000 ? le : b.readUInt32BE(0);
+function familyEitherOrder(b: Buffer, o: number): number {
+  const le = b.readUInt32LE(o);
+  return le < 0x10000 ? le : b.readUInt32BE(o);
 }
 
 /** Raw IP: the version nibble says which. */
 function parseRawIp(v: PacketView, offset: number): boolean {
   const b = v.data;
-  if (b.length <= offset) return false;
+  if (v.frameEnd <= offset) return false;
   const version = b[offset]! >> 4;
   if (version === 4) v.etherType = EtherType.IPV4;
   else if (version === 6) v.etherType = EtherType.IPV6;
   else return false;
   v.l3Offset = offset;
-  v.l3End = b.length;
+  v.l3End = v.frameEnd;
   return true;
 }

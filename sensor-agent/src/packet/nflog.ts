@@ -16,13 +16,15 @@ const TLV_HEADER = 4;
 
 export function parseNflog(v: PacketView): boolean {
   const b = v.data;
-  const end = b.length;
-  if (end < 4 || b[1] !== 0) return false;
-  const family = b[0];
+  const s = v.frameStart;
+  const end = v.frameEnd;
+  if (end < s + 4 || b[s + 1] !== 0) return false;
+  const family = b[s];
   if (family !== AF_INET && family !== AF_INET6) return true; // nothing hark reads, not damage
   // The writer's byte order: the first TLV's length, read the other way, would not fit.
-  const little = end >= 8 && (b[4]! | (b[5]! << 8)) >= TLV_HEADER && (b[4]! | (b[5]! << 8)) <= end - 4;
-  let o = 4;
+  const first = b[s + 4]! | (b[s + 5]! << 8);
+  const little = end >= s + 8 && first >= TLV_HEADER && first <= end - s - 4;
+  let o = s + 4;
   while (o + TLV_HEADER <= end) {
     const length = little ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
     const type = (little ? b[o + 2]! | (b[o + 3]! << 8) : (b[o + 2]! << 8) | b[o + 3]!) & 0x7fff;

@@ -8,7 +8,11 @@
  * test, and only formatted as text when a device record is written.
  */
 export class PacketView {
+  /** The buffer the frame lies in: the frame alone, or a capture reader's chunk holding it (see FrameBatch). */
   data: Buffer = Buffer.alloc(0);
+  /** Where the frame starts and ends (exclusive) in `data`: every offset below is into `data`, never relative to the frame. */
+  frameStart = 0;
+  frameEnd = 0;
   linkType = 0;
   interfaceId = 0;
   timestampMs = 0;
@@ -49,13 +53,28 @@ export class PacketView {
   /** How many tunnel headers (ERSPAN, GRE, VXLAN, Geneve) were taken off to reach the layers above. */
   tunnelDepth = 0;
 
+  /** Loads a frame that is the whole of `data`. */
   reset(data: Buffer, linkType: number, interfaceId: number, timestampMs: number): void {
+    this.resetFrame(data, 0, data.length, linkType, interfaceId, timestampMs);
+  }
+
+  /** Loads the frame data[start, end), read in place. */
+  resetFrame(
+    data: Buffer,
+    start: number,
+    end: number,
+    linkType: number,
+    interfaceId: number,
+    timestampMs: number,
+  ): void {
     this.data = data;
+    this.frameStart = start;
+    this.frameEnd = end;
     this.linkType = linkType;
     this.interfaceId = interfaceId;
     this.timestampMs = timestampMs;
     this.tunnelDepth = 0;
-    this.clearLayers(data.length);
+    this.clearLayers(end);
   }
 
   /** Forgets every parsed layer (to parse a tunnelled frame in their place); the frame ends at `end`. */
@@ -66,7 +85,7 @@ export class PacketView {
     this.etherType = -1;
     this.snapOui = -1;
     this.snapPid = -1;
-    this.l3Offset = 0;
+    this.l3Offset = this.frameStart;
     this.l3End = end;
     this.ipVersion = 0;
     this.srcIp4 = 0;

@@ -48,17 +48,18 @@ export function parsePpp(v: PacketView, o: number, end: number): boolean {
 
 /** LINKTYPE_PPP_HDLC: PPP in HDLC-like framing, or Cisco's HDLC framing (address 0x0F/0x8F). */
 export function parsePppHdlc(v: PacketView, end: number): boolean {
-  const first = v.data[0];
+  const first = v.data[v.frameStart];
   return first === CISCO_HDLC_UNICAST || first === CISCO_HDLC_MULTICAST
     ? parseCiscoHdlc(v, end)
-    : parsePpp(v, 0, end);
+    : parsePpp(v, v.frameStart, end);
 }
 
 /** Cisco HDLC: address, control, then an EtherType. */
 export function parseCiscoHdlc(v: PacketView, end: number): boolean {
   const b = v.data;
-  if (end < 4) return false;
-  return setNetwork(v, (b[2]! << 8) | b[3]!, 4, end);
+  const s = v.frameStart;
+  if (end < s + 4) return false;
+  return setNetwork(v, (b[s + 2]! << 8) | b[s + 3]!, s + 4, end);
 }
 
 /** A PPPoE header at `o` (version 1, type 1); a session's payload is a PPP protocol field and its packet. */

@@ -29,24 +29,27 @@ const FCS = 4;
 /** A radiotap header, then the 802.11 frame (without its FCS when radiotap says one is there). */
 export function parseRadiotap(v: PacketView): boolean {
   const b = v.data;
-  const end = b.length;
-  if (end < 8 || b[0] !== 0) return false;
-  const length = b[2]! | (b[3]! << 8);
-  if (length < 8 || length > end) return false;
-  const present = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+  const s = v.frameStart;
+  const end = v.frameEnd;
+  // Offsets below are from the radiotap header's start (its fields align to it).
+  if (end < s + 8 || b[s] !== 0) return false;
+  const length = b[s + 2]! | (b[s + 3]! << 8);
+  if (length < 8 || s + length > end) return false;
+  const present = (b[s + 4]! | (b[s + 5]! << 8) | (b[s + 6]! << 16) | (b[s + 7]! << 24)) >>> 0;
   // Further presence words follow while bit 31 is set; the fields start after the last one.
   let o = 8;
   for (let word = present; word & RADIOTAP_EXT; o += 4) {
     if (o + 4 > length) return false;
-    word = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    const w = s + o;
+    word = (b[w]! | (b[w + 1]! << 8) | (b[w + 2]! << 16) | (b[w + 3]! << 24)) >>> 0;
   }
   let fcs = false;
   if (present & RADIOTAP_FLAGS) {
     if (present & RADIOTAP_TSFT) o = ((o + 7) & ~7) + 8; // 8 bytes, aligned to 8 from the header's start
     if (o >= length) return false;
-    fcs = (b[o]! & RADIOTAP_FLAG_FCS) !== 0;
+    fcs = (b[s + o]! & RADIOTAP_FLAG_FCS) !== 0;
   }
-  return parse80211(v, length, fcs ? end - FCS : end);
+  return parse80211(v, s + length, fcs ? end - FCS : end);
 }
 
 /** An 802.11 frame in data[o, end). */
