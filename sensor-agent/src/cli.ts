@@ -6,7 +6,7 @@ import { loadAgentConfig } from './agent/config-file.js';
 import { chooseBackend, openCapture } from './agent/live.js';
 import { runAgent } from './agent/run.js';
 import { CaptureFormatError } from './capture/errors.js';
-import type { CapturedPacket } from './capture/types.js';
+import type { FrameBatch } from './capture/frames.js';
 import { formatTable } from './format.js';
 import type { LiveCaptureEvent } from './live/index.js';
 import { buildInventory, type InventoryResult, Pipeline } from './pipeline.js';
@@ -104,7 +104,7 @@ async function liveInventory(
   const options = {
     interface: iface,
     ...(opts.filter ? { filter: opts.filter } : {}),
-    onPacket: (p: CapturedPacket) => pipeline.process(p),
+    onFrames: (frames: FrameBatch) => pipeline.processBatch(frames),
     onEvent: (e: LiveCaptureEvent) => {
       if (e.kind === 'error') process.stderr.write(`${backend}: ${e.error.message}\n`);
       if (e.kind === 'restart') process.stderr.write(`${backend}: reopening in ${e.delayMs} ms\n`);

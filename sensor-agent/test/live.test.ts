@@ -52,7 +52,7 @@ describe.skipIf(!canNetns)('live capture in a network namespace', () => {
       interface: NEAR,
       filter: 'arp or udp port 67 or udp port 68',
       backoff: { initialMs: 100, maxMs: 1000 },
-      onPacket: (p) => pipeline.process(p),
+      onFrames: (frames) => pipeline.processBatch(frames),
     });
     await live.start();
     try {
@@ -140,7 +140,7 @@ describe.skipIf(!canNetns || !addon.native)('live capture through libpcap in-pro
     const live = new LibpcapCapture({
       interface: ns.pairs[0]!.near,
       filter: 'arp',
-      onPacket: (p) => pipeline.process(p),
+      onFrames: (frames) => pipeline.processBatch(frames),
     });
     try {
       await live.start();
@@ -176,7 +176,7 @@ describe.skipIf(!canNetns || !addon.native)('live capture through libpcap in-pro
     const missing = new LibpcapCapture({
       interface: 'hark-nosuch0',
       backoff: { initialMs: 50, maxMs: 100 },
-      onPacket: () => {},
+      onFrames: () => {},
       onEvent: (e) => events.push(e.kind),
     });
     await expect(missing.start()).rejects.toThrow(/hark-nosuch0/);
@@ -194,7 +194,7 @@ describe.skipIf(!canNetns || !addon.native)('live capture through libpcap in-pro
       const badFilter = new LibpcapCapture({
         interface: ns.pairs[0]!.near,
         filter: 'port ninety',
-        onPacket: () => {},
+        onFrames: () => {},
       });
       await expect(badFilter.start()).rejects.toThrow(/BPF filter "port ninety"/);
       await badFilter.stop();
@@ -209,7 +209,7 @@ describe.skipIf(!canNetns || !addon.native)('live capture through libpcap in-pro
     const live = new LibpcapCapture({
       interface: ns.pairs[0]!.near,
       backoff: { initialMs: 50, maxMs: 200 },
-      onPacket: () => {},
+      onFrames: () => {},
       onEvent: (e) => events.push(e.kind === 'error' ? `error: ${e.error.message}` : e.kind),
     });
     try {

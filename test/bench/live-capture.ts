@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  type CapturedPacket,
+  type FrameBatch,
   LibpcapCapture,
   LiveCapture,
   type LiveCaptureEvent,
@@ -180,7 +180,7 @@ interface HarkRun {
 
 type Capture = { start(): Promise<void>; stop(): Promise<void>; stats: LiveCaptureStats };
 type CaptureFactory = (
-  onPacket: (p: CapturedPacket) => void,
+  onFrames: (frames: FrameBatch) => void,
   onEvent: (e: LiveCaptureEvent) => void,
 ) => Capture;
 
@@ -196,9 +196,9 @@ async function harkRun(
   let processed = 0;
   const problems: string[] = [];
   const live = open(
-    (p) => {
-      processed++;
-      pipeline.process(p);
+    (frames) => {
+      processed += frames.length;
+      pipeline.processBatch(frames);
     },
     (e) => {
       if (e.kind === 'error') problems.push(e.error.message);
@@ -285,7 +285,7 @@ export const liveCapture: Benchmark = {
         far,
         sender,
         loops,
-        (onPacket, onEvent) => new LiveCapture({ interface: near, onPacket, onEvent }),
+        (onFrames, onEvent) => new LiveCapture({ interface: near, onFrames, onEvent }),
       );
       const { native, error } = nativePcap();
       const viaLibpcap = native
@@ -294,7 +294,7 @@ export const liveCapture: Benchmark = {
             far,
             sender,
             loops,
-            (onPacket, onEvent) => new LibpcapCapture({ interface: near, onPacket, onEvent, ...ring }),
+            (onFrames, onEvent) => new LibpcapCapture({ interface: near, onFrames, onEvent, ...ring }),
           )
         : undefined;
       const ratio = (n: number) => (peer.captured > 0 ? (n / peer.captured).toFixed(2) : '?');
@@ -326,7 +326,7 @@ export const liveCapture: Benchmark = {
           far,
           bursty,
           loops,
-          (onPacket, onEvent) => new LibpcapCapture({ interface: near, onPacket, onEvent, ...ring }),
+          (onFrames, onEvent) => new LibpcapCapture({ interface: near, onFrames, onEvent, ...ring }),
         );
         lines.push(
           `bursty sender (trafgen from a TX ring, capture on CPU ${CAPTURE_CPU}, ring ${process.env.HARK_BENCH_RING_MB ?? 32} MiB), via libpcap: ${describe(burst)}`,

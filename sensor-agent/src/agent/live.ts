@@ -21,7 +21,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CapturedPacket } from '../capture/types.js';
+import type { FrameBatch } from '../capture/frames.js';
 import {
   LibpcapCapture,
   type LibpcapCaptureOptions,
@@ -146,10 +146,8 @@ export class LiveSource {
         ...(options.filter ? { filter: options.filter } : {}),
         ...(options.backoff ? { backoff: options.backoff } : {}),
         ...(options.bufferMiB ? { bufferBytes: options.bufferMiB * 1024 * 1024 } : {}),
-        onPacket: (packet: CapturedPacket) => {
-          packet.interfaceId = index;
-          pipeline.process(packet);
-        },
+        interfaceId: index,
+        onFrames: (frames: FrameBatch) => pipeline.processBatch(frames),
         onEvent: (event: LiveCaptureEvent) => {
           switch (event.kind) {
             case 'listening':

@@ -11,7 +11,7 @@
 // Same contract as LiveCapture: start() resolves once listening, a failure
 // after that is reopened with back-off, stop() waits for the in-flight batch.
 import { createRequire } from 'node:module';
-import type { CapturedPacket } from '../capture/types.js';
+import { FrameBatch } from '../capture/frames.js';
 import { RestartBackoff } from './backoff.js';
 import type { LiveCaptureEvent, LiveCaptureStats } from './tcpdump.js';
 
@@ -59,7 +59,10 @@ export interface LibpcapCaptureOptions {
   /** Longest a packet waits in a batch before it is handed over (ms). */
   maxWaitMs?: number;
   backoff?: { initialMs: number; maxMs: number };
-  onPacket(packet: CapturedPacket): void;
+  /** The interface index stamped on its frames (as pcapng numbers interfaces); 0 by default. */
+  interfaceId?: number;
+  /** Each batch of frames as it arrives, read in place (see FrameBatch): consume it before returning. */
+  onFrames(frames: FrameBatch): void;
   onEvent?(event: LiveCaptureEvent): void;
 }
 
@@ -78,6 +81,7 @@ export class LibpcapCapture {
   private readonly done = { received: 0, dropped: 0, ifDropped: 0, packets: 0, restarts: 0 };
   private current: PcapStats = {};
   private runPackets = 0;
+  private readonly frames = new FrameBatch();
 
   constructor(private readonly options: LibpcapCaptureOptions) {
     const { native, error } = nativePcap();
@@ -163,29 +167,23 @@ export class LibpcapCapture {
     });
   }
 
-  /** Splits a batch of pcap records (16-byte little-endian header, then the bytes) into packets. */
+  /** Reads a batch of pcap records (16-byte little-endian header, then the bytes) as frames in place. */
   private parse(records: Buffer): void {
-    const onPacket = this.options.onPacket;
+    const frames = this.frames;
     const linkType = this.linkType;
+    const interfaceId = this.options.interfaceId ?? 0;
     let o = 0;
     while (o + 16 <= records.length) {
       const seconds = records.readUInt32LE(o);
       const nanos = records.readUInt32LE(o + 4);
       const caplen = records.readUInt32LE(o + 8);
       const originalLength = records.readUInt32LE(o + 12);
-      const data = records.subarray(o + 16, o + 16 + caplen);
+      frames.push(records, o + 16, o + 16 + caplen, originalLength, seconds, nanos, linkType, interfaceId);
       o += 16 + caplen;
-      this.runPackets++;
-      onPacket({
-        timestampMs: seconds * 1000 + nanos / 1e6,
-        seconds,
-        nanos,
-        linkType,
-        interfaceId: 0,
-        originalLength,
-        data,
-      });
     }
+    this.runPackets += frames.length;
+    if (frames.length > 0) this.options.onFrames(frames);
+    frames.clear();
   }
 
   private closed(error: Error | undefined, openedAt: number): void {

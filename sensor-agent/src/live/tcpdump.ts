@@ -17,8 +17,8 @@
 // tcpdump is restarted with back-off. tcpdump never transmits.
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import type { FrameBatch } from '../capture/frames.js';
 import { readCaptureBatches } from '../capture/reader.js';
-import type { CapturedPacket } from '../capture/types.js';
 import { RestartBackoff } from './backoff.js';
 
 export interface LiveCaptureOptions {
@@ -34,7 +34,10 @@ export interface LiveCaptureOptions {
   tcpdump?: string;
   /** Restart back-off: first delay and cap (ms). */
   backoff?: { initialMs: number; maxMs: number };
-  onPacket(packet: CapturedPacket): void;
+  /** The interface index stamped on its frames (as pcapng numbers interfaces); 0 by default. */
+  interfaceId?: number;
+  /** Each batch of frames as it arrives, read in place (see FrameBatch): consume it before returning. */
+  onFrames(frames: FrameBatch): void;
   /** Told about each start/exit/restart, for logs. */
   onEvent?(event: LiveCaptureEvent): void;
 }
@@ -188,10 +191,9 @@ export class LiveCapture {
     const reading = (async () => {
       try {
         for await (const batch of readCaptureBatches(child.stdout)) {
-          for (let i = 0; i < batch.length; i++) {
-            this.runPackets++;
-            o.onPacket(batch.packet(i));
-          }
+          this.runPackets += batch.length;
+          if (o.interfaceId) batch.interfaceIds.fill(o.interfaceId, 0, batch.length);
+          o.onFrames(batch);
         }
       } catch (error) {
         // A child killed mid-record ends the stream mid-record: expected, the restart follows.
