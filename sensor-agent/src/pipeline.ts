@@ -187,7 +187,7 @@ export class Pipeline {
     const key = decoder.repeatKey ? repeatKeyOf(decoder, v) : -1;
     const repeats = decoder.announces || key >= 0 ? this.repeats : undefined;
     if (repeats) {
-      const devices = repeats.find(decoder, v, store.epoch, key);
+      const devices = repeats.find(decoder, v, key);
       if (devices) {
         store.seen(devices, v.timestampMs);
         this.decodedBy[ordinal]!++;
@@ -201,7 +201,7 @@ export class Pipeline {
       this.decodedBy[ordinal]!++;
       if (repeats) {
         const devices = store.endTrace();
-        if (devices) repeats.remember(decoder, v, store.epoch, devices, key);
+        if (devices) repeats.remember(decoder, v, devices, key);
       }
     } catch {
       if (repeats) store.endTrace();

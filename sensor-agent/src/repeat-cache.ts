@@ -5,8 +5,12 @@
 // discovery-heavy ones are exact repeats of an earlier packet from the same
 // sender. Decoding such a packet again yields the same observations with a
 // later timestamp, and the store's merge rules make those a no-op apart from
-// the devices' last-seen time (see DeviceStore.epoch for when that does not
-// hold). So the pipeline remembers, per sender and decoder, the packets it
+// the devices' last-seen time, as long as none of the devices they landed on
+// changed generation (see Device.generation for when that does not hold).
+// Generations are per device: an address changing hands or two devices
+// merging elsewhere on the segment leaves every other device's slots valid
+// (a store-wide counter had a busy site's whole cache decoded again on each
+// such change). So the pipeline remembers, per sender and decoder, the packets it
 // decoded and which devices their observations landed on; a byte-identical
 // repeat only refreshes those devices' timestamps. A sender's announcements
 // come in cycles (an SSDP NOTIFY per service type, an mDNS answer per
@@ -44,7 +48,8 @@ const TWO_32 = 4294967296;
 
 class Slot {
   decoder: Decoder | undefined = undefined;
-  epoch = -1;
+  /** The sum of the devices' generations when remembered: any bump since changes it. */
+  generation = -1;
   sender = -1;
   dstMac = -1;
   etherType = -1;
@@ -74,11 +79,10 @@ export class RepeatCache {
 
   /**
    * The devices that the previous decoding of this very packet landed on, when
-   * `v` repeats it byte for byte (its transaction identifier aside) and the
-   * store has not changed in a way that matters since (same epoch); else
-   * undefined.
+   * `v` repeats it byte for byte (its transaction identifier aside) and none
+   * of those devices changed generation since; else undefined.
    */
-  find(decoder: Decoder, v: PacketView, epoch: number, key = -1): readonly Device[] | undefined {
+  find(decoder: Decoder, v: PacketView, key = -1): readonly Device[] | undefined {
     const sender = v.srcMac >= 0 ? v.srcMac : v.srcIp4;
     const keyed = key >= 0;
     const start = v.ipVersion === 0 ? v.l3Offset : v.payloadOffset;
@@ -105,7 +109,6 @@ export class RepeatCache {
     const s = this.slots[index];
     if (
       s === undefined ||
-      s.epoch !== epoch ||
       s.decoder !== decoder ||
       s.sender !== sender ||
       s.dstMac !== v.dstMac ||
@@ -129,20 +132,26 @@ export class RepeatCache {
         at = IP6_ADDRESSES;
       }
     }
-    if (keyed) return s.devices;
-    if (tidOffset < 0) return sameBytes(b, start, end, s.bytes, at, s.length) ? s.devices : undefined;
-    // Around the transaction identifier: before it, then after it.
-    const cut = start + tidOffset;
-    const resume = Math.min(end, cut + tidLength);
-    return end - start === s.length - at &&
-      sameBytes(b, start, cut, s.bytes, at, at + tidOffset) &&
-      sameBytes(b, resume, end, s.bytes, at + (resume - start), s.length)
-      ? s.devices
-      : undefined;
+    if (!keyed) {
+      if (tidOffset < 0) {
+        if (!sameBytes(b, start, end, s.bytes, at, s.length)) return undefined;
+      } else {
+        // Around the transaction identifier: before it, then after it.
+        const cut = start + tidOffset;
+        const resume = Math.min(end, cut + tidLength);
+        if (
+          end - start !== s.length - at ||
+          !sameBytes(b, start, cut, s.bytes, at, at + tidOffset) ||
+          !sameBytes(b, resume, end, s.bytes, at + (resume - start), s.length)
+        )
+          return undefined;
+      }
+    }
+    return generationOf(s.devices) === s.generation ? s.devices : undefined;
   }
 
   /** Records that `v`, just decoded by `decoder`, landed on `devices` (call right after a find() that missed). */
-  remember(decoder: Decoder, v: PacketView, epoch: number, devices: readonly Device[], key = -1): void {
+  remember(decoder: Decoder, v: PacketView, devices: readonly Device[], key = -1): void {
     const ip6 = v.ipVersion === 6;
     const start = v.ipVersion === 0 ? v.l3Offset : v.payloadOffset;
     // Keyed: the key stands for the protocol bytes, none are kept.
@@ -155,7 +164,7 @@ export class RepeatCache {
       this.slots[this.index] = s;
     }
     s.decoder = decoder;
-    s.epoch = epoch;
+    s.generation = generationOf(devices);
     s.sender = v.srcMac >= 0 ? v.srcMac : v.srcIp4;
     s.dstMac = v.dstMac;
     s.etherType = v.etherType;
@@ -176,6 +185,12 @@ export class RepeatCache {
     s.length = length;
     s.devices = devices;
   }
+}
+
+function generationOf(devices: readonly Device[]): number {
+  let sum = 0;
+  for (let i = 0; i < devices.length; i++) sum += devices[i]!.generation;
+  return sum;
 }
 
 /** Bytes sampled for the content hash: enough to tell apart the packets of a sender's announcement cycle. */

@@ -86,6 +86,15 @@ export class Device {
   reportedLength = 0;
   /** In the store's list of devices that may have changed since the last report. */
   changeQueued = false;
+  /**
+   * Bumped by every change after which observing again what was observed of
+   * this device may act differently (see DeviceStore.observe): it was merged
+   * with another, an address it held went to another device or came to it,
+   * it is reached through another MAC. Between two bumps, observing the same
+   * facts again changes nothing but timestamps, which is what lets the
+   * pipeline skip repeated packets (repeat-cache.ts) that named it.
+   */
+  generation = 0;
   // The MAC and the first/last-seen times are kept as small integers, which V8
   // stores in the object itself; a 48-bit MAC or an epoch-milliseconds time is
   // a separate 16-byte heap number per field, 48 bytes per device. The MAC is

@@ -97,15 +97,6 @@ export class DeviceStore implements ObservationSink {
   /** Identity keys of DHCP clients (see identityKey) by 30-bit hash -> the device that first presented them. */
   private readonly byIdentity = new Map<number, Device>();
 
-  /**
-   * Bumped by every change that could make a repeated observation act
-   * differently from the first time: two devices merged, an address bound to
-   * another device, an "ip:" device reached through another MAC. Between two
-   * bumps, observing again what was already observed changes nothing but
-   * timestamps, which is what lets the pipeline skip byte-identical repeats
-   * (see repeat-cache.ts).
-   */
-  epoch = 0;
   /** While tracing, the devices observe() resolved to, in order, without consecutive repeats. */
   private trace: Device[] | undefined;
   /** The one array tracing reuses (endTrace hands out copies). */
@@ -136,7 +127,7 @@ export class DeviceStore implements ObservationSink {
    * The devices observed since beginTrace, or undefined when observing the
    * same again might not be a no-op: DHCP identities are matched against
    * the device's hostname and vendor class as they are at that moment
-   * (stitch), which can change without an epoch bump. Stops recording.
+   * (stitch), which can change without a generation bump. Stops recording.
    */
   endTrace(): Device[] | undefined {
     const devices = this.traceUnrepeatable || !this.trace ? undefined : this.trace.slice();
@@ -145,8 +136,8 @@ export class DeviceStore implements ObservationSink {
   }
 
   /**
-   * What observing a repeat would have done, given nothing else changed
-   * since (same epoch): the devices it named were seen at `timestampMs`.
+   * What observing a repeat would have done, given none of the devices it
+   * named changed generation since: they were seen at `timestampMs`.
    */
   seen(devices: readonly Device[], timestampMs: number): void {
     for (let i = 0; i < devices.length; i++) {
@@ -317,7 +308,7 @@ export class DeviceStore implements ObservationSink {
       this.ipOnly.set(o.ip, device);
     }
     if (o.via !== undefined && isDeviceMac(o.via) && device.x?.via !== o.via) {
-      if (device.x?.via !== undefined) this.epoch++;
+      if (device.x?.via !== undefined) device.generation++;
       extraOf(device).via = o.via;
     }
     if (o.routed) extraOf(device).routed = true;
@@ -349,7 +340,11 @@ export class DeviceStore implements ObservationSink {
     if (device.mac < 0 || confidence < 0.5) return;
     const previous = n >= 0 ? this.byIp4.get(n) : this.byIpText.get(ip);
     if (previous !== device) {
-      if (previous) this.epoch++;
+      // Facts about this address resolved to `previous`; from now on to `device`.
+      if (previous) {
+        previous.generation++;
+        device.generation++;
+      }
       if (n >= 0) this.byIp4.set(n, device);
       else this.byIpText.set(ip, device);
     }
@@ -362,7 +357,8 @@ export class DeviceStore implements ObservationSink {
 
   /** Folds `source` into `target` and re-points every index entry that named `source`. */
   private merge(target: Device, source: Device): void {
-    this.epoch++;
+    target.generation++;
+    source.generation++;
     this.markChanged(target);
     extraOf(source).merged = true;
     if (source.mac >= 0) {
