@@ -66,9 +66,12 @@ export class FrameBatch {
     };
   }
 
-  /** Empties the batch for the next read, letting go of the buffers it pointed into. */
+  /**
+   * Empties the batch for the next read. The buffer references stay until
+   * overwritten (a chunk or two held a little longer), so that the array
+   * is not grown again from nothing for every read.
+   */
   clear(): void {
-    this.buffers.length = 0;
     this.length = 0;
   }
 

@@ -49,10 +49,10 @@ export class PcapParser implements CaptureParser {
       let off = base;
       try {
         while (held - off >= RECORD_HEADER) {
-          const sec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
-          const frac = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4);
-          const inclLen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
-          const origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
+          const sec = le ? u32le(buf, off) : u32be(buf, off);
+          const frac = le ? u32le(buf, off + 4) : u32be(buf, off + 4);
+          const inclLen = le ? u32le(buf, off + 8) : u32be(buf, off + 8);
+          const origLen = le ? u32le(buf, off + 12) : u32be(buf, off + 12);
           if (inclLen > MAX_RECORD) {
             throw new CaptureFormatError(
               `pcap record claims ${inclLen} captured bytes; the file is corrupt`,
@@ -103,4 +103,14 @@ export class PcapParser implements CaptureParser {
       );
     }
   }
+}
+
+// Record header fields by hand, the record's length having been checked: Buffer's readUInt32LE
+// re-checks bounds through a wrapper, and showed as ~2% of the pipeline's time from a file.
+function u32le(b: Buffer, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function u32be(b: Buffer, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }

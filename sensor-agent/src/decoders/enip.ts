@@ -79,10 +79,18 @@ export function readCipIdentity(b: Buffer, o: number, end: number): CipIdentity 
   };
 }
 
+/**
+ * The encapsulation header's sender context: the requester's own bytes,
+ * echoed in the reply, nothing decode() reads. A scanner polling a module's
+ * identity gets the same reply each time but for these.
+ */
+const SENDER_CONTEXT = { length: 8, offset: () => 12 };
+
 export const enipDecoder: Decoder = {
   name: 'enip',
   family: 'udp',
   announces: true,
+  transactionId: SENDER_CONTEXT,
   keys: [ENIP_PORT],
   match: (pkt) => pkt.srcPort === ENIP_PORT,
   decode: decodeEnip,
@@ -92,6 +100,9 @@ export const enipDecoder: Decoder = {
 export const enipTcpDecoder: Decoder = {
   name: 'enip',
   family: 'tcp',
+  // Identity polling (Get_Attribute_All of the identity object, ListIdentity) repeats itself.
+  announces: true,
+  transactionId: SENDER_CONTEXT,
   keys: [ENIP_PORT],
   match: (pkt) => pkt.srcPort === ENIP_PORT && pkt.payloadEnd - pkt.payloadOffset >= HEADER,
   decode: decodeEnip,
