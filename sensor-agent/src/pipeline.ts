@@ -237,6 +237,7 @@ export async function buildInventory(
     onFormat: (f) => {
       format = f;
     },
+    reuseBuffers: true,
   };
   if (options.signal) readOptions.signal = options.signal;
   for await (const batch of readCaptureBatches(source, readOptions)) pipeline.processBatch(batch);

@@ -296,7 +296,8 @@ export const agentThroughput: Benchmark = {
         const fromFile = new Pipeline();
         const t = performance.now();
         if (batched) {
-          for await (const batch of readCaptureBatches(file)) fromFile.processBatch(batch);
+          for await (const batch of readCaptureBatches(file, { reuseBuffers: true }))
+            fromFile.processBatch(batch);
         } else {
           for await (const p of readCapture(file)) fromFile.process(p);
         }

@@ -19,7 +19,7 @@ export async function replayPass(
   let virtualMs = 0; // capture time elapsed since the pass began, with capped gaps
   let previousTs: number | undefined;
   const wallStart = performance.now();
-  for await (const batch of readCaptureBatches(file, { signal })) {
+  for await (const batch of readCaptureBatches(file, { signal, reuseBuffers: true })) {
     if (pace !== 'realtime') {
       pipeline.processBatch(batch);
       continue;

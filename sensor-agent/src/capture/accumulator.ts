@@ -59,6 +59,12 @@ export class ChunkAccumulator {
     return joined;
   }
 
+  /** Whether any held bytes lie in `memory` (a reader about to refill it must not). */
+  holds(memory: ArrayBufferLike): boolean {
+    for (const c of this.chunks) if (c.buffer === memory) return true;
+    return false;
+  }
+
   /** Drops `n` bytes from the front. */
   consume(n: number): void {
     this.offset += n;

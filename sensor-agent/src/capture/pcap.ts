@@ -89,6 +89,10 @@ export class PcapParser implements CaptureParser {
     this.headerRead = true;
   }
 
+  holds(memory: ArrayBufferLike): boolean {
+    return this.acc.holds(memory);
+  }
+
   end(): void {
     if (!this.headerRead) {
       throw new CaptureFormatError(

@@ -195,6 +195,10 @@ export class PcapngParser implements CaptureParser {
     out.push(b, start, end, originalLength, seconds, nanos, iface.linkType, interfaceId);
   }
 
+  holds(memory: ArrayBufferLike): boolean {
+    return this.acc.holds(memory);
+  }
+
   end(): void {
     if (!this.sawSection && this.acc.length === 0) {
       throw new CaptureFormatError('empty pcapng stream', this.acc.offset);

@@ -32,6 +32,8 @@ export interface CaptureParser {
   readonly format: CaptureFormat;
   /** Parses as much of `chunk` (plus what was left over) as forms whole records. */
   push(chunk: Buffer, out: FrameBatch): void;
+  /** Whether bytes of an incomplete record it holds lie in `memory` (see readCaptureBatches' `reuseBuffers`). */
+  holds(memory: ArrayBufferLike): boolean;
   /** Called at end of input: throws CaptureFormatError when a record was cut short. */
   end(): void;
 }
