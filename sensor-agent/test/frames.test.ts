@@ -54,7 +54,7 @@ describe.skipIf(MISSING)('frames read in place', () => {
       compared += alone.stats.packets;
     }
     expect(compared).toBeGreaterThan(40_000);
-  });
+  }, 120_000);
 
   it('a frame amid other bytes decodes as it does alone, whole or cut short, whatever its link type', async () => {
     // Each frame lies between bytes that would parse: its own bytes reversed before it (so that a read
@@ -90,7 +90,7 @@ describe.skipIf(MISSING)('frames read in place', () => {
       }
     }
     expect(frames).toBeGreaterThan(10_000);
-  });
+  }, 120_000);
 
   it('a batch of frames amid other bytes yields the inventory of the frames alone', async () => {
     for (const { file } of manifest().slice(0, 40)) {
@@ -118,5 +118,5 @@ describe.skipIf(MISSING)('frames read in place', () => {
       expect(inPlace.store.toRecords(), file).toEqual(alone.store.toRecords());
       expect(inPlace.stats, file).toEqual(alone.stats);
     }
-  });
+  }, 120_000);
 });

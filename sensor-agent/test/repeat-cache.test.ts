@@ -59,7 +59,7 @@ describe.skipIf(MISSING)('repeat skipping across captures', () => {
     expect(skipping.stats.repeats).toBeGreaterThan(packets.length / 4);
     const bumped = skipping.store.devices().filter((d) => d.generation > 0).length;
     expect(bumped).toBeGreaterThan(10);
-  });
+  }, 120_000);
 });
 
 describe.skipIf(MISSING)('transaction identifiers on the real captures', () => {
