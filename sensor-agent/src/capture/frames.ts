@@ -11,8 +11,9 @@ const INITIAL_CAPACITY = 1024;
  * CapturedPacket of one frame for everyone else.
  *
  * A batch is reused by its reader: consume it before asking for the next.
- * The buffers it points into are never written again by the reader, so a
- * packet(i) taken from it stays valid.
+ * The buffers it points into are not written again by the reader, so a
+ * packet(i) taken from it stays valid, unless the reader was asked to reuse
+ * its read buffers (readCaptureBatches' `reuseBuffers`).
  */
 export class FrameBatch {
   length = 0;

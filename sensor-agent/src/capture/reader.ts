@@ -57,7 +57,8 @@ export async function* readCapture(
   source: CaptureSource,
   options: ReadCaptureOptions = {},
 ): AsyncGenerator<CapturedPacket> {
-  for await (const batch of readCaptureBatches(source, options)) {
+  // Its packets may be kept: the bytes they lie in must not be read into again.
+  for await (const batch of readCaptureBatches(source, { ...options, reuseBuffers: false })) {
     for (let i = 0; i < batch.length; i++) yield batch.packet(i);
   }
 }
