@@ -192,7 +192,7 @@ export class RepeatCache {
     s.tidOffset = key >= 0 ? -1 : this.tidOffset;
     // The slot's buffer is reused while it is large enough: a miss allocates only when a slot grows.
     if (s.bytes.length < length) {
-      s.bytes = Buffer.allocUnsafeSlow(Math.max(length, 256));
+      s.bytes = Buffer.allocUnsafe(Math.max(length, 256));
       s.words = new DataView(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength);
     }
     let at = 0;
