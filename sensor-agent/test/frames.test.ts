@@ -56,7 +56,7 @@ describe.skipIf(MISSING)('frames read in place', () => {
     expect(compared).toBeGreaterThan(40_000);
   }, 120_000);
 
-  it('a frame amid other bytes decodes as it does alone, whole or cut short, whatever its link type', async () => {
+  it('a frame amid other bytes parses as it does alone, whole or cut short, whatever its link type', async () => {
     // Each frame lies between bytes that would parse: its own bytes reversed before it (so that a read
     // at an offset from 0 rather than from its start finds other values), and the whole uncut frame
     // after it (so that a read past the end of a cut frame finds what a longer frame would hold).

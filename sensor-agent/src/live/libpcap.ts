@@ -11,6 +11,7 @@
 // Same contract as LiveCapture: start() resolves once listening, a failure
 // after that is reopened with back-off, stop() waits for the in-flight batch.
 import { createRequire } from 'node:module';
+import { u32le } from '../bytes.js';
 import { FrameBatch } from '../capture/frames.js';
 import { RestartBackoff } from './backoff.js';
 import type { LiveCaptureEvent, LiveCaptureStats } from './tcpdump.js';
@@ -174,10 +175,12 @@ export class LibpcapCapture {
     const interfaceId = this.options.interfaceId ?? 0;
     let o = 0;
     while (o + 16 <= records.length) {
-      const seconds = records.readUInt32LE(o);
-      const nanos = records.readUInt32LE(o + 4);
-      const caplen = records.readUInt32LE(o + 8);
-      const originalLength = records.readUInt32LE(o + 12);
+      const seconds = u32le(records, o);
+      const nanos = u32le(records, o + 4);
+      const caplen = u32le(records, o + 8);
+      const originalLength = u32le(records, o + 12);
+      // The frame is read in place, so it must lie within the batch (the addon never cuts one; checked anyway).
+      if (o + 16 + caplen > records.length) break;
       frames.push(records, o + 16, o + 16 + caplen, originalLength, seconds, nanos, linkType, interfaceId);
       o += 16 + caplen;
     }
