@@ -122,6 +122,7 @@ async function liveInventory(
     process.once('SIGTERM', done);
   });
   await live.stop();
+  pipeline.flush();
   const l = live.stats;
   process.stderr.write(
     `${backend}: ${l.captured} captured, ${l.droppedByKernel} dropped by kernel, ${l.droppedByInterface} by interface, ${l.restarts} restarts\n`,

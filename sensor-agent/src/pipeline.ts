@@ -9,7 +9,9 @@
 // one with the same repeat key) only refreshes timestamps (repeat-cache.ts).
 // Nothing a packet contains can throw out of `process`: header damage is
 // counted as malformed, and a decoder that throws on a packet has that packet
-// counted against its protocol.
+// counted against its protocol. A TCP message that one segment only begins
+// (a large TLS ClientHello, an HTTP device description) is gathered from the
+// segments that follow and decoded again whole (message-reassembly.ts).
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import type { FrameBatch } from './capture/frames.js';
 import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from './capture/reader.js';
@@ -17,6 +19,7 @@ import type { CapturedPacket, CaptureFormat } from './capture/types.js';
 import { DecoderIndex } from './decoders/registry.js';
 import type { Decoder } from './decoders/types.js';
 import { DeviceStore } from './inventory/store.js';
+import { MAX_MESSAGE, MessageReassembler } from './message-reassembly.js';
 import { IpProto } from './packet/ethertypes.js';
 import { parsePacket } from './packet/parse.js';
 import { decapsulate, mayCarryTunnel } from './packet/tunnel.js';
@@ -38,6 +41,10 @@ export interface PipelineStats {
   repeats: number;
   /** Frames read from inside a mirroring or overlay tunnel (ERSPAN, GRE, VXLAN, Geneve; see packet/tunnel.ts). */
   decapsulated: number;
+  /** TCP messages gathered from several segments and decoded whole. */
+  reassembled: number;
+  /** TCP messages whose gathering ended before they were whole (a segment lost or unseen, the connection closed, a bound) and that were decoded as far as they went. */
+  reassemblyIncomplete: number;
 }
 
 export interface PipelineOptions {
@@ -59,6 +66,7 @@ export class Pipeline {
   private readonly rejectedBy: Float64Array;
   private readonly view = new PacketView();
   private readonly repeats: RepeatCache | undefined;
+  private readonly messages: MessageReassembler;
 
   constructor(options: PipelineOptions = {}) {
     this.decoders = options.decoders ?? new DecoderIndex();
@@ -75,7 +83,16 @@ export class Pipeline {
       decodeErrors: {},
       repeats: 0,
       decapsulated: 0,
+      reassembled: 0,
+      reassemblyIncomplete: 0,
     };
+    const all = this.decoders.decoders;
+    this.messages = new MessageReassembler(
+      (ordinal, data, start, end) => messageLengthOf(all[ordinal]!, data, start, end),
+      (view, ordinals, complete) => {
+        for (const ordinal of ordinals) this.decodeGathered(ordinal, view, complete);
+      },
+    );
   }
 
   /**
@@ -95,6 +112,8 @@ export class Pipeline {
       stats.decoded[name]! += this.decodedBy[i]!;
       stats.decodeErrors[name]! += this.rejectedBy[i]!;
     }
+    stats.reassembled = this.messages.completed;
+    stats.reassemblyIncomplete = this.messages.incomplete;
     return stats;
   }
 
@@ -161,6 +180,11 @@ export class Pipeline {
         }
         this.store.touch(v);
       }
+    const messages = this.messages;
+    if (messages.size > 0) {
+      messages.expire(v.timestampMs);
+      if (v.ipProto === IpProto.TCP && v.srcPort >= 0 && !v.laterFragment) messages.segment(v);
+    }
     const index = this.decoders;
     const link = index.candidateOrdinals('link', v.etherType);
     for (let i = 0; i < link.length; i++) this.run(link[i]!, v);
@@ -183,6 +207,14 @@ export class Pipeline {
   private run(ordinal: number, v: PacketView): void {
     const decoder = this.decoders.decoders[ordinal]!;
     if (!decoder.match(v)) return;
+    // The beginning of a message that continues in later segments: decoded once whole (or once given up).
+    if (decoder.messageLength !== undefined && v.ipProto === IpProto.TCP) {
+      const wanted = messageLengthOf(decoder, v.data, v.payloadOffset, v.payloadEnd);
+      if (wanted > v.payloadEnd - v.payloadOffset) {
+        this.messages.hold(ordinal, v, wanted);
+        return;
+      }
+    }
     const store = this.store;
     const key = decoder.repeatKey ? repeatKeyOf(decoder, v) : -1;
     const repeats = decoder.announces || key >= 0 ? this.repeats : undefined;
@@ -208,6 +240,43 @@ export class Pipeline {
       this.counts.malformed++;
       this.rejectedBy[ordinal]!++;
     }
+  }
+
+  /**
+   * A message gathered from segments (message-reassembly.ts), by a decoder
+   * that matched its first. One cut short (a segment lost, the connection
+   * closed) that the decoder rejects is not counted as malformed: what is
+   * missing was never seen, not damaged.
+   */
+  private decodeGathered(ordinal: number, view: PacketView, complete: boolean): void {
+    const decoder = this.decoders.decoders[ordinal]!;
+    try {
+      if (!decoder.match(view)) return;
+      decoder.decode(view, this.store);
+      this.decodedBy[ordinal]!++;
+    } catch {
+      if (!complete) return;
+      this.counts.malformed++;
+      this.rejectedBy[ordinal]!++;
+    }
+  }
+
+  /**
+   * Decodes, as far as they went, the TCP messages still being gathered: call
+   * when the capture ends (buildInventory does). A live capture needs no call:
+   * a message is given up after a bounded time.
+   */
+  flush(): void {
+    this.messages.flush();
+  }
+}
+
+/** The decoder's message length (at most MAX_MESSAGE), or 0 when it throws: the segment is decoded as it is. */
+function messageLengthOf(decoder: Decoder, data: Buffer, start: number, end: number): number {
+  try {
+    return Math.min(decoder.messageLength!(data, start, end), MAX_MESSAGE);
+  } catch {
+    return 0;
   }
 }
 
@@ -241,5 +310,6 @@ export async function buildInventory(
   };
   if (options.signal) readOptions.signal = options.signal;
   for await (const batch of readCaptureBatches(source, readOptions)) pipeline.processBatch(batch);
+  pipeline.flush();
   return { format, devices: pipeline.store.toRecords(), stats: pipeline.stats };
 }

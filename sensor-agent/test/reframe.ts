@@ -96,6 +96,26 @@ export function withTcpPayload(frame: Buffer, payload: Buffer, dstPort?: number)
   return out;
 }
 
+/**
+ * The Ethernet/IPv4/TCP frame's payload as several segments, cut at the
+ * payload offsets `cuts`, each with the sequence number of its first byte, as
+ * a stack with a smaller MSS would have sent it. Only the last keeps a FIN.
+ */
+export function splitSegment(frame: Buffer, cuts: readonly number[]): Buffer[] {
+  const tcp = 14 + (frame[14]! & 0x0f) * 4;
+  const payload = frame.subarray(tcpPayloadOffset(frame));
+  const seq = frame.readUInt32BE(tcp + 4);
+  const bounds = [0, ...cuts, payload.length];
+  const pieces: Buffer[] = [];
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const piece = withTcpPayload(frame, payload.subarray(bounds[i], bounds[i + 1]));
+    piece.writeUInt32BE((seq + bounds[i]!) >>> 0, tcp + 4);
+    if (i + 2 < bounds.length) piece[tcp + 13]! &= ~0x01;
+    pieces.push(piece);
+  }
+  return pieces;
+}
+
 export function tsharkAvailable(): boolean {
   try {
     execFileSync('tshark', ['--version'], { stdio: 'ignore' });
@@ -160,5 +180,6 @@ export async function loadPackets(name: string): Promise<CapturedPacket[]> {
 export function inventoryOf(packets: CapturedPacket[]) {
   const pipeline = new Pipeline();
   for (const p of packets) pipeline.process(p);
+  pipeline.flush();
   return { devices: pipeline.store.toRecords(), stats: pipeline.stats };
 }

@@ -128,6 +128,7 @@ export function run(file: string): Promise<RunResult> {
       // Every packet decoded: tests here are about what the decoders report (repeat-cache.test.ts covers skipping).
       const pipeline = new Pipeline({ store, skipRepeats: false });
       for await (const p of readCapture(pcap(file))) pipeline.process(p);
+      pipeline.flush();
       const devices = pipeline.store.toRecords();
       const byId = new Map(
         pipeline.store

@@ -36,4 +36,5 @@ export async function replayPass(
       if (ahead >= MIN_SLEEP_MS) await sleep(ahead, undefined, { signal });
     }
   }
+  pipeline.flush();
 }

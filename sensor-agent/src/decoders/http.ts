@@ -2,14 +2,16 @@
 // a client's User-Agent and a server's Server header name their software,
 // and through it often the OS or the device model. Windows integrated
 // authentication (RFC 4559: NTLM, or Negotiate wrapping NTLMSSP) carries the
-// NTLMSSP messages that name the Windows version and the host (ntlmssp.ts). No reassembly: a head
-// split across segments is read as far as it goes.
+// NTLMSSP messages that name the Windows version and the host (ntlmssp.ts). A head split across
+// segments, and a response whose body a decoder reads (a UPnP description, an HNAP answer, IPP
+// printer attributes), are gathered whole (`httpMessageLength`, message-reassembly.ts).
+import { MAX_MESSAGE } from '../message-reassembly.js';
 import type { PacketView } from '../packet/view.js';
 import { readIppPrinter } from './ipp.js';
 import { emitNtlmIdentity, findNtlmssp, parseNtlmssp } from './ntlmssp.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { parseUserAgent } from './useragent.js';
-import { emitForLocalSender } from './util.js';
+import { emitForLocalSender, indexOfWithin } from './util.js';
 
 /** Ports where embedded devices and proxies commonly serve HTTP. */
 export const HTTP_PORTS = [80, 631, 5000, 5357, 8000, 8008, 8060, 8080, 8081, 8888, 9000, 49152, 49153];
@@ -58,10 +60,38 @@ function ntlm(pkt: PacketView, sink: ObservationSink, value: string): void {
   if (at >= 0) emitNtlmIdentity(pkt, sink, 'http', parseNtlmssp(token, at, token.length));
 }
 
+/** Response bodies a decoder reads: device descriptions and SOAP answers (XML), IPP attributes. */
+const BODY_TYPES = /^content-type:[ \t]*(?:text\/xml|application\/(?:[\w.+-]*xml|ipp))\b/im;
+const CONTENT_LENGTH = /^content-length:[ \t]*(\d{1,9})[ \t]*\r?$/im;
+const CHUNKED = /^transfer-encoding:[^\r\n]*\bchunked\b/im;
+const HEAD_END = '\r\n\r\n';
+const LAST_CHUNK = '\r\n0\r\n\r\n';
+
+/**
+ * The length of the HTTP/1.x message beginning at b[start], as far as hark
+ * reads it (RFC 9112 §6.3): a request's head; a response's head, and its
+ * body when a decoder reads it (by Content-Length, or up to the last chunk);
+ * MAX_MESSAGE while the head (or a body of neither kind) has not ended.
+ */
+export function httpMessageLength(b: Buffer, start: number, end: number): number {
+  const headEnd = indexOfWithin(b, HEAD_END, start, Math.min(end, start + MAX_HEAD));
+  if (headEnd < 0) return end - start >= MAX_HEAD ? 0 : MAX_MESSAGE;
+  const headLength = headEnd + HEAD_END.length - start;
+  if (b[start] !== 0x48 /* H: a response */) return headLength;
+  const head = b.toString('latin1', start, headEnd + 2);
+  if (!BODY_TYPES.test(head)) return headLength;
+  const length = CONTENT_LENGTH.exec(head);
+  if (length) return headLength + Number(length[1]);
+  if (!CHUNKED.test(head)) return MAX_MESSAGE; // the body ends with the connection
+  const last = indexOfWithin(b, LAST_CHUNK, start + headLength - 2, end);
+  return last < 0 ? MAX_MESSAGE : last + LAST_CHUNK.length - start;
+}
+
 export const httpDecoder: Decoder = {
   name: 'http',
   family: 'tcp',
   keys: HTTP_PORTS,
+  messageLength: httpMessageLength,
   match: (pkt) =>
     pkt.payloadEnd - pkt.payloadOffset >= 16 && STARTS.has(pkt.data.readUInt32BE(pkt.payloadOffset)),
   decode(pkt: PacketView, sink: ObservationSink): void {

@@ -10,6 +10,7 @@ import { dhcpv6Decoder } from './dhcpv6.js';
 import { dnp3Decoder, dnp3UdpDecoder } from './dnp3.js';
 import { dnsDecoder, llmnrDecoder } from './dns.js';
 import { enipDecoder, enipTcpDecoder } from './enip.js';
+import { hnapDecoder } from './hnap.js';
 import { httpDecoder } from './http.js';
 import { kerberosDecoder, kerberosTcpDecoder } from './kerberos.js';
 import { lldpDecoder } from './lldp.js';
@@ -62,6 +63,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   routingDecoder,
   routingUdpDecoder,
   upnpDecoder,
+  hnapDecoder,
   kerberosDecoder,
   kerberosTcpDecoder,
 ];
@@ -75,7 +77,8 @@ const KEYS = 0x10001;
  * it. SMB is Windows networking's session layer, NetBIOS's companion: one
  * family, as the browser protocol and Kerberos logons are. Spanning tree and router hellos name
  * network gear as LLDP does: the "lldp" family covers them. UPnP device
- * descriptions are where SSDP's LOCATION leads. (New families would make
+ * descriptions are where SSDP's LOCATION leads. HNAP is SOAP over a device's
+ * own web server. (New families would make
  * older agents refuse a newer operator's configuration.)
  */
 const DECODER_FAMILY: Record<string, ProtocolFamily> = {
@@ -87,6 +90,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   stp: 'lldp',
   routing: 'lldp',
   upnp: 'ssdp',
+  hnap: 'http',
   llmnr: 'dns',
 };
 

@@ -1,5 +1,6 @@
-// TLS ClientHello (RFC 8446 §4.1.2; RFC 5246 §7.4.1.2) in the first TCP
-// segment of a connection: the server name the client asks for (SNI, RFC
+// TLS ClientHello (RFC 8446 §4.1.2; RFC 5246 §7.4.1.2) that begins a TCP
+// connection, gathered whole when it spans segments (a post-quantum key share
+// makes a browser's hello ~1.8 KB; message-reassembly.ts): the server name the client asks for (SNI, RFC
 // 6066 §3) and the JA4 fingerprint of the client's TLS stack (FoxIO JA4
 // specification, "JA4: TLS Client Fingerprinting"): JA4_a "t" + version +
 // "d"/"i" (SNI or not) + cipher count + extension count + ALPN first/last
@@ -153,8 +154,11 @@ export const tlsDecoder: Decoder = {
   name: 'tls',
   family: 'tcp',
   keys: TLS_PORTS,
+  // The handshake record that holds the hello (RFC 8446 §5.1: at most 2^14 bytes of plaintext).
+  messageLength: (b, start, end) =>
+    end - start >= 5 && b[start] === CONTENT_HANDSHAKE ? 5 + Math.min(b.readUInt16BE(start + 3), 1 << 14) : 0,
   match: (pkt) =>
-    pkt.payloadEnd - pkt.payloadOffset >= 9 &&
+    pkt.payloadEnd - pkt.payloadOffset >= 6 &&
     pkt.data[pkt.payloadOffset] === CONTENT_HANDSHAKE &&
     pkt.data[pkt.payloadOffset + 5] === CLIENT_HELLO,
   decode(pkt: PacketView, sink: ObservationSink): void {

@@ -135,6 +135,18 @@ export interface Decoder {
    * payloads, anything unusual, anything decode() might reject).
    */
   repeatKey?(pkt: PacketView): number | undefined;
+  /**
+   * For TCP protocols whose identity lies in one message that may span
+   * segments (a TLS ClientHello, an HTTP response carrying a device
+   * description): the length of the message that begins at data[start],
+   * given its bytes data[start, end) so far; 0 when nothing past them is
+   * worth reading. Asked after decode() read a segment; a length beyond
+   * end - start has the pipeline gather the connection's next segments
+   * (message-reassembly.ts) and decode the whole message again. A protocol
+   * that cannot tell yet (an HTTP head not ended) answers MAX_MESSAGE and is
+   * asked again as bytes arrive. Must not throw.
+   */
+  messageLength?(data: Buffer, start: number, end: number): number;
   /** Cheap check on the parsed headers (e.g. LLC SNAP id, multicast group); no payload parsing. */
   match(pkt: PacketView): boolean;
   /**

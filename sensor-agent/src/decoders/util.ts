@@ -223,3 +223,17 @@ export function dnsName(b: Buffer, o: number, end: number, base: number): { name
   }
   throw new RangeError('DNS name has too many compression pointers');
 }
+
+/** The text of the first <element> (any namespace prefix), XML entities decoded; undefined when absent or empty. */
+export function xmlElementText(doc: string, element: string): string | undefined {
+  const m = new RegExp(`<(?:[\\w-]+:)?${element}>([^<]{1,256})</`).exec(doc);
+  if (!m) return undefined;
+  const text = m[1]!
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&')
+    .trim();
+  return text === '' ? undefined : text;
+}

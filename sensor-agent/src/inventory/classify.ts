@@ -57,7 +57,7 @@ const MAC_WORKSTATION_SERVICES = [
 const PRINTER_MODEL =
   /laserjet|officejet|deskjet|designjet|\bprinter\b|\bMFC-|\bHL-\d|ecosys|imagerunner|workcentre|bizhub/i;
 const CAMERA_TEXT =
-  /\bDCS-\d|\baxis\b|ipcam|ip ?camera|network camera|\bNVR\b|\bDVR\b|webcam|\bIC-\d{4}|hikvision|dahua|\bonvif\b/i;
+  /\bDCS-\d|\baxis\b|ipcam|ip ?camera|network camera|internet camera|\bNVR\b|\bDVR\b|webcam|\bIC-\d{4}|hikvision|dahua|\bonvif\b/i;
 const PLC_TEXT =
   /\b1756-|logix|\bS7-?\d{3,4}\b|\bCPU ?31\d|\bIM151|\bIC200|simatic s7|modicon|micrologix|compactlogix|controllogix|\bDL[0-9]{3}\b|koyo/i;
 const HMI_TEXT =

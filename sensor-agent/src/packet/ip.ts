@@ -100,6 +100,8 @@ function parseTransport(v: PacketView, o: number): boolean {
     v.dstPort = u16be(b, o + 2);
     v.payloadOffset = o + headerLength;
     v.payloadEnd = v.l3End;
+    v.tcpSeq = u32be(b, o + 4);
+    v.tcpFlags = b[o + 13]!;
     return true;
   }
   v.payloadOffset = o;

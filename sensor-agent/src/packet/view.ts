@@ -49,6 +49,9 @@ export class PacketView {
   /** Transport payload bounds (UDP/TCP). */
   payloadOffset = 0;
   payloadEnd = 0;
+  /** TCP only: the sequence number of the payload's first byte, and the flags byte (FIN 0x01, SYN 0x02, RST 0x04). */
+  tcpSeq = 0;
+  tcpFlags = 0;
 
   /** How many tunnel headers (ERSPAN, GRE, VXLAN, Geneve) were taken off to reach the layers above. */
   tunnelDepth = 0;
@@ -99,6 +102,47 @@ export class PacketView {
     this.dstPort = -1;
     this.payloadOffset = 0;
     this.payloadEnd = 0;
+    this.tcpSeq = 0;
+    this.tcpFlags = 0;
+  }
+
+  /**
+   * Makes this view `from`'s layers over another buffer: `data` holds `from`'s
+   * bytes from `from.frameStart` on (so every offset moves back by it). Used
+   * to keep a segment's headers with a reassembled message after the frame's
+   * own buffer has gone.
+   */
+  copyRebased(from: PacketView, data: Buffer): void {
+    const shift = from.frameStart;
+    this.data = data;
+    this.frameStart = 0;
+    this.frameEnd = from.frameEnd - shift;
+    this.linkType = from.linkType;
+    this.interfaceId = from.interfaceId;
+    this.timestampMs = from.timestampMs;
+    this.srcMac = from.srcMac;
+    this.dstMac = from.dstMac;
+    this.vlan = from.vlan;
+    this.etherType = from.etherType;
+    this.snapOui = from.snapOui;
+    this.snapPid = from.snapPid;
+    this.l3Offset = from.l3Offset - shift;
+    this.l3End = from.l3End - shift;
+    this.ipVersion = from.ipVersion;
+    this.srcIp4 = from.srcIp4;
+    this.dstIp4 = from.dstIp4;
+    this.srcIp6Offset = from.srcIp6Offset < 0 ? -1 : from.srcIp6Offset - shift;
+    this.dstIp6Offset = from.dstIp6Offset < 0 ? -1 : from.dstIp6Offset - shift;
+    this.ipProto = from.ipProto;
+    this.ttl = from.ttl;
+    this.laterFragment = from.laterFragment;
+    this.srcPort = from.srcPort;
+    this.dstPort = from.dstPort;
+    this.payloadOffset = from.payloadOffset - shift;
+    this.payloadEnd = from.payloadEnd - shift;
+    this.tcpSeq = from.tcpSeq;
+    this.tcpFlags = from.tcpFlags;
+    this.tunnelDepth = from.tunnelDepth;
   }
 
   get payloadLength(): number {
