@@ -37,7 +37,13 @@ const RST = 0x04;
 const IPV6_ADDRESSES = 32;
 
 /** The message's length given its bytes data[start, end) so far (see Decoder.messageLength). */
-export type MessageLength = (ordinal: number, data: Buffer, start: number, end: number) => number;
+export type MessageLength = (
+  ordinal: number,
+  view: PacketView,
+  data: Buffer,
+  start: number,
+  end: number,
+) => number;
 /** Decodes a gathered message (`complete`: whole, not cut short) with the decoders (by ordinal) that asked for it. */
 export type MessageHandler = (view: PacketView, decoders: readonly number[], complete: boolean) => void;
 
@@ -134,37 +140,43 @@ export class MessageReassembler {
     this.open.set(key, new Gathering(key, v, ordinal, wanted));
   }
 
-  /** A TCP segment: if it continues a message being gathered, appends it (and decodes the message once whole). */
-  segment(v: PacketView): void {
+  /**
+   * A TCP segment: if it continues a message being gathered, appends it (and
+   * decodes the message once whole) and returns true: its bytes begin no
+   * message of their own.
+   */
+  segment(v: PacketView): boolean {
     const payload = v.payloadEnd - v.payloadOffset;
-    if (payload === 0 && (v.tcpFlags & (FIN | RST)) === 0) return;
+    if (payload === 0 && (v.tcpFlags & (FIN | RST)) === 0) return false;
     const g = this.open.get(flowKey(v));
-    if (g === undefined || !sameFlow(g.view, v)) return;
+    if (g === undefined || !sameFlow(g.view, v)) return false;
     // Sequence numbers wrap at 2^32: the signed difference says before or after.
     const ahead = (v.tcpSeq - g.nextSeq) | 0;
     if (ahead > 0) {
       // A segment is missing (lost, or not seen by this sensor): the message ends where the gap begins.
       this.finish(g, false);
-      return;
+      return false;
     }
     // A retransmission or an overlap: only what lies past the gathered bytes is new.
-    const from = v.payloadOffset - ahead;
-    if (from < v.payloadEnd) {
-      const room = Math.min(v.payloadEnd, from + (g.wanted - g.gathered));
-      const all = g.append(v.data, from, room);
-      if (!all) {
+    // Up to the length asked for, asking again as it grows: a header alone (an MBAP, a TPKT) tells the length
+    // only once it is whole, and an HTTP head its body's once it has ended.
+    for (let from = v.payloadOffset - ahead; from < v.payloadEnd; ) {
+      const to = Math.min(v.payloadEnd, from + (g.wanted - g.gathered));
+      if (!g.append(v.data, from, to)) {
         this.finish(g, false);
-        return;
+        return true;
       }
+      from = to;
       g.wanted = this.wantedBy(g);
       if (g.gathered >= g.wanted) {
         this.finish(g, true);
-        return;
+        return true;
       }
     }
     // The sender is done: what it sent is the whole message (an HTTP body that ends with the connection).
     if ((v.tcpFlags & FIN) !== 0) this.finish(g, true);
     else if ((v.tcpFlags & RST) !== 0) this.finish(g, false);
+    return true;
   }
 
   /** Gives up the messages begun more than IDLE_MS of capture time before `nowMs`. */
@@ -183,7 +195,7 @@ export class MessageReassembler {
   /** The largest length the message's decoders ask for now (an open HTTP head asks again as it grows). */
   private wantedBy(g: Gathering): number {
     let wanted = 0;
-    for (const d of g.decoders) wanted = Math.max(wanted, this.lengthOf(d, g.bytes, g.start, g.end));
+    for (const d of g.decoders) wanted = Math.max(wanted, this.lengthOf(d, g.view, g.bytes, g.start, g.end));
     return Math.min(wanted, MAX_MESSAGE);
   }
 

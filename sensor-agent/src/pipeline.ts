@@ -67,6 +67,8 @@ export class Pipeline {
   private readonly view = new PacketView();
   private readonly repeats: RepeatCache | undefined;
   private readonly messages: MessageReassembler;
+  /** The packet being decoded continues a gathered message: it begins none (message-reassembly.ts). */
+  private continuation = false;
 
   constructor(options: PipelineOptions = {}) {
     this.decoders = options.decoders ?? new DecoderIndex();
@@ -88,7 +90,7 @@ export class Pipeline {
     };
     const all = this.decoders.decoders;
     this.messages = new MessageReassembler(
-      (ordinal, data, start, end) => messageLengthOf(all[ordinal]!, data, start, end),
+      (ordinal, view, data, start, end) => messageLengthOf(all[ordinal]!, view, data, start, end),
       (view, ordinals, complete) => {
         for (const ordinal of ordinals) this.decodeGathered(ordinal, view, complete);
       },
@@ -181,9 +183,11 @@ export class Pipeline {
         this.store.touch(v);
       }
     const messages = this.messages;
+    this.continuation = false;
     if (messages.size > 0) {
       messages.expire(v.timestampMs);
-      if (v.ipProto === IpProto.TCP && v.srcPort >= 0 && !v.laterFragment) messages.segment(v);
+      if (v.ipProto === IpProto.TCP && v.srcPort >= 0 && !v.laterFragment)
+        this.continuation = messages.segment(v);
     }
     const index = this.decoders;
     const link = index.candidateOrdinals('link', v.etherType);
@@ -206,15 +210,20 @@ export class Pipeline {
 
   private run(ordinal: number, v: PacketView): void {
     const decoder = this.decoders.decoders[ordinal]!;
-    if (!decoder.match(v)) return;
-    // The beginning of a message that continues in later segments: decoded once whole (or once given up).
-    if (decoder.messageLength !== undefined && v.ipProto === IpProto.TCP) {
-      const wanted = messageLengthOf(decoder, v.data, v.payloadOffset, v.payloadEnd);
+    // The beginning of a message that continues in later segments: matched and decoded once whole (or given up).
+    if (
+      decoder.messageLength !== undefined &&
+      v.ipProto === IpProto.TCP &&
+      v.payloadEnd > v.payloadOffset &&
+      !this.continuation
+    ) {
+      const wanted = messageLengthOf(decoder, v, v.data, v.payloadOffset, v.payloadEnd);
       if (wanted > v.payloadEnd - v.payloadOffset) {
         this.messages.hold(ordinal, v, wanted);
         return;
       }
     }
+    if (!decoder.match(v)) return;
     const store = this.store;
     const key = decoder.repeatKey ? repeatKeyOf(decoder, v) : -1;
     const repeats = decoder.announces || key >= 0 ? this.repeats : undefined;
@@ -243,8 +252,8 @@ export class Pipeline {
   }
 
   /**
-   * A message gathered from segments (message-reassembly.ts), by a decoder
-   * that matched its first. One cut short (a segment lost, the connection
+   * A message gathered from segments (message-reassembly.ts) for a decoder
+   * that measured its first. One cut short (a segment lost, the connection
    * closed) that the decoder rejects is not counted as malformed: what is
    * missing was never seen, not damaged.
    */
@@ -272,9 +281,9 @@ export class Pipeline {
 }
 
 /** The decoder's message length (at most MAX_MESSAGE), or 0 when it throws: the segment is decoded as it is. */
-function messageLengthOf(decoder: Decoder, data: Buffer, start: number, end: number): number {
+function messageLengthOf(decoder: Decoder, v: PacketView, data: Buffer, start: number, end: number): number {
   try {
-    return Math.min(decoder.messageLength!(data, start, end), MAX_MESSAGE);
+    return Math.min(decoder.messageLength!(v, data, start, end), MAX_MESSAGE);
   } catch {
     return 0;
   }

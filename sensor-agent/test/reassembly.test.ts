@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CapturedPacket } from '../src/capture/index.js';
-import type { Observation } from '../src/decoders/types.js';
+import { ALL_DECODERS } from '../src/decoders/registry.js';
+import type { Decoder, Observation } from '../src/decoders/types.js';
 import { DeviceStore } from '../src/inventory/store.js';
+import { parsePacket } from '../src/packet/parse.js';
+import { PacketView, ParseResult } from '../src/packet/view.js';
 import { Pipeline } from '../src/pipeline.js';
 import {
   loadPackets,
@@ -20,7 +23,7 @@ import {
   tsharkFields,
   writePcap,
 } from './reframe.js';
-import { MISSING, mustFindMac, pcap, run } from './support.js';
+import { MISSING, manifest, mustFindMac, pcap, run } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-reassembly-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -43,17 +46,20 @@ class Recorder extends DeviceStore {
   }
 }
 
-/** The pipeline's observations of `names` (as "sender name value", sorted and unique) and its counters. */
-function observed(packets: readonly CapturedPacket[], names: readonly string[]) {
+/** The pipeline's observations of `names` (all by default; as "sender name value", sorted and unique) and its counters. */
+function observed(packets: readonly CapturedPacket[], names?: readonly string[]) {
   const store = new Recorder();
   const pipeline = new Pipeline({ store });
   for (const p of packets) pipeline.process(p);
   pipeline.flush();
   const facts = store.recorded
-    .filter((o) => names.includes(o.name))
+    .filter((o) => names === undefined || names.includes(o.name))
     .map((o) => `${o.mac >= 0 ? o.mac.toString(16) : o.ip} ${o.name} ${o.value}`);
   return { facts: [...new Set(facts)].sort(), stats: pipeline.stats, devices: store.toRecords() };
 }
+
+/** Where the IPv4 header of a frame lies: after Ethernet, or after BSD loopback's address family (NULL). */
+const ipOffsetOf = (p: CapturedPacket) => (p.linkType === 0 ? 4 : 14);
 
 /** `packets` with the frames at `indexes` each replaced by the segments `cut` makes of them. */
 function recut(
@@ -63,8 +69,9 @@ function recut(
 ): CapturedPacket[] {
   return packets.flatMap((p, i) => {
     if (!indexes.has(i)) return [p];
-    const length = p.data.length - tcpPayloadOffset(p.data);
-    return splitSegment(p.data, cut(length)).map((data) => ({ ...p, data, originalLength: data.length }));
+    const ip = ipOffsetOf(p);
+    const length = p.data.length - tcpPayloadOffset(p.data, ip);
+    return splitSegment(p.data, cut(length), ip).map((data) => ({ ...p, data, originalLength: data.length }));
   });
 }
 
@@ -236,4 +243,57 @@ describe.skipIf(MISSING || !TSHARK)('HTTP responses cut into several segments', 
     expect(roku.model?.value).toBe('Roku Express 3900X');
     expect(roku.serialNumber?.value).toBe('YG004J486863');
   }, 60_000);
+});
+
+/** The TCP decoders of each port. */
+const TCP_DECODERS = (() => {
+  const byPort = new Map<number, Decoder[]>();
+  for (const d of ALL_DECODERS.filter((d) => d.family === 'tcp'))
+    for (const port of d.keys) byPort.set(port, [...(byPort.get(port) ?? []), d]);
+  return byPort;
+})();
+
+/**
+ * The decoder that a real IPv4 TCP segment (over Ethernet or BSD loopback)
+ * holds exactly one whole message of (as that decoder measures it), if any,
+ * when every decoder of its ports gathers messages: a segment to cut.
+ */
+function wholeMessageIn(p: CapturedPacket): string | undefined {
+  const ethernet = p.linkType === 1 && p.data.length > 14 && p.data.readUInt16BE(12) === 0x0800;
+  const loopback =
+    p.linkType === 0 && p.data.length > 4 && (p.data.readUInt32LE(0) === 2 || p.data.readUInt32BE(0) === 2);
+  if (!ethernet && !loopback) return undefined;
+  const v = new PacketView();
+  v.reset(p.data, p.linkType, 0, p.timestampMs);
+  if (parsePacket(v) !== ParseResult.OK || v.ipProto !== 6) return undefined;
+  const n = v.payloadEnd - v.payloadOffset;
+  const decoders = [...(TCP_DECODERS.get(v.dstPort) ?? []), ...(TCP_DECODERS.get(v.srcPort) ?? [])];
+  if (n < 3 || decoders.some((d) => d.messageLength === undefined)) return undefined;
+  for (const d of decoders)
+    if (d.match(v) && d.messageLength!(v, v.data, v.payloadOffset, v.payloadEnd) === n) return d.name;
+  return undefined;
+}
+
+describe.skipIf(MISSING)('every real TCP message, cut in three', () => {
+  it('gives every fact the uncut capture gives, and no other', async () => {
+    const cutBy = new Map<string, number>();
+    for (const { file } of manifest()) {
+      const packets = await loadPackets(file);
+      const cut = new Set<number>();
+      for (const [i, p] of packets.entries()) {
+        const name = wholeMessageIn(p);
+        if (!name) continue;
+        cut.add(i);
+        cutBy.set(name, (cutBy.get(name) ?? 0) + 1);
+      }
+      if (cut.size === 0) continue;
+      const whole = observed(packets);
+      const inThree = observed(recut(packets, cut, (n) => [Math.floor(n / 3), Math.floor((2 * n) / 3)]));
+      expect(inThree.facts, file).toEqual(whole.facts);
+      expect(inThree.stats.reassembled, file).toBeGreaterThan(0);
+    }
+    // The gathering decoders with real messages in the corpus had them cut (no Kerberos over TCP in it).
+    for (const name of ['tls', 'http', 'smb', 'enip', 'modbus', 's7comm', 'opcua'])
+      expect(cutBy.get(name) ?? 0, name).toBeGreaterThan(0);
+  }, 240_000);
 });

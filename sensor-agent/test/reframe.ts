@@ -73,9 +73,9 @@ export function ethernetParts(frame: Buffer): {
   };
 }
 
-/** Where the TCP payload of an Ethernet/IPv4/TCP frame starts. */
-export function tcpPayloadOffset(frame: Buffer): number {
-  const tcp = 14 + (frame[14]! & 0x0f) * 4;
+/** Where the TCP payload of an Ethernet/IPv4/TCP frame starts (of another link, with its IPv4 header at `ip`). */
+export function tcpPayloadOffset(frame: Buffer, ip = 14): number {
+  const tcp = ip + (frame[ip]! & 0x0f) * 4;
   return tcp + (frame[tcp + 12]! >> 4) * 4;
 }
 
@@ -85,10 +85,9 @@ export function tcpPayloadOffset(frame: Buffer): number {
  * checksum are made right; the TCP checksum is left as decoders and tshark
  * (which does not verify it by default) leave it.
  */
-export function withTcpPayload(frame: Buffer, payload: Buffer, dstPort?: number): Buffer {
-  const ip = 14;
+export function withTcpPayload(frame: Buffer, payload: Buffer, dstPort?: number, ip = 14): Buffer {
   const tcp = ip + (frame[ip]! & 0x0f) * 4;
-  const out = Buffer.concat([frame.subarray(0, tcpPayloadOffset(frame)), payload]);
+  const out = Buffer.concat([frame.subarray(0, tcpPayloadOffset(frame, ip)), payload]);
   if (dstPort !== undefined) out.writeUInt16BE(dstPort, tcp + 2);
   out.writeUInt16BE(out.length - ip, ip + 2);
   out.writeUInt16BE(0, ip + 10);
@@ -100,15 +99,16 @@ export function withTcpPayload(frame: Buffer, payload: Buffer, dstPort?: number)
  * The Ethernet/IPv4/TCP frame's payload as several segments, cut at the
  * payload offsets `cuts`, each with the sequence number of its first byte, as
  * a stack with a smaller MSS would have sent it. Only the last keeps a FIN.
+ * A frame of another link has its IPv4 header at `ip`.
  */
-export function splitSegment(frame: Buffer, cuts: readonly number[]): Buffer[] {
-  const tcp = 14 + (frame[14]! & 0x0f) * 4;
-  const payload = frame.subarray(tcpPayloadOffset(frame));
+export function splitSegment(frame: Buffer, cuts: readonly number[], ip = 14): Buffer[] {
+  const tcp = ip + (frame[ip]! & 0x0f) * 4;
+  const payload = frame.subarray(tcpPayloadOffset(frame, ip));
   const seq = frame.readUInt32BE(tcp + 4);
   const bounds = [0, ...cuts, payload.length];
   const pieces: Buffer[] = [];
   for (let i = 0; i + 1 < bounds.length; i++) {
-    const piece = withTcpPayload(frame, payload.subarray(bounds[i], bounds[i + 1]));
+    const piece = withTcpPayload(frame, payload.subarray(bounds[i], bounds[i + 1]), undefined, ip);
     piece.writeUInt32BE((seq + bounds[i]!) >>> 0, tcp + 4);
     if (i + 2 < bounds.length) piece[tcp + 13]! &= ~0x01;
     pieces.push(piece);

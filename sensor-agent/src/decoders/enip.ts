@@ -105,6 +105,9 @@ export const enipTcpDecoder: Decoder = {
   transactionId: SENDER_CONTEXT,
   keys: [ENIP_PORT],
   match: (pkt) => pkt.srcPort === ENIP_PORT && pkt.payloadEnd - pkt.payloadOffset >= HEADER,
+  // CIP Vol. 2 §2-3.1: the encapsulation header, then Length bytes of data.
+  messageLength: (pkt, b, start, end) =>
+    pkt.srcPort !== ENIP_PORT ? 0 : end - start < 4 ? HEADER : HEADER + b.readUInt16LE(start + 2),
   decode: decodeEnip,
 };
 

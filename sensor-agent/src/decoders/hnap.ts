@@ -7,7 +7,7 @@
 // server's HTTP response, gathered whole when it spans segments
 // (httpMessageLength). The request names nothing the answer does not.
 import type { PacketView } from '../packet/view.js';
-import { HTTP_PORTS, httpMessageLength } from './http.js';
+import { HTTP_PORTS, HTTP_SERVER_PORTS, measureServerResponse } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 
@@ -38,17 +38,16 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   }
 }
 
-const SERVER_PORTS = new Set(HTTP_PORTS);
 const H = 0x48;
 
 export const hnapDecoder: Decoder = {
   name: 'hnap',
   family: 'tcp',
   keys: HTTP_PORTS,
-  messageLength: httpMessageLength,
+  messageLength: measureServerResponse,
   // A response from the device's web server (the sender is the device that answers).
   match: (pkt) =>
-    SERVER_PORTS.has(pkt.srcPort) &&
+    HTTP_SERVER_PORTS.has(pkt.srcPort) &&
     pkt.payloadEnd - pkt.payloadOffset > 64 &&
     pkt.data[pkt.payloadOffset] === H,
   decode,

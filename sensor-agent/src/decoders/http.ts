@@ -68,12 +68,13 @@ const HEAD_END = '\r\n\r\n';
 const LAST_CHUNK = '\r\n0\r\n\r\n';
 
 /**
- * The length of the HTTP/1.x message beginning at b[start], as far as hark
- * reads it (RFC 9112 §6.3): a request's head; a response's head, and its
+ * The length of the HTTP/1.x message beginning at b[start] (0 when none
+ * begins there), as far as hark reads it (RFC 9112 §6.3): a request's head; a response's head, and its
  * body when a decoder reads it (by Content-Length, or up to the last chunk);
  * MAX_MESSAGE while the head (or a body of neither kind) has not ended.
  */
 export function httpMessageLength(b: Buffer, start: number, end: number): number {
+  if (end - start < 4 || !STARTS.has(b.readUInt32BE(start))) return 0; // not the start of a message
   const headEnd = indexOfWithin(b, HEAD_END, start, Math.min(end, start + MAX_HEAD));
   if (headEnd < 0) return end - start >= MAX_HEAD ? 0 : MAX_MESSAGE;
   const headLength = headEnd + HEAD_END.length - start;
@@ -87,11 +88,19 @@ export function httpMessageLength(b: Buffer, start: number, end: number): number
   return last < 0 ? MAX_MESSAGE : last + LAST_CHUNK.length - start;
 }
 
+const measureHttp = (_pkt: PacketView, b: Buffer, start: number, end: number) =>
+  httpMessageLength(b, start, end);
+
+/** Responses from a device's own web server: what UPnP and HNAP read a device's identity from. */
+export const HTTP_SERVER_PORTS: ReadonlySet<number> = new Set(HTTP_PORTS);
+export const measureServerResponse = (pkt: PacketView, b: Buffer, start: number, end: number) =>
+  HTTP_SERVER_PORTS.has(pkt.srcPort) && b[start] === 0x48 /* H */ ? httpMessageLength(b, start, end) : 0;
+
 export const httpDecoder: Decoder = {
   name: 'http',
   family: 'tcp',
   keys: HTTP_PORTS,
-  messageLength: httpMessageLength,
+  messageLength: measureHttp,
   match: (pkt) =>
     pkt.payloadEnd - pkt.payloadOffset >= 16 && STARTS.has(pkt.data.readUInt32BE(pkt.payloadOffset)),
   decode(pkt: PacketView, sink: ObservationSink): void {

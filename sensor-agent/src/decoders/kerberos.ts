@@ -72,4 +72,11 @@ export const kerberosDecoder: Decoder = {
 };
 
 /** The same over TCP, where large requests go. */
-export const kerberosTcpDecoder: Decoder = { ...kerberosDecoder, family: 'tcp' };
+export const kerberosTcpDecoder: Decoder = {
+  ...kerberosDecoder,
+  family: 'tcp',
+  // RFC 4120 §7.2.2: a 4-byte record mark (its high bit reserved) gives the request's length.
+  // Requests only (the answers are the KDC's, with nothing of the client in them).
+  messageLength: (pkt, b, start, end) =>
+    pkt.dstPort !== KERBEROS_PORT ? 0 : end - start < 4 ? 4 : 4 + (b.readUInt32BE(start) & 0x7fffffff),
+};

@@ -120,10 +120,18 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   emit('model', r.localizedText(), 0.5, 'application_description.application_name');
 }
 
+const isUpper = (c: number) => c >= 0x41 && c <= 0x5a;
+
 export const opcuaDecoder: Decoder = {
   name: 'opcua',
   family: 'tcp',
   keys: OPCUA_PORTS,
+  // OPC 10000-6 §7.1.2.2: MessageSize (the whole chunk) follows the 3-byte type and the chunk type.
+  // A GetEndpoints answer carries the server's certificates and runs to several KB.
+  messageLength: (_pkt, b, start, end) => {
+    for (let i = start; i < Math.min(end, start + 3); i++) if (!isUpper(b[i]!)) return 0; // "HEL", "MSG", ...
+    return end - start < 8 ? 8 : b.readUInt32LE(start + 4);
+  },
   match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= 8,
   decode,
 };

@@ -37,6 +37,9 @@ export const s7commDecoder: Decoder = {
   name: 's7comm',
   family: 'tcp',
   keys: [ISO_TSAP_PORT],
+  // RFC 1006 §6: the TPKT's length, its 4-byte header included (SZL answers run to ~1 KB).
+  messageLength: (_pkt, b, start, end) =>
+    b[start] !== 3 ? 0 : end - start < 4 ? 4 : b.readUInt16BE(start + 2),
   match: (pkt) =>
     (pkt.srcPort === ISO_TSAP_PORT) !== (pkt.dstPort === ISO_TSAP_PORT) &&
     pkt.payloadEnd - pkt.payloadOffset >= 7,

@@ -130,6 +130,17 @@ function skipString(b: Buffer, o: number, end: number, unicode: boolean): number
   return readString(b, o, end, unicode)?.next ?? end;
 }
 
+/** The session header and as much of an SMB1 or SMB2 header as names its command. */
+const SESSION_SETUP_KNOWN = 4 + 16;
+
+/** A session message whose SMB1 or SMB2 header names a session setup (MS-SMB §2.2.3.1, MS-SMB2 §2.2.1). */
+function isSessionSetup(b: Buffer, start: number, end: number): boolean {
+  if (end - start < SESSION_SETUP_KNOWN || b[start] !== NBSS_SESSION_MESSAGE) return false;
+  const magic = b.readUInt32BE(start + 4);
+  if (magic === 0xff534d42) return b[start + 8] === SMB1_SESSION_SETUP_ANDX;
+  return magic === 0xfe534d42 && b.readUInt16LE(start + 16) === SMB2_SESSION_SETUP;
+}
+
 /** Clients and servers both send session setups; the sender is the one described. */
 function match(pkt: PacketView): boolean {
   return pkt.payloadEnd - pkt.payloadOffset >= 8;
@@ -139,6 +150,17 @@ export const smbDecoder: Decoder = {
   name: 'smb',
   family: 'tcp',
   keys: [SMB_DIRECT_PORT, NETBIOS_SESSION_PORT],
+  // The session message header (RFC 1002 §4.3.6; MS-SMB2 §2.1: a 24-bit length over direct TCP): a session
+  // setup with its NTLMSSP blob may outgrow a segment.
+  // Only session setups: reads and writes carry megabytes that say nothing of either end.
+  messageLength: (_pkt, b, start, end) =>
+    b[start] !== NBSS_SESSION_MESSAGE
+      ? 0
+      : end - start < SESSION_SETUP_KNOWN
+        ? SESSION_SETUP_KNOWN
+        : isSessionSetup(b, start, end)
+          ? 4 + b.readUIntBE(start + 1, 3)
+          : 0,
   match,
   decode,
 };

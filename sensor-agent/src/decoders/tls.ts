@@ -155,8 +155,18 @@ export const tlsDecoder: Decoder = {
   family: 'tcp',
   keys: TLS_PORTS,
   // The handshake record that holds the hello (RFC 8446 §5.1: at most 2^14 bytes of plaintext).
-  messageLength: (b, start, end) =>
-    end - start >= 5 && b[start] === CONTENT_HANDSHAKE ? 5 + Math.min(b.readUInt16BE(start + 3), 1 << 14) : 0,
+  // A server's first flight is a handshake record too: only a record whose first message is (or, cut after the
+  // record header, may be) a ClientHello is gathered.
+  messageLength: (_pkt, b, start, end) => {
+    const n = end - start;
+    if (
+      b[start] !== CONTENT_HANDSHAKE ||
+      (n > 1 && b[start + 1] !== 3) ||
+      (n > 5 && b[start + 5] !== CLIENT_HELLO)
+    )
+      return 0;
+    return n < 6 ? 6 : 5 + Math.min(b.readUInt16BE(start + 3), 1 << 14);
+  },
   match: (pkt) =>
     pkt.payloadEnd - pkt.payloadOffset >= 6 &&
     pkt.data[pkt.payloadOffset] === CONTENT_HANDSHAKE &&

@@ -139,14 +139,19 @@ export interface Decoder {
    * For TCP protocols whose identity lies in one message that may span
    * segments (a TLS ClientHello, an HTTP response carrying a device
    * description): the length of the message that begins at data[start],
-   * given its bytes data[start, end) so far; 0 when nothing past them is
-   * worth reading. Asked after decode() read a segment; a length beyond
+   * given its bytes data[start, end) so far, in the segment whose headers
+   * `pkt` holds; 0 when it is no message this decoder reads (the other
+   * direction, another command), or nothing past data[end] is worth reading.
+   * Asked of every segment on the decoder's ports before match(), since a
+   * first segment may be too short for match() to judge; a length beyond
    * end - start has the pipeline gather the connection's next segments
-   * (message-reassembly.ts) and decode the whole message again. A protocol
-   * that cannot tell yet (an HTTP head not ended) answers MAX_MESSAGE and is
-   * asked again as bytes arrive. Must not throw.
+   * (message-reassembly.ts) and hand the message, whole, to match() and
+   * decode(). A protocol that cannot tell yet (an HTTP head not ended)
+   * answers MAX_MESSAGE and is asked again as bytes arrive. Asked only with
+   * end > start; it must read nothing outside [start, end) (a frame read in
+   * place lies among others), be cheap, and not throw.
    */
-  messageLength?(data: Buffer, start: number, end: number): number;
+  messageLength?(pkt: PacketView, data: Buffer, start: number, end: number): number;
   /** Cheap check on the parsed headers (e.g. LLC SNAP id, multicast group); no payload parsing. */
   match(pkt: PacketView): boolean;
   /**

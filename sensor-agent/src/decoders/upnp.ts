@@ -8,7 +8,7 @@
 // devices, after <deviceList>, describe other functions and are left out.
 // DIAL (Chromecast, Roku) serves the same document.
 import type { PacketView } from '../packet/view.js';
-import { HTTP_PORTS, httpMessageLength } from './http.js';
+import { HTTP_PORTS, HTTP_SERVER_PORTS, measureServerResponse } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 
@@ -52,7 +52,6 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   if (model) emit('model', model, 0.8, modelName ? 'modelName' : 'modelNumber');
 }
 
-const SERVER_PORTS = new Set(HTTP_PORTS);
 const H = 0x48;
 const LT = 0x3c;
 
@@ -60,11 +59,12 @@ export const upnpDecoder: Decoder = {
   name: 'upnp',
   family: 'tcp',
   keys: HTTP_PORTS,
-  messageLength: (b, start, end) => (b[start] === H ? httpMessageLength(b, start, end) : 0),
+  messageLength: measureServerResponse,
   // Responses from the device's web server (the sender is the device described): a segment that
   // starts the response, or one that starts with markup (the document in the next segment).
   match: (pkt) => {
-    if (!SERVER_PORTS.has(pkt.srcPort) || pkt.payloadEnd - pkt.payloadOffset <= ROOT.length) return false;
+    if (!HTTP_SERVER_PORTS.has(pkt.srcPort) || pkt.payloadEnd - pkt.payloadOffset <= ROOT.length)
+      return false;
     const first = pkt.data[pkt.payloadOffset];
     return first === H || first === LT;
   },
