@@ -335,6 +335,7 @@ describe.skipIf(MISSING || NO_BROKER)('hark-agent run: replay -> MQTT over mutua
     expect(metrics).toMatch(/^hark_agent_packets_total 12$/m);
     expect(metrics).toMatch(/^hark_agent_decoded_total\{protocol="cdp"\} 4$/m);
     expect(metrics).toMatch(/^hark_agent_broker_connected 1$/m);
+    expect(metrics).toMatch(/^hark_agent_reassembled_messages_total 0$/m); // CDP only: no TCP
     // The pass's snapshot: one report of both devices in one message.
     expect(metrics).toMatch(/^hark_agent_reports_total\{mode="snapshot"\} [1-9]/m);
     expect(metrics).toMatch(/^hark_agent_reported_devices_total\{mode="snapshot"\} [1-9]/m);

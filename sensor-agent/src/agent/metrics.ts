@@ -41,6 +41,16 @@ export function createMetrics(sources: MetricsSources): Registry {
     'Decoded packets that repeated an earlier one from the same sender byte for byte (or, for cyclic polling, with the same repeat key), so were not decoded again.',
     (s) => s.repeats,
   );
+  fromStats(
+    'hark_agent_reassembled_messages_total',
+    'TCP messages (TLS ClientHellos, HTTP device descriptions, OT identity answers) gathered from several segments and decoded whole.',
+    (s) => s.reassembled,
+  );
+  fromStats(
+    'hark_agent_reassembly_incomplete_total',
+    'TCP messages whose gathering ended before they were whole (a segment lost or not seen, a reset, a bound) and were decoded as far as they went.',
+    (s) => s.reassemblyIncomplete,
+  );
   new Counter({
     name: 'hark_agent_decoded_total',
     help: 'Packets decoded, per protocol.',
