@@ -47,9 +47,8 @@ describe.skipIf(!canNetns)('a ClientHello the kernel cuts into segments, capture
   const hellos: number[] = [];
   beforeAll(async () => {
     netns = VethNamespace.create('hkr');
-    const { near, far } = netns.pairs[0]!;
-    netns.exec(['ip', 'addr', 'add', `${FAR_IP}/24`, 'dev', far]);
-    execFileSync('ip', ['addr', 'add', `${NEAR_IP}/24`, 'dev', near]);
+    const { far } = netns.pairs[0]!;
+    netns.address(NEAR_IP, FAR_IP);
     // The kernel sends nothing larger than one segment from the far end (no GSO super-packets on the veth).
     netns.exec(['ip', 'link', 'set', far, 'gso_max_segs', '1']);
     // Whatever arrives is the client's hello: note its size, then close (no TLS server is needed).

@@ -64,6 +64,22 @@ export class VethNamespace {
     return ns;
   }
 
+  /** Gives the first pair's near end `near` and its far end `far` (IPv4, /24), so hosts on either side can talk. */
+  address(near: string, far: string): void {
+    const pair = this.pairs[0]!;
+    execFileSync('ip', ['addr', 'add', `${near}/24`, 'dev', pair.near]);
+    this.exec(['ip', 'addr', 'add', `${far}/24`, 'dev', pair.far]);
+  }
+
+  /** The MAC addresses of the first pair's ends. */
+  macs(): { near: string; far: string } {
+    const pair = this.pairs[0]!;
+    return {
+      near: execFileSync('cat', [`/sys/class/net/${pair.near}/address`], { encoding: 'utf8' }).trim(),
+      far: this.exec(['cat', `/sys/class/net/${pair.far}/address`]).trim(),
+    };
+  }
+
   /** Runs a command inside the namespace. */
   exec(command: string[]): string {
     return execFileSync('ip', ['netns', 'exec', this.name, ...command], { encoding: 'utf8' });

@@ -25,6 +25,7 @@ import { sipDecoder, sipTcpDecoder } from './sip.js';
 import { smbDecoder } from './smb.js';
 import { snmpDecoder } from './snmp.js';
 import { ssdpDecoder } from './ssdp.js';
+import { sshDecoder } from './ssh.js';
 import { stpDecoder } from './stp.js';
 import { tlsDecoder } from './tls.js';
 import type { Decoder, DecoderFamily } from './types.js';
@@ -51,6 +52,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   opcuaDecoder,
   httpDecoder,
   tlsDecoder,
+  sshDecoder,
   dnsDecoder,
   llmnrDecoder,
   snmpDecoder,
@@ -78,7 +80,8 @@ const KEYS = 0x10001;
  * family, as the browser protocol and Kerberos logons are. Spanning tree and router hellos name
  * network gear as LLDP does: the "lldp" family covers them. UPnP device
  * descriptions are where SSDP's LOCATION leads. HNAP is SOAP over a device's
- * own web server. (New families would make
+ * own web server. SSH's identification strings, like TLS hellos, are the
+ * clear-text start of an encrypted session. (New families would make
  * older agents refuse a newer operator's configuration.)
  */
 const DECODER_FAMILY: Record<string, ProtocolFamily> = {
@@ -91,6 +94,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   routing: 'lldp',
   upnp: 'ssdp',
   hnap: 'http',
+  ssh: 'tls',
   llmnr: 'dns',
 };
 

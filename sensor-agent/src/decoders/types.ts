@@ -51,6 +51,8 @@ export type HintName =
   | 'dnsQuery'
   | 'snmpSysObjectId'
   | 'sipUserAgent'
+  /** An SSH identification string's software and comments ("OpenSSH_9.2p1 Debian-2+deb12u6"). */
+  | 'sshSoftware'
   | 'wsdTypes'
   | 'wsdXAddrs'
   | 'wsdScopes';
