@@ -46,10 +46,27 @@ function udpPacket(srcPort: number, payloadHex: string, dstPort = 40000): Captur
   udp.writeUInt16BE(srcPort, 0);
   udp.writeUInt16BE(dstPort, 2);
   udp.writeUInt16BE(8 + payload.length, 4);
-  const ip = Buffer.from('450000000000000040110000c0a80001c0a80002', 'hex');
-  ip.writeUInt16BE(20 + 8 + payload.length, 2);
+  return ipv4Packet(17, udp, payload);
+}
+
+/** A TCP segment (PSH, ACK; sequence number 1) over Ethernet/IPv4 from 192.168.0.1:`srcPort` to port 40000. */
+function tcpPacket(srcPort: number, payload: Buffer): CapturedPacket {
+  const tcp = Buffer.alloc(20);
+  tcp.writeUInt16BE(srcPort, 0);
+  tcp.writeUInt16BE(40000, 2);
+  tcp.writeUInt32BE(1, 4);
+  tcp[12] = 5 << 4;
+  tcp[13] = 0x18;
+  tcp.writeUInt16BE(65535, 14);
+  return ipv4Packet(6, tcp, payload);
+}
+
+function ipv4Packet(protocol: number, transport: Buffer, payload: Buffer): CapturedPacket {
+  const ip = Buffer.from('450000000000000040000000c0a80001c0a80002', 'hex');
+  ip[9] = protocol;
+  ip.writeUInt16BE(20 + transport.length + payload.length, 2);
   const eth = Buffer.from('0200000000020200000000010800', 'hex');
-  const data = Buffer.concat([eth, ip, udp, payload]);
+  const data = Buffer.concat([eth, ip, transport, payload]);
   return {
     data,
     linkType: 1,
@@ -73,6 +90,8 @@ const KERBEROS_AS_REQ = udpPacket(
     'a10f300d1b066b72627467741b034c4142a703020101a8053003020117a91d301b3019a003020114a112041050433120202020202020202020202020',
   88,
 );
+/** An SSH server's identification string (RFC 4253 §4.2), as Debian's OpenSSH sends it. */
+const SSH_IDENTIFICATION = tcpPacket(22, Buffer.from('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6\r\n', 'latin1'));
 /** LLMNR response: "host" A 192.168.0.1 (RFC 4795). */
 const LLMNR_RESPONSE = udpPacket(
   5355,
@@ -106,12 +125,13 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses and Kerberos, which the shared corpus lacks:
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos and SSH, which the shared corpus lacks:
     // those are fuzzed from packets built per their RFCs.
-    const built = ['snmp', 'llmnr', 'kerberos'];
+    const built = ['snmp', 'llmnr', 'kerberos', 'ssh'];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
-    for (let i = 0; i < 20; i++) pool.push(SNMP_RESPONSE, LLMNR_RESPONSE, KERBEROS_AS_REQ);
+    for (let i = 0; i < 20; i++)
+      pool.push(SNMP_RESPONSE, LLMNR_RESPONSE, KERBEROS_AS_REQ, SSH_IDENTIFICATION);
 
     const random = mulberry32(0xfeed);
     const pipeline = new Pipeline();

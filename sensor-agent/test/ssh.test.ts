@@ -147,6 +147,12 @@ describe.skipIf(!canRun)('SSH identification strings, from a real client and ser
         if (/\+deb\d+u\d+/.test(line)) expect(os?.os).toMatch(/^Debian \d+$/);
         if (os) expect(facts(mac, 'os')).toContain(os.os);
       }
+      // The server answers on 22: a Debian host that does is a server; the client is not called one.
+      expect(facts(macs.far, 'role')).toContain('ssh:server');
+      expect(facts(macs.near, 'role')).not.toContain('ssh:server');
+      const records = store.toRecords();
+      const far = records.find((d) => d.macs.includes(macs.far));
+      if (/^(Debian|Ubuntu)/.test(far?.os?.value ?? '')) expect(far?.type?.value).toBe('server');
       expect(pipeline.stats.decoded.ssh).toBeGreaterThanOrEqual(2);
       expect(pipeline.stats.decodeErrors.ssh).toBe(0);
     } finally {

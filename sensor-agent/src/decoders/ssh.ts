@@ -12,6 +12,7 @@ import { emitForLocalSender } from './util.js';
 
 /** SSH, its common alternative, and NETCONF over SSH (RFC 6242). */
 const SSH_PORTS = [22, 2222, 830];
+const SERVER_PORTS: ReadonlySet<number> = new Set(SSH_PORTS);
 /** RFC 4253 §4.2: at most 255 characters with the CR LF. */
 const MAX_LINE = 255;
 const S = 0x53;
@@ -71,6 +72,8 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   const comments = m[3] ?? '';
   const line = comments === '' ? software : `${software} ${comments}`;
   emitForLocalSender(pkt, sink, 'ssh', 'sshSoftware', line, 0.9, 'identification');
+  if (SERVER_PORTS.has(pkt.srcPort))
+    emitForLocalSender(pkt, sink, 'ssh', 'role', 'ssh:server', 0.8, 'identification');
   const found = sshOs(software, comments);
   if (!found) return;
   const field =

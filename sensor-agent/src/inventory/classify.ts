@@ -372,6 +372,11 @@ const RULES: readonly Rule[] = [
     if (/^Android/i.test(f.os)) return c('mobile', 'mobile-phone', 0.55, 'os.android', `runs ${f.os}`);
     if (/^(iOS|iPadOS)/i.test(f.os)) return c('mobile', 'mobile-phone', 0.6, 'os.ios', `runs ${f.os}`);
     if (/^macOS/i.test(f.os)) return c('it', 'workstation', 0.5, 'os.macos', `runs ${f.os}`);
+    if (/^MikroTik RouterOS/.test(f.os)) return c('network', 'router', 0.6, 'os.routeros', `runs ${f.os}`);
+    // A general-purpose Unix that answers SSH: a server (a desktop seldom runs sshd; boards and appliances
+    // announce themselves otherwise).
+    if (/^(Debian|Ubuntu|FreeBSD)\b/.test(f.os) && f.hint('role').has('ssh:server'))
+      return c('it', 'server', 0.5, 'os.unix-ssh-server', `runs ${f.os} and answers SSH`);
     return undefined;
   },
   (f) => {
