@@ -170,6 +170,20 @@ describe.skipIf(MISSING)('DHCP: clients name themselves, servers bind addresses'
     expect(nokia.ipv4).toContain('192.168.2.16');
     expect([nokia.category?.value, nokia.type?.value]).toEqual(['mobile', 'mobile-phone']);
   });
+
+  it.each([
+    // tshark: option 55 1,121,3,6,15,119,252 from Lucas-iPhone; 1,121,3,6,15,119,252,95,44,46 from Lucas-iMac.
+    ['ndpi__iphone.pcap', 'c4:61:8b:35:82:a9', 'iOS'],
+    ['ndpi__android.pcap', 'd8:30:62:56:00:1c', 'macOS'],
+    // 1,3,28,6 and longer lists that begin so: an Espressif ESP8266, an HF-LPB100 Wi-Fi module, a Withings scale.
+    ['iotsentinel__SmarterCoffee__Setup-A-1-STA.pcap', '5c:cf:7f:07:ae:fb', 'lwIP (embedded)'],
+    ['iotsentinel__EdnetGateway__Setup-A-1-STA.pcap', 'ac:cf:23:62:3c:6e', 'lwIP (embedded)'],
+    ['iotsentinel__Withings__Setup-A-1-STA.pcap', '00:24:e4:24:80:2a', 'lwIP (embedded)'],
+  ])('no vendor class: the order of the options %s asks for names %s as %s', async (file, mac, os) => {
+    const d = mustFindMac(await devicesOf(file), mac);
+    expect(d.os?.value).toBe(os);
+    expect(d.os?.evidence[0]).toMatchObject({ protocol: 'dhcp', field: 'option55.parameter_request_list' });
+  });
 });
 
 describe.skipIf(MISSING)('mDNS / DNS-SD', () => {

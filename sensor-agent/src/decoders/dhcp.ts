@@ -76,6 +76,11 @@ export const dhcpDecoder: Decoder = {
       emit('dhcpClientId', opts.clientId, 0.9, 'option61.client_id');
       const vendorOs = osFromVendorClass(opts.vendorClass);
       if (vendorOs) emit('os', vendorOs, 0.5, 'option60.vendor_class');
+      else {
+        // Apple's and the embedded stacks send no vendor class: the order of the options they ask for names them.
+        const stack = osFromParameterList(opts.parameterList);
+        if (stack) emit('os', stack.os, stack.confidence, 'option55.parameter_request_list');
+      }
       const ciaddr = b.readUInt32BE(o + 12);
       if (isHostIp4(ciaddr)) emit('ipv4', formatIp4(ciaddr), 0.8, 'ciaddr');
     } else if (op === BOOTREPLY) {
@@ -180,6 +185,33 @@ function readOptions(b: Buffer, start: number, end: number, opts: Options): numb
     o = v + len;
   }
   return overload;
+}
+
+/**
+ * DHCP clients ask for options in an order fixed by their code, so the
+ * parameter request list (option 55) names the client stack, as Fingerbank
+ * and Satori fingerprint it. Only stacks that send no vendor class, and
+ * whose order is their own, are named here; each was checked against the
+ * real captures in ../shared/pcaps (the iPhone and iMac of the nDPI
+ * captures, Espressif and HF-LPB100 modules, the Lightify gateway):
+ * - Apple's configd asks 1,121,3,6,15 first and ends with 119,252; macOS adds
+ *   95,44,46 (LDAP, NetBIOS), iOS and iPadOS do not. Later releases insert
+ *   108 (IPv6-only preferred, RFC 8925) and 114 (captive portal, RFC 8910)
+ *   before 119; the order around them is kept.
+ * - lwIP, the TCP/IP stack of ESP8266/ESP32 and most Wi-Fi modules, asks
+ *   1,3,28,6 first (its DHCP client's fixed order).
+ */
+const APPLE = /^1,121,3,6,15,(?:108,)?(?:114,)?119,252(,95,44,46)?$/;
+const LWIP = /^1,3,28,6(?:,|$)/;
+
+export function osFromParameterList(
+  list: string | undefined,
+): { os: string; confidence: number } | undefined {
+  if (!list) return undefined;
+  const apple = APPLE.exec(list);
+  if (apple) return { os: apple[1] ? 'macOS' : 'iOS', confidence: 0.45 };
+  if (LWIP.test(list)) return { os: 'lwIP (embedded)', confidence: 0.35 };
+  return undefined;
 }
 
 /** Vendor classes that name the OS family outright. */
