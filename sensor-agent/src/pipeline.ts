@@ -210,20 +210,18 @@ export class Pipeline {
 
   private run(ordinal: number, v: PacketView): void {
     const decoder = this.decoders.decoders[ordinal]!;
-    // The beginning of a message that continues in later segments: matched and decoded once whole (or given up).
-    if (
+    // A TCP message this segment only begins is matched and decoded once whole, or once given up
+    // (message-reassembly.ts). Measured only where the segment does not match (a first segment too short for
+    // match() to judge) or is about to be decoded: a repeat was measured whole the first time.
+    const gathers =
       decoder.messageLength !== undefined &&
       v.ipProto === IpProto.TCP &&
       v.payloadEnd > v.payloadOffset &&
-      !this.continuation
-    ) {
-      const wanted = messageLengthOf(decoder, v, v.data, v.payloadOffset, v.payloadEnd);
-      if (wanted > v.payloadEnd - v.payloadOffset) {
-        this.messages.hold(ordinal, v, wanted);
-        return;
-      }
+      !this.continuation;
+    if (!decoder.match(v)) {
+      if (gathers) this.holdUnfinished(ordinal, decoder, v);
+      return;
     }
-    if (!decoder.match(v)) return;
     const store = this.store;
     const key = decoder.repeatKey ? repeatKeyOf(decoder, v) : -1;
     const repeats = decoder.announces || key >= 0 ? this.repeats : undefined;
@@ -235,8 +233,9 @@ export class Pipeline {
         this.counts.repeats++;
         return;
       }
-      store.beginTrace();
     }
+    if (gathers && this.holdUnfinished(ordinal, decoder, v)) return;
+    if (repeats) store.beginTrace();
     try {
       decoder.decode(v, store);
       this.decodedBy[ordinal]!++;
@@ -249,6 +248,14 @@ export class Pipeline {
       this.counts.malformed++;
       this.rejectedBy[ordinal]!++;
     }
+  }
+
+  /** Follows the connection when the segment in `v` begins a message it does not hold whole; true if so. */
+  private holdUnfinished(ordinal: number, decoder: Decoder, v: PacketView): boolean {
+    const wanted = messageLengthOf(decoder, v, v.data, v.payloadOffset, v.payloadEnd);
+    if (wanted <= v.payloadEnd - v.payloadOffset) return false;
+    this.messages.hold(ordinal, v, wanted);
+    return true;
   }
 
   /**
