@@ -8,6 +8,7 @@ const COLUMNS: [string, (d: DeviceRecord) => string, number][] = [
   ['Hostname', (d) => d.hostname?.value ?? '-', 24],
   ['Model', (d) => d.model?.value ?? '-', 28],
   ['Firmware', (d) => d.firmwareVersion?.value ?? '-', 14],
+  ['OS', (d) => d.os?.value ?? '-', 18],
   ['Type', (d) => (d.type ? `${d.category?.value}/${d.type.value}` : '-'), 22],
   ['Protocols', (d) => d.protocols.join(',') || '-', 24],
 ];

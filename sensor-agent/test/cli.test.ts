@@ -37,6 +37,14 @@ describe.skipIf(MISSING)('hark-agent inventory', () => {
     expect(stdout).toContain('SMCGS8P-Smart');
   });
 
+  it('the table has an OS column', async () => {
+    const { stdout } = await run(process.execPath, [CLI, 'inventory', pcap('ndpi__iphone.pcap')]);
+    const header = stdout.split('\n')[0]!;
+    const iphone = stdout.split('\n').find((l) => l.startsWith('c4:61:8b:35:82:a9'))!;
+    // The iPhone's DHCP parameter request list names iOS (inventory.test.ts).
+    expect(iphone.slice(header.indexOf('OS'), header.indexOf('Type')).trim()).toBe('iOS');
+  });
+
   it('fails with exit code 1 and the offset on a file that is not a capture', async () => {
     const error = await run(process.execPath, [CLI, 'inventory', pcap('MANIFEST.md')]).catch(
       (e: unknown) => e,
