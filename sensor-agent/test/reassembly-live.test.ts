@@ -8,10 +8,9 @@ import { createServer, type Server } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsAvailable, VethNamespace } from '../../test/support/netns.js';
-import type { Observation } from '../src/decoders/types.js';
-import { DeviceStore } from '../src/inventory/store.js';
 import { LiveCapture } from '../src/live/index.js';
 import { Pipeline } from '../src/pipeline.js';
+import { RecordingStore } from './support.js';
 
 const canNetns = netnsAvailable('tcpdump', 'python3');
 if (!canNetns)
@@ -32,14 +31,6 @@ try:
 except Exception:
     pass
 `;
-
-class Recorder extends DeviceStore {
-  readonly recorded: Observation[] = [];
-  override observe(o: Observation): void {
-    this.recorded.push(o);
-    super.observe(o);
-  }
-}
 
 describe.skipIf(!canNetns)('a ClientHello the kernel cuts into segments, captured live', () => {
   let netns: VethNamespace;
@@ -87,7 +78,7 @@ describe.skipIf(!canNetns)('a ClientHello the kernel cuts into segments, capture
   };
 
   it('gives the JA4 and SNI the same client gives in one segment', async () => {
-    const store = new Recorder();
+    const store = new RecordingStore();
     const pipeline = new Pipeline({ store });
     const live = new LiveCapture({
       interface: netns.pairs[0]!.near,

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CapturedPacket } from '../src/capture/index.js';
 import { ALL_DECODERS } from '../src/decoders/registry.js';
-import type { Decoder, Observation } from '../src/decoders/types.js';
-import { DeviceStore } from '../src/inventory/store.js';
+import type { Decoder } from '../src/decoders/types.js';
 import { parsePacket } from '../src/packet/parse.js';
 import { PacketView, ParseResult } from '../src/packet/view.js';
 import { Pipeline } from '../src/pipeline.js';
@@ -23,7 +22,7 @@ import {
   tsharkFields,
   writePcap,
 } from './reframe.js';
-import { MISSING, manifest, mustFindMac, pcap, run } from './support.js';
+import { MISSING, manifest, mustFindMac, pcap, RecordingStore, run } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-reassembly-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -38,17 +37,9 @@ const HELLO_CAPTURES = [
   'iotsentinel__D-LinkSwitch__Setup-A-1-STA.pcap',
 ];
 
-class Recorder extends DeviceStore {
-  readonly recorded: Observation[] = [];
-  override observe(o: Observation): void {
-    this.recorded.push(o);
-    super.observe(o);
-  }
-}
-
 /** The pipeline's observations of `names` (all by default; as "sender name value", sorted and unique) and its counters. */
 function observed(packets: readonly CapturedPacket[], names?: readonly string[]) {
-  const store = new Recorder();
+  const store = new RecordingStore();
   const pipeline = new Pipeline({ store });
   for (const p of packets) pipeline.process(p);
   pipeline.flush();
@@ -60,6 +51,10 @@ function observed(packets: readonly CapturedPacket[], names?: readonly string[])
 
 /** Where the IPv4 header of a frame lies: after Ethernet, or after BSD loopback's address family (NULL). */
 const ipOffsetOf = (p: CapturedPacket) => (p.linkType === 0 ? 4 : 14);
+
+/** Cuts every `size` bytes of a payload. */
+const every = (size: number) => (n: number) =>
+  Array.from({ length: Math.ceil(n / size) - 1 }, (_, i) => (i + 1) * size);
 
 /** `packets` with the frames at `indexes` each replaced by the segments `cut` makes of them. */
 function recut(
@@ -214,9 +209,7 @@ describe.skipIf(MISSING || !TSHARK)('HTTP responses cut into several segments', 
     // Cut into 200-byte segments, the answer's later elements are read only once it is gathered.
     const packets = await loadPackets(file);
     const answers = framesWith(file, 'http.response.code');
-    const small = recut(packets, answers, (n) =>
-      Array.from({ length: Math.ceil(n / 200) - 1 }, (_, i) => (i + 1) * 200),
-    );
+    const small = recut(packets, answers, every(200));
     const cutFile = join(tmp, 'cut-hnap.pcap');
     writePcap(cutFile, small);
     const tsharkBodies = tsharkFields(cutFile, ['http.file_data']).filter((r) => r[0] !== '');
@@ -234,9 +227,7 @@ describe.skipIf(MISSING || !TSHARK)('HTTP responses cut into several segments', 
     const packets = await loadPackets(file);
     const answers = framesWith(file, 'http.response.code');
     const whole = observed(packets, ['manufacturer', 'model', 'serialNumber', 'upnpUuid', 'hostname']);
-    const small = recut(packets, answers, (n) =>
-      Array.from({ length: Math.ceil(n / 100) - 1 }, (_, i) => (i + 1) * 100),
-    );
+    const small = recut(packets, answers, every(100));
     const cut = observed(small, ['manufacturer', 'model', 'serialNumber', 'upnpUuid', 'hostname']);
     expect(cut.facts).toEqual(whole.facts);
     const roku = mustFindMac(cut.devices, 'd8:31:34:20:77:fb');

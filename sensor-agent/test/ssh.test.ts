@@ -11,10 +11,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
 import { sshOs } from '../src/decoders/ssh.js';
-import type { Observation } from '../src/decoders/types.js';
-import { DeviceStore } from '../src/inventory/store.js';
 import { LiveCapture } from '../src/live/index.js';
 import { Pipeline } from '../src/pipeline.js';
+import { RecordingStore } from './support.js';
 
 const SSHD = '/usr/sbin/sshd';
 const canRun = netnsAvailable('tcpdump') && commandWorks('ssh', ['-V']) && existsSync(SSHD);
@@ -25,14 +24,6 @@ if (!canRun)
 
 const NEAR_IP = '10.78.1.1';
 const FAR_IP = '10.78.1.2';
-
-class Recorder extends DeviceStore {
-  readonly recorded: Observation[] = [];
-  override observe(o: Observation): void {
-    this.recorded.push(o);
-    super.observe(o);
-  }
-}
 
 /** The first line a TCP server sends. */
 function firstLine(host: string, port: number): Promise<string> {
@@ -101,7 +92,7 @@ describe.skipIf(!canRun)('SSH identification strings, from a real client and ser
   });
 
   it('names each end by its SSH software, and its OS where the distribution put it in the line', async () => {
-    const store = new Recorder();
+    const store = new RecordingStore();
     const pipeline = new Pipeline({ store });
     const live = new LiveCapture({
       interface: netns.pairs[0]!.near,

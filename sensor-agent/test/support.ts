@@ -95,7 +95,8 @@ export function buildOnce(): Promise<unknown> {
 }
 
 /** A store that also keeps every observation, to test what decoders report about hosts that are no device (loopback). */
-class RecordingStore extends DeviceStore {
+/** A device store that keeps every observation it is given, in order. */
+export class RecordingStore extends DeviceStore {
   readonly recorded: Observation[] = [];
   override observe(o: Observation): void {
     this.recorded.push(o);
