@@ -7,11 +7,12 @@
 // Chrome and Firefox since 2024) is ~1.8 KB, so its JA4 (and often its SNI,
 // whose place among the extensions Chrome shuffles) is in the second segment
 // of a 1460-byte MSS; a UPnP device description, an HNAP settings answer or
-// an IPP attribute list runs to several KB. Decoders that declare
-// `messageLength` (decoders/types.ts) say how long the message they just
-// decoded the first segment of is; this module then follows that direction
-// of the connection, appends the segments that continue it in sequence
-// order, and hands the whole message back to be decoded again.
+// an IPP attribute list runs to several KB; some Modbus and S7 stacks send a
+// header and its PDU in separate segments. Decoders that declare
+// `messageLength` (decoders/types.ts) say how long the message a segment
+// begins is; when the segment does not hold it whole, this module follows
+// that direction of the connection, appends the segments that continue it
+// in sequence order, and hands the message to its decoders once.
 //
 // It is deliberately not a general TCP reassembler (Zeek's or Suricata's):
 // it follows one message per direction, never a stream, and only while a

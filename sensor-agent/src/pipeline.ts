@@ -11,7 +11,7 @@
 // counted as malformed, and a decoder that throws on a packet has that packet
 // counted against its protocol. A TCP message that one segment only begins
 // (a large TLS ClientHello, an HTTP device description) is gathered from the
-// segments that follow and decoded again whole (message-reassembly.ts).
+// segments that follow and decoded once, whole (message-reassembly.ts).
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import type { FrameBatch } from './capture/frames.js';
 import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from './capture/reader.js';
