@@ -69,7 +69,11 @@ describe.skipIf(!available)('web UI in Chromium', () => {
               type: attribute('plc', 0.8, seen),
               hostname: attribute('plc-line-1', 0.7, seen),
             }),
-            device('02:00:00:00:00:66', { ipv4: ['10.1.0.66'], hostname: attribute(HOSTILE, 0.5, seen) }),
+            device('02:00:00:00:00:66', {
+              ipv4: ['10.1.0.66'],
+              hostname: attribute(HOSTILE, 0.5, seen),
+              os: attribute('Debian 12', 0.65, seen),
+            }),
           ],
           { runId: 'ui-run', seq: i },
         ),
@@ -110,6 +114,12 @@ describe.skipIf(!available)('web UI in Chromium', () => {
     // The hostile hostname is text in its cell; no element was made of it, nothing ran.
     await expect.poll(() => page.locator('#device-rows').textContent()).toContain(HOSTILE);
     expect(await page.locator('#device-rows img').count()).toBe(0);
+    // Each device's OS has its own column.
+    const headers = await page.locator('table:has(#device-rows) thead th').allTextContents();
+    const osCells = await page
+      .locator(`#device-rows tr td:nth-child(${headers.indexOf('OS') + 1})`)
+      .allTextContents();
+    expect(osCells.some((c) => c.includes('Debian 12'))).toBe(true);
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
 
     await page.fill('input[name="q"]', 'siemens');

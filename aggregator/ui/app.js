@@ -75,6 +75,7 @@ async function refreshDevices() {
       attr(d.vendor),
       attr(d.model),
       attr(d.type ?? d.category),
+      attr(d.os),
       attr(d.hostname),
       list([...d.ipv4, ...d.ipv6]),
       list(d.macs),
@@ -87,7 +88,7 @@ async function refreshDevices() {
   });
   if (rows.length === 0) {
     const empty = el('td', 'No devices match.', 'empty');
-    empty.colSpan = 10;
+    empty.colSpan = 11;
     rows.push(el('tr'));
     rows[0].append(empty);
   }
