@@ -28,9 +28,8 @@ export const modbusDecoder: Decoder = {
   name: 'modbus',
   family: 'tcp',
   keys: [MODBUS_PORT],
-  // MBAP (Modbus/TCP §3.1.3): Length counts what follows it (unit id and PDU). A FC 43 answer fits in 260 bytes,
-  // but a stack may still send it in two segments.
-  // Some stacks send the MBAP header and the PDU in separate segments: a header not yet whole asks for itself.
+  // MBAP (Modbus/TCP §3.1.3): Length counts what follows it (unit id and PDU). Some stacks send the header and
+  // the PDU in separate segments: a header not yet whole asks for itself.
   messageLength: (_pkt, b, start, end) => {
     const n = end - start;
     if (n >= 4 && (b[start + 2] !== 0 || b[start + 3] !== 0)) return 0; // protocol id 0: Modbus

@@ -19,6 +19,9 @@ const SMB1_FLAGS_REPLY = 0x80;
 const SMB1_FLAGS2_UNICODE = 0x8000;
 const SMB1_HEADER = 32;
 const SMB2_HEADER = 64;
+/** "\xffSMB" and "\xfeSMB": the protocol ids an SMB1 and an SMB2 header begin with. */
+const SMB1_MAGIC = 0xff534d42;
+const SMB2_MAGIC = 0xfe534d42;
 const SMB2_SESSION_SETUP = 0x0001;
 const SMB2_FLAGS_SERVER_TO_REDIR = 0x00000001;
 
@@ -31,8 +34,8 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   const messageEnd = Math.min(end, smb + (((b[o + 1]! & 0x01) << 16) | (b[o + 2]! << 8) | b[o + 3]!));
   if (messageEnd < smb + 4) throw new RangeError('SMB message truncated');
   const magic = b.readUInt32BE(smb);
-  if (magic === 0xff534d42) smb1(pkt, sink, smb, messageEnd);
-  else if (magic === 0xfe534d42) smb2(pkt, sink, smb, messageEnd);
+  if (magic === SMB1_MAGIC) smb1(pkt, sink, smb, messageEnd);
+  else if (magic === SMB2_MAGIC) smb2(pkt, sink, smb, messageEnd);
 }
 
 function smb1(pkt: PacketView, sink: ObservationSink, h: number, end: number): void {
@@ -133,12 +136,22 @@ function skipString(b: Buffer, o: number, end: number, unicode: boolean): number
 /** The session header and as much of an SMB1 or SMB2 header as names its command. */
 const SESSION_SETUP_KNOWN = 4 + 16;
 
-/** A session message whose SMB1 or SMB2 header names a session setup (MS-SMB §2.2.3.1, MS-SMB2 §2.2.1). */
-function isSessionSetup(b: Buffer, start: number, end: number): boolean {
-  if (end - start < SESSION_SETUP_KNOWN || b[start] !== NBSS_SESSION_MESSAGE) return false;
+/**
+ * The length of the session message at b[start] when its SMB1 or SMB2 header
+ * names a session setup (MS-SMB §2.2.3.1, MS-SMB2 §2.2.1; the length is 24
+ * bits over direct TCP, MS-SMB2 §2.1); SESSION_SETUP_KNOWN while the header
+ * is too short to tell; else 0. Reads and writes carry megabytes that say
+ * nothing of either end: they are not gathered.
+ */
+function sessionSetupLength(b: Buffer, start: number, end: number): number {
+  if (b[start] !== NBSS_SESSION_MESSAGE) return 0;
+  if (end - start < SESSION_SETUP_KNOWN) return SESSION_SETUP_KNOWN;
   const magic = b.readUInt32BE(start + 4);
-  if (magic === 0xff534d42) return b[start + 8] === SMB1_SESSION_SETUP_ANDX;
-  return magic === 0xfe534d42 && b.readUInt16LE(start + 16) === SMB2_SESSION_SETUP;
+  const setup =
+    magic === SMB1_MAGIC
+      ? b[start + 8] === SMB1_SESSION_SETUP_ANDX
+      : magic === SMB2_MAGIC && b.readUInt16LE(start + 16) === SMB2_SESSION_SETUP;
+  return setup ? 4 + b.readUIntBE(start + 1, 3) : 0;
 }
 
 /** Clients and servers both send session setups; the sender is the one described. */
@@ -150,17 +163,8 @@ export const smbDecoder: Decoder = {
   name: 'smb',
   family: 'tcp',
   keys: [SMB_DIRECT_PORT, NETBIOS_SESSION_PORT],
-  // The session message header (RFC 1002 §4.3.6; MS-SMB2 §2.1: a 24-bit length over direct TCP): a session
-  // setup with its NTLMSSP blob may outgrow a segment.
-  // Only session setups: reads and writes carry megabytes that say nothing of either end.
-  messageLength: (_pkt, b, start, end) =>
-    b[start] !== NBSS_SESSION_MESSAGE
-      ? 0
-      : end - start < SESSION_SETUP_KNOWN
-        ? SESSION_SETUP_KNOWN
-        : isSessionSetup(b, start, end)
-          ? 4 + b.readUIntBE(start + 1, 3)
-          : 0,
+  // A session setup with its NTLMSSP blob may outgrow a segment.
+  messageLength: (_pkt, b, start, end) => sessionSetupLength(b, start, end),
   match,
   decode,
 };
