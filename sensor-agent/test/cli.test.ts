@@ -2,7 +2,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,19 @@ describe.skipIf(MISSING)('hark-agent inventory', () => {
     expect(out.devices).toHaveLength(1);
     expect(out.devices[0]!.hostname?.value).toBe('R1');
     expect(out.devices[0]!.ipv4).toEqual(['192.168.10.1']);
+  });
+
+  it("runs from the repo root as `npx hark-agent` (the README's command), without fetching anything", async () => {
+    // npm links a workspace's bin only when its target exists at install time: one pointing into
+    // dist/ was skipped on a fresh clone, where `npm ci` runs before the build.
+    // npx runs on the Node first on PATH: this one.
+    const bin = dirname(process.execPath);
+    const { stdout } = await run(
+      'npx',
+      ['--no-install', 'hark-agent', 'inventory', pcap('zeek__cdp-v1.pcap'), '--json'],
+      { cwd: REPO_ROOT, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+    );
+    expect((JSON.parse(stdout) as { devices: DeviceRecord[] }).devices[0]!.hostname?.value).toBe('R1');
   });
 
   it('prints a table by default', async () => {
