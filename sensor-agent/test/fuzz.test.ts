@@ -27,6 +27,8 @@ const SOURCES = [
   'iti__profinet-wireshark-bug.pcap',
   'iti__tia_s300_goOnline.pcapng',
   'zeek__dnp3.pcap',
+  'ndpi__IEC104.pcap',
+  'iti__090813_diverse.pcap',
   'ndpi__opc-ua.pcap',
   'zeek__wikipedia.pcap',
   'suricata-verify__ja4-tls__input.pcap',

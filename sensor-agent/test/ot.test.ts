@@ -3,8 +3,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { type CapturedPacket, readCapture } from '../src/capture/index.js';
 import { BACNET_VENDOR_NAMES } from '../src/decoders/vendor-ids/bacnet.js';
 import { CIP_VENDOR_NAMES } from '../src/decoders/vendor-ids/cip.js';
+import { Pipeline } from '../src/pipeline.js';
 import { byId, factsAbout, MISSING, mustFindMac, pcap, run } from './support.js';
 
 const exec = promisify(execFile);
@@ -267,6 +269,82 @@ describe.skipIf(MISSING)('DNP3', () => {
       expect(hints(d.id, 'linkAddress')).toEqual(['3']);
       expect(hints(d.id, 'role')).toEqual(['dnp3:master']);
     }
+  });
+});
+
+describe.skipIf(MISSING)('IEC 60870-5-104', () => {
+  it.skipIf(!tshark)(
+    'ndpi__IEC104: the stations listening on 2404 behind a Cisco router are RTUs keyed by IP; their peer is the SCADA side',
+    async () => {
+      const { devices, hints } = await run('ndpi__IEC104.pcap');
+      // tshark: which addresses send IEC 104 APDUs from port 2404 (controlled stations) and to it.
+      const { stdout } = await exec('tshark', [
+        '-r',
+        pcap('ndpi__IEC104.pcap'),
+        '-Y',
+        'iec60870_104',
+        '-T',
+        'fields',
+        '-e',
+        'ip.src',
+        '-e',
+        'ip.dst',
+        '-e',
+        'tcp.srcport',
+      ]);
+      const rows = stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'));
+      const controlled = [...new Set(rows.filter((r) => r[2] === '2404').map((r) => r[0]!))].sort();
+      const controlling = [...new Set(rows.filter((r) => r[2] === '2404').map((r) => r[1]!))];
+      expect(controlled).toEqual(['10.175.211.1', '10.175.211.3']);
+      for (const ip of controlled) {
+        const rtu = byId(devices, `ip:${ip}`);
+        expect(rtu.macs).toEqual([]); // TTL 125: they sit behind the router, whose MAC is not theirs
+        expect(hints(rtu.id, 'role')).toEqual(['iec104:controlled-station']);
+        expect([rtu.category?.value, rtu.type?.value]).toEqual(['ot', 'rtu']);
+        expect(rtu.protocols).toEqual(['iec104']);
+      }
+      const router = mustFindMac(devices, '00:12:00:c6:4a:c0');
+      expect(router.ipv4).toEqual([]);
+      expect(router.type?.value).toBe('router');
+      // The SCADA front end only acknowledges at the TCP level here: its role comes from its peers' APDUs.
+      expect(controlling).toEqual(['10.119.105.26']);
+      const scada = mustFindMac(devices, '78:2b:cb:2b:b9:56');
+      expect(scada.ipv4).toEqual(['10.119.105.26']);
+      expect(hints(scada.id, 'role')).toEqual(['iec104:controlling-station']);
+      expect(scada.type?.value).toBe('scada-server');
+    },
+  );
+
+  it('iti__090813_diverse: one host runs both stations over its loopback adapter; I, S and U frames all decode', async () => {
+    const { devices, hints, pipeline } = await run('iti__090813_diverse.pcap');
+    const host = mustFindMac(devices, '02:00:4c:4f:4f:50');
+    expect(hints(host.id, 'role')).toEqual(['iec104:controlled-station', 'iec104:controlling-station']);
+    expect(host.protocols).toContain('iec104');
+    expect(pipeline.stats.decodeErrors.iec104).toBe(0);
+    if (tshark) {
+      // Every segment tshark reads as IEC 104 was decoded.
+      const { stdout } = await exec('tshark', ['-r', pcap('iti__090813_diverse.pcap'), '-Y', 'iec60870_104']);
+      expect(pipeline.stats.decoded.iec104).toBe(stdout.trim().split('\n').length);
+    }
+  });
+
+  it('counts a segment on 2404 that is not IEC 104 as malformed, and keeps going', async () => {
+    const packets: CapturedPacket[] = [];
+    for await (const p of readCapture(pcap('ndpi__IEC104.pcap')))
+      packets.push({ ...p, data: Buffer.from(p.data) });
+    // Frame 3 is an S frame (68 04 01 00 xx xx) from 10.175.211.1; make its control octet a U function that does not exist.
+    const s = packets[2]!;
+    const at = s.data.indexOf(Buffer.from([0x68, 0x04, 0x01, 0x00]));
+    expect(at).toBeGreaterThan(0);
+    s.data[at + 2] = 0x33;
+    const pipeline = new Pipeline({ skipRepeats: false });
+    for (const p of packets) pipeline.process(p);
+    expect(pipeline.stats.decodeErrors.iec104).toBe(1);
+    expect(pipeline.stats.malformed).toBe(1);
+    expect(pipeline.store.toRecords().some((d) => d.id === 'ip:10.175.211.1')).toBe(true);
   });
 });
 

@@ -32,11 +32,13 @@ describe.skipIf(MISSING)('repeat skipping on the real captures', () => {
     expect(skippedBy['iotsentinel__D-LinkCam__Setup-A-1-STA.pcap']).toBeGreaterThan(100);
     expect(skippedBy['cisagov-icsnpp-profinet-io-cm__profinet_io_cm_mixed_1.pcap']).toBeGreaterThan(100);
     // Cyclic OT polling, compared by repeat key: the Modbus master's reads of rotating unit ids,
-    // the BACnet poller's requests and the present values answered, DNP3 polls and responses.
+    // the BACnet poller's requests and the present values answered, DNP3 polls and responses,
+    // IEC 104 traffic.
     expect(skippedBy['iti__modbus_test.pcap']).toBeGreaterThan(2000);
     expect(skippedBy['cisagov-icsnpp-bacnet__bacnet_example.pcap']).toBeGreaterThan(2000);
     expect(skippedBy['zeek__dnp3.pcap']).toBeGreaterThan(50); // DNP3 master and outstation polling
     expect(skippedBy['iti__dnp3_test_data_part1.pcap']).toBeGreaterThan(50);
+    expect(skippedBy['iti__090813_diverse.pcap']).toBeGreaterThan(50); // IEC 104 measurands, S frames, TESTFR
   });
 });
 

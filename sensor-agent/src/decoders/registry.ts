@@ -12,6 +12,7 @@ import { dnsDecoder, llmnrDecoder } from './dns.js';
 import { enipDecoder, enipTcpDecoder } from './enip.js';
 import { hnapDecoder } from './hnap.js';
 import { httpDecoder } from './http.js';
+import { iec104Decoder } from './iec104.js';
 import { kerberosDecoder, kerberosTcpDecoder } from './kerberos.js';
 import { lldpDecoder } from './lldp.js';
 import { mdnsDecoder } from './mdns.js';
@@ -49,6 +50,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   s7commDecoder,
   dnp3Decoder,
   dnp3UdpDecoder,
+  iec104Decoder,
   opcuaDecoder,
   httpDecoder,
   tlsDecoder,
@@ -81,7 +83,8 @@ const KEYS = 0x10001;
  * network gear as LLDP does: the "lldp" family covers them. UPnP device
  * descriptions are where SSDP's LOCATION leads. HNAP is SOAP over a device's
  * own web server. SSH's identification strings, like TLS hellos, are the
- * clear-text start of an encrypted session. (New families would make
+ * clear-text start of an encrypted session. IEC 60870-5-104 is DNP3's
+ * counterpart in telecontrol (grids, substations, pipelines). (New families would make
  * older agents refuse a newer operator's configuration.)
  */
 const DECODER_FAMILY: Record<string, ProtocolFamily> = {
@@ -96,6 +99,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   hnap: 'http',
   ssh: 'tls',
   llmnr: 'dns',
+  iec104: 'dnp3',
 };
 
 /**

@@ -119,6 +119,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['profinet:io-controller', 'ot', 'plc', 0.65],
   ['profinet:io-device', 'ot', 'io-device', 0.65],
   ['dnp3:outstation', 'ot', 'rtu', 0.65],
+  // Listens on IEC 104's port: an RTU, a protection relay or a substation gateway.
+  ['iec104:controlled-station', 'ot', 'rtu', 0.65],
   ['bacnet:device', 'bms', 'building-controller', 0.6],
   ['bacnet:router', 'bms', 'bacnet-router', 0.6],
   ['enip:device', 'ot', 'ot-device', 0.55],
@@ -126,9 +128,10 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['opcua:server', 'ot', 'opcua-server', 0.5],
   // Answers IPP on 631 (a printer, or a print server sharing one).
   ['ipp:printer', 'it', 'printer', 0.7],
-  // Polls process values (Modbus/TCP client) or masters outstations (DNP3): the SCADA side.
+  // Polls process values (Modbus/TCP client) or masters outstations (DNP3, IEC 104): the SCADA side.
   ['modbus:client', 'ot', 'hmi', 0.5],
   ['dnp3:master', 'ot', 'scada-server', 0.55],
+  ['iec104:controlling-station', 'ot', 'scada-server', 0.55],
   // Speaks a routing or first-hop redundancy protocol (OSPF, EIGRP, VRRP, HSRP, RIP, GLBP).
   ['routing:router', 'network', 'router', 0.7],
   // What a Windows or Samba host announces it serves (browser server type bits).
