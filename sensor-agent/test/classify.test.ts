@@ -121,6 +121,16 @@ const FACTS: [string, string, string, string, string][] = [
   ['iti__s7comm_reading_plc_status.pcap', '00:1b:1b:23:eb:3b', 'ot', 'plc', 'ET200S IM151-8 PN/DP CPU'],
   ['zeek__wikipedia.pcap', '00:24:7e:e0:1d:b5', 'it', 'workstation', 'Linux (Ubuntu 10.04) workstation'],
   ['zeek__wikipedia.pcap', '00:17:f2:d7:cf:65', 'it', 'workstation', 'Mac (gemini, _sftp-ssh)'],
+  ['ndpi__IEC104.pcap', 'ip:10.175.211.1', 'ot', 'rtu', 'IEC 104 controlled station behind a Cisco router'],
+  ['ndpi__IEC104.pcap', '78:2b:cb:2b:b9:56', 'ot', 'scada-server', 'IEC 104 controlling station (Dell)'],
+  // Both IEC 104 stations run on it, and it announces Windows XP: not an RTU, a PC mastering one.
+  [
+    'iti__090813_diverse.pcap',
+    '02:00:4c:4f:4f:50',
+    'ot',
+    'scada-server',
+    'Windows XP host (EVON), IEC 104 master',
+  ],
 ];
 
 const cache = new Map<string, Promise<DeviceRecord[]>>();

@@ -129,9 +129,11 @@ const ROLES: readonly [string, Category, string, number][] = [
   // Answers IPP on 631 (a printer, or a print server sharing one).
   ['ipp:printer', 'it', 'printer', 0.7],
   // Polls process values (Modbus/TCP client) or masters outstations (DNP3, IEC 104): the SCADA side.
+  // Telecontrol masters are nothing but SCADA front ends, so they outweigh a desktop OS (a Windows
+  // PC mastering RTUs is a SCADA server); a Modbus client may be any tool.
   ['modbus:client', 'ot', 'hmi', 0.5],
-  ['dnp3:master', 'ot', 'scada-server', 0.55],
-  ['iec104:controlling-station', 'ot', 'scada-server', 0.55],
+  ['dnp3:master', 'ot', 'scada-server', 0.6],
+  ['iec104:controlling-station', 'ot', 'scada-server', 0.6],
   // Speaks a routing or first-hop redundancy protocol (OSPF, EIGRP, VRRP, HSRP, RIP, GLBP).
   ['routing:router', 'network', 'router', 0.7],
   // What a Windows or Samba host announces it serves (browser server type bits).
@@ -141,6 +143,14 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['windows:print-server', 'it', 'print-server', 0.6],
 ];
 
+/**
+ * What a server role makes of a device that is a controller or field device. A desktop OS
+ * contradicts that: a Windows or macOS computer that answers as a PLC, RTU or Modbus server runs
+ * a simulator, a soft controller or a protocol gateway, and stays the computer its OS says.
+ */
+const FIELD_DEVICE_TYPES: ReadonlySet<string> = new Set(['plc', 'rtu', 'io-device', 'ot-device']);
+const DESKTOP_OS = /^(?:Windows(?! Server)|macOS)/i;
+
 const RULES: readonly Rule[] = [
   (f) =>
     [...f.hint('deviceType')].some((t) => t === 'Programmable Logic Controller')
@@ -149,7 +159,7 @@ const RULES: readonly Rule[] = [
   ...ROLES.map(
     ([role, category, type, confidence]): Rule =>
       (f) =>
-        f.hint('role').has(role)
+        f.hint('role').has(role) && !(FIELD_DEVICE_TYPES.has(type) && DESKTOP_OS.test(f.os))
           ? c(category, type, confidence, `role.${role}`, `acts as ${role}`)
           : undefined,
   ),
