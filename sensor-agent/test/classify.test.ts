@@ -121,6 +121,28 @@ const FACTS: [string, string, string, string, string][] = [
   ['iti__s7comm_reading_plc_status.pcap', '00:1b:1b:23:eb:3b', 'ot', 'plc', 'ET200S IM151-8 PN/DP CPU'],
   ['zeek__wikipedia.pcap', '00:24:7e:e0:1d:b5', 'it', 'workstation', 'Linux (Ubuntu 10.04) workstation'],
   ['zeek__wikipedia.pcap', '00:17:f2:d7:cf:65', 'it', 'workstation', 'Mac (gemini, _sftp-ssh)'],
+  // PROFINET IO CM: the Hilscher controller names itself in its Connects; the VersaMax PNS is a scanner (IO device).
+  [
+    'cisagov-icsnpp-profinet-io-cm__profinet_io_cm.pcap',
+    '00:02:a2:2b:54:7f',
+    'ot',
+    'plc',
+    'Hilscher IO controller',
+  ],
+  [
+    'cisagov-icsnpp-profinet-io-cm__profinet_io_cm.pcap',
+    '00:30:de:06:82:5f',
+    'ot',
+    'io-device',
+    'WAGO IO device',
+  ],
+  [
+    'cisagov-icsnpp-profinet-io-cm__profinet_io_cm_mixed_1.pcap',
+    '00:09:91:43:e0:67',
+    'ot',
+    'io-device',
+    'VersaMax PROFINET scanner IC200PNS001 (IO device)',
+  ],
   ['ndpi__IEC104.pcap', 'ip:10.175.211.1', 'ot', 'rtu', 'IEC 104 controlled station behind a Cisco router'],
   ['ndpi__IEC104.pcap', '78:2b:cb:2b:b9:56', 'ot', 'scada-server', 'IEC 104 controlling station (Dell)'],
   // Both IEC 104 stations run on it, and it announces Windows XP: not an RTU, a PC mastering one.

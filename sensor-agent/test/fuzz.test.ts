@@ -24,6 +24,7 @@ const SOURCES = [
   'cisagov-icsnpp-bacnet__bacnet_example.pcap',
   'arkime__bacnet-stack-services.pcap',
   'iti__ChangeIPUsingDCP.pcap',
+  'cisagov-icsnpp-profinet-io-cm__profinet_io_cm.pcap', // PROFINET IO CM: DCE/RPC over UDP
   'iti__profinet-wireshark-bug.pcap',
   'iti__tia_s300_goOnline.pcapng',
   'zeek__dnp3.pcap',

@@ -27,10 +27,18 @@ const SUB_NAME_OF_STATION = 2;
 const SUB_DEVICE_ID = 3;
 const SUB_DEVICE_ROLE = 4;
 
-/** PROFINET vendor ids (PI manufacturer id list) of common vendors. */
+/**
+ * PROFINET vendor ids (PI's manufacturer id list, which is not published in a
+ * machine-readable form) of vendors whose id we could check: in a real
+ * capture of their device, or in their own published GSDML or stack.
+ */
 export const PROFINET_VENDORS: Record<number, string> = {
   42: 'Siemens',
   176: 'Phoenix Contact',
+  266: 'SEW-EURODRIVE', // GSDML-V2.25-DFE-DFS (the DFE/DFS fieldbus interfaces)
+  268: 'HMS Industrial Networks', // GSDML-V2.34-PNET-ANYBUS
+  346: 'GE Intelligent Platforms', // DCP of the VersaMax IC200PNS001 (profinet_io_cm_mixed_1)
+  1171: 'RT-Labs', // the p-net stack's sample application (sampleapp_gsdml.h)
 };
 
 const ROLES: readonly [number, string][] = [

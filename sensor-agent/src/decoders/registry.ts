@@ -20,6 +20,7 @@ import { modbusDecoder } from './modbus.js';
 import { nbnsDecoder } from './nbns.js';
 import { opcuaDecoder } from './opcua.js';
 import { profinetDcpDecoder } from './profinet.js';
+import { profinetCmDecoder } from './profinet-cm.js';
 import { routingDecoder, routingUdpDecoder } from './routing.js';
 import { s7commDecoder } from './s7comm.js';
 import { sipDecoder, sipTcpDecoder } from './sip.js';
@@ -47,6 +48,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   modbusDecoder,
   bacnetDecoder,
   profinetDcpDecoder,
+  profinetCmDecoder,
   s7commDecoder,
   dnp3Decoder,
   dnp3UdpDecoder,
@@ -138,12 +140,21 @@ export class DecoderIndex {
         else map.set(key, [d]);
       }
     }
+    // Keys with the same decoders share one list (a decoder may take a whole port range).
+    const listOf = new Map<string, number>();
     for (const family of ['link', 'ip', 'udp', 'tcp'] as const)
       for (const [key, list] of byKey[family]) {
-        if (this.lists.length > 255) throw new RangeError('more than 255 distinct decoder lists');
-        this.byFamily[family][key] = this.lists.length;
-        this.lists.push(list);
-        this.ordinalLists.push(list.map((d) => decoders.indexOf(d)));
+        const ordinals = list.map((d) => decoders.indexOf(d));
+        const id = ordinals.join(',');
+        let at = listOf.get(id);
+        if (at === undefined) {
+          if (this.lists.length > 255) throw new RangeError('more than 255 distinct decoder lists');
+          at = this.lists.length;
+          listOf.set(id, at);
+          this.lists.push(list);
+          this.ordinalLists.push(ordinals);
+        }
+        this.byFamily[family][key] = at;
       }
   }
 

@@ -59,7 +59,7 @@ const PRINTER_MODEL =
 const CAMERA_TEXT =
   /\bDCS-\d|\baxis\b|ipcam|ip ?camera|network camera|internet camera|\bNVR\b|\bDVR\b|webcam|\bIC-\d{4}|hikvision|dahua|\bonvif\b/i;
 const PLC_TEXT =
-  /\b1756-|logix|\bS7-?\d{3,4}\b|\bCPU ?31\d|\bIM151|\bIC200|simatic s7|modicon|micrologix|compactlogix|controllogix|\bDL[0-9]{3}\b|koyo/i;
+  /\b1756-|logix|\bS7-?\d{3,4}\b|\bCPU ?31\d|\bIM151|\bIC200CPU|simatic s7|modicon|micrologix|compactlogix|controllogix|\bDL[0-9]{3}\b|koyo/i;
 const HMI_TEXT =
   /\bwincc\b|panelview|simatic (?:hmi|panel)|\bK?TP\d{3,4}\b|\bHMI\b|factorytalk view|\bpro-face\b/i;
 const INDUSTRIAL_SWITCH = /scalance|hirschmann|moxa eds|stratix|ruggedcom/i;
@@ -118,6 +118,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['s7comm:hmi', 'ot', 'hmi', 0.6],
   ['profinet:io-controller', 'ot', 'plc', 0.65],
   ['profinet:io-device', 'ot', 'io-device', 0.65],
+  // Opens a supervisor AR to IO devices: an engineering or commissioning tool.
+  ['profinet:supervisor', 'ot', 'engineering-workstation', 0.6],
   ['dnp3:outstation', 'ot', 'rtu', 0.65],
   // Listens on IEC 104's port: an RTU, a protection relay or a substation gateway.
   ['iec104:controlled-station', 'ot', 'rtu', 0.65],
