@@ -34,6 +34,37 @@ describe.skipIf(MISSING)('EtherNet/IP ListIdentity and CIP identity', () => {
     expect(router.type?.value).toBe('router');
   });
 
+  it.skipIf(!tshark)(
+    'cisagov enip_cip_example: session roles on 44818 and the CIP I/O producers on UDP 2222, as tshark reads them',
+    async () => {
+      const { devices, hints } = await run('cisagov-icsnpp-enip__enip_cip_example.pcap');
+      const file = pcap('cisagov-icsnpp-enip__enip_cip_example.pcap');
+      const fields = async (filter: string, field: string) => {
+        const { stdout } = await exec('tshark', ['-r', file, '-Y', filter, '-T', 'fields', '-e', field]);
+        return [...new Set(stdout.trim().split('\n'))].sort();
+      };
+      // Explicit messaging: the listener on 44818 is the target, the other end the originator.
+      expect(await fields('enip && tcp.srcport == 44818', 'eth.src')).toEqual([
+        '00:00:bc:3e:eb:e4',
+        '00:19:07:24:3c:ca',
+      ]);
+      const target = mustFindMac(devices, '00:00:bc:3e:eb:e4');
+      expect(hints(target.id, 'role')).toEqual(['enip:device']);
+      expect([target.category?.value, target.type?.value]).toEqual(['ot', 'ot-device']);
+      const originator = mustFindMac(devices, '00:1d:09:99:b2:2c');
+      expect(hints(originator.id, 'role')).toEqual(['enip:client']);
+      expect(originator.type?.value).toBe('hmi');
+      // Implicit I/O: every sender tshark reads CIP I/O from is an OT device producing it.
+      const producers = await fields('cipio', 'eth.src');
+      expect(producers).toEqual(['00:1d:9c:c5:13:dd', '34:c0:f9:fe:65:6b']);
+      for (const mac of producers) {
+        const d = mustFindMac(devices, mac);
+        expect(hints(d.id, 'role'), mac).toEqual(['enip:io']);
+        expect([d.category?.value, d.type?.value], mac).toEqual(['ot', 'ot-device']);
+      }
+    },
+  );
+
   it('cisagov enip_cip_example: the same ListIdentity reply from 10.1.1.164', async () => {
     const { devices } = await run('cisagov-icsnpp-enip__enip_cip_example.pcap');
     const plc = byId(devices, 'ip:10.1.1.164');

@@ -39,6 +39,7 @@ describe.skipIf(MISSING)('repeat skipping on the real captures', () => {
     expect(skippedBy['zeek__dnp3.pcap']).toBeGreaterThan(50); // DNP3 master and outstation polling
     expect(skippedBy['iti__dnp3_test_data_part1.pcap']).toBeGreaterThan(50);
     expect(skippedBy['iti__090813_diverse.pcap']).toBeGreaterThan(50); // IEC 104 measurands, S frames, TESTFR
+    expect(skippedBy['cisagov-icsnpp-enip__enip_cip_example.pcap']).toBeGreaterThan(350); // CIP I/O on UDP 2222
   });
 });
 

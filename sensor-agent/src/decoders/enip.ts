@@ -6,8 +6,13 @@
 // enip_list_identity.log. Identity replies for other modules reached through
 // the same address (a ControlLogix backplane) are reported as modules.
 //
+// A TCP session on 44818 also tells the roles: target (listener) and
+// originator; implicit I/O on UDP 2222 tells that both ends are control
+// equipment exchanging real-time data.
+//
 // Facts are keyed by IP (emitForHost): EtherNet/IP devices are often
 // reached through routers, and the frame's MAC is then the router's.
+import { IpProto } from '../packet/ethertypes.js';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
@@ -22,6 +27,13 @@ const ITEM_CIP_IDENTITY = 0x0c;
 const ITEM_CONNECTED_DATA = 0xb1;
 const ITEM_UNCONNECTED_DATA = 0xb2;
 const SERVICE_GET_ATTRIBUTE_ALL_REPLY = 0x81;
+/** Encapsulation commands (CIP Vol. 2 Table 2-3.2): NOP, ListServices, ListIdentity, ListInterfaces, (Un)RegisterSession, SendRRData, SendUnitData, IndicateStatus, Cancel. */
+const ENCAPSULATION_COMMANDS: ReadonlySet<number> = new Set([
+  0x0000, 0x0004, 0x0063, 0x0064, 0x0065, 0x0066, 0x006f, 0x0070, 0x0072, 0x0073,
+]);
+/** Class 0/1 implicit I/O (CIP Vol. 2 §2-6.2): UDP 2222. */
+const IO_PORT = 2222;
+const ITEM_SEQUENCED_ADDRESS = 0x8002;
 
 /** CIP device profiles (CIP Vol. 1 Table 6-7.1). */
 export const CIP_DEVICE_TYPES: Record<number, string> = {
@@ -100,15 +112,45 @@ export const enipDecoder: Decoder = {
 export const enipTcpDecoder: Decoder = {
   name: 'enip',
   family: 'tcp',
-  // Identity polling (Get_Attribute_All of the identity object, ListIdentity) repeats itself.
+  // Identity polling (Get_Attribute_All of the identity object, ListIdentity) and explicit messaging repeat themselves.
   announces: true,
   transactionId: SENDER_CONTEXT,
   keys: [ENIP_PORT],
-  match: (pkt) => pkt.srcPort === ENIP_PORT && pkt.payloadEnd - pkt.payloadOffset >= HEADER,
+  match: (pkt) => pkt.srcPort !== pkt.dstPort && pkt.payloadEnd - pkt.payloadOffset >= HEADER,
   // CIP Vol. 2 §2-3.1: the encapsulation header, then Length bytes of data.
   messageLength: (pkt, b, start, end) =>
     pkt.srcPort !== ENIP_PORT ? 0 : end - start < 4 ? HEADER : HEADER + b.readUInt16LE(start + 2),
   decode: decodeEnip,
+};
+
+/**
+ * True when the UDP payload is a CIP I/O datagram (CIP Vol. 2 §2-6.2.2): a
+ * common packet format of a sequenced address item (connection id and
+ * sequence number) then a connected data item, within the datagram.
+ */
+function isIoDatagram(b: Buffer, o: number, end: number): boolean {
+  if (o + 2 + 12 + 4 > end) return false;
+  const count = b.readUInt16LE(o);
+  if (count < 2 || count > 4) return false;
+  if (b.readUInt16LE(o + 2) !== ITEM_SEQUENCED_ADDRESS || b.readUInt16LE(o + 4) !== 8) return false;
+  return b.readUInt16LE(o + 14) === ITEM_CONNECTED_DATA && o + 18 + b.readUInt16LE(o + 16) <= end;
+}
+
+/**
+ * Implicit (class 0/1) I/O: the cyclic data a scanner and its adapters
+ * produce for each other, most of an EtherNet/IP network's packets. It says
+ * only that both ends exchange real-time I/O (they are control equipment);
+ * the connection ids and data are not identity. One key for every datagram.
+ */
+export const enipIoDecoder: Decoder = {
+  name: 'enip',
+  family: 'udp',
+  keys: [IO_PORT],
+  match: (pkt) => pkt.dstPort === IO_PORT && isIoDatagram(pkt.data, pkt.payloadOffset, pkt.payloadEnd),
+  repeatKey: () => 0,
+  decode(pkt: PacketView, sink: ObservationSink): void {
+    emitForHost(pkt, sink, 'enip', 'role', 'enip:io', 0.75, 'cpf.sequenced_address');
+  },
 };
 
 function decodeEnip(pkt: PacketView, sink: ObservationSink): void {
@@ -119,6 +161,17 @@ function decodeEnip(pkt: PacketView, sink: ObservationSink): void {
   const command = b.readUInt16LE(o);
   const length = b.readUInt16LE(o + 2);
   const status = b.readUInt32LE(o + 8);
+  if (pkt.ipProto === IpProto.TCP) {
+    // A session on 44818 (CIP Vol. 2 §2-4): the listener is the target (a controller, an adapter, a
+    // drive), the other end the originator (an HMI, an engineering tool, a scanning controller).
+    // Only a header that is EtherNet/IP's says so: a known command, options 0.
+    if (!ENCAPSULATION_COMMANDS.has(command) || b.readUInt32LE(o + 20) !== 0) return;
+    const fromTarget = pkt.srcPort === ENIP_PORT;
+    const [sender, receiver] = fromTarget ? ['enip:device', 'enip:client'] : ['enip:client', 'enip:device'];
+    emitForHost(pkt, sink, 'enip', 'role', sender, 0.8, 'encapsulation.command');
+    emitForHost(pkt, sink, 'enip', 'role', receiver, 0.7, 'encapsulation.command', 'dst');
+    if (!fromTarget) return; // requests carry no identity
+  }
   if (length === 0 || status !== 0) return; // requests carry no data; errors no identity
   const dataEnd = Math.min(end, o + HEADER + length);
   let p = o + HEADER;

@@ -9,7 +9,7 @@ import { dhcpDecoder } from './dhcp.js';
 import { dhcpv6Decoder } from './dhcpv6.js';
 import { dnp3Decoder, dnp3UdpDecoder } from './dnp3.js';
 import { dnsDecoder, llmnrDecoder } from './dns.js';
-import { enipDecoder, enipTcpDecoder } from './enip.js';
+import { enipDecoder, enipIoDecoder, enipTcpDecoder } from './enip.js';
 import { hnapDecoder } from './hnap.js';
 import { httpDecoder } from './http.js';
 import { iec104Decoder } from './iec104.js';
@@ -45,6 +45,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   nbnsDecoder,
   enipDecoder,
   enipTcpDecoder,
+  enipIoDecoder,
   modbusDecoder,
   bacnetDecoder,
   profinetDcpDecoder,

@@ -126,6 +126,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['bacnet:device', 'bms', 'building-controller', 0.6],
   ['bacnet:router', 'bms', 'bacnet-router', 0.6],
   ['enip:device', 'ot', 'ot-device', 0.55],
+  // Produces CIP real-time I/O (UDP 2222): a controller, an adapter, a drive.
+  ['enip:io', 'ot', 'ot-device', 0.55],
   ['modbus:server', 'ot', 'ot-device', 0.55],
   ['opcua:server', 'ot', 'opcua-server', 0.5],
   // Answers IPP on 631 (a printer, or a print server sharing one).
@@ -134,6 +136,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   // Telecontrol masters are nothing but SCADA front ends, so they outweigh a desktop OS (a Windows
   // PC mastering RTUs is a SCADA server); a Modbus client may be any tool.
   ['modbus:client', 'ot', 'hmi', 0.5],
+  // Opens EtherNet/IP sessions to targets: an HMI, an engineering tool (RSLinx), a SCADA driver.
+  ['enip:client', 'ot', 'hmi', 0.5],
   ['dnp3:master', 'ot', 'scada-server', 0.6],
   ['iec104:controlling-station', 'ot', 'scada-server', 0.6],
   // Speaks a routing or first-hop redundancy protocol (OSPF, EIGRP, VRRP, HSRP, RIP, GLBP).
