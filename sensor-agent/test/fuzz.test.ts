@@ -31,6 +31,7 @@ const SOURCES = [
   'ndpi__IEC104.pcap',
   'iti__090813_diverse.pcap',
   'ndpi__opc-ua.pcap',
+  'ndpi__rtsp.pcap',
   'zeek__wikipedia.pcap',
   'suricata-verify__ja4-tls__input.pcap',
   'suricata-verify__sip-method__sip.pcap',

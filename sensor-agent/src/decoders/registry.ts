@@ -22,6 +22,7 @@ import { opcuaDecoder } from './opcua.js';
 import { profinetDcpDecoder } from './profinet.js';
 import { profinetCmDecoder } from './profinet-cm.js';
 import { routingDecoder, routingUdpDecoder } from './routing.js';
+import { rtspDecoder } from './rtsp.js';
 import { s7commDecoder } from './s7comm.js';
 import { sipDecoder, sipTcpDecoder } from './sip.js';
 import { smbDecoder } from './smb.js';
@@ -71,6 +72,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   routingUdpDecoder,
   upnpDecoder,
   hnapDecoder,
+  rtspDecoder,
   kerberosDecoder,
   kerberosTcpDecoder,
 ];
@@ -85,7 +87,7 @@ const KEYS = 0x10001;
  * family, as the browser protocol and Kerberos logons are. Spanning tree and router hellos name
  * network gear as LLDP does: the "lldp" family covers them. UPnP device
  * descriptions are where SSDP's LOCATION leads. HNAP is SOAP over a device's
- * own web server. SSH's identification strings, like TLS hellos, are the
+ * own web server. RTSP is HTTP's syntax for streams. SSH's identification strings, like TLS hellos, are the
  * clear-text start of an encrypted session. IEC 60870-5-104 is DNP3's
  * counterpart in telecontrol (grids, substations, pipelines). (New families would make
  * older agents refuse a newer operator's configuration.)
@@ -100,6 +102,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   routing: 'lldp',
   upnp: 'ssdp',
   hnap: 'http',
+  rtsp: 'http',
   ssh: 'tls',
   llmnr: 'dns',
   iec104: 'dnp3',

@@ -46,6 +46,8 @@ export type HintName =
   | 'productUri'
   | 'endpointUrl'
   | 'httpServer'
+  /** An RTSP server's Server header ("Hikvision-Webs", "VLC/3.0.12"). */
+  | 'rtspServer'
   | 'tlsSni'
   | 'ja4'
   | 'dnsQuery'

@@ -157,6 +157,10 @@ const ROLES: readonly [string, Category, string, number][] = [
 const FIELD_DEVICE_TYPES: ReadonlySet<string> = new Set(['plc', 'rtu', 'io-device', 'ot-device']);
 const DESKTOP_OS = /^(?:Windows(?! Server)|macOS)/i;
 
+/** General-purpose streaming servers: a host serving RTSP with one is a media server, not a camera. */
+const STREAMING_SERVER =
+  /\b(?:VLC|GStreamer|MediaMTX|rtsp-simple-server|Wowza|Darwin|QuickTime Streaming|Helix|Lavf|FFmpeg|LIVE555 Media ?Server|Red5|Flussonic|Nimble|Ant Media|Kurento)\b/i;
+
 const RULES: readonly Rule[] = [
   (f) =>
     [...f.hint('deviceType')].some((t) => t === 'Programmable Logic Controller')
@@ -169,6 +173,14 @@ const RULES: readonly Rule[] = [
           ? c(category, type, confidence, `role.${role}`, `acts as ${role}`)
           : undefined,
   ),
+  (f) => {
+    // Serves RTSP: cameras, video encoders and NVRs, unless the server is streaming software on a computer.
+    if (!f.hint('role').has('rtsp:server')) return undefined;
+    const streamer = [...f.hint('rtspServer')].find((s) => STREAMING_SERVER.test(s));
+    if (streamer) return c('it', 'server', 0.5, 'rtsp.streaming-server', `serves RTSP with "${streamer}"`);
+    if (DESKTOP_OS.test(f.os)) return undefined;
+    return c('iot', 'camera', 0.55, 'role.rtsp:server', 'serves RTSP video (cameras, encoders, NVRs)');
+  },
   (f) => {
     const types = [...f.hint('wsdTypes')].join(' ');
     if (/NetworkVideoTransmitter/i.test(types))
