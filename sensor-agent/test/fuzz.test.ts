@@ -96,6 +96,15 @@ const KERBEROS_AS_REQ = udpPacket(
 );
 /** An SSH server's identification string (RFC 4253 §4.2), as Debian's OpenSSH sends it. */
 const SSH_IDENTIFICATION = tcpPacket(22, Buffer.from('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6\r\n', 'latin1'));
+/** A syslog message to port 514, RFC 5424 §6.5's first example. */
+const SYSLOG_MESSAGE = udpPacket(
+  40001,
+  Buffer.from(
+    "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - 'su root' failed",
+    'latin1',
+  ).toString('hex'),
+  514,
+);
 /** LLMNR response: "host" A 192.168.0.1 (RFC 4795). */
 const LLMNR_RESPONSE = udpPacket(
   5355,
@@ -129,13 +138,13 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, Kerberos and SSH, which the shared corpus lacks:
-    // those are fuzzed from packets built per their RFCs.
-    const built = ['snmp', 'llmnr', 'kerberos', 'ssh'];
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH and syslog, which the shared corpus
+    // lacks: those are fuzzed from packets built per their RFCs.
+    const built = ['snmp', 'llmnr', 'kerberos', 'ssh', 'syslog'];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
     for (let i = 0; i < 20; i++)
-      pool.push(SNMP_RESPONSE, LLMNR_RESPONSE, KERBEROS_AS_REQ, SSH_IDENTIFICATION);
+      pool.push(SNMP_RESPONSE, LLMNR_RESPONSE, KERBEROS_AS_REQ, SSH_IDENTIFICATION, SYSLOG_MESSAGE);
 
     const random = mulberry32(0xfeed);
     const pipeline = new Pipeline();

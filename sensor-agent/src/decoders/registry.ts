@@ -30,6 +30,7 @@ import { snmpDecoder } from './snmp.js';
 import { ssdpDecoder } from './ssdp.js';
 import { sshDecoder } from './ssh.js';
 import { stpDecoder } from './stp.js';
+import { syslogDecoder } from './syslog.js';
 import { tlsDecoder } from './tls.js';
 import type { Decoder, DecoderFamily } from './types.js';
 import { upnpDecoder } from './upnp.js';
@@ -62,6 +63,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   dnsDecoder,
   llmnrDecoder,
   snmpDecoder,
+  syslogDecoder,
   sipDecoder,
   sipTcpDecoder,
   wsdDecoder,
@@ -87,7 +89,8 @@ const KEYS = 0x10001;
  * family, as the browser protocol and Kerberos logons are. Spanning tree and router hellos name
  * network gear as LLDP does: the "lldp" family covers them. UPnP device
  * descriptions are where SSDP's LOCATION leads. HNAP is SOAP over a device's
- * own web server. RTSP is HTTP's syntax for streams. SSH's identification strings, like TLS hellos, are the
+ * own web server. RTSP is HTTP's syntax for streams.
+ * Syslog is SNMP's companion in managing network gear. SSH's identification strings, like TLS hellos, are the
  * clear-text start of an encrypted session. IEC 60870-5-104 is DNP3's
  * counterpart in telecontrol (grids, substations, pipelines). (New families would make
  * older agents refuse a newer operator's configuration.)
@@ -103,6 +106,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   upnp: 'ssdp',
   hnap: 'http',
   rtsp: 'http',
+  syslog: 'snmp',
   ssh: 'tls',
   llmnr: 'dns',
   iec104: 'dnp3',
