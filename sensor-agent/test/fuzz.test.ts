@@ -96,6 +96,12 @@ const KERBEROS_AS_REQ = udpPacket(
 );
 /** An SSH server's identification string (RFC 4253 §4.2), as Debian's OpenSSH sends it. */
 const SSH_IDENTIFICATION = tcpPacket(22, Buffer.from('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6\r\n', 'latin1'));
+/** Mail servers' greetings (RFC 5321 §4.2, RFC 1939 §4, RFC 9051 §7.1), as Postfix and Dovecot word them. */
+const MAIL_GREETINGS = [
+  tcpPacket(25, Buffer.from('220 mail.example.org ESMTP Postfix (Debian/GNU)\r\n', 'latin1')),
+  tcpPacket(110, Buffer.from('+OK Dovecot (Debian) ready.\r\n', 'latin1')),
+  tcpPacket(143, Buffer.from('* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot (Ubuntu) ready.\r\n', 'latin1')),
+];
 /** A syslog message to port 514, RFC 5424 §6.5's first example. */
 const SYSLOG_MESSAGE = udpPacket(
   40001,
@@ -138,13 +144,20 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH and syslog, which the shared corpus
-    // lacks: those are fuzzed from packets built per their RFCs.
-    const built = ['snmp', 'llmnr', 'kerberos', 'ssh', 'syslog'];
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog and mail greetings, which
+    // the shared corpus lacks: those are fuzzed from packets built per their RFCs.
+    const built = ['snmp', 'llmnr', 'kerberos', 'ssh', 'syslog', 'smtp', 'pop3', 'imap'];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
     for (let i = 0; i < 20; i++)
-      pool.push(SNMP_RESPONSE, LLMNR_RESPONSE, KERBEROS_AS_REQ, SSH_IDENTIFICATION, SYSLOG_MESSAGE);
+      pool.push(
+        SNMP_RESPONSE,
+        LLMNR_RESPONSE,
+        KERBEROS_AS_REQ,
+        SSH_IDENTIFICATION,
+        SYSLOG_MESSAGE,
+        ...MAIL_GREETINGS,
+      );
 
     const random = mulberry32(0xfeed);
     const pipeline = new Pipeline();

@@ -10,6 +10,7 @@ import { dhcpv6Decoder } from './dhcpv6.js';
 import { dnp3Decoder, dnp3UdpDecoder } from './dnp3.js';
 import { dnsDecoder, llmnrDecoder } from './dns.js';
 import { enipDecoder, enipIoDecoder, enipTcpDecoder } from './enip.js';
+import { ftpDecoder, imapDecoder, pop3Decoder, smtpDecoder } from './greetings.js';
 import { hnapDecoder } from './hnap.js';
 import { httpDecoder } from './http.js';
 import { iec104Decoder } from './iec104.js';
@@ -60,6 +61,10 @@ export const ALL_DECODERS: readonly Decoder[] = [
   httpDecoder,
   tlsDecoder,
   sshDecoder,
+  ftpDecoder,
+  smtpDecoder,
+  pop3Decoder,
+  imapDecoder,
   dnsDecoder,
   llmnrDecoder,
   snmpDecoder,
@@ -90,8 +95,8 @@ const KEYS = 0x10001;
  * network gear as LLDP does: the "lldp" family covers them. UPnP device
  * descriptions are where SSDP's LOCATION leads. HNAP is SOAP over a device's
  * own web server. RTSP is HTTP's syntax for streams.
- * Syslog is SNMP's companion in managing network gear. SSH's identification strings, like TLS hellos, are the
- * clear-text start of an encrypted session. IEC 60870-5-104 is DNP3's
+ * Syslog is SNMP's companion in managing network gear. SSH's identification strings and the greetings of FTP, SMTP,
+ * POP3 and IMAP, like TLS hellos, are the clear-text start of a session. IEC 60870-5-104 is DNP3's
  * counterpart in telecontrol (grids, substations, pipelines). (New families would make
  * older agents refuse a newer operator's configuration.)
  */
@@ -108,6 +113,10 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   rtsp: 'http',
   syslog: 'snmp',
   ssh: 'tls',
+  ftp: 'tls',
+  smtp: 'tls',
+  pop3: 'tls',
+  imap: 'tls',
   llmnr: 'dns',
   iec104: 'dnp3',
 };

@@ -53,6 +53,8 @@ export type HintName =
   | 'dnsQuery'
   | 'snmpSysObjectId'
   | 'sipUserAgent'
+  /** An FTP or SMTP server's greeting text ("ProFTPD 1.3.8 Server (Debian)"). */
+  | 'banner'
   /** An SSH identification string's software and comments ("OpenSSH_9.2p1 Debian-2+deb12u6"). */
   | 'sshSoftware'
   | 'wsdTypes'

@@ -411,6 +411,12 @@ const RULES: readonly Rule[] = [
     return undefined;
   },
   (f) => {
+    // Greets mail clients: a mail server (appliances send mail, they do not serve it).
+    const roles = f.hint('role');
+    const mail = ['smtp:server', 'imap:server', 'pop3:server'].find((r) => roles.has(r));
+    return mail ? c('it', 'server', 0.6, `role.${mail}`, `acts as ${mail}`) : undefined;
+  },
+  (f) => {
     for (const vc of f.hint('dhcpVendorClass')) {
       if (WINDOWS_VENDOR_CLASS.test(vc))
         return c(
@@ -580,6 +586,7 @@ export function classify(device: Device, record: DeviceRecord, forwarder: boolea
       hostname,
       record.manufacturer?.value ?? '',
       ...hintValues(device, 'systemDescription'),
+      ...hintValues(device, 'banner'),
     ].join(' '),
     model,
     hostname,
