@@ -33,6 +33,7 @@ import { sshDecoder } from './ssh.js';
 import { stpDecoder } from './stp.js';
 import { syslogDecoder } from './syslog.js';
 import { tlsDecoder } from './tls.js';
+import { tlsCertificateDecoder } from './tls-certificate.js';
 import type { Decoder, DecoderFamily } from './types.js';
 import { upnpDecoder } from './upnp.js';
 import { wsdDecoder } from './wsd.js';
@@ -60,6 +61,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   opcuaDecoder,
   httpDecoder,
   tlsDecoder,
+  tlsCertificateDecoder,
   sshDecoder,
   ftpDecoder,
   smtpDecoder,

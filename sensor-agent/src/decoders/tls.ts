@@ -12,7 +12,7 @@ import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { emitForLocalSender, text } from './util.js';
 
-const TLS_PORTS = [443, 465, 636, 853, 993, 995, 5061, 5223, 5986, 8443, 8883, 9443];
+export const TLS_PORTS = [443, 465, 636, 853, 993, 995, 5061, 5223, 5986, 8443, 8883, 9443];
 const CONTENT_HANDSHAKE = 0x16;
 const CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0x0000;

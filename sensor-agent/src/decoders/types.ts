@@ -50,6 +50,8 @@ export type HintName =
   | 'rtspServer'
   | 'tlsSni'
   | 'ja4'
+  /** The subject of the certificate a host presents in a TLS 1.2 handshake ("CN=nas01, O=Synology Inc."). */
+  | 'certificateSubject'
   | 'dnsQuery'
   | 'snmpSysObjectId'
   | 'sipUserAgent'

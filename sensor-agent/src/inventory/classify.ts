@@ -587,6 +587,7 @@ export function classify(device: Device, record: DeviceRecord, forwarder: boolea
       record.manufacturer?.value ?? '',
       ...hintValues(device, 'systemDescription'),
       ...hintValues(device, 'banner'),
+      ...hintValues(device, 'certificateSubject'),
     ].join(' '),
     model,
     hostname,
