@@ -102,6 +102,23 @@ const MAIL_GREETINGS = [
   tcpPacket(110, Buffer.from('+OK Dovecot (Debian) ready.\r\n', 'latin1')),
   tcpPacket(143, Buffer.from('* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot (Ubuntu) ready.\r\n', 'latin1')),
 ];
+/** A GOOSE frame (IEC 61850-8-1 Annex A): APPID 1, goosePdu with gocbRef, timeAllowedtoLive, datSet, stNum, sqNum, allData. */
+const GOOSE_FRAME: CapturedPacket = (() => {
+  const data = Buffer.from(
+    '010ccd0100010200000000d388b8' +
+      '000100410000000061378014494544314c44302f4c4c4e3024474f2467636231810207d08210494544314c44302f4c4c4e3024647331850101860100ab03830100',
+    'hex',
+  );
+  return {
+    data,
+    linkType: 1,
+    interfaceId: 0,
+    timestampMs: 0,
+    seconds: 0,
+    nanos: 0,
+    originalLength: data.length,
+  };
+})();
 /** A syslog message to port 514, RFC 5424 §6.5's first example. */
 const SYSLOG_MESSAGE = udpPacket(
   40001,
@@ -144,9 +161,9 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog and mail greetings, which
-    // the shared corpus lacks: those are fuzzed from packets built per their RFCs.
-    const built = ['snmp', 'llmnr', 'kerberos', 'ssh', 'syslog', 'smtp', 'pop3', 'imap'];
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings and GOOSE,
+    // which the shared corpus lacks: those are fuzzed from packets built per their RFCs and standards.
+    const built = ['snmp', 'llmnr', 'kerberos', 'ssh', 'syslog', 'smtp', 'pop3', 'imap', 'iec61850'];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
     for (let i = 0; i < 20; i++)

@@ -64,7 +64,7 @@ export const CaptureSpec = Type.Object(
     ),
     protocols: Type.Array(Type.Union(PROTOCOL_FAMILIES.map((p) => Type.Literal(p))), {
       description:
-        'The protocol families to decode. Leave unset to decode every family the agent knows; narrow it to reduce CPU on busy links. Some families cover several protocols: "dhcp" DHCPv4 and DHCPv6; "snmp" SNMP and syslog; "dnp3" DNP3 and IEC 60870-5-104; "profinet" PROFINET DCP and IO context management (DCE/RPC); "dns" DNS and LLMNR; "ssdp" SSDP and UPnP device descriptions; "http" HTTP heads, IPP printer attributes, HNAP device settings and RTSP heads; "tls" TLS ClientHellos, SSH identification strings and the greetings of FTP, SMTP, POP3 and IMAP; "netbios" NBNS, the Windows browser protocol, SMB session setup and Kerberos logons; "lldp" LLDP, spanning tree BPDUs and router hellos (OSPF, EIGRP, VRRP, HSRP, RIP).',
+        'The protocol families to decode. Leave unset to decode every family the agent knows; narrow it to reduce CPU on busy links. Some families cover several protocols: "dhcp" DHCPv4 and DHCPv6; "snmp" SNMP and syslog; "dnp3" DNP3, IEC 60870-5-104 and IEC 61850 GOOSE and sampled values; "profinet" PROFINET DCP and IO context management (DCE/RPC); "dns" DNS and LLMNR; "ssdp" SSDP and UPnP device descriptions; "http" HTTP heads, IPP printer attributes, HNAP device settings and RTSP heads; "tls" TLS ClientHellos, SSH identification strings and the greetings of FTP, SMTP, POP3 and IMAP; "netbios" NBNS, the Windows browser protocol, SMB session setup and Kerberos logons; "lldp" LLDP, spanning tree BPDUs and router hellos (OSPF, EIGRP, VRRP, HSRP, RIP).',
       default: [...PROTOCOL_FAMILIES],
       'x-kubernetes-list-type': 'set',
     }),

@@ -14,6 +14,7 @@ import { ftpDecoder, imapDecoder, pop3Decoder, smtpDecoder } from './greetings.j
 import { hnapDecoder } from './hnap.js';
 import { httpDecoder } from './http.js';
 import { iec104Decoder } from './iec104.js';
+import { iec61850Decoder } from './iec61850.js';
 import { kerberosDecoder, kerberosTcpDecoder } from './kerberos.js';
 import { lldpDecoder } from './lldp.js';
 import { mdnsDecoder } from './mdns.js';
@@ -58,6 +59,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   dnp3Decoder,
   dnp3UdpDecoder,
   iec104Decoder,
+  iec61850Decoder,
   opcuaDecoder,
   httpDecoder,
   tlsDecoder,
@@ -99,7 +101,8 @@ const KEYS = 0x10001;
  * own web server. RTSP is HTTP's syntax for streams.
  * Syslog is SNMP's companion in managing network gear. SSH's identification strings and the greetings of FTP, SMTP,
  * POP3 and IMAP, like TLS hellos, are the clear-text start of a session. IEC 60870-5-104 is DNP3's
- * counterpart in telecontrol (grids, substations, pipelines). (New families would make
+ * counterpart in telecontrol (grids, substations, pipelines), and IEC 61850's
+ * GOOSE and sampled values run inside the substations they reach. (New families would make
  * older agents refuse a newer operator's configuration.)
  */
 const DECODER_FAMILY: Record<string, ProtocolFamily> = {
@@ -121,6 +124,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   imap: 'tls',
   llmnr: 'dns',
   iec104: 'dnp3',
+  iec61850: 'dnp3',
 };
 
 /**

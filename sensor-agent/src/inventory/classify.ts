@@ -123,6 +123,10 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['dnp3:outstation', 'ot', 'rtu', 0.65],
   // Listens on IEC 104's port: an RTU, a protection relay or a substation gateway.
   ['iec104:controlled-station', 'ot', 'rtu', 0.65],
+  // Publishes GOOSE (trips, interlocks, status): a protection relay or bay controller. Publishes sampled
+  // values: a merging unit digitising a bay's currents and voltages.
+  ['iec61850:goose-publisher', 'ot', 'ied', 0.75],
+  ['iec61850:sv-publisher', 'ot', 'merging-unit', 0.75],
   ['bacnet:device', 'bms', 'building-controller', 0.6],
   ['bacnet:router', 'bms', 'bacnet-router', 0.6],
   ['enip:device', 'ot', 'ot-device', 0.55],
