@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CapturedPacket } from '../src/capture/index.js';
 import { Pipeline } from '../src/pipeline.js';
 import { ethernet } from '../src/simulate/encoders.js';
-import { inventoryOf, tsharkAvailable, tsharkFields, writePcap } from './reframe.js';
+import { inventoryOf, packetOf, tsharkAvailable, tsharkFields, writePcap } from './reframe.js';
 import { mustFindMac } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-61850-'));
@@ -35,16 +35,7 @@ function frame(src: Buffer, etherType: number, appid: number, pdu: Buffer, sqNum
   tag.writeUInt16BE(etherType, 2);
   const dst = Buffer.from(etherType === 0x88b8 ? '010ccd010001' : '010ccd040001', 'hex');
   const data = ethernet(dst, src, 0x8100, Buffer.concat([tag, header, pdu]));
-  const ms = 1_700_000_000_000 + sqNum;
-  return {
-    data,
-    linkType: 1,
-    interfaceId: 0,
-    timestampMs: ms,
-    seconds: Math.floor(ms / 1000),
-    nanos: (ms % 1000) * 1e6,
-    originalLength: data.length,
-  };
+  return packetOf(data, 1_700_000_000_000 + sqNum);
 }
 
 /** A goosePdu (IEC 61850-8-1 Annex A): gocbRef, timeAllowedtoLive, datSet, goID, t, stNum, sqNum, ... allData. */

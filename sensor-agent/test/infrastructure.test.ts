@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CapturedPacket } from '../src/capture/index.js';
 import { checksum } from '../src/simulate/encoders.js';
-import { inventoryOf, tsharkAvailable, tsharkLayers, writePcap } from './reframe.js';
+import { inventoryOf, packetOf, tsharkAvailable, tsharkLayers, writePcap } from './reframe.js';
 import { MISSING, mustFindMac, run } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-infra-'));
@@ -120,15 +119,7 @@ const PACKETS: { name: string; tshark: string; field: string; frame: Buffer }[] 
 
 describe('first-hop redundancy and RIP, built from their RFCs', () => {
   it.each(PACKETS)('$name: its sender is a router', ({ tshark, field, frame }) => {
-    const packet: CapturedPacket = {
-      data: frame,
-      linkType: 1,
-      interfaceId: 0,
-      timestampMs: 1_700_000_000_000,
-      seconds: 1_700_000_000,
-      nanos: 0,
-      originalLength: frame.length,
-    };
+    const packet = packetOf(frame);
     const { devices, stats } = inventoryOf([packet]);
     expect(stats.decodeErrors.routing).toBe(0);
     const d = mustFindMac(devices, '00:00:0c:9f:00:01');

@@ -11,6 +11,7 @@ import { ethernet, ipv4Udp } from '../src/simulate/encoders.js';
 import {
   inventoryOf,
   loadPackets,
+  packetOf,
   tsharkAvailable,
   tsharkFields,
   withTcpPayload,
@@ -62,15 +63,7 @@ function udpFrame(message: Buffer): CapturedPacket {
     0x0800,
     ipv4Udp('10.1.0.50', '10.1.0.10', 51000, 88, message, 128),
   );
-  return {
-    data,
-    linkType: 1,
-    interfaceId: 0,
-    timestampMs: 1_700_000_000_000,
-    seconds: 1_700_000_000,
-    nanos: 0,
-    originalLength: data.length,
-  };
+  return packetOf(data);
 }
 
 describe('Kerberos AS-REQ', () => {

@@ -6,9 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CapturedPacket } from '../src/capture/index.js';
 import { ethernet, ipv4Udp } from '../src/simulate/encoders.js';
-import { inventoryOf, tsharkAvailable, tsharkFields, writePcap } from './reframe.js';
+import { inventoryOf, packetOf, tsharkAvailable, tsharkFields, writePcap } from './reframe.js';
 import { MISSING, mustFindMac, pcap, run } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-pnio-'));
@@ -141,16 +140,7 @@ function im0ReadResponse(): Buffer {
 
 describe('PROFINET I&M0, built from IEC 61158-6-10', () => {
   it('a Read Implicit answer of I&M0 gives model, serial and software revision, as tshark reads them', () => {
-    const frame = im0ReadResponse();
-    const packet: CapturedPacket = {
-      data: frame,
-      linkType: 1,
-      interfaceId: 0,
-      timestampMs: 1_700_000_000_000,
-      seconds: 1_700_000_000,
-      nanos: 0,
-      originalLength: frame.length,
-    };
+    const packet = packetOf(im0ReadResponse());
     const { devices, stats } = inventoryOf([packet]);
     expect(stats.decodeErrors.profinet).toBe(0);
     const head = mustFindMac(devices, '00:19:a1:02:03:04');

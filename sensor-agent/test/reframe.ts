@@ -149,6 +149,19 @@ export function tsharkFields(file: string, fields: string[]): string[][] {
     .map((line) => line.split('\t'));
 }
 
+/** An Ethernet frame as a captured packet, whole, at `timestampMs` (by default 2023-11-14). */
+export function packetOf(data: Buffer, timestampMs = 1_700_000_000_000): CapturedPacket {
+  return {
+    data,
+    linkType: 1,
+    interfaceId: 0,
+    timestampMs,
+    seconds: Math.floor(timestampMs / 1000),
+    nanos: (timestampMs % 1000) * 1e6,
+    originalLength: data.length,
+  };
+}
+
 /** A classic pcap of `packets` with the given link type. */
 export function writePcap(path: string, packets: CapturedPacket[], linkType = 1): void {
   const header = Buffer.alloc(24);

@@ -2,7 +2,7 @@
 // sends RFC 5424 and RFC 3164 messages over UDP across a veth pair while the
 // agent's live capture listens; tshark's syslog dissector reads the host
 // name from the same capture. The corpus has no syslog, hence a live test.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

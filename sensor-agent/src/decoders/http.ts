@@ -11,7 +11,7 @@ import { readIppPrinter } from './ipp.js';
 import { emitNtlmIdentity, findNtlmssp, parseNtlmssp } from './ntlmssp.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { parseUserAgent } from './useragent.js';
-import { emitForLocalSender, indexOfWithin } from './util.js';
+import { emitForLocalSender, headerFields, indexOfWithin } from './util.js';
 
 /** Ports where embedded devices and proxies commonly serve HTTP. */
 export const HTTP_PORTS = [80, 631, 5000, 5357, 8000, 8008, 8060, 8080, 8081, 8888, 9000, 49152, 49153];
@@ -109,16 +109,8 @@ export const httpDecoder: Decoder = {
     const response = head.startsWith('HTTP/1.');
     if (!response && !/^[A-Z-]+ \S+ HTTP\/1\.\d\r?\n/.test(head))
       throw new RangeError('not an HTTP/1.x start line');
-    const lines = head.split(/\r?\n/);
     let ipp = false;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (line === '') break;
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (value === '') continue;
+    for (const [name, value] of headerFields(head)) {
       if (name === 'user-agent' && !response) {
         emitForLocalSender(pkt, sink, 'http', 'userAgent', value, 0.8, 'request.user_agent');
         const facts = parseUserAgent(value);

@@ -7,7 +7,7 @@
 // User-Agent name the software on each side.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { emitForLocalSender } from './util.js';
+import { emitForLocalSender, headerFields } from './util.js';
 
 const RTSP_PORTS = [554, 8554];
 const MAX_HEAD = 2048;
@@ -35,13 +35,7 @@ export const rtspDecoder: Decoder = {
     const asking = !response && RTSP_PORTS.includes(pkt.dstPort);
     if (serving) emitForLocalSender(pkt, sink, 'rtsp', 'role', 'rtsp:server', 0.8, 'response.status_line');
     if (asking) emitForLocalSender(pkt, sink, 'rtsp', 'role', 'rtsp:client', 0.8, 'request.request_line');
-    for (const line of head.split(/\r?\n/).slice(1)) {
-      if (line === '') break;
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (value === '') continue;
+    for (const [name, value] of headerFields(head)) {
       if (name === 'server' && response)
         emitForLocalSender(pkt, sink, 'rtsp', 'rtspServer', value, 0.8, 'response.server');
       else if (name === 'user-agent' && !response)

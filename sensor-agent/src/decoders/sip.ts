@@ -5,7 +5,7 @@
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { parseUserAgent } from './useragent.js';
-import { emitForLocalSender } from './util.js';
+import { emitForLocalSender, headerFields } from './util.js';
 
 const SIP_PORT = 5060;
 const MAX_HEAD = 4096;
@@ -16,15 +16,8 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   const firstLine = head.slice(0, head.indexOf('\n') >>> 0);
   if (!/^(SIP\/2\.0 \d{3}|[A-Z]+ \S+ SIP\/2\.0)/.test(firstLine))
     throw new RangeError('not a SIP start line');
-  const lines = head.split(/\r?\n/);
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line === '') break;
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    if (value === '' || (name !== 'user-agent' && name !== 'server')) continue;
+  for (const [name, value] of headerFields(head)) {
+    if (name !== 'user-agent' && name !== 'server') continue;
     emitForLocalSender(pkt, sink, 'sip', 'sipUserAgent', value, 0.85, name.replace('-', '_'));
     emitForLocalSender(pkt, sink, 'sip', 'userAgent', value, 0.7, name.replace('-', '_'));
     const facts = parseUserAgent(value);

@@ -98,6 +98,23 @@ export function dnsLabels(b: Buffer, start: number, end: number): string {
   return labels.join('.');
 }
 
+/**
+ * The header fields of an HTTP-syntax head (RFC 9112 §5; RTSP and SIP share
+ * it) after its start line, up to the blank line: the name lower-cased, the
+ * value trimmed; lines without a name and empty values are skipped.
+ */
+export function* headerFields(head: string): Generator<[name: string, value: string]> {
+  const lines = head.split(/\r?\n/);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') return;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const value = line.slice(colon + 1).trim();
+    if (value !== '') yield [line.slice(0, colon).trim().toLowerCase(), value];
+  }
+}
+
 /** TTLs hosts start with; a packet arriving with one of them has not crossed a router. */
 const INITIAL_TTLS = new Set([255, 128, 64, 60, 32, 30]);
 
