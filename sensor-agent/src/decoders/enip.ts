@@ -117,6 +117,19 @@ export const enipTcpDecoder: Decoder = {
   transactionId: SENDER_CONTEXT,
   keys: [ENIP_PORT],
   match: (pkt) => pkt.srcPort !== pkt.dstPort && pkt.payloadEnd - pkt.payloadOffset >= HEADER,
+  /**
+   * An originator's requests (explicit messaging polls, most of a session's packets) say only the roles,
+   * which the ports and a valid header fix: the command is the key. The target's answers, which may carry
+   * identity, are compared byte for byte (their sender context aside).
+   */
+  repeatKey: (pkt) => {
+    if (pkt.dstPort !== ENIP_PORT) return undefined;
+    const b = pkt.data;
+    const command = b.readUInt16LE(pkt.payloadOffset);
+    return ENCAPSULATION_COMMANDS.has(command) && b.readUInt32LE(pkt.payloadOffset + 20) === 0
+      ? command
+      : undefined;
+  },
   // CIP Vol. 2 §2-3.1: the encapsulation header, then Length bytes of data.
   messageLength: (pkt, b, start, end) =>
     pkt.srcPort !== ENIP_PORT ? 0 : end - start < 4 ? HEADER : HEADER + b.readUInt16LE(start + 2),

@@ -16,7 +16,7 @@ import { isIP } from 'node:net';
 import type { PacketView } from '../packet/view.js';
 import { TLS_PORTS } from './tls.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { emitForLocalSender } from './util.js';
+import { emitForLocalSender, isLocalSender } from './util.js';
 
 const CONTENT_HANDSHAKE = 0x16;
 const SERVER_HELLO = 2;
@@ -109,6 +109,8 @@ export const tlsCertificateDecoder: Decoder = {
     );
   },
   decode(pkt: PacketView, sink: ObservationSink): void {
+    // A public server's certificate is no site device's: not parsed at all.
+    if (!isLocalSender(pkt)) return;
     const der = firstCertificate(pkt.data, pkt.payloadOffset, pkt.payloadEnd);
     if (!der) return;
     let subject: string;

@@ -194,6 +194,11 @@ export function isPrivateSource(pkt: PacketView): boolean {
   return false;
 }
 
+/** Whether emitForLocalSender keeps facts about this packet's sender: on the segment, or private behind a router. */
+export function isLocalSender(pkt: PacketView): boolean {
+  return !crossedRouter(pkt) || isPrivateSource(pkt);
+}
+
 /**
  * Emits a fact about the sender of an application-protocol packet when the
  * sender is a site asset: on the segment (TTL untouched) it is keyed by its
