@@ -12,6 +12,7 @@ import { DeviceStore } from '../src/inventory/store.js';
 import { IpProto, PacketView, ParseResult, parsePacket } from '../src/packet/index.js';
 import { buildInventory, Pipeline } from '../src/pipeline.js';
 import { ethernet, ip4, ipv4Udp, mdnsAnnouncement } from '../src/simulate/encoders.js';
+import { packetOf } from './reframe.js';
 import { MISSING, manifest, pcap } from './support.js';
 
 describe.skipIf(MISSING)('repeat skipping on the real captures', () => {
@@ -145,16 +146,7 @@ describe('a repeat names other devices than its sender', () => {
 
   it.each([true, false])('moves its last-seen time (skipRepeats %s)', (skipRepeats) => {
     const pipeline = new Pipeline({ skipRepeats });
-    for (const timestampMs of [1000, 5000, 9000])
-      pipeline.process({
-        data: frame,
-        linkType: 1,
-        interfaceId: 0,
-        timestampMs,
-        seconds: Math.floor(timestampMs / 1000),
-        nanos: (timestampMs % 1000) * 1e6,
-        originalLength: frame.length,
-      });
+    for (const timestampMs of [1000, 5000, 9000]) pipeline.process(packetOf(frame, timestampMs));
     expect(pipeline.stats.repeats).toBe(skipRepeats ? 2 : 0);
     const printer = pipeline.store.toRecords().find((d) => d.ipv4.includes('10.0.0.7'));
     expect(printer?.hostname?.value).toBe('printer');
@@ -267,18 +259,7 @@ describe('a repeat key that cannot be computed', () => {
     const pipeline = new Pipeline({ decoders: new DecoderIndex([probe]) });
     const mac = Buffer.from('02000000000a', 'hex');
     const frame = ethernet(mac, mac, 0x0800, ipv4Udp('10.0.0.1', '10.0.0.2', 9999, 9999, Buffer.from('x')));
-    for (let i = 0; i < 2; i++)
-      expect(() =>
-        pipeline.process({
-          data: frame,
-          linkType: 1,
-          interfaceId: 0,
-          timestampMs: 1000 + i,
-          seconds: 1,
-          nanos: i * 1e6,
-          originalLength: frame.length,
-        }),
-      ).not.toThrow();
+    for (let i = 0; i < 2; i++) expect(() => pipeline.process(packetOf(frame, 1000 + i))).not.toThrow();
     expect(decoded).toBe(2);
     expect(pipeline.stats.repeats).toBe(0);
   });
