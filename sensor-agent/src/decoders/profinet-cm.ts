@@ -75,13 +75,13 @@ function hex4(n: number): string {
 
 type Side = 'src' | 'dst';
 
+type Emit = (side: Side, name: ObservationName, value: string, confidence: number, field: string) => void;
+
 /**
  * Facts about one end of the call. PROFINET runs on the plant segment:
  * a station there is keyed by its MAC, as DCP's are; one behind a router
  * (its datagrams' TTL decremented) by its IP.
  */
-type Emit = (side: Side, name: ObservationName, value: string, confidence: number, field: string) => void;
-
 function emitter(pkt: PacketView, sink: ObservationSink): Emit {
   const routed = crossedRouter(pkt);
   return (side: Side, name: ObservationName, value: string, confidence: number, field: string) => {

@@ -144,6 +144,10 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['enip:client', 'ot', 'hmi', 0.5],
   ['dnp3:master', 'ot', 'scada-server', 0.6],
   ['iec104:controlling-station', 'ot', 'scada-server', 0.6],
+  // Greets mail clients: a mail server (appliances send mail, they do not serve it).
+  ['smtp:server', 'it', 'server', 0.6],
+  ['imap:server', 'it', 'server', 0.6],
+  ['pop3:server', 'it', 'server', 0.6],
   // Speaks a routing or first-hop redundancy protocol (OSPF, EIGRP, VRRP, HSRP, RIP, GLBP).
   ['routing:router', 'network', 'router', 0.7],
   // What a Windows or Samba host announces it serves (browser server type bits).
@@ -413,12 +417,6 @@ const RULES: readonly Rule[] = [
     if (/^(Debian|Ubuntu|FreeBSD)\b/.test(f.os) && f.hint('role').has('ssh:server'))
       return c('it', 'server', 0.5, 'os.unix-ssh-server', `runs ${f.os} and answers SSH`);
     return undefined;
-  },
-  (f) => {
-    // Greets mail clients: a mail server (appliances send mail, they do not serve it).
-    const roles = f.hint('role');
-    const mail = ['smtp:server', 'imap:server', 'pop3:server'].find((r) => roles.has(r));
-    return mail ? c('it', 'server', 0.6, `role.${mail}`, `acts as ${mail}`) : undefined;
   },
   (f) => {
     for (const vc of f.hint('dhcpVendorClass')) {
