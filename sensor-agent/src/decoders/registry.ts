@@ -34,7 +34,6 @@ import { sshDecoder } from './ssh.js';
 import { stpDecoder } from './stp.js';
 import { syslogDecoder } from './syslog.js';
 import { tlsDecoder } from './tls.js';
-import { tlsCertificateDecoder } from './tls-certificate.js';
 import type { Decoder, DecoderFamily } from './types.js';
 import { upnpDecoder } from './upnp.js';
 import { wsdDecoder } from './wsd.js';
@@ -63,7 +62,6 @@ export const ALL_DECODERS: readonly Decoder[] = [
   opcuaDecoder,
   httpDecoder,
   tlsDecoder,
-  tlsCertificateDecoder,
   sshDecoder,
   ftpDecoder,
   smtpDecoder,

@@ -10,17 +10,17 @@
 //
 // The server's flight (ServerHello, Certificate, ...) usually spans segments
 // and is often one handshake record per message: `flightLength` asks for the
-// records up to the one that ends the Certificate message.
+// records up to the one that ends the Certificate message. The TLS decoder
+// (tls.ts) hands these records here.
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { PacketView } from '../packet/view.js';
-import { TLS_PORTS } from './tls.js';
-import type { Decoder, ObservationSink } from './types.js';
+import type { ObservationSink } from './types.js';
 import { emitForLocalSender, isLocalSender } from './util.js';
 
 const CONTENT_HANDSHAKE = 0x16;
-const SERVER_HELLO = 2;
-const CERTIFICATE = 11;
+export const SERVER_HELLO = 2;
+export const CERTIFICATE = 11;
 /** Records of a flight worth walking before the Certificate (ServerHello, and rarely more). */
 const MAX_RECORDS = 8;
 const MAX_RECORD = 1 << 14;
@@ -90,40 +90,22 @@ function hostFromCommonName(cn: string | undefined): string | undefined {
     : undefined;
 }
 
-export const tlsCertificateDecoder: Decoder = {
-  name: 'tls',
-  family: 'tcp',
-  keys: TLS_PORTS,
-  messageLength: (_pkt, b, start, end) => {
-    if (end - start < 6) return b[start] === CONTENT_HANDSHAKE ? 6 : 0;
-    return b[start + 5] === SERVER_HELLO || b[start + 5] === CERTIFICATE ? flightLength(b, start, end) : 0;
-  },
-  match: (pkt) => {
-    const b = pkt.data;
-    const o = pkt.payloadOffset;
-    return (
-      pkt.payloadEnd - o >= 6 &&
-      b[o] === CONTENT_HANDSHAKE &&
-      b[o + 1] === 3 &&
-      (b[o + 5] === SERVER_HELLO || b[o + 5] === CERTIFICATE)
-    );
-  },
-  decode(pkt: PacketView, sink: ObservationSink): void {
-    // A public server's certificate is no site device's: not parsed at all.
-    if (!isLocalSender(pkt)) return;
-    const der = firstCertificate(pkt.data, pkt.payloadOffset, pkt.payloadEnd);
-    if (!der) return;
-    let subject: string;
-    try {
-      subject = new X509Certificate(der).subject;
-    } catch (error) {
-      throw new RangeError(`TLS certificate is not X.509 DER: ${(error as Error).message}`);
-    }
-    const fields = attributes(subject);
-    const oneLine = subject.split('\n').join(', ');
-    if (oneLine !== '')
-      emitForLocalSender(pkt, sink, 'tls', 'certificateSubject', oneLine, 0.85, 'certificate.subject');
-    const host = hostFromCommonName(fields.get('CN'));
-    if (host) emitForLocalSender(pkt, sink, 'tls', 'hostname', host, 0.45, 'certificate.subject.cn');
-  },
-};
+/** Facts from the sender's own certificate in a (gathered) server flight or client Certificate record. */
+export function decodeCertificate(pkt: PacketView, sink: ObservationSink): void {
+  // A public server's certificate is no site device's: not parsed at all.
+  if (!isLocalSender(pkt)) return;
+  const der = firstCertificate(pkt.data, pkt.payloadOffset, pkt.payloadEnd);
+  if (!der) return;
+  let subject: string;
+  try {
+    subject = new X509Certificate(der).subject;
+  } catch (error) {
+    throw new RangeError(`TLS certificate is not X.509 DER: ${(error as Error).message}`);
+  }
+  const fields = attributes(subject);
+  const oneLine = subject.split('\n').join(', ');
+  if (oneLine !== '')
+    emitForLocalSender(pkt, sink, 'tls', 'certificateSubject', oneLine, 0.85, 'certificate.subject');
+  const host = hostFromCommonName(fields.get('CN'));
+  if (host) emitForLocalSender(pkt, sink, 'tls', 'hostname', host, 0.45, 'certificate.subject.cn');
+}

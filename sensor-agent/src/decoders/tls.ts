@@ -7,8 +7,11 @@
 // character; JA4_b the first 12 hex of SHA-256 over the sorted cipher suites;
 // JA4_c the same over the sorted extensions (without SNI and ALPN) "_" the
 // signature algorithms in wire order. GREASE values (RFC 8701) are ignored.
+// The same decoder hands a server's flight, or a client's Certificate record,
+// to tls-certificate.ts: the certificate a site's own host presents.
 import { createHash } from 'node:crypto';
 import type { PacketView } from '../packet/view.js';
+import { CERTIFICATE, decodeCertificate, flightLength, SERVER_HELLO } from './tls-certificate.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { emitForLocalSender, text } from './util.js';
 
@@ -154,26 +157,31 @@ export const tlsDecoder: Decoder = {
   name: 'tls',
   family: 'tcp',
   keys: TLS_PORTS,
-  // The handshake record that holds the hello (RFC 8446 §5.1: at most 2^14 bytes of plaintext).
-  // A server's first flight is a handshake record too: only a record whose first message is (or, cut after the
-  // record header, may be) a ClientHello is gathered.
+  // The handshake record that holds a ClientHello (RFC 8446 §5.1: at most 2^14 bytes of plaintext); a
+  // server's flight (or a client's Certificate) up to the end of its Certificate (tls-certificate.ts).
+  // Other handshake records (a client's key exchange, a TLS 1.3 server's encrypted rest) are not gathered.
   messageLength: (_pkt, b, start, end) => {
     const n = end - start;
-    if (
-      b[start] !== CONTENT_HANDSHAKE ||
-      (n > 1 && b[start + 1] !== 3) ||
-      (n > 5 && b[start + 5] !== CLIENT_HELLO)
-    )
-      return 0;
-    return n < 6 ? 6 : 5 + Math.min(b.readUInt16BE(start + 3), 1 << 14);
+    if (b[start] !== CONTENT_HANDSHAKE || (n > 1 && b[start + 1] !== 3)) return 0;
+    if (n < 6) return 6;
+    const type = b[start + 5];
+    if (type === CLIENT_HELLO) return 5 + Math.min(b.readUInt16BE(start + 3), 1 << 14);
+    return type === SERVER_HELLO || type === CERTIFICATE ? flightLength(b, start, end) : 0;
   },
-  match: (pkt) =>
-    pkt.payloadEnd - pkt.payloadOffset >= 6 &&
-    pkt.data[pkt.payloadOffset] === CONTENT_HANDSHAKE &&
-    pkt.data[pkt.payloadOffset + 5] === CLIENT_HELLO,
+  match: (pkt) => {
+    const b = pkt.data;
+    const o = pkt.payloadOffset;
+    if (pkt.payloadEnd - o < 6 || b[o] !== CONTENT_HANDSHAKE) return false;
+    const type = b[o + 5];
+    return type === CLIENT_HELLO || ((type === SERVER_HELLO || type === CERTIFICATE) && b[o + 1] === 3);
+  },
   decode(pkt: PacketView, sink: ObservationSink): void {
     const b = pkt.data;
     const o = pkt.payloadOffset;
+    if (b[o + 5] !== CLIENT_HELLO) {
+      decodeCertificate(pkt, sink);
+      return;
+    }
     const recordEnd = o + 5 + b.readUInt16BE(o + 3);
     const hello = parseClientHello(b, o + 5, Math.min(pkt.payloadEnd, recordEnd));
     if (recordEnd > pkt.payloadEnd) hello.complete = false;
