@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CapturedPacket } from '../src/capture/index.js';
+import { Pipeline } from '../src/pipeline.js';
 import { ip4 } from '../src/simulate/encoders.js';
 import {
   inventoryOf,
@@ -17,7 +18,7 @@ import {
   withTcpPayload,
   writePcap,
 } from './reframe.js';
-import { MISSING, mustFindMac, run } from './support.js';
+import { MISSING, mustFindMac, RecordingStore, run } from './support.js';
 
 const SIP = 'suricata-verify__sip-method__sip.pcap';
 const tmp = mkdtempSync(join(tmpdir(), 'hark-greetings-'));
@@ -55,9 +56,13 @@ describe.skipIf(MISSING)('FTP greeting on the real capture', () => {
       '220 ProFTPD Server In ECI Telecom (ftp.ecitele.com)',
       21,
     );
-    const { devices } = inventoryOf([frame]);
-    const server = mustFindMac(devices, '00:30:54:00:34:56');
-    expect(server.protocols).toEqual(['ftp']);
+    const store = new RecordingStore();
+    new Pipeline({ store }).process(frame);
+    const facts = store.recorded.map((o) => [o.mac, o.name, o.value]);
+    expect(facts).toEqual([
+      [0x003054003456, 'role', 'ftp:server'],
+      [0x003054003456, 'banner', 'ProFTPD Server In ECI Telecom (ftp.ecitele.com)'],
+    ]);
     if (!tsharkAvailable()) return;
     const file = join(tmp, 'ftp.pcap');
     writePcap(file, [frame]);

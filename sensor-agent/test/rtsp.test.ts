@@ -42,7 +42,7 @@ describe.skipIf(MISSING)('RTSP (ndpi__rtsp.pcap: LibVLC pulling from a VLC serve
     expect([server.category?.value, server.type?.value]).toEqual(['it', 'server']);
   });
 
-  it('an answer without streaming software is a camera; a request on the RTSP port is not', async () => {
+  it('an answer without streaming software is a camera; a segment on 554 that is not RTSP is malformed', async () => {
     const packets = await loadPackets('ndpi__rtsp.pcap');
     const reply = packets.find((p) => p.data.includes('RTSP/1.0 200 OK'))!;
     const head =

@@ -122,19 +122,20 @@ export const enipTcpDecoder: Decoder = {
    * which the ports and a valid header fix: the command is the key. The target's answers, which may carry
    * identity, are compared byte for byte (their sender context aside).
    */
-  repeatKey: (pkt) => {
-    if (pkt.dstPort !== ENIP_PORT) return undefined;
-    const b = pkt.data;
-    const command = b.readUInt16LE(pkt.payloadOffset);
-    return ENCAPSULATION_COMMANDS.has(command) && b.readUInt32LE(pkt.payloadOffset + 20) === 0
-      ? command
-      : undefined;
-  },
+  repeatKey: (pkt) =>
+    pkt.dstPort === ENIP_PORT && isEncapsulation(pkt.data, pkt.payloadOffset)
+      ? pkt.data.readUInt16LE(pkt.payloadOffset)
+      : undefined,
   // CIP Vol. 2 §2-3.1: the encapsulation header, then Length bytes of data.
   messageLength: (pkt, b, start, end) =>
     pkt.srcPort !== ENIP_PORT ? 0 : end - start < 4 ? HEADER : HEADER + b.readUInt16LE(start + 2),
   decode: decodeEnip,
 };
+
+/** Whether the 24-byte header at `o` is EtherNet/IP's: a known command, options 0. */
+function isEncapsulation(b: Buffer, o: number): boolean {
+  return ENCAPSULATION_COMMANDS.has(b.readUInt16LE(o)) && b.readUInt32LE(o + 20) === 0;
+}
 
 /**
  * True when the UDP payload is a CIP I/O datagram (CIP Vol. 2 §2-6.2.2): a
@@ -177,8 +178,8 @@ function decodeEnip(pkt: PacketView, sink: ObservationSink): void {
   if (pkt.ipProto === IpProto.TCP) {
     // A session on 44818 (CIP Vol. 2 §2-4): the listener is the target (a controller, an adapter, a
     // drive), the other end the originator (an HMI, an engineering tool, a scanning controller).
-    // Only a header that is EtherNet/IP's says so: a known command, options 0.
-    if (!ENCAPSULATION_COMMANDS.has(command) || b.readUInt32LE(o + 20) !== 0) return;
+    // Only a header that is EtherNet/IP's says so.
+    if (!isEncapsulation(b, o)) return;
     const fromTarget = pkt.srcPort === ENIP_PORT;
     const [sender, receiver] = fromTarget ? ['enip:device', 'enip:client'] : ['enip:client', 'enip:device'];
     emitForHost(pkt, sink, 'enip', 'role', sender, 0.8, 'encapsulation.command');

@@ -6,10 +6,9 @@
 // EHLO/HELO names the client's host (a multifunction printer scanning to
 // e-mail says who it is). Only greetings are read: everything after them
 // (commands, mail, credentials) is left alone.
-import { isIP } from 'node:net';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
-import { emitForLocalSender } from './util.js';
+import { emitForLocalSender, hostNameOf } from './util.js';
 
 /** A greeting is one line; servers keep it well under this. */
 const MAX_LINE = 512;
@@ -48,14 +47,6 @@ function platformOf(text: string): Found[] {
   return [];
 }
 
-/** A host name as a greeting states it: a name, not an address literal. */
-function hostName(word: string): string | undefined {
-  if (word.startsWith('[') || isIP(word) !== 0) return undefined;
-  return /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9])?$/.test(word) && /[A-Za-z]/.test(word)
-    ? word
-    : undefined;
-}
-
 /** The first line of the segment's payload, or undefined when it holds no whole line. */
 function firstLine(pkt: PacketView): string | undefined {
   const end = Math.min(pkt.payloadEnd, pkt.payloadOffset + MAX_LINE);
@@ -76,6 +67,14 @@ interface Protocol {
   smtp?: boolean;
 }
 
+/** The text after a greeting's code, matched by `pattern` (its group 1, '' when absent), or undefined. */
+function textAfter(pattern: RegExp): (line: string) => string | undefined {
+  return (line) => {
+    const m = pattern.exec(line);
+    return m ? (m[1] ?? '').trim() : undefined;
+  };
+}
+
 function greetingDecoder(p: Protocol): Decoder {
   const ports: ReadonlySet<number> = new Set(p.ports);
   return {
@@ -92,7 +91,7 @@ function greetingDecoder(p: Protocol): Decoder {
       if (!ports.has(pkt.srcPort)) {
         // From the client: only SMTP's EHLO/HELO says anything of it.
         const hello = p.smtp ? /^(?:EHLO|HELO) (\S+)/i.exec(line) : null;
-        const name = hello ? hostName(hello[1]!) : undefined;
+        const name = hostNameOf(hello?.[1]);
         if (name) emit('hostname', name, 0.5, 'ehlo.domain');
         return;
       }
@@ -101,7 +100,7 @@ function greetingDecoder(p: Protocol): Decoder {
       emit('role', `${p.name}:server`, 0.8, 'greeting');
       if (p.banner && text !== '') emit('banner', text, 0.8, 'greeting');
       if (p.smtp) {
-        const name = hostName(text.split(' ')[0]!);
+        const name = hostNameOf(text.split(' ')[0]);
         if (name) emit('hostname', name, 0.5, 'greeting.domain');
       }
       for (const f of platformOf(text)) emit(f.name, f.value, f.confidence, 'greeting');
@@ -112,14 +111,14 @@ function greetingDecoder(p: Protocol): Decoder {
 export const ftpDecoder = greetingDecoder({
   name: 'ftp',
   ports: [21],
-  greeting: (line) => /^220[ -](.*)$/.exec(line)?.[1]?.trim(),
+  greeting: textAfter(/^220[ -](.*)$/),
   banner: true,
 });
 
 export const smtpDecoder = greetingDecoder({
   name: 'smtp',
   ports: [25, 587],
-  greeting: (line) => /^220[ -](.*)$/.exec(line)?.[1]?.trim(),
+  greeting: textAfter(/^220[ -](.*)$/),
   banner: true,
   smtp: true,
 });
@@ -127,13 +126,13 @@ export const smtpDecoder = greetingDecoder({
 export const pop3Decoder = greetingDecoder({
   name: 'pop3',
   ports: [110],
-  greeting: (line) => /^\+OK(?: (.*))?$/.exec(line)?.[1]?.trim() ?? (line === '+OK' ? '' : undefined),
+  greeting: textAfter(/^\+OK(?: (.*))?$/),
   banner: false,
 });
 
 export const imapDecoder = greetingDecoder({
   name: 'imap',
   ports: [143],
-  greeting: (line) => /^\* (?:OK|PREAUTH)(?: (.*))?$/.exec(line)?.[1]?.trim(),
+  greeting: textAfter(/^\* (?:OK|PREAUTH)(?: (.*))?$/),
   banner: false,
 });

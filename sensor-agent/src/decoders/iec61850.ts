@@ -18,9 +18,8 @@ const ETHERTYPE_SV = 0x88ba;
 const HEADER = 8;
 const GOOSE_PDU = 0x61;
 const SAV_PDU = 0x60;
-/** goosePdu fields (context tags): gocbRef [0], datSet [2], goID [3]. */
+/** goosePdu's first field (context tag [0]): gocbRef. */
 const GOCB_REF = 0x80;
-const DAT_SET = 0x82;
 /** savPdu: seqASDU [2], each ASDU a SEQUENCE whose svID is [0]. */
 const SEQ_ASDU = 0xa2;
 const SV_ID = 0x80;
@@ -29,7 +28,6 @@ interface Publisher {
   goose: boolean;
   /** gocbRef, or the first ASDU's svID. */
   reference: string;
-  dataSet: string;
 }
 
 /** The PDU's publisher identity; throws RangeError on a PDU that is not well-formed BER. */
@@ -49,7 +47,7 @@ function publisherOf(pkt: PacketView): Publisher {
   if (pdu.tag === GOOSE_PDU) {
     const reference = value(fields, GOCB_REF);
     if (reference === '') throw new RangeError('GOOSE PDU without a gocbRef');
-    return { goose: true, reference, dataSet: value(fields, DAT_SET) };
+    return { goose: true, reference };
   }
   if (pdu.tag === SAV_PDU) {
     const seq = fields.find((f) => f.tag === SEQ_ASDU);
@@ -58,7 +56,7 @@ function publisherOf(pkt: PacketView): Publisher {
     if (!first) throw new RangeError('sampled values PDU with no ASDU');
     const reference = value(berChildren(b, first, 16), SV_ID);
     if (reference === '') throw new RangeError('sampled values ASDU without an svID');
-    return { goose: false, reference, dataSet: '' };
+    return { goose: false, reference };
   }
   throw new RangeError(`IEC 61850 PDU tag 0x${pdu.tag.toString(16)} is neither GOOSE nor sampled values`);
 }
@@ -66,8 +64,7 @@ function publisherOf(pkt: PacketView): Publisher {
 /** A 31-bit hash of the publisher's identity: what a repeat must share to tell nothing new. */
 function keyOf(p: Publisher): number {
   let h = p.goose ? 0x2b : 0x5d;
-  for (const s of [p.reference, p.dataSet])
-    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < p.reference.length; i++) h = Math.imul(h ^ p.reference.charCodeAt(i), 0x01000193);
   return h >>> 1;
 }
 

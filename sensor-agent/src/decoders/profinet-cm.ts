@@ -9,7 +9,7 @@
 //   and its vendor and device ids, and whether it is a controller or a
 //   supervisor; the answer's ARServerBlock gives the device's station name;
 // - a read of the I&M0 record (index 0xAFF0) gives the device's order
-//   number (model), serial number and hardware and software revisions.
+//   number (model), serial number and software revision.
 // The interface UUID tells who is who: a call to the device interface goes
 // from a controller or supervisor to an IO device, a call to the controller
 // interface (ApplicationReady) the other way.
@@ -174,7 +174,8 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
 /**
  * A read's answer: IODReadResHeader, then the record. The I&M0 record (index
  * 0xAFF0; IEC 61158-6-10 §5.2.4.57) is the device's identity: vendor id,
- * order id, serial number, hardware and software revision.
+ * order id, serial number and software revision (its hardware revision, a
+ * bare counter, is not kept).
  */
 function readResponse(emit: Emit, side: Side, b: Buffer, p: number, end: number): void {
   if (p + 6 > end || b.readUInt16BE(p) !== BLOCK_READ_RES_HEADER) return;

@@ -9,10 +9,9 @@
 // A relay forwards others' messages with their host names, so the name is
 // taken with less confidence than DHCP, NetBIOS or LLDP give a device's own
 // name: a relay's forwarded names do not outweigh its own where it states it.
-import { isIP } from 'node:net';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { emitForLocalSender } from './util.js';
+import { emitForLocalSender, hostNameOf } from './util.js';
 
 const SYSLOG_PORT = 514;
 /** Enough for the header; the message itself is not read. */
@@ -24,8 +23,6 @@ const RFC5424 = /^(\d{1,2}) (\S+) (\S{1,255}) (\S{1,48}) /;
 /** RFC 3164 §4.1.2: "Mmm dd hh:mm:ss" (the day padded with a space), SP, HOSTNAME, SP. */
 const RFC3164 =
   /^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3]\d \d\d:\d\d:\d\d ([^\s:[\]]{1,255}) /;
-/** A host name as DNS and devices spell them (RFC 1123 labels, dots, and the underscores some devices use). */
-const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9])?$/;
 
 /** The host name the header states, or undefined when it states none (or is no syslog header). */
 export function syslogHostname(header: string): string | undefined {
@@ -33,9 +30,8 @@ export function syslogHostname(header: string): string | undefined {
   if (!pri || Number(pri[1]) > 191) throw new RangeError('syslog message without a <PRI> of 0..191');
   const rest = header.slice(pri[0].length);
   const m5424 = RFC5424.exec(rest);
-  const name = m5424 && m5424[1] !== '0' ? m5424[3] : RFC3164.exec(rest)?.[1];
-  if (name === undefined || name === '-' || isIP(name) !== 0 || !HOST_NAME.test(name)) return undefined;
-  return name;
+  // RFC 5424's nil value "-" is no name either.
+  return hostNameOf(m5424 && m5424[1] !== '0' ? m5424[3] : RFC3164.exec(rest)?.[1]);
 }
 
 export const syslogDecoder: Decoder = {

@@ -13,10 +13,9 @@
 // records up to the one that ends the Certificate message. The TLS decoder
 // (tls.ts) hands these records here.
 import { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { PacketView } from '../packet/view.js';
 import type { ObservationSink } from './types.js';
-import { emitForLocalSender, isLocalSender } from './util.js';
+import { emitForLocalSender, hostNameOf, isLocalSender } from './util.js';
 
 const CONTENT_HANDSHAKE = 0x16;
 export const SERVER_HELLO = 2;
@@ -82,14 +81,6 @@ function attributes(subject: string): Map<string, string> {
   return out;
 }
 
-/** A certificate's common name when it is a host's name: not a wildcard, an address or a phrase. */
-function hostFromCommonName(cn: string | undefined): string | undefined {
-  if (cn === undefined || cn.includes('*') || isIP(cn) !== 0) return undefined;
-  return /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9])?$/.test(cn) && /[A-Za-z]/.test(cn)
-    ? cn
-    : undefined;
-}
-
 /** Facts from the sender's own certificate in a (gathered) server flight or client Certificate record. */
 export function decodeCertificate(pkt: PacketView, sink: ObservationSink): void {
   // A public server's certificate is no site device's: not parsed at all.
@@ -106,6 +97,7 @@ export function decodeCertificate(pkt: PacketView, sink: ObservationSink): void 
   const oneLine = subject.split('\n').join(', ');
   if (oneLine !== '')
     emitForLocalSender(pkt, sink, 'tls', 'certificateSubject', oneLine, 0.85, 'certificate.subject');
-  const host = hostFromCommonName(fields.get('CN'));
+  // A common name that is a host's name: not a wildcard, an address or a phrase.
+  const host = hostNameOf(fields.get('CN'));
   if (host) emitForLocalSender(pkt, sink, 'tls', 'hostname', host, 0.45, 'certificate.subject.cn');
 }

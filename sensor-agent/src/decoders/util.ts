@@ -1,4 +1,5 @@
 // Small bounds-checked readers shared by decoders.
+import { isIP } from 'node:net';
 import { formatIp4, formatIp6, isHostIp4 } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
 import type { Observation, ObservationName, ObservationSink } from './types.js';
@@ -192,6 +193,19 @@ export function isPrivateSource(pkt: PacketView): boolean {
     return (first & 0xfe) === 0xfc || (first === 0xfe && (pkt.data[pkt.srcIp6Offset + 1]! & 0xc0) === 0x80);
   }
   return false;
+}
+
+/**
+ * `word` when it names a host as DNS and devices spell names (RFC 1123
+ * labels and dots, the underscores some devices use, at least one letter);
+ * undefined for an address literal ("10.0.0.1", "[10.0.0.1]", "::1"), a
+ * wildcard or a phrase.
+ */
+export function hostNameOf(word: string | undefined): string | undefined {
+  if (word === undefined || isIP(word) !== 0) return undefined;
+  return /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9])?$/.test(word) && /[A-Za-z]/.test(word)
+    ? word
+    : undefined;
 }
 
 /** Whether emitForLocalSender keeps facts about this packet's sender: on the segment, or private behind a router. */
