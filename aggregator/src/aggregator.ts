@@ -17,6 +17,8 @@ import { IngestClient } from './ingest/client.js';
 import { type AggregatorState, MessageHandler } from './ingest/handler.js';
 import { InventoryStore } from './inventory/store.js';
 import { createLogger, type Logger } from './log.js';
+import { ShardPeers } from './scale/peers.js';
+import { describeShard, type ShardSpec, validateShard } from './scale/shards.js';
 
 export interface AggregatorOptions {
   /** MQTT topic prefix; default "hark". */
@@ -52,13 +54,18 @@ export interface AggregatorOptions {
   /** MQTT client id of the aggregator's persistent session; default "hark-aggregator". */
   clientId?: string;
   /**
-   * Scale-out: the sites this replica owns (see the README). Messages of
-   * other sites are acknowledged and dropped. Each replica needs its own
-   * clientId (its own persistent session) and its own dataDir.
+   * Scale-out (see the README): this replica's shard. It owns the sites that
+   * rendezvous hashing gives its index (scale/shards.ts); messages of other
+   * sites are acknowledged and dropped. Each replica needs its own clientId
+   * (its own persistent session) and its own dataDir.
    */
-  sites?: readonly string[];
-  /** Subscribe as a member of this shared-subscription group ($share/<group>/...); see the README. */
-  shareGroup?: string;
+  shard?: ShardSpec;
+  /**
+   * Every shard's HTTP base URL, by index (this replica's own included), so
+   * that any replica answers reads for the whole fleet. Required with more
+   * than one shard.
+   */
+  peers?: readonly string[];
   /** A sensor without a heartbeat for this long is stale; default 90 s. */
   staleAfterMs?: number;
   /** With the embedded broker, how long start-up waits for the subscription; default 15 s. */
@@ -113,6 +120,21 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'hark_aggregator_' });
 
+  // Checked before anything starts: a misconfigured replica must not take messages it would drop.
+  const shard = options.shard ?? { index: 0, count: 1 };
+  validateShard(shard);
+  if (shard.count > 1 && !options.brokerUrl)
+    throw new Error(
+      'a sharded aggregator needs an external broker (--broker-url) that every replica subscribes to: an embedded broker would be one per replica',
+    );
+  if (shard.count > 1 && !options.peers)
+    throw new Error(
+      `a sharded aggregator needs every replica's HTTP URL (--peers, ${shard.count} of them) to answer for the whole fleet`,
+    );
+  const peers =
+    shard.count > 1 ? new ShardPeers({ shard, urls: options.peers!, logger, registry }) : undefined;
+  const ownership = shard.count > 1 ? peers!.ownership : undefined;
+
   const ca = await loadPem(options.tls.ca, 'CA bundle');
   const clientCert = await loadPem(options.tls.clientCert, 'client certificate');
   const clientKey = await loadPem(options.tls.clientKey, 'client key');
@@ -143,7 +165,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     logger,
     registry,
     ...(journal && history ? { journal, history } : {}),
-    ...(options.sites ? { sites: options.sites } : {}),
+    ...(ownership ? { ownership } : {}),
   });
   if (recovered) {
     if (recovered.state) handler.importState(recovered.state);
@@ -247,7 +269,6 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       tls: { ca, cert: clientCert, key: clientKey },
       clientId: options.clientId ?? DEFAULTS.clientId,
       topicPrefix,
-      ...(options.shareGroup ? { shareGroup: options.shareGroup } : {}),
       onMessage: (topic, payload, retained, ack) => handler.receive(topic, payload, retained, ack),
       ...(backpressure ? { gate: () => backpressure.gate() } : {}),
       logger,
@@ -273,6 +294,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       isReady: () => ingest.ready,
       logger,
       version: packageVersion(),
+      peers,
     });
     cleanups.push(() => app.close());
     const httpHost = options.http?.host ?? DEFAULTS.httpHost;
@@ -282,7 +304,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       typeof address === 'object' && address ? address.port : (options.http?.port ?? DEFAULTS.httpPort);
     const httpUrl = `http://${ANY_ADDRESS.has(httpHost) ? '127.0.0.1' : httpHost}:${httpPort}`;
     logger.info(
-      { httpUrl, brokerUrl, embeddedBroker: !!broker, topicPrefix, sites: options.sites ?? 'all' },
+      { httpUrl, brokerUrl, embeddedBroker: !!broker, topicPrefix, shard: describeShard(shard) },
       'aggregator started',
     );
 

@@ -25,3 +25,4 @@ export {
 export type { DeviceQuery } from './inventory/query.js';
 export { type Device, InventoryStore } from './inventory/store.js';
 export { createLogger } from './log.js';
+export { type ShardSpec, shardOfSite } from './scale/shards.js';

@@ -104,17 +104,32 @@ program
       .default(64),
   )
   .addOption(
-    new Option('--sites <sites>', 'scale-out: only these sites (comma-separated); others are dropped')
-      .env('HARK_SITES')
+    new Option(
+      '--shards <count>',
+      'scale-out: the number of replicas the sites are spread over (needs --broker-url, --shard-index and --peers)',
+    )
+      .env('HARK_SHARDS')
+      .argParser(int)
+      .default(1),
+  )
+  .addOption(
+    new Option('--shard-index <index>', "this replica's shard, 0 to shards-1 (a StatefulSet pod's ordinal)")
+      .env('HARK_SHARD_INDEX')
+      .argParser(int)
+      .default(0),
+  )
+  .addOption(
+    new Option(
+      '--peers <urls>',
+      "every shard's HTTP URL in shard order, comma-separated, this one's included",
+    )
+      .env('HARK_PEERS')
       .argParser((v: string) =>
         v
           .split(',')
           .map((s) => s.trim())
           .filter((s) => s.length > 0),
       ),
-  )
-  .addOption(
-    new Option('--share-group <group>', 'subscribe as a member of this $share group').env('HARK_SHARE_GROUP'),
   )
   .addOption(new Option('--log-level <level>', 'log level').env('HARK_LOG_LEVEL').default('info'))
   .action(async (opts) => {
@@ -139,8 +154,8 @@ program
         clientKey: { path: opts.clientKey },
       },
       clientId: opts.clientId,
-      ...(opts.sites ? { sites: opts.sites } : {}),
-      ...(opts.shareGroup ? { shareGroup: opts.shareGroup } : {}),
+      shard: { index: opts.shardIndex, count: opts.shards },
+      ...(opts.peers ? { peers: opts.peers } : {}),
       staleAfterMs: opts.staleAfter * 1000,
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       compaction: { intervalMs: Math.max(1, opts.compactInterval) * 1000 },

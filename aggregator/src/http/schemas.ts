@@ -86,6 +86,37 @@ export const deviceSchema = {
   ],
 } as const;
 
+/** Asked by a sharded aggregator's replicas of each other; see the README's Scale-out. */
+export const scopeParameter = {
+  scope: {
+    type: 'string',
+    enum: ['shard'],
+    description:
+      "shard: answer from this replica's own sites only. Without it, a sharded aggregator answers for every shard.",
+  },
+} as const;
+
+/** Shards that did not answer a sharded query: their sites are missing from the answer. */
+export const unavailableShards = {
+  unavailable: {
+    type: 'array',
+    description:
+      'Present when shards of a sharded aggregator did not answer: their sites are missing from this answer.',
+    items: {
+      type: 'object',
+      properties: { shard: { type: 'integer' }, error: { type: 'string' } },
+      required: ['shard', 'error'],
+    },
+  },
+} as const;
+
+/** A querystring of only `scope`, for the reads that take no other parameter. */
+export const scopeQuery = {
+  type: 'object',
+  properties: scopeParameter,
+  additionalProperties: false,
+} as const;
+
 /** limit/offset paging, as every list in the API takes it. */
 const paging = {
   limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
@@ -108,13 +139,18 @@ export const deviceListQuery = {
       description: `One of ${SORT_FIELDS.join(', ')}; prefix "-" for descending.`,
     },
     ...paging,
+    ...scopeParameter,
   },
   additionalProperties: false,
 } as const;
 
 export const deviceListResponse = {
   type: 'object',
-  properties: { items: { type: 'array', items: { $ref: 'Device#' } }, total: { type: 'integer' } },
+  properties: {
+    items: { type: 'array', items: { $ref: 'Device#' } },
+    total: { type: 'integer' },
+    ...unavailableShards,
+  },
   required: ['items', 'total'],
 } as const;
 
@@ -125,6 +161,7 @@ export const deviceHistoryQuery = {
   type: 'object',
   properties: {
     ...paging,
+    ...scopeParameter,
   },
   additionalProperties: false,
 } as const;

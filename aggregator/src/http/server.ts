@@ -6,6 +6,7 @@ import type { HistoryReader } from '../durability/history-reader.js';
 import type { FleetRegistry } from '../fleet/registry.js';
 import type { InventoryStore } from '../inventory/store.js';
 import type { Logger } from '../log.js';
+import type { ShardPeers } from '../scale/peers.js';
 import { deviceRoutes } from './routes/devices.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { healthRoutes } from './routes/health.js';
@@ -21,6 +22,8 @@ export interface HttpServerOptions {
   isReady: () => boolean;
   logger: Logger;
   version: string;
+  /** A sharded aggregator's replicas: reads are answered for every shard (scale/peers.ts). */
+  peers?: ShardPeers | undefined;
 }
 
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
@@ -44,8 +47,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
 
-  deviceRoutes(app, options.inventory, options.history);
-  fleetRoutes(app, options.fleet, options.inventory);
+  deviceRoutes(app, options.inventory, options.history, options.peers);
+  fleetRoutes(app, options.fleet, options.inventory, options.peers);
   healthRoutes(app, options.registry, options.isReady);
   await uiRoutes(app);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -21,8 +21,6 @@ export interface IngestClientOptions {
   tls: { ca: string; cert: string; key: string };
   clientId: string;
   topicPrefix: string;
-  /** Subscribe as a member of this MQTT shared-subscription group ($share/<group>/...). */
-  shareGroup?: string;
   /** `ack` sends the PUBACK; call it once the message is durable (or needs no durability). */
   onMessage: (topic: string, payload: Buffer, retained: boolean, ack: () => void) => void;
   /**
@@ -137,8 +135,7 @@ export class IngestClient {
       this.log.info({ url: this.options.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
       this.delayMs = this.options.backoff?.initialMs ?? 1_000;
       client.options.reconnectPeriod = this.delayMs;
-      const plain = subscriptionFor(this.options.topicPrefix);
-      const filter = this.options.shareGroup ? `$share/${this.options.shareGroup}/${plain}` : plain;
+      const filter = subscriptionFor(this.options.topicPrefix);
       client.subscribe(filter, { qos: 1 }, (err, granted) => {
         const refused =
           err ?? (granted?.some((g) => g.qos === 128) ? new Error('subscription refused') : undefined);

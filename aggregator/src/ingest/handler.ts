@@ -15,6 +15,7 @@ import type { Journal, JournalRecord } from '../durability/journal.js';
 import type { FleetRegistry } from '../fleet/registry.js';
 import type { InventoryStore, StoredDevice } from '../inventory/store.js';
 import type { Logger } from '../log.js';
+import type { SiteOwnership } from '../scale/shards.js';
 
 export type RejectReason =
   | MessageRejected['reason']
@@ -34,12 +35,12 @@ export interface MessageHandlerOptions {
   /** With a journal, an inventory message is applied and acknowledged only once it is durable. */
   journal?: Journal<AggregatorState>;
   /**
-   * Scale-out: the sites this replica owns. Messages of other sites are
-   * acknowledged and dropped unread (counted as skipped): another replica
-   * owns them, so all of a site's messages merge, and de-duplicate, in one
-   * place. Undefined: every site.
+   * Scale-out: which sites this replica owns (scale/shards.ts). Messages of
+   * other sites are acknowledged and dropped unread (counted as skipped):
+   * another replica owns them, so all of a site's messages merge, and
+   * de-duplicate, in one place. Undefined: every site.
    */
-  sites?: readonly string[];
+  ownership?: SiteOwnership;
   /** Where applied messages go for the Parquet history (the history worker). */
   history?: HistorySink;
 }
@@ -103,7 +104,7 @@ export class MessageHandler {
   private readonly duplicates: Counter;
   private readonly observations: Counter;
   private readonly skipped: Counter;
-  private readonly sites: ReadonlySet<string> | undefined;
+  private readonly ownership: SiteOwnership | undefined;
   private readonly logWindows = new Map<string, { start: number; count: number }>();
   private readonly log: Logger;
   /** Applied (durable) messages, by sender and run. */
@@ -162,10 +163,10 @@ export class MessageHandler {
     });
     this.skipped = new Counter({
       name: 'hark_aggregator_messages_skipped_total',
-      help: 'Messages acknowledged and dropped because their site belongs to another aggregator replica (--sites)',
+      help: 'Messages acknowledged and dropped because their site belongs to another aggregator replica (--shards)',
       registers,
     });
-    this.sites = options.sites ? new Set(options.sites) : undefined;
+    this.ownership = options.ownership;
     // Pre-create the series so dashboards and alerts see zeros rather than gaps.
     for (const reason of [
       'version',
@@ -205,8 +206,8 @@ export class MessageHandler {
     for (const { gen, record } of records) {
       const origin = parseTopic(this.options.topicPrefix, record.t);
       if (origin?.kind !== 'inventory') continue;
-      // A site given up since (replica reconfigured): its owner has it now.
-      if (this.sites && !this.sites.has(origin.site)) continue;
+      // A site given up since (the shards were re-counted): its owner has it now.
+      if (this.ownership && !this.ownership.owns(origin.site)) continue;
       try {
         const payload = Buffer.from(record.p);
         const message = decodeMessage('inventory', payload) as InventoryMessage;
@@ -226,8 +227,13 @@ export class MessageHandler {
   }
 
   importState(state: AggregatorState): void {
-    this.options.inventory.importState(state.inventory);
-    this.seen.import(state.dedup);
+    const owned = this.ownership;
+    // Sites given up since the state was written (the shards were re-counted) are dropped: their
+    // owner has them now, and a copy here would show every such device twice in a fanned-out query.
+    this.options.inventory.importState(
+      owned ? state.inventory.filter((d) => owned.owns(d.site)) : state.inventory,
+    );
+    this.seen.import(owned ? state.dedup.filter(([run]) => owned.owns(siteOfRunKey(run))) : state.dedup);
     // Partial snapshots are re-assembled from their records (seen marks already cover them).
     this.replay(state.partial);
   }
@@ -240,7 +246,7 @@ export class MessageHandler {
       done();
       return;
     }
-    if (this.sites && !this.sites.has(origin.site)) {
+    if (this.ownership && !this.ownership.owns(origin.site)) {
       this.skipped.inc();
       done();
       return;
@@ -406,4 +412,9 @@ export class MessageHandler {
 
 function runKey(origin: Origin, runId: string): string {
   return `${origin.site}.${origin.sensor}/${origin.node}|${runId}`;
+}
+
+/** The site a runKey was made for (a site is a DNS label: it has no dot). */
+function siteOfRunKey(run: string): string {
+  return run.slice(0, run.indexOf('.'));
 }

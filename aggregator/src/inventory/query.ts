@@ -25,6 +25,10 @@ interface Queryable extends MergedView {
   deviceId: string;
 }
 
+/** What sorting reads: a merged device, or the API's JSON of one (as a peer replica returns it). */
+export type Sortable = Pick<Queryable, 'id' | 'site' | 'ipv4' | 'lastSeen' | 'firstSeen' | SortedAttribute>;
+type SortedAttribute = 'hostname' | 'vendor' | 'model' | 'type' | 'category';
+
 export const SORT_FIELDS = [
   'lastSeen',
   'firstSeen',
@@ -39,10 +43,17 @@ export const SORT_FIELDS = [
 export type SortField = (typeof SORT_FIELDS)[number];
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
+/**
+ * How deep a sharded query may page (offset + limit): each shard returns its
+ * first offset + limit matches for the merge, so the cost grows with depth.
+ * Elasticsearch bounds the same scatter-gather paging at the same 10,000
+ * (index.max_result_window).
+ */
+export const MAX_RESULT_WINDOW = 10_000;
 
 const lower = (value: string | undefined): string => (value ?? '').toLowerCase();
 
-function sortKey(device: Queryable, field: SortField): string | number {
+function sortKey(device: Sortable, field: SortField): string | number {
   switch (field) {
     case 'lastSeen':
     case 'firstSeen':
@@ -95,9 +106,11 @@ export function parseSort(sort: string | undefined): { field: SortField; descend
   return { field, descending };
 }
 
+/** `maxLimit`: MAX_LIMIT for a page of the API; up to MAX_RESULT_WINDOW for a shard's part of a sharded query. */
 export function queryDevices<T extends Queryable>(
   devices: Iterable<T>,
   query: DeviceQuery,
+  maxLimit = MAX_LIMIT,
 ): { items: T[]; total: number } {
   const { field, descending } = parseSort(query.sort);
   const terms = lower(query.q).split(/\s+/).filter(Boolean);
@@ -114,15 +127,20 @@ export function queryDevices<T extends Queryable>(
     }
     matches.push(device);
   }
+  matches.sort(deviceOrder(field, descending));
+  const offset = Math.max(0, query.offset ?? 0);
+  const limit = Math.min(maxLimit, Math.max(1, query.limit ?? DEFAULT_LIMIT));
+  return { items: matches.slice(offset, offset + limit), total: matches.length };
+}
+
+/** The order of a device list: by the field, then by id, so that every replica orders ties alike. */
+export function deviceOrder(field: SortField, descending: boolean): (a: Sortable, b: Sortable) => number {
   const direction = descending ? -1 : 1;
-  matches.sort((a, b) => {
+  return (a, b) => {
     const ka = sortKey(a, field);
     const kb = sortKey(b, field);
     if (ka < kb) return -direction;
     if (ka > kb) return direction;
     return a.id.localeCompare(b.id);
-  });
-  const offset = Math.max(0, query.offset ?? 0);
-  const limit = Math.min(MAX_LIMIT, Math.max(1, query.limit ?? DEFAULT_LIMIT));
-  return { items: matches.slice(offset, offset + limit), total: matches.length };
+  };
 }

@@ -135,8 +135,8 @@ export class InventoryStore {
     })(this.devices.values());
   }
 
-  query(query: DeviceQuery): { items: Device[]; total: number } {
-    return queryDevices(this.all(), query);
+  query(query: DeviceQuery, maxLimit?: number): { items: Device[]; total: number } {
+    return queryDevices(this.all(), query, maxLimit);
   }
 
   /** Device counts per site (and per zone within it). */
