@@ -35,6 +35,7 @@ const VALUES: Array<[string, string]> = [
   ['hark-operator', 'example-values.yaml'],
   ['hark-aggregator', 'example-values.yaml'],
   ['hark-aggregator', 'mosquitto-values.yaml'],
+  ['hark-aggregator', 'shards-values.yaml'],
 ];
 
 describe('the charts, offline', () => {
@@ -68,6 +69,15 @@ describe('the charts, offline', () => {
       /site/,
     ],
     ['hark-aggregator', ['--set', 'broker.mode=mqtt'], /mode/],
+    ['hark-aggregator', ['--set', 'replicas=2'], /replicas > 1 needs broker.mode mosquitto or external/],
+    [
+      'hark-aggregator',
+      [
+        '--set',
+        'replicas=2,broker.mode=external,broker.external.url=mqtts://b:8883,persistence.existingClaim=c',
+      ],
+      /unset persistence.existingClaim/,
+    ],
     [
       'hark-aggregator',
       ['--set', 'persistance.enabled=false'],
@@ -149,6 +159,54 @@ describe('the charts, offline', () => {
       name: 'HARK_BROKER_URL',
       value: 'mqtts://agg-hark-aggregator-mosquitto:8883',
     });
+  });
+});
+
+describe('the aggregator chart with shards', () => {
+  const manifests = () =>
+    parseManifests(
+      helm([
+        'template',
+        'agg',
+        chartDir('hark-aggregator'),
+        '-n',
+        'hark',
+        '-f',
+        exampleValues('hark-aggregator', 'shards-values.yaml'),
+      ]),
+    );
+  type Env = Array<{ name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }>;
+
+  it('renders a StatefulSet whose pods are the shards, each its own session and volume, peers by stable names', () => {
+    const all = manifests();
+    expect(all.filter((m) => m.kind === 'Deployment' || m.kind === 'PersistentVolumeClaim')).toEqual([]);
+    const sts = all.find((m) => m.kind === 'StatefulSet') as unknown as {
+      spec: {
+        replicas: number;
+        serviceName: string;
+        volumeClaimTemplates: Array<{ metadata: { name: string } }>;
+        template: { spec: { containers: Array<{ env: Env }>; volumes: Array<{ name: string }> } };
+      };
+    };
+    expect(sts.spec.replicas).toBe(3);
+    expect(sts.spec.volumeClaimTemplates.map((t) => t.metadata.name)).toEqual(['data']);
+    expect(sts.spec.template.spec.volumes.map((v) => v.name)).not.toContain('data');
+    const env = Object.fromEntries(sts.spec.template.spec.containers[0]!.env.map((e) => [e.name, e]));
+    expect(env.HARK_SHARDS!.value).toBe('3');
+    expect(env.HARK_SHARD_INDEX!.valueFrom!.fieldRef.fieldPath).toBe(
+      "metadata.labels['apps.kubernetes.io/pod-index']",
+    );
+    expect(env.HARK_CLIENT_ID!.valueFrom!.fieldRef.fieldPath).toBe('metadata.name');
+    expect(env.HARK_BROKER_URL!.value).toBe('mqtts://mqtt.example.com:8883');
+    expect(env.HARK_PEERS!.value!.split(',')).toEqual(
+      [0, 1, 2].map((i) => `http://agg-hark-aggregator-${i}.agg-hark-aggregator-headless.hark.svc:8080`),
+    );
+    const headless = all.find(
+      (m) => m.kind === 'Service' && m.metadata.name === sts.spec.serviceName,
+    ) as unknown as {
+      spec: { clusterIP: string };
+    };
+    expect(headless.spec.clusterIP).toBe('None');
   });
 });
 
@@ -455,6 +513,64 @@ describe('the charts on a real control plane', () => {
           NS,
           '-l',
           'app.kubernetes.io/instance=hark-aggregator',
+          '-o',
+          'name',
+        ]).trim() === '',
+    );
+  });
+
+  it('installs the aggregator as shards: a pod per shard numbered by the StatefulSet, each bound to its own volume', async () => {
+    // The Secrets are the previous test's.
+    for (const i of [0, 1])
+      kube(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'PersistentVolume',
+          metadata: { name: `hark-test-shard-${i}` },
+          spec: {
+            capacity: { storage: '1Gi' },
+            accessModes: ['ReadWriteOnce'],
+            storageClassName: 'manual',
+            persistentVolumeReclaimPolicy: 'Delete',
+            hostPath: { path: join(cp.workDir, `shard-${i}`) },
+          },
+        }),
+      );
+    const release = 'shards';
+    const full = `${release}-hark-aggregator`;
+    h([
+      'install',
+      release,
+      chartDir('hark-aggregator'),
+      '-n',
+      NS,
+      '-f',
+      exampleValues('hark-aggregator', 'shards-values.yaml'),
+      '--set',
+      'replicas=2',
+      ...KWOK,
+      '--wait',
+      '--timeout=3m',
+    ]);
+    for (const i of [0, 1]) {
+      const pod = json(['get', 'pod', `${full}-${i}`, '-n', NS]);
+      // The label HARK_SHARD_INDEX is read from, set by the StatefulSet controller.
+      expect(pod.metadata.labels['apps.kubernetes.io/pod-index']).toBe(String(i));
+      expect(json(['get', 'pvc', `data-${full}-${i}`, '-n', NS]).status.phase).toBe('Bound');
+    }
+    h(['uninstall', release, '-n', NS, '--wait', '--timeout=2m']);
+    // persistence.keepOnUninstall is false: the claims go with the StatefulSet.
+    await waitFor(
+      'the shards and their claims to go',
+      () =>
+        kube([
+          'get',
+          'statefulset,pod,pvc,svc',
+          '-n',
+          NS,
+          '-l',
+          `app.kubernetes.io/instance=${release}`,
           '-o',
           'name',
         ]).trim() === '',

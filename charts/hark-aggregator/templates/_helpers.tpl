@@ -59,3 +59,13 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
+
+{{/* Every shard's HTTP URL in shard order, through the headless Service (HARK_PEERS). */}}
+{{- define "hark-aggregator.peers" -}}
+{{- $full := include "hark-aggregator.fullname" . }}
+{{- $urls := list }}
+{{- range $i := until (int .Values.replicas) }}
+{{- $urls = append $urls (printf "http://%s-%d.%s-headless.%s.svc:8080" $full $i $full $.Release.Namespace) }}
+{{- end }}
+{{- join "," $urls }}
+{{- end }}

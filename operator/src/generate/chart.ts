@@ -338,6 +338,10 @@ export const AggregatorValues = Type.Object(
   {
     ...common,
     image: image('ghcr.io/hark-dev/aggregator', '', 'aggregator'),
+    replicas: int(
+      'Aggregator replicas. Above 1, a StatefulSet of shards: the sites are spread over them, each with its own volume and MQTT session, and any of them answers for the whole fleet. Needs broker.mode mosquitto or external.',
+      { default: 1, minimum: 1 },
+    ),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)),
       { description: 'Log level.', default: 'info' },
