@@ -1,7 +1,7 @@
 // Shared fixtures for the aggregator's tests: a real PKI (the operator's
 // certificate code), real MQTT clients, and polling helpers. No mocks.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
@@ -13,6 +13,7 @@ import {
 } from '@hark/contracts/mqtt';
 import { pki } from '@hark/operator';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { type Browser, chromium } from 'playwright-core';
 import { type AggregatorOptions, type RunningAggregator, startAggregator } from '../src/index.js';
 import { silentLogger } from '../src/log.js';
 
@@ -295,5 +296,16 @@ export function startWithEmbeddedBroker(
     },
     logger: silentLogger,
     ...options,
+  });
+}
+
+/** Debian's Chromium, for the tests that drive the web UI (playwright-core brings no browser). */
+export const CHROMIUM = process.env.HARK_CHROMIUM ?? '/usr/bin/chromium';
+export const chromiumAvailable = (): boolean => existsSync(CHROMIUM);
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
   });
 }

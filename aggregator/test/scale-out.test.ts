@@ -19,12 +19,14 @@ import { type RunningAggregator, type ShardSpec, shardOfSite, startAggregator } 
 import { silentLogger } from '../src/log.js';
 import {
   attribute,
+  chromiumAvailable,
   connectSensor,
   createPki,
   device,
   eventually,
   getJson,
   inventory,
+  launchChromium,
   metric,
   type TestPki,
 } from './helpers.js';
@@ -239,6 +241,21 @@ describe.skipIf(!mosquittoAvailable())('aggregator shards (Mosquitto)', () => {
     expect(one.status).toBe(503);
     expect(one.body.message).toMatch(/shard 1, which holds this device.s site, did not answer .*try again/);
     expect(await metric(replicas[0]!.httpUrl, 'hark_aggregator_peer_failures_total')).toBeGreaterThan(0);
+    // The web UI says so too.
+    if (chromiumAvailable()) {
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        await page.goto(replicas[0]!.httpUrl);
+        await expect
+          .poll(() => page.locator('#status').textContent())
+          .toMatch(/shard 1 not answering: its sites are missing/);
+        expect(await page.locator('#status').getAttribute('class')).toContain('error');
+        await expect.poll(() => page.locator('#device-count').textContent()).toBe(String(list.body.total));
+      } finally {
+        await browser.close();
+      }
+    }
 
     // Back with the same client id and data dir: the WAL restores its sites, the session delivers the rest.
     replicas[1] = await startShard(1);

@@ -3,16 +3,18 @@
 // show in the table, the search narrows it, a click opens the device with its
 // evidence and its history from the Parquet log, the fleet view lists the
 // sensors, and a hostile hostname is shown as text, never run as markup.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topicFor } from '@hark/contracts/mqtt';
 import type { MqttClient } from 'mqtt';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAggregator } from '../src/index.js';
 import {
   attribute,
+  CHROMIUM,
+  chromiumAvailable,
   connectSensor,
   createPki,
   device,
@@ -20,11 +22,11 @@ import {
   getJson,
   heartbeat,
   inventory,
+  launchChromium,
   startWithEmbeddedBroker,
 } from './helpers.js';
 
-const CHROMIUM = process.env.HARK_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
+const available = chromiumAvailable();
 if (!available)
   console.warn(
     `ui.test: skipped, no Chromium at ${CHROMIUM} (apt-get install chromium, or set HARK_CHROMIUM)`,
@@ -84,15 +86,7 @@ describe.skipIf(!available)('web UI in Chromium', () => {
       expect((await getJson(aggregator.httpUrl, '/api/v1/devices?site=plant-1')).body.total).toBe(2);
     });
     await aggregator.compact();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

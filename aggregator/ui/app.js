@@ -5,7 +5,7 @@
 
 const PAGE_SIZE = 50;
 const POLL_MS = 5000;
-const state = { offset: 0, total: 0 };
+const state = { offset: 0, total: 0, unavailable: new Set() };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -58,8 +58,9 @@ function attr(attribute) {
 }
 
 async function refreshDevices() {
-  const { items, total } = await getJson(`/api/v1/devices?${filterParams()}`);
+  const { items, total, unavailable } = await getJson(`/api/v1/devices?${filterParams()}`);
   state.total = total;
+  noteUnavailable(unavailable);
   const rows = items.map((d) => {
     const row = el('tr');
     row.className = 'clickable';
@@ -175,10 +176,11 @@ function showError(err) {
 }
 
 async function refreshFleet() {
-  const [{ items: sites }, { items: sensors }] = await Promise.all([
-    getJson('/api/v1/sites'),
-    getJson('/api/v1/sensors'),
-  ]);
+  const [siteList, sensorList] = await Promise.all([getJson('/api/v1/sites'), getJson('/api/v1/sensors')]);
+  const sites = siteList.items;
+  const sensors = sensorList.items;
+  noteUnavailable(siteList.unavailable);
+  noteUnavailable(sensorList.unavailable);
 
   const select = $('#filters select[name=site]');
   const chosen = select.value;
@@ -223,11 +225,21 @@ async function refreshFleet() {
   $('#fleet-summary').textContent = `${online}/${sensors.length}`;
 }
 
+/** A sharded aggregator names the shards that did not answer: their sites are missing from what is shown. */
+function noteUnavailable(unavailable) {
+  for (const { shard } of unavailable ?? []) state.unavailable.add(shard);
+}
+
 async function refresh() {
   try {
+    state.unavailable = new Set();
     await Promise.all([refreshDevices(), refreshFleet()]);
-    $('#status').textContent = `updated ${new Date().toLocaleTimeString()}`;
-    $('#status').classList.remove('error');
+    const missing = [...state.unavailable].sort((a, b) => a - b);
+    $('#status').textContent =
+      missing.length > 0
+        ? `updated ${new Date().toLocaleTimeString()}; shard ${missing.join(', ')} not answering: its sites are missing`
+        : `updated ${new Date().toLocaleTimeString()}`;
+    $('#status').classList.toggle('error', missing.length > 0);
   } catch (err) {
     $('#status').textContent = `cannot reach the aggregator: ${err.message}`;
     $('#status').classList.add('error');
