@@ -94,6 +94,14 @@ const MAIL_GREETINGS = [
   tcpPacket(110, Buffer.from('+OK Dovecot (Debian) ready.\r\n', 'latin1')),
   tcpPacket(143, Buffer.from('* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot (Ubuntu) ready.\r\n', 'latin1')),
 ];
+/** An MMS Identify answer from port 102 (ISO 9506-2 in IEC 61850-8-1's session and presentation layers): ABB REF615 5.0.3. */
+const MMS_IDENTIFY_RESPONSE = tcpPacket(
+  102,
+  Buffer.from(
+    '0300002f02f0800100010061223020020103a01ba119020101a214800341424281065245463631358205352e302e33',
+    'hex',
+  ),
+);
 /** A GOOSE frame (IEC 61850-8-1 Annex A): APPID 1, goosePdu with gocbRef, timeAllowedtoLive, datSet, stNum, sqNum, allData. */
 const GOOSE_FRAME = packetOf(
   Buffer.from(
@@ -157,12 +165,15 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       SSH_IDENTIFICATION,
       SYSLOG_MESSAGE,
       GOOSE_FRAME,
+      // The corpus has port 102 only as S7comm, which MMS reads and leaves: its parser is fuzzed from this.
+      MMS_IDENTIFY_RESPONSE,
       ...MAIL_GREETINGS,
     ];
     // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
     const builtProbe = new Pipeline();
     for (const p of builtPackets) builtProbe.process(p);
     for (const name of built) expect(builtProbe.stats.decoded[name], name).toBeGreaterThan(0);
+    expect(builtProbe.store.toRecords().some((d) => d.model?.value === 'REF615')).toBe(true);
     for (let i = 0; i < 20; i++) pool.push(...builtPackets);
 
     const random = mulberry32(0xfeed);

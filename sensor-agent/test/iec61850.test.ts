@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CapturedPacket } from '../src/capture/index.js';
 import { Pipeline } from '../src/pipeline.js';
 import { ethernet } from '../src/simulate/encoders.js';
-import { inventoryOf, packetOf, tsharkAvailable, tsharkFields, writePcap } from './reframe.js';
+import { inventoryOf, packetOf, tlv, tsharkAvailable, tsharkFields, writePcap } from './reframe.js';
 import { mustFindMac } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-61850-'));
@@ -17,13 +17,6 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const RELAY = Buffer.from('0009f0112233', 'hex');
 const MERGING_UNIT = Buffer.from('0009f0445566', 'hex');
-
-/** A BER TLV with a short-form (or one-byte long-form) length. */
-function tlv(tag: number, value: Buffer | string): Buffer {
-  const v = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
-  const length = v.length < 128 ? Buffer.from([v.length]) : Buffer.from([0x81, v.length]);
-  return Buffer.concat([Buffer.from([tag]), length, v]);
-}
 
 /** APPID, Length (of the whole from APPID), two reserved words, then the PDU; behind an 802.1Q priority tag. */
 function frame(src: Buffer, etherType: number, appid: number, pdu: Buffer, sqNum = 0): CapturedPacket {

@@ -138,12 +138,16 @@ export function tsharkLayers(file: string): string[] {
     .split('\n');
 }
 
-/** tshark's values of `fields` for every frame of a capture file, a row per frame. */
-export function tsharkFields(file: string, fields: string[]): string[][] {
-  return execFileSync('tshark', ['-n', '-r', file, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  })
+/** tshark's values of `fields` for every frame of a capture file, a row per frame; `options` such as `-o` preferences. */
+export function tsharkFields(file: string, fields: string[], options: string[] = []): string[][] {
+  return execFileSync(
+    'tshark',
+    ['-n', ...options, '-r', file, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  )
     .trimEnd()
     .split('\n')
     .map((line) => line.split('\t'));
@@ -195,4 +199,11 @@ export function inventoryOf(packets: CapturedPacket[]) {
   for (const p of packets) pipeline.process(p);
   pipeline.flush();
   return { devices: pipeline.store.toRecords(), stats: pipeline.stats };
+}
+
+/** A BER TLV with a short-form (or one-byte long-form) length. */
+export function tlv(tag: number, value: Buffer | string): Buffer {
+  const v = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
+  const length = v.length < 128 ? Buffer.from([v.length]) : Buffer.from([0x81, v.length]);
+  return Buffer.concat([Buffer.from([tag]), length, v]);
 }

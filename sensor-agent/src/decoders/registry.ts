@@ -18,6 +18,7 @@ import { iec61850Decoder } from './iec61850.js';
 import { kerberosDecoder, kerberosTcpDecoder } from './kerberos.js';
 import { lldpDecoder } from './lldp.js';
 import { mdnsDecoder } from './mdns.js';
+import { mmsDecoder } from './mms.js';
 import { modbusDecoder } from './modbus.js';
 import { nbnsDecoder } from './nbns.js';
 import { opcuaDecoder } from './opcua.js';
@@ -55,6 +56,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   profinetDcpDecoder,
   profinetCmDecoder,
   s7commDecoder,
+  mmsDecoder,
   dnp3Decoder,
   dnp3UdpDecoder,
   iec104Decoder,
@@ -123,6 +125,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   llmnr: 'dns',
   iec104: 'dnp3',
   iec61850: 'dnp3',
+  mms: 'dnp3',
 };
 
 /**

@@ -14,15 +14,13 @@
 // (job 0x04/0x05) or subscribes to cyclic data (group 2) is an operator
 // station (HMI/SCADA). A client that only reads SZLs is just a client.
 import type { PacketView } from '../packet/view.js';
+import { firstDataTpdu, forEachDataTpdu, ISO_TSAP_PORT, onIsoTsap, tpktMessageLength } from './tpkt.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
 
-const ISO_TSAP_PORT = 102;
-const COTP_DT = 0xf0;
 const S7_PROTOCOL_ID = 0x32;
 const S7PLUS_PROTOCOL_ID = 0x72;
 const ROSCTR_USERDATA = 7;
-const MAX_TPKTS = 8;
 
 /** SZL 0x001c component identification records (index -> what it tells). */
 const COMPONENT: Record<number, [ObservationName, string, number]> = {
@@ -37,38 +35,23 @@ export const s7commDecoder: Decoder = {
   name: 's7comm',
   family: 'tcp',
   keys: [ISO_TSAP_PORT],
-  // RFC 1006 §6: the TPKT's length, its 4-byte header included (SZL answers run to ~1 KB).
-  messageLength: (_pkt, b, start, end) =>
-    b[start] !== 3 ? 0 : end - start < 4 ? 4 : b.readUInt16BE(start + 2),
-  match: (pkt) =>
-    (pkt.srcPort === ISO_TSAP_PORT) !== (pkt.dstPort === ISO_TSAP_PORT) &&
-    pkt.payloadEnd - pkt.payloadOffset >= 7,
+  // SZL answers run to ~1 KB: gathered whole when split.
+  messageLength: tpktMessageLength,
+  match: (pkt) => onIsoTsap(pkt),
   decode(pkt: PacketView, sink: ObservationSink): void {
     if (pkt.dstPort === ISO_TSAP_PORT) {
       client(pkt, sink);
       return;
     }
-    const b = pkt.data;
-    const end = pkt.payloadEnd;
-    let o = pkt.payloadOffset;
-    for (let n = 0; n < MAX_TPKTS && o + 7 <= end; n++) {
-      if (b[o] !== 3) throw new RangeError('TPKT version is not 3');
-      const length = b.readUInt16BE(o + 2);
-      if (length < 7) throw new RangeError('TPKT length too small');
-      const tpktEnd = Math.min(end, o + length);
-      const cotpLength = b[o + 4]!;
-      const pdu = o + 5 + cotpLength; // COTP length excludes its own byte
-      if (b[o + 5] === COTP_DT && pdu < tpktEnd) {
-        const protocol = b[pdu];
-        if (protocol === S7_PROTOCOL_ID) {
-          emitForHost(pkt, sink, 's7comm', 'role', 's7comm:server', 0.9, 'tcp.port');
-          s7(pkt, sink, pdu, tpktEnd);
-        } else if (protocol === S7PLUS_PROTOCOL_ID) {
-          emitForHost(pkt, sink, 's7comm', 'role', 's7comm-plus:server', 0.9, 'tcp.port');
-        }
+    forEachDataTpdu(pkt.data, pkt.payloadOffset, pkt.payloadEnd, (pdu, tpktEnd) => {
+      const protocol = pkt.data[pdu];
+      if (protocol === S7_PROTOCOL_ID) {
+        emitForHost(pkt, sink, 's7comm', 'role', 's7comm:server', 0.9, 'tcp.port');
+        s7(pkt, sink, pdu, tpktEnd);
+      } else if (protocol === S7PLUS_PROTOCOL_ID) {
+        emitForHost(pkt, sink, 's7comm', 'role', 's7comm-plus:server', 0.9, 'tcp.port');
       }
-      o += length;
-    }
+    });
   },
 };
 
@@ -84,12 +67,11 @@ const GROUP_BLOCK = 3;
 /** Client -> PLC: the role the client's requests show (see the header). */
 function client(pkt: PacketView, sink: ObservationSink): void {
   const b = pkt.data;
-  const end = pkt.payloadEnd;
-  const o = pkt.payloadOffset;
-  if (b[o] !== 3) throw new RangeError('TPKT version is not 3');
-  const tpktEnd = Math.min(end, o + b.readUInt16BE(o + 2));
-  const pdu = o + 5 + b[o + 4]!;
-  if (b[o + 5] !== COTP_DT || pdu + 10 > tpktEnd || b[pdu] !== S7_PROTOCOL_ID) return;
+  if (b[pkt.payloadOffset] !== 3) throw new RangeError('TPKT version is not 3');
+  const data = firstDataTpdu(b, pkt.payloadOffset, pkt.payloadEnd);
+  if (!data) return;
+  const { userData: pdu, tpktEnd } = data;
+  if (pdu + 10 > tpktEnd || b[pdu] !== S7_PROTOCOL_ID) return;
   const rosctr = b[pdu + 1]!;
   const param = pdu + 10;
   let role = 's7comm:client';

@@ -127,6 +127,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   // values: a merging unit digitising a bay's currents and voltages.
   ['iec61850:goose-publisher', 'ot', 'ied', 0.75],
   ['iec61850:sv-publisher', 'ot', 'merging-unit', 0.75],
+  // Answers MMS on 102: an IED (relay, bay controller), a substation gateway or a controller.
+  ['mms:server', 'ot', 'ied', 0.65],
   ['bacnet:device', 'bms', 'building-controller', 0.6],
   ['bacnet:router', 'bms', 'bacnet-router', 0.6],
   ['enip:device', 'ot', 'ot-device', 0.55],
@@ -144,6 +146,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['enip:client', 'ot', 'hmi', 0.5],
   ['dnp3:master', 'ot', 'scada-server', 0.6],
   ['iec104:controlling-station', 'ot', 'scada-server', 0.6],
+  // Sends MMS requests to IEDs: a SCADA server or station gateway; engineering tools do too, at times.
+  ['mms:client', 'ot', 'scada-server', 0.5],
   // Greets mail clients: a mail server (appliances send mail, they do not serve it).
   ['smtp:server', 'it', 'server', 0.6],
   ['imap:server', 'it', 'server', 0.6],
@@ -162,7 +166,7 @@ const ROLES: readonly [string, Category, string, number][] = [
  * contradicts that: a Windows or macOS computer that answers as a PLC, RTU or Modbus server runs
  * a simulator, a soft controller or a protocol gateway, and stays the computer its OS says.
  */
-const FIELD_DEVICE_TYPES: ReadonlySet<string> = new Set(['plc', 'rtu', 'io-device', 'ot-device']);
+const FIELD_DEVICE_TYPES: ReadonlySet<string> = new Set(['plc', 'rtu', 'io-device', 'ot-device', 'ied']);
 const DESKTOP_OS = /^(?:Windows(?! Server)|macOS)/i;
 
 /** General-purpose streaming servers: a host serving RTSP with one is a media server, not a camera. */

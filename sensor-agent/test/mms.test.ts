@@ -1,0 +1,202 @@
+// MMS (src/decoders/mms.ts). The corpus has S7comm on TCP 102 but no MMS:
+// Identify exchanges are built from ISO 9506-2 inside the ISO session and
+// presentation layers of IEC 61850-8-1, carried in real TCP frames of the
+// S7 capture, and tshark's MMS dissector must read from them what the
+// decoder reads. The real S7 captures, on the same port and COTP layer, must
+// give MMS nothing.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CapturedPacket } from '../src/capture/index.js';
+import { Pipeline } from '../src/pipeline.js';
+import {
+  inventoryOf,
+  loadPackets,
+  packetOf,
+  tcpPayloadOffset,
+  tlv,
+  tsharkAvailable,
+  tsharkFields,
+  withTcpPayload,
+  writePcap,
+} from './reframe.js';
+import { MISSING, mustFindMac, run } from './support.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'hark-mms-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const S7 = 'iti__s7comm_reading_plc_status.pcap';
+/**
+ * The connect phase that binds presentation context 3 to MMS (ISO 9506-2's abstract syntax
+ * 1.0.9506.2.1) is not in the built frames; tshark is told, as Wireshark's users table does.
+ */
+const MMS_CONTEXT = ['-o', 'uat:pres_context_list:"3","1.0.9506.2.1"'];
+const IDENTITY = { vendor: 'SIEMENS AG', model: 'SIPROTEC 5 7SJ82', revision: 'V09.40.02' };
+
+/** TPKT, COTP DT (last unit), session GIVE TOKENS + DATA TRANSFER, presentation user data, then `mms`. */
+function isoData(mms: Buffer): Buffer {
+  const presentation = tlv(0x61, tlv(0x30, Buffer.concat([tlv(0x02, Buffer.from([3])), tlv(0xa0, mms)])));
+  const body = Buffer.concat([Buffer.from([0x02, 0xf0, 0x80, 0x01, 0x00, 0x01, 0x00]), presentation]);
+  const tpkt = Buffer.from([3, 0, 0, 0]);
+  tpkt.writeUInt16BE(4 + body.length, 2);
+  return Buffer.concat([tpkt, body]);
+}
+const invoke = (id: number) => tlv(0x02, Buffer.from([id]));
+const identifyRequest = (id: number) =>
+  isoData(tlv(0xa0, Buffer.concat([invoke(id), Buffer.from([0x82, 0x00])])));
+const identifyResponse = (id: number) =>
+  isoData(
+    tlv(
+      0xa1,
+      Buffer.concat([
+        invoke(id),
+        tlv(
+          0xa2,
+          Buffer.concat([
+            tlv(0x80, IDENTITY.vendor),
+            tlv(0x81, IDENTITY.model),
+            tlv(0x82, IDENTITY.revision),
+          ]),
+        ),
+      ]),
+    ),
+  );
+/** A Read of one named variable (service [4]) and its answer with one boolean: the cyclic part of a session. */
+const readRequest = (id: number) =>
+  isoData(
+    tlv(
+      0xa0,
+      Buffer.concat([
+        invoke(id),
+        tlv(
+          0xa4,
+          tlv(
+            0xa1,
+            tlv(
+              0xa0,
+              tlv(0x30, tlv(0xa0, tlv(0xa1, Buffer.concat([tlv(0x1a, 'LD0'), tlv(0x1a, 'LLN0$ST$Beh')])))),
+            ),
+          ),
+        ),
+      ]),
+    ),
+  );
+const readResponse = (id: number, value: boolean) =>
+  isoData(
+    tlv(0xa1, Buffer.concat([invoke(id), tlv(0xa4, tlv(0xa1, tlv(0x83, Buffer.from([value ? 1 : 0]))))])),
+  );
+
+/** A data segment to port 102 in the S7 capture and one answering it on the same connection, to carry MMS instead. */
+async function framesOfS7(): Promise<{ toServer: CapturedPacket; fromServer: CapturedPacket }> {
+  const packets = await loadPackets(S7);
+  const tcpOf = (p: CapturedPacket) => {
+    const d = p.data;
+    if (d.readUInt16BE(12) !== 0x0800 || d[23] !== 6) return undefined;
+    const tcp = 14 + (d[14]! & 0x0f) * 4;
+    const data = 14 + d.readUInt16BE(16) - tcpPayloadOffset(d); // by the IP length: frames are padded
+    const syn = (d[tcp + 13]! & 0x02) !== 0;
+    return { src: d.readUInt16BE(tcp), dst: d.readUInt16BE(tcp + 2), data, syn };
+  };
+  const toServer = packets.find((p) => {
+    const t = tcpOf(p);
+    return t !== undefined && t.dst === 102 && t.data > 0 && !t.syn;
+  })!;
+  const client = tcpOf(toServer)!.src;
+  const fromServer = packets.find((p) => {
+    const t = tcpOf(p);
+    return t !== undefined && t.src === 102 && t.dst === client && t.data > 0;
+  })!;
+  return { toServer, fromServer };
+}
+
+describe.skipIf(MISSING)('MMS', () => {
+  const exchange = async () => {
+    const { toServer, fromServer } = await framesOfS7();
+    // Each direction's sequence numbers advance by what it sent, so that tshark reads every segment.
+    const sent = new Map<CapturedPacket, number>();
+    const at = (p: CapturedPacket, payload: Buffer, i: number) => {
+      const frame = withTcpPayload(p.data, payload);
+      const seq = 14 + (frame[14]! & 0x0f) * 4 + 4;
+      const offset = sent.get(p) ?? 0;
+      frame.writeUInt32BE((frame.readUInt32BE(seq) + offset) >>> 0, seq);
+      sent.set(p, offset + payload.length);
+      return packetOf(frame, 1_700_000_000_000 + i);
+    };
+    return [
+      at(toServer, identifyRequest(1), 0),
+      at(fromServer, identifyResponse(1), 1),
+      ...Array.from({ length: 6 }, (_, i) => [
+        at(toServer, readRequest(2 + i), 2 + 2 * i),
+        at(fromServer, readResponse(2 + i, i % 2 === 0), 3 + 2 * i),
+      ]).flat(),
+    ];
+  };
+
+  it.skipIf(!tsharkAvailable())(
+    'reads the Identify answer as tshark does, and names the server and its client',
+    async () => {
+      const packets = await exchange();
+      const file = join(tmp, 'identify.pcap');
+      writePcap(file, packets);
+      const rows = tsharkFields(
+        file,
+        ['eth.src', 'mms.vendorName', 'mms.modelName', 'mms.revision'],
+        MMS_CONTEXT,
+      ).filter((r) => r[1]);
+      expect(rows).toHaveLength(1);
+      const [server, vendor, model, revision] = rows[0]!;
+      expect([vendor, model, revision]).toEqual([IDENTITY.vendor, IDENTITY.model, IDENTITY.revision]);
+      // tshark reads every PDU as MMS: 7 requests, 7 answers.
+      expect(tsharkFields(file, ['mms.invokeID'], MMS_CONTEXT).filter((r) => r[0]).length).toBe(14);
+
+      const { devices, stats } = inventoryOf(packets);
+      expect(stats.decodeErrors.mms).toBe(0);
+      const ied = mustFindMac(devices, server!);
+      expect([ied.manufacturer?.value, ied.model?.value, ied.firmwareVersion?.value]).toEqual([
+        IDENTITY.vendor,
+        IDENTITY.model,
+        IDENTITY.revision,
+      ]);
+      expect([ied.category?.value, ied.type?.value]).toEqual(['ot', 'ied']);
+      expect(ied.protocols).toContain('mms');
+      const client = devices.find((d) => d !== ied && d.protocols.includes('mms'))!;
+      expect(client.type?.value).toBe('scada-server');
+    },
+  );
+
+  it('skips the cyclic reads as repeats, never the Identify answer, and gives the same inventory', async () => {
+    const packets = await exchange();
+    const every = inventoryOf(packets).devices;
+    const pipeline = new Pipeline();
+    for (const p of packets) pipeline.process(p);
+    pipeline.flush();
+    // One key per direction and PDU kind: the six read requests repeat the Identify request's, the last
+    // five read answers the first one's. The Identify answer is decoded.
+    expect(pipeline.stats.repeats).toBe(11);
+    expect(pipeline.store.toRecords()).toEqual(every);
+  });
+
+  it('counts damaged MMS as malformed and keeps going', async () => {
+    const { fromServer } = await framesOfS7();
+    const good = identifyResponse(9);
+    const cut = Buffer.from(good);
+    cut[good.length - IDENTITY.revision.length - 1]! += 40; // the revision overruns its parent
+    const pipeline = new Pipeline({ skipRepeats: false });
+    pipeline.process(packetOf(withTcpPayload(fromServer.data, cut)));
+    pipeline.process(packetOf(withTcpPayload(fromServer.data, good), 1_700_000_001_000));
+    expect(pipeline.stats.decodeErrors.mms).toBe(1);
+    expect(pipeline.stats.decoded.mms).toBe(1);
+    expect(pipeline.store.toRecords().some((d) => d.model?.value === IDENTITY.model)).toBe(true);
+  });
+
+  it.each([S7, 'cisagov-icsnpp-s7comm__s7comm_plus.pcap', 'ndpi__s7comm-plus.pcap'])(
+    'finds no MMS in S7comm on the same port (%s)',
+    async (file) => {
+      const { devices, pipeline } = await run(file);
+      expect(pipeline.stats.decoded.mms ?? 0).toBeGreaterThan(0);
+      expect(pipeline.stats.decodeErrors.mms).toBe(0);
+      for (const d of devices) expect(d.protocols).not.toContain('mms');
+    },
+  );
+});
