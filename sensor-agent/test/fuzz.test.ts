@@ -102,6 +102,15 @@ const MMS_IDENTIFY_RESPONSE = tcpPacket(
     'hex',
   ),
 );
+/** An Omron FINS answer to CONTROLLER DATA READ (W342 §5-3-18) from UDP 9600: CJ2M-CPU31, version 02.01. */
+const FINS_CONTROLLER_DATA = udpPacket(
+  9600,
+  'c000020014000001000105010000' +
+    '434a324d2d435055333120202020202020202020' +
+    '30322e30312020202020202020202020202020' +
+    '20' +
+    '00'.repeat(52),
+);
 /** A GOOSE frame (IEC 61850-8-1 Annex A): APPID 1, goosePdu with gocbRef, timeAllowedtoLive, datSet, stNum, sqNum, allData. */
 const GOOSE_FRAME = packetOf(
   Buffer.from(
@@ -153,9 +162,9 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings and GOOSE,
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE and FINS,
     // which the shared corpus lacks: those are fuzzed from packets built per their RFCs and standards.
-    const built = ['snmp', 'llmnr', 'kerberos', 'ssh', 'syslog', 'smtp', 'pop3', 'imap', 'iec61850'];
+    const built = ['snmp', 'llmnr', 'kerberos', 'ssh', 'syslog', 'smtp', 'pop3', 'imap', 'iec61850', 'fins'];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
     const builtPackets = [
@@ -167,13 +176,25 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       GOOSE_FRAME,
       // The corpus has port 102 only as S7comm, which MMS reads and leaves: its parser is fuzzed from this.
       MMS_IDENTIFY_RESPONSE,
+      FINS_CONTROLLER_DATA,
       ...MAIL_GREETINGS,
     ];
     // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
     const builtProbe = new Pipeline();
     for (const p of builtPackets) builtProbe.process(p);
     for (const name of built) expect(builtProbe.stats.decoded[name], name).toBeGreaterThan(0);
-    expect(builtProbe.store.toRecords().some((d) => d.model?.value === 'REF615')).toBe(true);
+    // The identity answers are read whole before they are mutated (each alone: they share a sender).
+    for (const [packet, model] of [
+      [MMS_IDENTIFY_RESPONSE, 'REF615'],
+      [FINS_CONTROLLER_DATA, 'CJ2M-CPU31'],
+    ] as const) {
+      const alone = new Pipeline();
+      alone.process(packet);
+      expect(
+        alone.store.toRecords().map((d) => d.model?.value),
+        model,
+      ).toContain(model);
+    }
     for (let i = 0; i < 20; i++) pool.push(...builtPackets);
 
     const random = mulberry32(0xfeed);

@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CapturedPacket } from '../src/capture/index.js';
 import { Pipeline } from '../src/pipeline.js';
 import {
+  connectionTo,
+  conversation,
   inventoryOf,
   loadPackets,
   packetOf,
-  tcpPayloadOffset,
   tlv,
   tsharkAvailable,
   tsharkFields,
@@ -87,48 +87,15 @@ const readResponse = (id: number, value: boolean) =>
     tlv(0xa1, Buffer.concat([invoke(id), tlv(0xa4, tlv(0xa1, tlv(0x83, Buffer.from([value ? 1 : 0]))))])),
   );
 
-/** A data segment to port 102 in the S7 capture and one answering it on the same connection, to carry MMS instead. */
-async function framesOfS7(): Promise<{ toServer: CapturedPacket; fromServer: CapturedPacket }> {
-  const packets = await loadPackets(S7);
-  const tcpOf = (p: CapturedPacket) => {
-    const d = p.data;
-    if (d.readUInt16BE(12) !== 0x0800 || d[23] !== 6) return undefined;
-    const tcp = 14 + (d[14]! & 0x0f) * 4;
-    const data = 14 + d.readUInt16BE(16) - tcpPayloadOffset(d); // by the IP length: frames are padded
-    const syn = (d[tcp + 13]! & 0x02) !== 0;
-    return { src: d.readUInt16BE(tcp), dst: d.readUInt16BE(tcp + 2), data, syn };
-  };
-  const toServer = packets.find((p) => {
-    const t = tcpOf(p);
-    return t !== undefined && t.dst === 102 && t.data > 0 && !t.syn;
-  })!;
-  const client = tcpOf(toServer)!.src;
-  const fromServer = packets.find((p) => {
-    const t = tcpOf(p);
-    return t !== undefined && t.src === 102 && t.dst === client && t.data > 0;
-  })!;
-  return { toServer, fromServer };
-}
-
 describe.skipIf(MISSING)('MMS', () => {
   const exchange = async () => {
-    const { toServer, fromServer } = await framesOfS7();
-    // Each direction's sequence numbers advance by what it sent, so that tshark reads every segment.
-    const sent = new Map<CapturedPacket, number>();
-    const at = (p: CapturedPacket, payload: Buffer, i: number) => {
-      const frame = withTcpPayload(p.data, payload);
-      const seq = 14 + (frame[14]! & 0x0f) * 4 + 4;
-      const offset = sent.get(p) ?? 0;
-      frame.writeUInt32BE((frame.readUInt32BE(seq) + offset) >>> 0, seq);
-      sent.set(p, offset + payload.length);
-      return packetOf(frame, 1_700_000_000_000 + i);
-    };
+    const send = conversation(connectionTo(await loadPackets(S7), 102));
     return [
-      at(toServer, identifyRequest(1), 0),
-      at(fromServer, identifyResponse(1), 1),
+      send('toServer', identifyRequest(1)),
+      send('fromServer', identifyResponse(1)),
       ...Array.from({ length: 6 }, (_, i) => [
-        at(toServer, readRequest(2 + i), 2 + 2 * i),
-        at(fromServer, readResponse(2 + i, i % 2 === 0), 3 + 2 * i),
+        send('toServer', readRequest(2 + i)),
+        send('fromServer', readResponse(2 + i, i % 2 === 0)),
       ]).flat(),
     ];
   };
@@ -178,7 +145,7 @@ describe.skipIf(MISSING)('MMS', () => {
   });
 
   it('counts damaged MMS as malformed and keeps going', async () => {
-    const { fromServer } = await framesOfS7();
+    const { fromServer } = connectionTo(await loadPackets(S7), 102);
     const good = identifyResponse(9);
     const cut = Buffer.from(good);
     cut[good.length - IDENTITY.revision.length - 1]! += 40; // the revision overruns its parent

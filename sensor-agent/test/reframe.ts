@@ -207,3 +207,56 @@ export function tlv(tag: number, value: Buffer | string): Buffer {
   const length = v.length < 128 ? Buffer.from([v.length]) : Buffer.from([0x81, v.length]);
   return Buffer.concat([Buffer.from([tag]), length, v]);
 }
+
+/**
+ * A data segment to `serverPort` among `packets` and one answering it on the
+ * same connection (Ethernet/IPv4 frames), to carry other payloads.
+ */
+export function connectionTo(
+  packets: CapturedPacket[],
+  serverPort: number,
+): { toServer: CapturedPacket; fromServer: CapturedPacket } {
+  const tcpOf = (p: CapturedPacket) => {
+    const d = p.data;
+    if (p.linkType !== 1 || d.readUInt16BE(12) !== 0x0800 || d[23] !== 6) return undefined;
+    const tcp = 14 + (d[14]! & 0x0f) * 4;
+    const data = 14 + d.readUInt16BE(16) - tcpPayloadOffset(d); // by the IP length: frames are padded
+    const syn = (d[tcp + 13]! & 0x02) !== 0;
+    return { src: d.readUInt16BE(tcp), dst: d.readUInt16BE(tcp + 2), data, syn };
+  };
+  const toServer = packets.find((p) => {
+    const t = tcpOf(p);
+    return t !== undefined && t.dst === serverPort && t.data > 0 && !t.syn;
+  });
+  if (!toServer) throw new Error(`no data segment to port ${serverPort}`);
+  const client = tcpOf(toServer)!.src;
+  const fromServer = packets.find((p) => {
+    const t = tcpOf(p);
+    return t !== undefined && t.src === serverPort && t.dst === client && t.data > 0;
+  });
+  if (!fromServer) throw new Error(`no answer from port ${serverPort} on the connection`);
+  return { toServer, fromServer };
+}
+
+/**
+ * Segments of that connection with other payloads, on other ports when
+ * given. Each direction's sequence numbers advance by what it sent, so that
+ * tshark reads every segment as new data, not a retransmission.
+ */
+export function conversation(
+  { toServer, fromServer }: { toServer: CapturedPacket; fromServer: CapturedPacket },
+  ports: { client?: number; server?: number } = {},
+): (direction: 'toServer' | 'fromServer', payload: Buffer) => CapturedPacket {
+  const sent = { toServer: 0, fromServer: 0 };
+  let at = 0;
+  return (direction, payload) => {
+    const frame = withTcpPayload((direction === 'toServer' ? toServer : fromServer).data, payload);
+    const tcp = 14 + (frame[14]! & 0x0f) * 4;
+    const [clientAt, serverAt] = direction === 'toServer' ? [tcp, tcp + 2] : [tcp + 2, tcp];
+    if (ports.client !== undefined) frame.writeUInt16BE(ports.client, clientAt);
+    if (ports.server !== undefined) frame.writeUInt16BE(ports.server, serverAt);
+    frame.writeUInt32BE((frame.readUInt32BE(tcp + 4) + sent[direction]) >>> 0, tcp + 4);
+    sent[direction] += payload.length;
+    return packetOf(frame, 1_700_000_000_000 + at++);
+  };
+}

@@ -10,6 +10,7 @@ import { dhcpv6Decoder } from './dhcpv6.js';
 import { dnp3Decoder, dnp3UdpDecoder } from './dnp3.js';
 import { dnsDecoder, llmnrDecoder } from './dns.js';
 import { enipDecoder, enipIoDecoder, enipTcpDecoder } from './enip.js';
+import { finsDecoder, finsTcpDecoder } from './fins.js';
 import { ftpDecoder, imapDecoder, pop3Decoder, smtpDecoder } from './greetings.js';
 import { hnapDecoder } from './hnap.js';
 import { httpDecoder } from './http.js';
@@ -57,6 +58,8 @@ export const ALL_DECODERS: readonly Decoder[] = [
   profinetCmDecoder,
   s7commDecoder,
   mmsDecoder,
+  finsDecoder,
+  finsTcpDecoder,
   dnp3Decoder,
   dnp3UdpDecoder,
   iec104Decoder,
@@ -126,6 +129,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   iec104: 'dnp3',
   iec61850: 'dnp3',
   mms: 'dnp3',
+  fins: 's7comm',
 };
 
 /**

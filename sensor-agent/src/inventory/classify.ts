@@ -116,6 +116,10 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['s7comm:engineering', 'ot', 'engineering-workstation', 0.7],
   // An S7 client that reads/writes variables or subscribes to cyclic data is an operator station (HMI/SCADA).
   ['s7comm:hmi', 'ot', 'hmi', 0.6],
+  // Answers FINS: an Omron controller. Asks for program areas, run/stop or files: CX-Programmer; memory areas: an HMI or SCADA driver.
+  ['fins:plc', 'ot', 'plc', 0.75],
+  ['fins:engineering', 'ot', 'engineering-workstation', 0.65],
+  ['fins:hmi', 'ot', 'hmi', 0.55],
   ['profinet:io-controller', 'ot', 'plc', 0.65],
   ['profinet:io-device', 'ot', 'io-device', 0.65],
   // Opens a supervisor AR to IO devices: an engineering or commissioning tool.
