@@ -111,6 +111,13 @@ const FINS_CONTROLLER_DATA = udpPacket(
     '20' +
     '00'.repeat(52),
 );
+/** A C37.118.2-2011 configuration 2 frame from UDP 4713: one PMU, SUB_A_PMU1, IDCODE 7, one phasor; CHK correct. */
+const C37118_CONFIG = udpPacket(
+  4713,
+  'aa32004a00076553f10000000000000f42400001' +
+    '5355425f415f504d5531202020202020' +
+    '0007000000010000000056412020202020202020202020202020000df84700000001001ee66d',
+);
 /** A GOOSE frame (IEC 61850-8-1 Annex A): APPID 1, goosePdu with gocbRef, timeAllowedtoLive, datSet, stNum, sqNum, allData. */
 const GOOSE_FRAME = packetOf(
   Buffer.from(
@@ -162,9 +169,21 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE and FINS,
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE, FINS and C37.118,
     // which the shared corpus lacks: those are fuzzed from packets built per their RFCs and standards.
-    const built = ['snmp', 'llmnr', 'kerberos', 'ssh', 'syslog', 'smtp', 'pop3', 'imap', 'iec61850', 'fins'];
+    const built = [
+      'snmp',
+      'llmnr',
+      'kerberos',
+      'ssh',
+      'syslog',
+      'smtp',
+      'pop3',
+      'imap',
+      'iec61850',
+      'fins',
+      'synchrophasor',
+    ];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
     const builtPackets = [
@@ -177,6 +196,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       // The corpus has port 102 only as S7comm, which MMS reads and leaves: its parser is fuzzed from this.
       MMS_IDENTIFY_RESPONSE,
       FINS_CONTROLLER_DATA,
+      C37118_CONFIG,
       ...MAIL_GREETINGS,
     ];
     // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
@@ -184,16 +204,14 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     for (const p of builtPackets) builtProbe.process(p);
     for (const name of built) expect(builtProbe.stats.decoded[name], name).toBeGreaterThan(0);
     // The identity answers are read whole before they are mutated (each alone: they share a sender).
-    for (const [packet, model] of [
+    for (const [packet, identity] of [
       [MMS_IDENTIFY_RESPONSE, 'REF615'],
       [FINS_CONTROLLER_DATA, 'CJ2M-CPU31'],
+      [C37118_CONFIG, 'SUB_A_PMU1'],
     ] as const) {
       const alone = new Pipeline();
       alone.process(packet);
-      expect(
-        alone.store.toRecords().map((d) => d.model?.value),
-        model,
-      ).toContain(model);
+      expect(JSON.stringify(alone.store.toRecords()), identity).toContain(`"value":"${identity}"`);
     }
     for (let i = 0; i < 20; i++) pool.push(...builtPackets);
 

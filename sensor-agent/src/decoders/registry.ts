@@ -34,6 +34,7 @@ import { snmpDecoder } from './snmp.js';
 import { ssdpDecoder } from './ssdp.js';
 import { sshDecoder } from './ssh.js';
 import { stpDecoder } from './stp.js';
+import { synchrophasorDecoder, synchrophasorUdpDecoder } from './synchrophasor.js';
 import { syslogDecoder } from './syslog.js';
 import { tlsDecoder } from './tls.js';
 import type { Decoder, DecoderFamily } from './types.js';
@@ -64,6 +65,8 @@ export const ALL_DECODERS: readonly Decoder[] = [
   dnp3UdpDecoder,
   iec104Decoder,
   iec61850Decoder,
+  synchrophasorDecoder,
+  synchrophasorUdpDecoder,
   opcuaDecoder,
   httpDecoder,
   tlsDecoder,
@@ -130,6 +133,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   iec61850: 'dnp3',
   mms: 'dnp3',
   fins: 's7comm',
+  synchrophasor: 'dnp3',
 };
 
 /**

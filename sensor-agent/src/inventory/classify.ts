@@ -131,6 +131,12 @@ const ROLES: readonly [string, Category, string, number][] = [
   // values: a merging unit digitising a bay's currents and voltages.
   ['iec61850:goose-publisher', 'ot', 'ied', 0.75],
   ['iec61850:sv-publisher', 'ot', 'merging-unit', 0.75],
+  // Describes itself in a C37.118 configuration as one PMU, or as a concentrator of several; streams
+  // synchrophasor data without a configuration seen; sends C37.118 commands (a concentrator or an application).
+  ['synchrophasor:pmu', 'ot', 'pmu', 0.75],
+  ['synchrophasor:pdc', 'ot', 'phasor-data-concentrator', 0.75],
+  ['synchrophasor:source', 'ot', 'ot-device', 0.55],
+  ['synchrophasor:client', 'ot', 'phasor-data-concentrator', 0.5],
   // Answers MMS on 102: an IED (relay, bay controller), a substation gateway or a controller.
   ['mms:server', 'ot', 'ied', 0.65],
   ['bacnet:device', 'bms', 'building-controller', 0.6],
@@ -170,7 +176,14 @@ const ROLES: readonly [string, Category, string, number][] = [
  * contradicts that: a Windows or macOS computer that answers as a PLC, RTU or Modbus server runs
  * a simulator, a soft controller or a protocol gateway, and stays the computer its OS says.
  */
-const FIELD_DEVICE_TYPES: ReadonlySet<string> = new Set(['plc', 'rtu', 'io-device', 'ot-device', 'ied']);
+const FIELD_DEVICE_TYPES: ReadonlySet<string> = new Set([
+  'plc',
+  'rtu',
+  'io-device',
+  'ot-device',
+  'ied',
+  'pmu',
+]);
 const DESKTOP_OS = /^(?:Windows(?! Server)|macOS)/i;
 
 /** General-purpose streaming servers: a host serving RTSP with one is a media server, not a camera. */
