@@ -118,6 +118,18 @@ const C37118_CONFIG = udpPacket(
     '5355425f415f504d5531202020202020' +
     '0007000000010000000056412020202020202020202020202020000df84700000001001ee66d',
 );
+/** A MikroTik MNDP broadcast from 5678: identity core-router, RouterOS 6.49.7, board RB4011iGS+. */
+const MNDP_ANNOUNCEMENT = udpPacket(
+  5678,
+  '00000001000100064c5e0c1122330005000b636f72652d726f757465720007000f362e34392e372028737461626c6529' +
+    '000800084d696b726f54696b000c000a5242343031316947532b00100006657468657231',
+);
+/** A UniFi access point's answer to Ubiquiti discovery from 10001: ap-lobby, U7PG2, UAP-AC-Pro 6.5.55. */
+const UBIQUITI_ANSWER = udpPacket(
+  10001,
+  '0100003e010006788a20aabbcc0b000861702d6c6f6262790c000555375047320d0009636f72702d77696669' +
+    '15000a5541502d41432d50726f160006362e352e3535',
+);
 /** A GOOSE frame (IEC 61850-8-1 Annex A): APPID 1, goosePdu with gocbRef, timeAllowedtoLive, datSet, stNum, sqNum, allData. */
 const GOOSE_FRAME = packetOf(
   Buffer.from(
@@ -169,7 +181,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE, FINS and C37.118,
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE, FINS, C37.118, MNDP and Ubiquiti discovery,
     // which the shared corpus lacks: those are fuzzed from packets built per their RFCs and standards.
     const built = [
       'snmp',
@@ -183,6 +195,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       'iec61850',
       'fins',
       'synchrophasor',
+      'mndp',
+      'ubiquiti',
     ];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
@@ -197,6 +211,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       MMS_IDENTIFY_RESPONSE,
       FINS_CONTROLLER_DATA,
       C37118_CONFIG,
+      MNDP_ANNOUNCEMENT,
+      UBIQUITI_ANSWER,
       ...MAIL_GREETINGS,
     ];
     // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
@@ -208,6 +224,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       [MMS_IDENTIFY_RESPONSE, 'REF615'],
       [FINS_CONTROLLER_DATA, 'CJ2M-CPU31'],
       [C37118_CONFIG, 'SUB_A_PMU1'],
+      [MNDP_ANNOUNCEMENT, 'RB4011iGS+'],
+      [UBIQUITI_ANSWER, 'UAP-AC-Pro'],
     ] as const) {
       const alone = new Pipeline();
       alone.process(packet);

@@ -20,6 +20,7 @@ import { kerberosDecoder, kerberosTcpDecoder } from './kerberos.js';
 import { lldpDecoder } from './lldp.js';
 import { mdnsDecoder } from './mdns.js';
 import { mmsDecoder } from './mms.js';
+import { mndpDecoder } from './mndp.js';
 import { modbusDecoder } from './modbus.js';
 import { nbnsDecoder } from './nbns.js';
 import { opcuaDecoder } from './opcua.js';
@@ -38,6 +39,7 @@ import { synchrophasorDecoder, synchrophasorUdpDecoder } from './synchrophasor.j
 import { syslogDecoder } from './syslog.js';
 import { tlsDecoder } from './tls.js';
 import type { Decoder, DecoderFamily } from './types.js';
+import { ubiquitiDecoder } from './ubiquiti.js';
 import { upnpDecoder } from './upnp.js';
 import { wsdDecoder } from './wsd.js';
 
@@ -45,6 +47,8 @@ export const ALL_DECODERS: readonly Decoder[] = [
   arpDecoder,
   lldpDecoder,
   cdpDecoder,
+  mndpDecoder,
+  ubiquitiDecoder,
   dhcpDecoder,
   dhcpv6Decoder,
   mdnsDecoder,
@@ -134,6 +138,8 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   mms: 'dnp3',
   fins: 's7comm',
   synchrophasor: 'dnp3',
+  mndp: 'cdp',
+  ubiquiti: 'cdp',
 };
 
 /**

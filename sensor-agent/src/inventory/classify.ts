@@ -162,6 +162,15 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['smtp:server', 'it', 'server', 0.6],
   ['imap:server', 'it', 'server', 0.6],
   ['pop3:server', 'it', 'server', 0.6],
+  // Announces itself by MikroTik's or Ubiquiti's discovery protocol, with a board or product code that
+  // says what it is (CRS/CSS boards switch; UniFi US* switch, UGW/UDM route, UP* are phones, U6/U7/UAP are APs).
+  ['mndp:router', 'network', 'router', 0.75],
+  ['mndp:switch', 'network', 'switch', 0.75],
+  ['ubiquiti:router', 'network', 'router', 0.75],
+  ['ubiquiti:switch', 'network', 'switch', 0.75],
+  ['ubiquiti:access-point', 'network', 'access-point', 0.75],
+  ['ubiquiti:phone', 'iot', 'ip-phone', 0.75],
+  ['ubiquiti:camera', 'iot', 'camera', 0.75],
   // Speaks a routing or first-hop redundancy protocol (OSPF, EIGRP, VRRP, HSRP, RIP, GLBP).
   ['routing:router', 'network', 'router', 0.7],
   // What a Windows or Samba host announces it serves (browser server type bits).
