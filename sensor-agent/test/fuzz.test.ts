@@ -130,6 +130,14 @@ const UBIQUITI_ANSWER = udpPacket(
   '0100003e010006788a20aabbcc0b000861702d6c6f6262790c000555375047320d0009636f72702d77696669' +
     '15000a5541502d41432d50726f160006362e352e3535',
 );
+/** A TP-Link HS110 plug's get_sysinfo answer from UDP 9999 (autokey XOR, first key 171). */
+const TPLINK_SYSINFO = udpPacket(
+  9999,
+  'd0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08ba9daadf284e193b18ba998b683ad99b9fb8ee78befcf' +
+    'fec6f6ceffcaeab8ddb19fae9cad99ad9dbf93b1d9aef187e290b288aa98b686a488aadea7d7b290aa88c18edaf4a7ea' +
+    'abf9adfdb1e4a3f0a7eebaf9b193bf9df09ffb9ef2d0eac880d3e2d3e3cb8edbf2d0fcdebfd3badba88ab092d9b0c4a7' +
+    'cfaac4e48fea9eea86e3c1bcc1bc',
+);
 /** A GOOSE frame (IEC 61850-8-1 Annex A): APPID 1, goosePdu with gocbRef, timeAllowedtoLive, datSet, stNum, sqNum, allData. */
 const GOOSE_FRAME = packetOf(
   Buffer.from(
@@ -181,7 +189,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE, FINS, C37.118, MNDP and Ubiquiti discovery,
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE, FINS, C37.118, MNDP, Ubiquiti discovery and TP-Link's smart home,
     // which the shared corpus lacks: those are fuzzed from packets built per their RFCs and standards.
     const built = [
       'snmp',
@@ -197,6 +205,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       'synchrophasor',
       'mndp',
       'ubiquiti',
+      'tplink',
     ];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
@@ -213,6 +222,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       C37118_CONFIG,
       MNDP_ANNOUNCEMENT,
       UBIQUITI_ANSWER,
+      TPLINK_SYSINFO,
       ...MAIL_GREETINGS,
     ];
     // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
@@ -226,6 +236,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       [C37118_CONFIG, 'SUB_A_PMU1'],
       [MNDP_ANNOUNCEMENT, 'RB4011iGS+'],
       [UBIQUITI_ANSWER, 'UAP-AC-Pro'],
+      [TPLINK_SYSINFO, 'HS110(EU)'],
     ] as const) {
       const alone = new Pipeline();
       alone.process(packet);

@@ -38,6 +38,7 @@ import { stpDecoder } from './stp.js';
 import { synchrophasorDecoder, synchrophasorUdpDecoder } from './synchrophasor.js';
 import { syslogDecoder } from './syslog.js';
 import { tlsDecoder } from './tls.js';
+import { tplinkDecoder, tplinkTcpDecoder } from './tplink.js';
 import type { Decoder, DecoderFamily } from './types.js';
 import { ubiquitiDecoder } from './ubiquiti.js';
 import { upnpDecoder } from './upnp.js';
@@ -49,6 +50,8 @@ export const ALL_DECODERS: readonly Decoder[] = [
   cdpDecoder,
   mndpDecoder,
   ubiquitiDecoder,
+  tplinkDecoder,
+  tplinkTcpDecoder,
   dhcpDecoder,
   dhcpv6Decoder,
   mdnsDecoder,
@@ -140,6 +143,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   synchrophasor: 'dnp3',
   mndp: 'cdp',
   ubiquiti: 'cdp',
+  tplink: 'ssdp',
 };
 
 /**

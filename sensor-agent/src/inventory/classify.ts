@@ -171,6 +171,10 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['ubiquiti:access-point', 'network', 'access-point', 0.75],
   ['ubiquiti:phone', 'iot', 'ip-phone', 0.75],
   ['ubiquiti:camera', 'iot', 'camera', 0.75],
+  // Answers TP-Link's smart-home get_sysinfo as a plug or switch, a bulb, or another Kasa device.
+  ['tplink:smart-plug', 'iot', 'smart-plug', 0.8],
+  ['tplink:smart-bulb', 'iot', 'smart-light', 0.8],
+  ['tplink:device', 'iot', 'embedded-device', 0.6],
   // Speaks a routing or first-hop redundancy protocol (OSPF, EIGRP, VRRP, HSRP, RIP, GLBP).
   ['routing:router', 'network', 'router', 0.7],
   // What a Windows or Samba host announces it serves (browser server type bits).
