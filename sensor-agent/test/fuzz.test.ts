@@ -138,6 +138,15 @@ const TPLINK_SYSINFO = udpPacket(
     'abf9adfdb1e4a3f0a7eebaf9b193bf9df09ffb9ef2d0eac880d3e2d3e3cb8edbf2d0fcdebfd3badba88ab092d9b0c4a7' +
     'cfaac4e48fea9eea86e3c1bcc1bc',
 );
+/** A Beckhoff ADS answer to READ DEVICE INFO from TCP 48898: "Plc30 App", TwinCAT 3.1.4024. */
+const ADS_DEVICE_INFO = tcpPacket(
+  48898,
+  Buffer.from(
+    '000038000000c0a8010a01018980050c22380101530301000500180000000000000001000000' +
+      '000000000301b80f506c6333302041707000000000000000',
+    'hex',
+  ),
+);
 /** A GOOSE frame (IEC 61850-8-1 Annex A): APPID 1, goosePdu with gocbRef, timeAllowedtoLive, datSet, stNum, sqNum, allData. */
 const GOOSE_FRAME = packetOf(
   Buffer.from(
@@ -189,7 +198,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
     const decodedProtocols = Object.entries(probe.stats.decoded)
       .filter(([, n]) => n > 0)
       .map(([name]) => name);
-    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE, FINS, C37.118, MNDP, Ubiquiti discovery and TP-Link's smart home,
+    // Every decoder ran, except SNMP and LLMNR responses, Kerberos, SSH, syslog, mail greetings, GOOSE, FINS, C37.118, MNDP, Ubiquiti discovery, TP-Link's smart home and Beckhoff ADS,
     // which the shared corpus lacks: those are fuzzed from packets built per their RFCs and standards.
     const built = [
       'snmp',
@@ -206,6 +215,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       'mndp',
       'ubiquiti',
       'tplink',
+      'ads',
     ];
     const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
     expect(decodedProtocols.sort()).toEqual(names.sort());
@@ -223,6 +233,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       MNDP_ANNOUNCEMENT,
       UBIQUITI_ANSWER,
       TPLINK_SYSINFO,
+      ADS_DEVICE_INFO,
       ...MAIL_GREETINGS,
     ];
     // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
@@ -237,6 +248,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
       [MNDP_ANNOUNCEMENT, 'RB4011iGS+'],
       [UBIQUITI_ANSWER, 'UAP-AC-Pro'],
       [TPLINK_SYSINFO, 'HS110(EU)'],
+      [ADS_DEVICE_INFO, '3.1.4024'],
     ] as const) {
       const alone = new Pipeline();
       alone.process(packet);

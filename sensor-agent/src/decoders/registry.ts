@@ -1,6 +1,7 @@
 // The set of decoders and the dispatch index over them. Adding a protocol is
 // one module plus one line here.
 import { PROTOCOL_FAMILIES, type ProtocolFamily } from '@hark/contracts/sensor';
+import { adsDecoder } from './ads.js';
 import { arpDecoder } from './arp.js';
 import { bacnetDecoder } from './bacnet.js';
 import { browserDecoder } from './browser.js';
@@ -68,6 +69,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   mmsDecoder,
   finsDecoder,
   finsTcpDecoder,
+  adsDecoder,
   dnp3Decoder,
   dnp3UdpDecoder,
   iec104Decoder,
@@ -140,6 +142,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   iec61850: 'dnp3',
   mms: 'dnp3',
   fins: 's7comm',
+  ads: 's7comm',
   synchrophasor: 'dnp3',
   mndp: 'cdp',
   ubiquiti: 'cdp',

@@ -120,6 +120,10 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['fins:plc', 'ot', 'plc', 0.75],
   ['fins:engineering', 'ot', 'engineering-workstation', 0.65],
   ['fins:hmi', 'ot', 'hmi', 0.55],
+  // Answers Beckhoff ADS: a TwinCAT controller (an embedded PC or IPC running the PLC runtime); asks it: an HMI,
+  // a SCADA driver or TwinCAT engineering.
+  ['ads:server', 'ot', 'plc', 0.7],
+  ['ads:client', 'ot', 'hmi', 0.5],
   ['profinet:io-controller', 'ot', 'plc', 0.65],
   ['profinet:io-device', 'ot', 'io-device', 0.65],
   // Opens a supervisor AR to IO devices: an engineering or commissioning tool.
