@@ -51,8 +51,10 @@ function report(pkt: PacketView, sink: ObservationSink, b: Buffer, o: number, en
   if (response) {
     emitForHost(pkt, sink, 'fins', 'role', 'fins:plc', 0.85, 'icf.response');
     const data = o + HEADER + 2 + END_CODE;
-    // End code 0000: normal completion (0040, a non-fatal CPU error, also carries the data).
-    if (command === CONTROLLER_DATA_READ && data + MODEL_AND_VERSION <= end && (b[data - 2]! & 0x7f) === 0) {
+    // End code 0000, normal completion: the main code without its relay-error bit, the sub code without
+    // its fatal and non-fatal CPU error bits (W342 §5-1-3: those flag the CPU, and the data still follows).
+    const completed = (b[data - 2]! & 0x7f) === 0 && (b[data - 1]! & 0x3f) === 0;
+    if (command === CONTROLLER_DATA_READ && data + MODEL_AND_VERSION <= end && completed) {
       emitForHost(pkt, sink, 'fins', 'model', printable(b, data, data + 20), 0.85, 'controller_data.model');
       emitForHost(
         pkt,
