@@ -16,6 +16,8 @@ export interface UnavailableShard {
   error: string;
 }
 
+const LOG_EVERY_MS = 60_000;
+
 /** The query parameter that asks a replica for its own sites only (what peers send each other). */
 export const SHARD_SCOPE = { scope: 'shard' } as const;
 
@@ -35,6 +37,7 @@ export class ShardPeers {
   private readonly timeoutMs: number;
   private readonly failures: Counter<'shard'>;
   private readonly log: Logger;
+  private readonly loggedAt = new Map<number, number>();
 
   constructor(options: ShardPeersOptions) {
     this.ownership = new SiteOwnership(options.shard);
@@ -114,10 +117,15 @@ export class ShardPeers {
 
   private failed(shard: number, url: URL, error: string): { ok: false; error: string } {
     this.failures.inc({ shard: String(shard) });
-    this.log.warn(
-      { shard, peer: url.origin, error },
-      `shard ${describeShard({ index: shard, count: this.count })} did not answer`,
-    );
+    // Once a minute per shard: a UI polling a replica whose peer is down would otherwise log on every poll.
+    const now = Date.now();
+    if (now - (this.loggedAt.get(shard) ?? 0) >= LOG_EVERY_MS) {
+      this.loggedAt.set(shard, now);
+      this.log.warn(
+        { shard, peer: url.origin, error },
+        `shard ${describeShard({ index: shard, count: this.count })} did not answer; its sites are missing from answers until it does`,
+      );
+    }
     return { ok: false, error };
   }
 }
