@@ -9,7 +9,7 @@
 // sender's AMS NetId ("5.12.34.56.1.1") is its address on the ADS network.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
-import { emitForHost, text } from './util.js';
+import { emitForHost, fixedText } from './util.js';
 
 const ADS_PORT = 48898;
 const AMS_TCP_HEADER = 6;
@@ -41,9 +41,7 @@ function report(pkt: PacketView, sink: ObservationSink, b: Buffer, o: number, en
   const data = o + AMS_HEADER;
   if (command !== READ_DEVICE_INFO || data + DEVICE_INFO > end || b.readUInt32LE(data) !== 0) return;
   const version = `${b[data + 4]}.${b[data + 5]}.${b.readUInt16LE(data + 6)}`;
-  let nameEnd = data + 8;
-  while (nameEnd < data + DEVICE_INFO && b[nameEnd] !== 0) nameEnd++;
-  const name = text(b, data + 8, nameEnd).trim();
+  const name = fixedText(b, data + 8, data + DEVICE_INFO);
   emit('softwareVersion', name ? `${name} ${version}` : version, 0.85, 'ads.devicename');
   // TwinCAT's version: the runtime is the controller's firmware.
   emit('firmwareVersion', version, 0.7, 'ads.version');

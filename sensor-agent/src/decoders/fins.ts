@@ -14,7 +14,7 @@
 // SCADA driver's.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { emitForHost, text } from './util.js';
+import { emitForHost, fixedText } from './util.js';
 
 const FINS_PORT = 9600;
 /** ICF, RSV, GCT, DNA, DA1, DA2, SNA, SA1, SA2, SID. */
@@ -55,13 +55,13 @@ function report(pkt: PacketView, sink: ObservationSink, b: Buffer, o: number, en
     // its fatal and non-fatal CPU error bits (W342 §5-1-3: those flag the CPU, and the data still follows).
     const completed = (b[data - 2]! & 0x7f) === 0 && (b[data - 1]! & 0x3f) === 0;
     if (command === CONTROLLER_DATA_READ && data + MODEL_AND_VERSION <= end && completed) {
-      emitForHost(pkt, sink, 'fins', 'model', printable(b, data, data + 20), 0.85, 'controller_data.model');
+      emitForHost(pkt, sink, 'fins', 'model', fixedText(b, data, data + 20), 0.85, 'controller_data.model');
       emitForHost(
         pkt,
         sink,
         'fins',
         'firmwareVersion',
-        printable(b, data + 20, data + 40),
+        fixedText(b, data + 20, data + 40),
         0.8,
         'controller_data.version',
       );
@@ -76,14 +76,6 @@ function report(pkt: PacketView, sink: ObservationSink, b: Buffer, o: number, en
       ? 'fins:hmi'
       : 'fins:client';
   emitForHost(pkt, sink, 'fins', 'role', role, 0.8, 'command_code');
-}
-
-/** A fixed-width text field: up to its first NUL, spaces trimmed; empty unless printable ASCII. */
-function printable(b: Buffer, start: number, end: number): string {
-  let stop = start;
-  while (stop < end && b[stop] !== 0) stop++;
-  const value = text(b, start, stop).trim();
-  return /^[\x20-\x7e]+$/.test(value) ? value : '';
 }
 
 /**

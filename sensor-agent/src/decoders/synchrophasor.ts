@@ -8,7 +8,7 @@
 // describes several PMUs comes from a concentrator.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { emitForHost, text } from './util.js';
+import { emitForHost, fixedText } from './util.js';
 
 const TCP_PORT = 4712;
 const UDP_PORTS = [4712, 4713];
@@ -102,7 +102,7 @@ function config12Stations(b: Buffer, f: Frame): { count: number; first: string }
   const channels = b.readUInt16BE(stn + 20) + b.readUInt16BE(stn + 22) + 16 * b.readUInt16BE(stn + 24);
   if (stn + PMU_BLOCK + 16 * channels > f.end + CHK)
     throw new RangeError('C37.118 PMU channel names overrun the frame');
-  return { count: Math.min(count, MAX_PMUS), first: stationName(b, stn, stn + STN) };
+  return { count: Math.min(count, MAX_PMUS), first: fixedText(b, stn, stn + STN) };
 }
 
 /** Configuration 3 (2011): CONT_IDX, TIME_BASE, NUM_PMU, then the first PMU's STN, length-prefixed. */
@@ -112,15 +112,7 @@ function config3Stations(b: Buffer, f: Frame): { count: number; first: string } 
   const count = b.readUInt16BE(at);
   const length = b[at + 2]!;
   if (at + 3 + length > f.end) throw new RangeError('C37.118 station name overruns the frame');
-  return { count: Math.min(count, MAX_PMUS), first: stationName(b, at + 3, at + 3 + length) };
-}
-
-/** A station name: ASCII, space- or NUL-padded; empty unless printable. */
-function stationName(b: Buffer, start: number, end: number): string {
-  let stop = start;
-  while (stop < end && b[stop] !== 0) stop++;
-  const value = text(b, start, stop).trim();
-  return /^[\x20-\x7e]+$/.test(value) ? value : '';
+  return { count: Math.min(count, MAX_PMUS), first: fixedText(b, at + 3, at + 3 + length) };
 }
 
 function decodeFrames(pkt: PacketView, sink: ObservationSink): void {

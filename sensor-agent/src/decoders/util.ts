@@ -16,6 +16,19 @@ export function text(b: Buffer, start: number, end: number): string {
 }
 
 /**
+ * A fixed-width ASCII field padded with NULs or spaces (FINS controller data,
+ * C37.118 station names, ADS device names): up to its first NUL, trimmed,
+ * and empty unless every character is printable ASCII, so that a field of
+ * another layout reads as nothing rather than as a garbled name.
+ */
+export function fixedText(b: Buffer, start: number, end: number): string {
+  let stop = start;
+  while (stop < end && b[stop] !== 0) stop++;
+  const value = text(b, start, stop);
+  return /^[\x20-\x7e]+$/.test(value) ? value : '';
+}
+
+/**
  * Where `needle` first occurs wholly within b[start, end), or -1. Buffer's
  * indexOf has no end: a frame read in place lies in a reader's chunk (see
  * FrameBatch), and a miss would scan the rest of the chunk.
