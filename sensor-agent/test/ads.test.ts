@@ -1,11 +1,4 @@
-// Beckhoff ADS over AMS/TCP (src/decoders/ads.ts). The corpus has none: the
-// packets are built from Beckhoff's ADS specification inside a real TCP
-// connection of the corpus, and tshark's AMS dissector must read from them
-// what the decoder reads.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Pipeline } from '../src/pipeline.js';
 import {
   connectionTo,
@@ -14,14 +7,10 @@ import {
   loadPackets,
   packetOf,
   tsharkAvailable,
-  tsharkFields,
+  tsharkOn,
   withTcpPayload,
-  writePcap,
 } from './reframe.js';
 import { MISSING } from './support.js';
-
-const tmp = mkdtempSync(join(tmpdir(), 'hark-ads-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const PLC_NET_ID = [5, 12, 34, 56, 1, 1];
 const HMI_NET_ID = [192, 168, 1, 10, 1, 1];
@@ -80,9 +69,7 @@ describe.skipIf(MISSING)('Beckhoff ADS', () => {
     'reads the TwinCAT device and version as tshark does, and both sides',
     async () => {
       const packets = await session();
-      const file = join(tmp, 'ads.pcap');
-      writePcap(file, packets);
-      const rows = tsharkFields(file, [
+      const rows = tsharkOn(packets, [
         'ams.sendernetid',
         'ams.cmdid',
         'ams.ads_devicename',

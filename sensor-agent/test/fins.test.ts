@@ -1,11 +1,4 @@
-// Omron FINS (src/decoders/fins.ts). The corpus has none: the frames are
-// built from Omron's FINS Commands Reference Manual (W342), over UDP and in
-// FINS/TCP framing inside a real TCP connection of the corpus, and tshark's
-// omron dissector must read from them what the decoder reads.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CapturedPacket } from '../src/capture/index.js';
 import { Pipeline } from '../src/pipeline.js';
 import { ethernet, ipv4Udp } from '../src/simulate/encoders.js';
@@ -16,13 +9,9 @@ import {
   loadPackets,
   packetOf,
   tsharkAvailable,
-  tsharkFields,
-  writePcap,
+  tsharkOn,
 } from './reframe.js';
 import { MISSING, mustFindMac } from './support.js';
-
-const tmp = mkdtempSync(join(tmpdir(), 'hark-fins-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const PLC = { mac: Buffer.from('00000a112233', 'hex'), ip: '192.168.250.1', node: 1 };
 const HMI = { mac: Buffer.from('0090e8445566', 'hex'), ip: '192.168.250.10', node: 10 };
@@ -90,9 +79,7 @@ describe('Omron FINS over UDP', () => {
     'reads the controller model and version as tshark does, and the roles of both sides',
     () => {
       const packets = udpSession();
-      const file = join(tmp, 'fins-udp.pcap');
-      writePcap(file, packets);
-      const rows = tsharkFields(file, [
+      const rows = tsharkOn(packets, [
         'ip.src',
         'omron.command',
         'omron.controller.model',
@@ -163,9 +150,7 @@ describe.skipIf(MISSING)('Omron FINS/TCP', () => {
         send('toServer', finsTcp(2, fins(ENGINEERING, PLC, false, 0x0501, Buffer.alloc(0)))),
         send('fromServer', finsTcp(2, fins(PLC, ENGINEERING, true, 0x0501, controllerData()))),
       ];
-      const file = join(tmp, 'fins-tcp.pcap');
-      writePcap(file, exchange);
-      const rows = tsharkFields(file, [
+      const rows = tsharkOn(exchange, [
         'ip.src',
         'omron.tcp.command',
         'omron.controller.model',

@@ -1,13 +1,4 @@
-// MMS (src/decoders/mms.ts). The corpus has S7comm on TCP 102 but no MMS:
-// Identify exchanges are built from ISO 9506-2 inside the ISO session and
-// presentation layers of IEC 61850-8-1, carried in real TCP frames of the
-// S7 capture, and tshark's MMS dissector must read from them what the
-// decoder reads. The real S7 captures, on the same port and COTP layer, must
-// give MMS nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Pipeline } from '../src/pipeline.js';
 import {
   connectionTo,
@@ -17,14 +8,10 @@ import {
   packetOf,
   tlv,
   tsharkAvailable,
-  tsharkFields,
+  tsharkOn,
   withTcpPayload,
-  writePcap,
 } from './reframe.js';
 import { MISSING, mustFindMac, run } from './support.js';
-
-const tmp = mkdtempSync(join(tmpdir(), 'hark-mms-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const S7 = 'iti__s7comm_reading_plc_status.pcap';
 /**
@@ -104,10 +91,8 @@ describe.skipIf(MISSING)('MMS', () => {
     'reads the Identify answer as tshark does, and names the server and its client',
     async () => {
       const packets = await exchange();
-      const file = join(tmp, 'identify.pcap');
-      writePcap(file, packets);
-      const rows = tsharkFields(
-        file,
+      const rows = tsharkOn(
+        packets,
         ['eth.src', 'mms.vendorName', 'mms.modelName', 'mms.revision'],
         MMS_CONTEXT,
       ).filter((r) => r[1]);
@@ -115,7 +100,7 @@ describe.skipIf(MISSING)('MMS', () => {
       const [server, vendor, model, revision] = rows[0]!;
       expect([vendor, model, revision]).toEqual([IDENTITY.vendor, IDENTITY.model, IDENTITY.revision]);
       // tshark reads every PDU as MMS: 7 requests, 7 answers.
-      expect(tsharkFields(file, ['mms.invokeID'], MMS_CONTEXT).filter((r) => r[0]).length).toBe(14);
+      expect(tsharkOn(packets, ['mms.invokeID'], MMS_CONTEXT).filter((r) => r[0]).length).toBe(14);
 
       const { devices, stats } = inventoryOf(packets);
       expect(stats.decodeErrors.mms).toBe(0);

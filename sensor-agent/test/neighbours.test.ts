@@ -1,19 +1,8 @@
-// MikroTik's and Ubiquiti's discovery broadcasts (src/decoders/mndp.ts,
-// src/decoders/ubiquiti.ts). The corpus has neither: the datagrams are built
-// from MikroTik's neighbour-discovery manual and from the TLVs Wireshark's
-// UBDP dissector knows, and tshark's mndp and ubdp dissectors must read from
-// them what the decoders read.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Pipeline } from '../src/pipeline.js';
 import { ethernet, ipv4Udp } from '../src/simulate/encoders.js';
-import { inventoryOf, packetOf, tsharkAvailable, tsharkFields, writePcap } from './reframe.js';
+import { inventoryOf, packetOf, tsharkAvailable, tsharkOn } from './reframe.js';
 import { mustFindMac } from './support.js';
-
-const tmp = mkdtempSync(join(tmpdir(), 'hark-neighbours-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const BROADCAST = Buffer.alloc(6, 0xff);
 /** tshark 4.0 dissects UBDP only where told to (Decode As). */
@@ -100,9 +89,7 @@ const packets = () => [
 describe('neighbour discovery broadcasts', () => {
   it.skipIf(!tsharkAvailable())('MNDP: identity, version and board, read as tshark reads them', () => {
     const all = packets();
-    const file = join(tmp, 'neighbours.pcap');
-    writePcap(file, all);
-    const rows = tsharkFields(file, [
+    const rows = tsharkOn(all, [
       'eth.src',
       'mndp.identity',
       'mndp.version',
@@ -135,10 +122,8 @@ describe('neighbour discovery broadcasts', () => {
     'Ubiquiti: host name, model and firmware of the answer; nothing of the request',
     () => {
       const all = packets();
-      const file = join(tmp, 'ubnt.pcap');
-      writePcap(file, all);
-      const rows = tsharkFields(
-        file,
+      const rows = tsharkOn(
+        all,
         ['eth.src', 'ubdp.hostname', 'ubdp.model', 'ubdp.firmware', 'ubdp.ssid'],
         UBDP,
       ).filter((r) => r[1]);

@@ -3,7 +3,9 @@
 // (the shared corpus has no capture of most of them). tshark reads every
 // file written here back, so a helper that got a header wrong fails its test.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type CapturedPacket, readCapture } from '../src/capture/index.js';
 import { Pipeline } from '../src/pipeline.js';
 import { checksum } from '../src/simulate/encoders.js';
@@ -136,6 +138,23 @@ export function tsharkLayers(file: string): string[] {
   })
     .trim()
     .split('\n');
+}
+
+/** Calls `use` with a pcap file of `packets` that lives only for the call. */
+export function withCaptureFile<T>(packets: CapturedPacket[], use: (file: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'hark-tshark-'));
+  try {
+    const file = join(dir, 'capture.pcap');
+    writePcap(file, packets);
+    return use(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** tshark's values of `fields` for every one of `packets`, a row per packet: they are written to a pcap for it. */
+export function tsharkOn(packets: CapturedPacket[], fields: string[], options: string[] = []): string[][] {
+  return withCaptureFile(packets, (file) => tsharkFields(file, fields, options));
 }
 
 /** tshark's values of `fields` for every frame of a capture file, a row per frame; `options` such as `-o` preferences. */

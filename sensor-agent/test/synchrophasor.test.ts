@@ -3,10 +3,7 @@
 // inside a real TCP connection of the corpus, and tshark's synphasor
 // dissector must read from them what the decoder reads.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CapturedPacket } from '../src/capture/index.js';
 import { Pipeline } from '../src/pipeline.js';
 import { ethernet, ipv4Udp } from '../src/simulate/encoders.js';
@@ -17,13 +14,10 @@ import {
   loadPackets,
   packetOf,
   tsharkAvailable,
-  tsharkFields,
-  writePcap,
+  tsharkOn,
+  withCaptureFile,
 } from './reframe.js';
 import { MISSING, mustFindMac } from './support.js';
-
-const tmp = mkdtempSync(join(tmpdir(), 'hark-c37118-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** CRC-CCITT as C37.118.2 Annex B computes CHK: polynomial 0x1021, initial 0xFFFF, no reflection. */
 function crc(b: Buffer): number {
@@ -123,9 +117,7 @@ describe.skipIf(MISSING)('IEEE C37.118 synchrophasors', () => {
     async () => {
       const { packets, pmu } = await pmuSession();
       const all = [...packets, concentrator()];
-      const file = join(tmp, 'c37118.pcap');
-      writePcap(file, all);
-      const rows = tsharkFields(file, [
+      const rows = tsharkOn(all, [
         'ip.src',
         'synphasor.frtype',
         'synphasor.conf.numpmu',
@@ -138,9 +130,11 @@ describe.skipIf(MISSING)('IEEE C37.118 synchrophasors', () => {
         [PDC.ip, '2', '11,12'],
       ]);
       // tshark shows configuration 1 and 2 station names in its tree only ("Station #1: ...").
-      const tree = execFileSync('tshark', ['-n', '-r', file, '-V', '-Y', 'synphasor.conf.numpmu'], {
-        encoding: 'utf8',
-      });
+      const tree = withCaptureFile(all, (file) =>
+        execFileSync('tshark', ['-n', '-r', file, '-V', '-Y', 'synphasor.conf.numpmu'], {
+          encoding: 'utf8',
+        }),
+      );
       expect([...tree.matchAll(/Station #\d+: "(.*?)\s*"/g)].map((m) => m[1])).toEqual([
         'SUB_A_PMU1',
         'FEEDER_1',

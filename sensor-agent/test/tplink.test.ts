@@ -1,12 +1,4 @@
-// TP-Link's smart-home protocol (src/decoders/tplink.ts). The corpus has the
-// HS110 plug's setup but none of this protocol: the app's discovery and the
-// plug's get_sysinfo answer are built as the Kasa app and python-kasa send
-// them, over UDP and inside a real TCP connection of the corpus, and
-// tshark's tplink-smarthome dissector must decrypt them to the same JSON.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Pipeline } from '../src/pipeline.js';
 import { ethernet, ipv4Udp } from '../src/simulate/encoders.js';
 import {
@@ -16,13 +8,9 @@ import {
   loadPackets,
   packetOf,
   tsharkAvailable,
-  tsharkFields,
-  writePcap,
+  tsharkOn,
 } from './reframe.js';
 import { MISSING, mustFindMac } from './support.js';
-
-const tmp = mkdtempSync(join(tmpdir(), 'hark-tplink-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Each byte XORed with the previous ciphertext byte, the first with 171. */
 function encrypt(text: string): Buffer {
@@ -89,9 +77,7 @@ describe('TP-Link smart home', () => {
     'reads the plug from its get_sysinfo answer, as tshark decrypts it, and nothing of the app',
     () => {
       const packets = udpExchange();
-      const file = join(tmp, 'udp.pcap');
-      writePcap(file, packets);
-      const messages = tsharkFields(file, ['tplink_smarthome.msg']).map((r) => r[0]);
+      const messages = tsharkOn(packets, ['tplink_smarthome.msg']).map((r) => r[0]);
       expect(messages).toEqual([QUERY, SYSINFO]);
 
       const { devices, stats } = inventoryOf(packets);
@@ -116,9 +102,7 @@ describe('TP-Link smart home', () => {
       });
       const answer = lengthPrefixed(SYSINFO);
       const whole = [send('toServer', lengthPrefixed(QUERY)), send('fromServer', answer)];
-      const file = join(tmp, 'tcp.pcap');
-      writePcap(file, whole);
-      expect(tsharkFields(file, ['tplink_smarthome.msg']).map((r) => r[0])).toEqual([QUERY, SYSINFO]);
+      expect(tsharkOn(whole, ['tplink_smarthome.msg']).map((r) => r[0])).toEqual([QUERY, SYSINFO]);
       const split = [
         send('toServer', lengthPrefixed(QUERY)),
         send('fromServer', answer.subarray(0, 200)),
