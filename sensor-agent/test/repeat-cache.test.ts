@@ -155,6 +155,30 @@ describe('a repeat names other devices than its sender', () => {
   });
 });
 
+describe('a device that changes what it announces', () => {
+  it('is shown as it is now, when it changes back too, whether repeats are skipped or not', () => {
+    const mac = Buffer.from('001b1b0000aa', 'hex');
+    const as = (host: string) => mdnsAnnouncement(mac, '10.0.0.8', host, []);
+    // Renamed, then named back: the third packet is a byte-identical copy of the first.
+    const packets = [as('kiosk-lobby'), as('kiosk-lobby'), as('kiosk-2'), as('kiosk-lobby')].map((frame, i) =>
+      packetOf(frame, 1000 * (i + 1)),
+    );
+    const run = (skipRepeats: boolean) => {
+      const pipeline = new Pipeline({ skipRepeats });
+      for (const p of packets) pipeline.process(p);
+      return pipeline;
+    };
+    const every = run(false);
+    const skipping = run(true);
+    expect(skipping.store.toRecords()).toEqual(every.store.toRecords());
+    const [device] = skipping.store.toRecords();
+    expect(device!.hostname?.value).toBe('kiosk-lobby');
+    expect(device!.hostname?.evidence[0]?.seen).toBe(new Date(4000).toISOString());
+    // The second packet repeats the first and is skipped; the fourth came after a change and is not.
+    expect(skipping.stats.repeats).toBe(1);
+  });
+});
+
 describe('Device.generation', () => {
   const A = 0x00_1b_1b_00_00_0a;
   const B = 0x00_1b_1b_00_00_0b;
@@ -226,6 +250,19 @@ describe('Device.generation', () => {
     expect(merged?.macs).toContain('00:1b:1b:00:00:0b');
     // None of it concerned the bystander: its packets' repeats are still skipped.
     expect(after.get('C')).toBe(0);
+  });
+
+  it('moves when a source that vouched for a value reports another', () => {
+    const store = new DeviceStore();
+    store.observe(obs({ mac: A, value: 'plc-1' }));
+    let before = generations(store);
+    store.observe(obs({ mac: A, value: 'plc-1', protocol: 'other' })); // more evidence, same value
+    expect(generations(store)).toEqual(before);
+    store.observe(obs({ mac: A, value: 'plc-2' }));
+    expect(generations(store).get('A')).toBeGreaterThan(before.get('A')!);
+    before = generations(store);
+    store.observe(obs({ mac: A, value: 'plc-3', protocol: 'other' })); // another source of equal rank: no change
+    expect(generations(store)).toEqual(before);
   });
 
   it('tracing names the devices observed, and refuses DHCP identities, whose effect depends on the device', () => {

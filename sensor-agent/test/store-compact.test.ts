@@ -105,6 +105,31 @@ describe('attribute evidence policy', () => {
     expect(d!.hostname!.evidence).toHaveLength(1); // another attribute's evidence is untouched
   });
 
+  it('a source that vouched for the value and now reports another replaces it: the device changed', () => {
+    const store = new DeviceStore();
+    at(store, 'CPU 1214C', 0.9, 's7comm', 'szl.module', 1);
+    at(store, 'CPU 1214C', 0.6, 'http', 'server', 2);
+    at(store, 'CPU 1215C', 0.9, 's7comm', 'szl.module', 3); // the same source's newer word
+    expect(store.toRecords()[0]!.model).toEqual({
+      value: 'CPU 1215C',
+      confidence: 0.9,
+      evidence: [
+        { protocol: 's7comm', field: 'szl.module', value: 'CPU 1215C', seen: new Date(3).toISOString() },
+      ],
+    });
+    at(store, 'CPU 1214C', 0.6, 'http', 'server', 4); // a weaker source still saying the old value
+    at(store, 'CPU 1216C', 0.9, 'snmp', 'sysDescr', 5); // an equal source that never vouched for it
+    expect(store.toRecords()[0]!.model!.value).toBe('CPU 1215C');
+  });
+
+  it('a weak source does not flip the value it guessed: its field may describe something else', () => {
+    const store = new DeviceStore();
+    // A CIP identity routed over a backplane names whichever module was asked.
+    at(store, '1756-L61/B', 0.4, 'enip', 'cip.identity.product_name', 1);
+    at(store, 'MVI56', 0.4, 'enip', 'cip.identity.product_name', 2);
+    expect(store.toRecords()[0]!.model!.value).toBe('1756-L61/B');
+  });
+
   it('a new device starts with no collections allocated', () => {
     const d = newDevice(mac, 1);
     expect([d.ipv4, d.attrs, d.ev, d.x, d.headerIp4]).toEqual([

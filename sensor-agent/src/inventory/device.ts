@@ -29,6 +29,8 @@ import type { HintName } from '../decoders/types.js';
 
 /** How many evidence entries an attribute keeps: enough to explain it, bounded for memory. */
 export const MAX_EVIDENCE = 4;
+/** Confidence (permille) from which a source's new value for an attribute replaces its old one (setAttribute). */
+const FOLLOWS_CHANGES = 500;
 /** How many distinct values a hint keeps per device. */
 export const MAX_HINT_VALUES = 16;
 /** Header-learned IPv4 sources are an array up to this many, then a Set (routers see thousands). */
@@ -339,7 +341,8 @@ function pushEvidence(device: Device, packed: number, seenMs: number, altValue: 
 
 /**
  * Records one report of an attribute value: the highest confidence wins; the
- * same value (ignoring case) from another source adds evidence.
+ * same value (ignoring case) from another source adds evidence; a new value
+ * from a source that vouched for the old one replaces it.
  */
 export function setAttribute(
   device: Device,
@@ -382,8 +385,30 @@ export function setAttribute(
     if (count < MAX_EVIDENCE) pushEvidence(device, packed, seenMs, value === shown ? undefined : value);
     return;
   }
-  if (conf > currentConf)
+  if (conf > currentConf) {
     replaceAttribute(device, at, index, conf, storedValue(name, value), [packed, seenMs], [undefined]);
+    return;
+  }
+  // A source that vouched for the value, and ranks with the best of those that did, now reports
+  // another: the device itself changed (a firmware upgrade, a renamed host), and the newer word of
+  // the same source is the truth about it now. Another source of equal rank that disagrees does
+  // not unseat the value, and neither does a weak one: a guess is weak because its field may
+  // describe something else (a CIP identity routed over a ControlLogix backplane names whichever
+  // module was asked, and iti__EIP-IPAddressChangeAttempt flips among three 130 times). The
+  // generation moves, so that a repeat of the packet that said the old value is decoded again
+  // rather than skipped (repeat-cache.ts): a device that changes back is seen to.
+  if (conf === currentConf && conf >= FOLLOWS_CHANGES && vouches(device, packed)) {
+    device.generation++;
+    replaceAttribute(device, at, index, conf, storedValue(name, value), [packed, seenMs], [undefined]);
+  }
+}
+
+/** The source (packed with the attribute's index) is among the evidence for the attribute's current value. */
+function vouches(device: Device, packed: number): boolean {
+  const ev = device.ev;
+  if (!ev) return false;
+  for (let i = 0; i < ev.length; i += 2) if (ev[i] === packed) return true;
+  return false;
 }
 
 function storedValue(name: AttributeName, value: string): string {
