@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { AlertStore } from './alerts/store.js';
 import { watchCrlFile } from './broker/crl-file.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { DEFAULTS, loadPem, type PemSource } from './config.js';
@@ -68,6 +69,12 @@ export interface AggregatorOptions {
   peers?: readonly string[];
   /** A sensor without a heartbeat for this long is stale; default 90 s. */
   staleAfterMs?: number;
+  /**
+   * How long a sensor node's reports are its baseline after the aggregator
+   * first hears from it, raising no alerts (alerts/store.ts); default 24 h, 0
+   * alerts from the first report.
+   */
+  alertLearningMs?: number;
   /** With the embedded broker, how long start-up waits for the subscription; default 15 s. */
   readyTimeoutMs?: number;
   logger?: Logger;
@@ -96,6 +103,7 @@ export interface RunningAggregator {
   brokerPort?: number;
   inventory: InventoryStore;
   fleet: FleetRegistry;
+  alerts: AlertStore;
   registry: Registry;
   /** Connected and subscribed to the broker. */
   ready(): boolean;
@@ -141,6 +149,11 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
 
   const inventory = new InventoryStore();
   const fleet = new FleetRegistry({ staleAfterMs: options.staleAfterMs ?? DEFAULTS.staleAfterMs });
+  const alerts = new AlertStore({
+    learningMs: options.alertLearningMs ?? DEFAULTS.alertLearningMs,
+    logger,
+    registry,
+  });
   let journal: Journal<AggregatorState> | undefined;
   let recovered: ReturnType<typeof Journal.open<AggregatorState>>['recovered'] | undefined;
   if (options.dataDir)
@@ -162,6 +175,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     topicPrefix,
     inventory,
     fleet,
+    alerts,
     logger,
     registry,
     ...(journal && history ? { journal, history } : {}),
@@ -170,7 +184,10 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   if (recovered) {
     if (recovered.state) handler.importState(recovered.state);
     handler.replay(recovered.records);
-    logger.info({ devices: inventory.size, replayed: recovered.records.length }, 'state recovered');
+    logger.info(
+      { devices: inventory.size, alerts: alerts.size, replayed: recovered.records.length },
+      'state recovered',
+    );
   }
   let compacting: Promise<void> | undefined;
   const compact = (): Promise<void> => {
@@ -290,6 +307,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       inventory,
       history: historyReader,
       fleet,
+      alerts,
       registry,
       isReady: () => ingest.ready,
       logger,
@@ -315,6 +333,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       ...(broker ? { brokerPort: broker.port } : {}),
       inventory,
       fleet,
+      alerts,
       registry,
       ready: () => ingest.ready,
       compact,

@@ -29,4 +29,6 @@ export const DEFAULTS = {
   clientId: 'hark-aggregator',
   /** A sensor whose last heartbeat is older than this is reported stale. */
   staleAfterMs: 90_000,
+  /** A sensor node's reports are its baseline for this long after it is first heard, and raise no alerts. */
+  alertLearningMs: 24 * 3600_000,
 } as const;

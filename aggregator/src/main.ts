@@ -84,6 +84,15 @@ program
       .default(DEFAULTS.staleAfterMs / 1000),
   )
   .addOption(
+    new Option(
+      '--alert-learning <seconds>',
+      "how long a sensor node's reports are its baseline, raising no alerts, after it is first heard (0: alert from the first)",
+    )
+      .env('HARK_ALERT_LEARNING_SECONDS')
+      .argParser(int)
+      .default(DEFAULTS.alertLearningMs / 1000),
+  )
+  .addOption(
     new Option('--data-dir <dir>', 'write-ahead log, compacted state and Parquet history').env(
       'HARK_DATA_DIR',
     ),
@@ -157,6 +166,7 @@ program
       shard: { index: opts.shardIndex, count: opts.shards },
       ...(opts.peers ? { peers: opts.peers } : {}),
       staleAfterMs: opts.staleAfter * 1000,
+      alertLearningMs: opts.alertLearning * 1000,
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       compaction: { intervalMs: Math.max(1, opts.compactInterval) * 1000 },
       historyBacklogBytes: Math.max(1, opts.historyBacklogMib) * 1024 * 1024,

@@ -1,7 +1,8 @@
 // The aggregator acknowledges only what is durable: run as its own process
 // (dist/main.js) against a real Mosquitto, SIGKILLed mid-stream and
 // restarted; every message a sensor got a PUBACK for ends up in the inventory
-// and in the Parquet history exactly once, read back with DuckDB.
+// and in the Parquet history exactly once, read back with DuckDB; the alerts
+// it raised come back from its log and its saved state, none raised twice.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -68,6 +69,8 @@ describe.skipIf(!mosquittoAvailable())('aggregator durability (SIGKILL mid-strea
         join(work, 'data'),
         '--compact-interval',
         '1',
+        '--alert-learning',
+        '0',
         '--log-level',
         'warn',
       ],
@@ -82,6 +85,15 @@ describe.skipIf(!mosquittoAvailable())('aggregator durability (SIGKILL mid-strea
     return c;
   }
   const base = () => `http://127.0.0.1:${httpPort}`;
+  /** Every device was new once, so there is one new-device alert per device, raised once. */
+  const everyDeviceNewOnce = async () => {
+    const alerts = await getJson(base(), '/api/v1/alerts?kind=new-device&limit=1000');
+    expect(alerts.body.total).toBe(N);
+    for (let offset = 0; offset < N; offset += 1000) {
+      const page = await getJson(base(), `/api/v1/alerts?kind=new-device&limit=1000&offset=${offset}`);
+      for (const a of page.body.items) expect(a.count, a.deviceId).toBe(1);
+    }
+  };
   const ready = () =>
     eventually(async () => expect((await fetch(`${base()}/readyz`)).status).toBe(200), 30_000).catch(
       (err: Error) => {
@@ -131,7 +143,7 @@ describe.skipIf(!mosquittoAvailable())('aggregator durability (SIGKILL mid-strea
     await new Promise<void>((r) =>
       child!.exitCode !== null || child!.signalCode ? r() : child!.once('exit', () => r()),
     );
-    // A sensor re-sending what it already sent: de-duplicated by (runId, seq).
+    // A sensor re-sending what it already sent: de-duplicated by (runId, seq), and raising nothing again.
     await Promise.all(Array.from({ length: 50 }, (_, k) => send(k * 7)));
 
     child = startAggregatorProcess();
@@ -141,6 +153,7 @@ describe.skipIf(!mosquittoAvailable())('aggregator durability (SIGKILL mid-strea
       expect(body.total).toBe(N);
     }, 60_000);
     expect(await metric(base(), 'hark_aggregator_inventory_duplicates_total')).toBeGreaterThanOrEqual(50);
+    await everyDeviceNewOnce();
 
     // A clean stop compacts and writes the history.
     child.kill('SIGTERM');
@@ -177,5 +190,10 @@ describe.skipIf(!mosquittoAvailable())('aggregator durability (SIGKILL mid-strea
       ]),
     );
     conn.closeSync();
+
+    // Started again on the state that clean stop compacted, with nothing left in the log to replay.
+    child = startAggregatorProcess();
+    await ready();
+    await everyDeviceNewOnce();
   }, 120_000);
 });

@@ -54,6 +54,7 @@ describe.skipIf(!mosquittoAvailable())('aggregator shards (Mosquitto)', () => {
       dataDir,
       shard: { index, count: SHARDS } satisfies ShardSpec,
       peers: peers(),
+      alertLearningMs: 0,
       logger: silentLogger,
     });
   const sitesOf = (shard: number) => SITES.filter((s) => shardOfSite(s, SHARDS) === shard);
@@ -113,6 +114,25 @@ describe.skipIf(!mosquittoAvailable())('aggregator shards (Mosquitto)', () => {
     '/api/v1/devices?q=axis%20camera',
     `/api/v1/devices?site=${SITES[0]}&sort=firstSeen`,
   ];
+  /**
+   * The same alerts as the reference: each was raised where its site lives, at that replica's
+   * receipt time (so the order may differ), under the same id. A page of the merged list is that
+   * part of the whole list.
+   */
+  const sameAlertsAsReference = async (replica: RunningAggregator) => {
+    const gist = (items: { id: string; kind: string; device: string; count: number }[]) =>
+      items
+        .map(({ id, kind, device, count }) => ({ id, kind, device, count }))
+        .sort((a, b) => a.id.localeCompare(b.id));
+    const [mine, theirs] = await Promise.all([
+      getJson(replica.httpUrl, '/api/v1/alerts?limit=1000'),
+      getJson(reference.httpUrl, '/api/v1/alerts?limit=1000'),
+    ]);
+    expect(mine.body.total).toBe(theirs.body.total);
+    expect(gist(mine.body.items)).toEqual(gist(theirs.body.items));
+    const page = await getJson(replica.httpUrl, '/api/v1/alerts?limit=7&offset=5');
+    expect(page.body.items).toEqual(mine.body.items.slice(5, 12));
+  };
   /** The device queries, and with `sensors` the fleet's lists (a restarted replica knows a sensor again at its next heartbeat or status). */
   const fleetConverged = async (replica: RunningAggregator, sensors = true) => {
     for (const path of QUERIES) await sameAsReference(replica, path);
@@ -139,6 +159,7 @@ describe.skipIf(!mosquittoAvailable())('aggregator shards (Mosquitto)', () => {
       tls: { ca: pki.ca.certPem, clientCert: pki.aggregator.certPem, clientKey: pki.aggregator.keyPem },
       clientId: 'hark-aggregator-reference',
       dataDir: join(work, 'reference'),
+      alertLearningMs: 0,
       logger: silentLogger,
     });
     for (let i = 0; i < SHARDS; i++) replicas.push(await startShard(i));
@@ -204,6 +225,10 @@ describe.skipIf(!mosquittoAvailable())('aggregator shards (Mosquitto)', () => {
       }
       await sameAsReference(replica, `/api/v1/devices/${encodeURIComponent(`${SITES[0]}~mac:nope`)}`);
     }
+    for (const replica of replicas) await sameAlertsAsReference(replica);
+    expect((await getJson(replicas[0]!.httpUrl, '/api/v1/alerts?limit=1000')).body.total).toBe(
+      SITES.length * perSite,
+    );
     // scope=shard is this replica's own part.
     const own = await getJson(replicas[1]!.httpUrl, '/api/v1/devices?scope=shard&limit=1000');
     expect(own.body.total).toBe(sitesOf(1).length * perSite);

@@ -45,6 +45,7 @@ describe.skipIf(!available)('web UI in Chromium', () => {
     work = mkdtempSync(join(tmpdir(), 'hark-ui-'));
     aggregator = await startWithEmbeddedBroker(pki, {
       dataDir: join(work, 'data'),
+      alertLearningMs: 0,
     });
     sensor = await connectSensor(
       `mqtts://127.0.0.1:${aggregator.brokerPort}`,
@@ -137,6 +138,25 @@ describe.skipIf(!available)('web UI in Chromium', () => {
 
     await page.click('nav a[data-view="fleet"]');
     await expect.poll(() => page.locator('#sensor-rows').textContent()).toContain('plant-1.s1');
+
+    // Alerts: two new devices and the PLC's firmware upgrade, newest first; hostile text stays text.
+    await page.click('nav a[data-view="alerts"]');
+    const alerts = page.locator('#alert-rows tr');
+    await expect.poll(() => alerts.count()).toBe(3);
+    expect(await page.locator('#alert-count').textContent()).toBe('3');
+    expect(await alerts.first().textContent()).toContain(
+      'Firmware version of plc-line-1 (S7-1500) changed from V4.2.0 to V4.2.3',
+    );
+    expect(await page.locator('#alert-rows').textContent()).toContain(`New device ${HOSTILE}`);
+    expect(await page.locator('#alert-rows img').count()).toBe(0);
+    await page.selectOption('#alert-filters select[name="kind"]', 'attribute-changed');
+    await expect.poll(() => alerts.count()).toBe(1);
+    // An alert opens its device, which lists its own alerts.
+    await alerts.first().click();
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await page.locator('#device-title').textContent()).toBe('plc-line-1');
+    await expect.poll(() => page.locator('#device-alert-rows tr').count()).toBe(2);
+    expect(await page.locator('#device-alert-rows').textContent()).toContain('medium');
     expect(errors).toEqual([]);
   }, 60_000);
 

@@ -4,6 +4,7 @@
 // off the network and are attacker-controlled.
 
 const PAGE_SIZE = 50;
+const ALERT_PAGE = 100;
 const POLL_MS = 5000;
 const state = { offset: 0, total: 0, unavailable: new Set() };
 
@@ -123,9 +124,13 @@ function tableRow(...cells) {
 async function showDevice(id) {
   const path = `/api/v1/devices/${encodeURIComponent(id)}`;
   // The device shows even when its history cannot be read (the error takes the history's place).
-  const [device, history] = await Promise.all([
+  const [device, history, alerts] = await Promise.all([
     getJson(path),
     getJson(`${path}/history?limit=50`).catch((err) => ({ items: [], error: err.message })),
+    getJson(`/api/v1/alerts?device=${encodeURIComponent(id)}`).catch((err) => ({
+      items: [],
+      error: err.message,
+    })),
   ]);
   $('#device-title').textContent = device.hostname?.value ?? device.deviceId;
   $('#device-summary').textContent = [
@@ -150,6 +155,12 @@ async function showDevice(id) {
   }
   if (attributes.length === 0) attributes.push(tableRow('—', 'no attributes yet', '', '', ''));
   $('#attribute-rows').replaceChildren(...attributes);
+  const alertRows = alerts.items.map((a) =>
+    tableRow(raised(a.lastAt), severity(a.severity), a.summary, String(a.count)),
+  );
+  if (alerts.error) alertRows.push(tableRow(`Alerts unavailable: ${alerts.error}`, '', '', ''));
+  else if (alertRows.length === 0) alertRows.push(tableRow('None raised for this device.', '', '', ''));
+  $('#device-alert-rows').replaceChildren(...alertRows);
   const entries = history.items.map((h) =>
     tableRow(
       new Date(h.receivedAt).toLocaleString(),
@@ -168,6 +179,55 @@ async function showDevice(id) {
     );
   $('#history-rows').replaceChildren(...entries);
   $('#device-detail').showModal();
+}
+
+function raised(iso) {
+  const cell = el('td', ago(iso));
+  cell.title = iso;
+  return cell;
+}
+
+function severity(level) {
+  return el('td', level, `severity ${level}`);
+}
+
+async function refreshAlerts() {
+  const params = new URLSearchParams({ limit: String(ALERT_PAGE) });
+  for (const [name, value] of new FormData($('#alert-filters'))) if (value) params.set(name, String(value));
+  const { items, total, unavailable } = await getJson(`/api/v1/alerts?${params}`);
+  noteUnavailable(unavailable);
+  const rows = items.map((a) => {
+    const row = tableRow(
+      raised(a.lastAt),
+      severity(a.severity),
+      a.summary,
+      a.zone ? `${a.site} / ${a.zone}` : a.site,
+      `${a.sensor}/${a.node}`,
+      String(a.count),
+      raised(a.firstAt),
+    );
+    row.className = 'clickable';
+    row.tabIndex = 0;
+    row.title = 'The device, its evidence and history';
+    row.addEventListener('click', () => showDevice(a.device).catch(showError));
+    row.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') showDevice(a.device).catch(showError);
+    });
+    return row;
+  });
+  if (rows.length === 0) {
+    const empty = el(
+      'td',
+      'No alerts. A sensor raises none on its first day, which is its baseline.',
+      'empty',
+    );
+    empty.colSpan = 7;
+    rows.push(el('tr'));
+    rows[0].append(empty);
+  }
+  $('#alert-rows').replaceChildren(...rows);
+  $('#alert-count').textContent = String(total);
+  $('#alert-page').textContent = total > items.length ? `The newest ${items.length} of ${total}.` : '';
 }
 
 function showError(err) {
@@ -233,7 +293,7 @@ function noteUnavailable(unavailable) {
 async function refresh() {
   try {
     state.unavailable = new Set();
-    await Promise.all([refreshDevices(), refreshFleet()]);
+    await Promise.all([refreshDevices(), refreshAlerts(), refreshFleet()]);
     const missing = [...state.unavailable].sort((a, b) => a - b);
     $('#status').textContent =
       missing.length > 0
@@ -247,7 +307,7 @@ async function refresh() {
 }
 
 function showView() {
-  const view = location.hash === '#fleet' ? 'fleet' : 'devices';
+  const view = ['#fleet', '#alerts'].includes(location.hash) ? location.hash.slice(1) : 'devices';
   for (const section of document.querySelectorAll('.view')) section.hidden = section.id !== view;
   for (const link of document.querySelectorAll('nav a'))
     link.classList.toggle('active', link.dataset.view === view);
@@ -262,6 +322,8 @@ $('#filters').addEventListener('input', () => {
   }, 250);
 });
 $('#filters').addEventListener('submit', (event) => event.preventDefault());
+$('#alert-filters').addEventListener('input', () => refreshAlerts().catch(() => {}));
+$('#alert-filters').addEventListener('submit', (event) => event.preventDefault());
 $('#prev').addEventListener('click', () => {
   state.offset = Math.max(0, state.offset - PAGE_SIZE);
   refreshDevices().catch(() => {});

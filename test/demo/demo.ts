@@ -57,6 +57,8 @@ async function main(): Promise<void> {
     // (60 s in production) so the demo's histories fill while you watch.
     dataDir: join(work, 'aggregator'),
     compaction: { intervalMs: 10_000 },
+    // A demo has no network to learn first: every device it shows is new, and raises an alert.
+    alertLearningMs: 0,
     logger: log,
   });
 
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
 
     UI           ${url}/
     Devices API  ${url}/api/v1/devices
+    Alerts API   ${url}/api/v1/alerts
     Sensors API  ${url}/api/v1/sensors
     Metrics      ${url}/metrics
     Data         ${join(work, 'aggregator')} (write-ahead log, Parquet history; removed on stop)

@@ -65,7 +65,7 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
     )?.status === 'True';
 
   async function devices(): Promise<
-    Array<{ macs: string[]; hostname?: { value: string }; sensors?: string[]; site?: string }>
+    Array<{ id: string; macs: string[]; hostname?: { value: string }; sensors?: string[]; site?: string }>
   > {
     const res = await fetch(`${aggregator!.httpUrl}/api/v1/devices?site=site-a&limit=500`);
     if (!res.ok) return [];
@@ -216,6 +216,9 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
       expect(camera, `device ${expected.mac} in ${JSON.stringify(found.map((d) => d.macs))}`).toBeDefined();
       expect(camera!.hostname?.value).toBe(expected.hostname);
     }
+    // A sensor node's first day is its baseline (the default --alert-learning): nothing is raised.
+    const alerts = await fetch(`${aggregator!.httpUrl}/api/v1/alerts`);
+    expect(((await alerts.json()) as { total: number }).total).toBe(0);
     await agent.stop();
     await aggregator.stop();
     aggregator = undefined;
@@ -229,6 +232,8 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
       http: { port: 0, host: '127.0.0.1' },
       brokerUrl: mosquitto.url,
       tls: { ca: siteCa.certPem, clientCert: aggregatorClient.certPem, clientKey: aggregatorClient.keyPem },
+      // No baseline: every device the agent reports is new, and raises an alert.
+      alertLearningMs: 0,
       logger: log,
     });
     await repointSensor(mosquitto.url);
@@ -243,6 +248,14 @@ describe('walking skeleton: Sensor → operator → agent → MQTT (mTLS) → ag
       },
     );
     if (expected.mac) expect((await devices()).some((d) => d.macs.includes(expected.mac))).toBe(true);
+    await waitFor('a new-device alert for every device the agent reported', async () => {
+      const ids = (await devices()).map((d) => d.id).sort();
+      const res = await fetch(`${aggregator!.httpUrl}/api/v1/alerts?site=site-a&kind=new-device&limit=1000`);
+      const alerted = ((await res.json()) as { items: { device: string }[] }).items
+        .map((a) => a.device)
+        .sort();
+      return ids.length > 0 && JSON.stringify(alerted) === JSON.stringify(ids);
+    });
   });
 
   it('cuts off a deleted Sensor: the finalizer revokes its certificate, the broker enforces the CRL', async () => {

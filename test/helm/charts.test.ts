@@ -135,7 +135,7 @@ describe('the charts, offline', () => {
     expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('privileged');
   });
 
-  it('renders the bundled Mosquitto with the topic prefix filled in', () => {
+  it('renders the bundled Mosquitto with the topic prefix filled in, and the alert learning period', () => {
     const manifests = parseManifests(
       helm([
         'template',
@@ -145,6 +145,8 @@ describe('the charts, offline', () => {
         exampleValues('hark-aggregator', 'mosquitto-values.yaml'),
         '--set',
         'topicPrefix=plant',
+        '--set',
+        'alertLearningSeconds=3600',
       ]),
     );
     const cm = manifests.find((m) => m.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
@@ -158,6 +160,10 @@ describe('the charts, offline', () => {
     expect(deploy.spec.template.spec.containers[0]!.env).toContainEqual({
       name: 'HARK_BROKER_URL',
       value: 'mqtts://agg-hark-aggregator-mosquitto:8883',
+    });
+    expect(deploy.spec.template.spec.containers[0]!.env).toContainEqual({
+      name: 'HARK_ALERT_LEARNING_SECONDS',
+      value: '3600',
     });
   });
 });

@@ -1,7 +1,8 @@
 // JSON schemas of the HTTP API. Fastify validates requests and serialises
 // responses with them (unknown fields are dropped on the way out, so nothing
 // internal leaks), and @fastify/swagger publishes them as OpenAPI.
-import { DeviceRecord } from '@hark/contracts/inventory';
+import { ATTRIBUTE_NAMES, DeviceRecord } from '@hark/contracts/inventory';
+import { ALERT_KINDS, SEVERITIES } from '../alerts/rules.js';
 import { SORT_FIELDS } from '../inventory/query.js';
 
 const dateTime = { type: 'string', format: 'date-time' } as const;
@@ -260,4 +261,74 @@ export const siteSchema = {
     },
   },
   required: ['site', 'devices', 'zones', 'sensors'],
+} as const;
+
+export const alertSchema = {
+  $id: 'Alert',
+  type: 'object',
+  properties: {
+    id: {
+      type: 'string',
+      description: 'Stable: the same finding on the same device has the same id, and recurs under it.',
+    },
+    kind: {
+      type: 'string',
+      enum: ALERT_KINDS,
+      description:
+        'new-device: a device no sensor had reported. attribute-changed: a source that gave one value of a watched attribute now gives another.',
+    },
+    severity: { type: 'string', enum: SEVERITIES },
+    site: { type: 'string' },
+    zone: { type: 'string' },
+    device: { type: 'string', description: 'The device, as /api/v1/devices/{id} takes it.' },
+    deviceId: { type: 'string', description: "The agents' id of the device within its site." },
+    summary: { type: 'string' },
+    attribute: { type: 'string', enum: ATTRIBUTE_NAMES },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    evidence: { type: 'array', items: evidence, description: 'What the new value rests on.' },
+    sensor: { type: 'string', description: 'The sensor whose report raised the alert first.' },
+    node: { type: 'string' },
+    firstAt: { ...dateTime, description: 'When the aggregator received the report that first raised it.' },
+    lastAt: { ...dateTime, description: 'When it was last raised again.' },
+    count: { type: 'integer', description: 'How many times it was raised.' },
+  },
+  required: [
+    'id',
+    'kind',
+    'severity',
+    'site',
+    'device',
+    'deviceId',
+    'summary',
+    'sensor',
+    'node',
+    'firstAt',
+    'lastAt',
+    'count',
+  ],
+} as const;
+
+export const alertListQuery = {
+  type: 'object',
+  properties: {
+    site: { type: 'string' },
+    zone: { type: 'string' },
+    kind: { type: 'string', enum: ALERT_KINDS },
+    severity: { type: 'string', enum: SEVERITIES },
+    device: { type: 'string', description: "One device's alerts (its id in /api/v1/devices)." },
+    ...paging,
+    ...scopeParameter,
+  },
+  additionalProperties: false,
+} as const;
+
+export const alertListResponse = {
+  type: 'object',
+  properties: {
+    items: { type: 'array', items: { $ref: 'Alert#' } },
+    total: { type: 'integer' },
+    ...unavailableShards,
+  },
+  required: ['items', 'total'],
 } as const;

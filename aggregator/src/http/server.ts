@@ -2,22 +2,25 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { AlertStore } from '../alerts/store.js';
 import type { HistoryReader } from '../durability/history-reader.js';
 import type { FleetRegistry } from '../fleet/registry.js';
 import type { InventoryStore } from '../inventory/store.js';
 import type { Logger } from '../log.js';
 import type { ShardPeers } from '../scale/peers.js';
+import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { healthRoutes } from './routes/health.js';
 import { uiRoutes } from './routes/ui.js';
-import { deviceSchema, sensorSchema } from './schemas.js';
+import { alertSchema, deviceSchema, sensorSchema } from './schemas.js';
 
 export interface HttpServerOptions {
   inventory: InventoryStore;
   /** Reads devices' histories from the Parquet log; undefined without a data directory. */
   history?: HistoryReader | undefined;
   fleet: FleetRegistry;
+  alerts: AlertStore;
   registry: Registry;
   isReady: () => boolean;
   logger: Logger;
@@ -36,12 +39,13 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
   app.addSchema(deviceSchema);
   app.addSchema(sensorSchema);
+  app.addSchema(alertSchema);
   await app.register(swagger, {
     openapi: {
       info: {
         title: 'hark aggregator',
         version: options.version,
-        description: 'Merged device inventory and sensor fleet health',
+        description: 'Merged device inventory, alerts, and sensor fleet health',
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -49,6 +53,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
   deviceRoutes(app, options.inventory, options.history, options.peers);
   fleetRoutes(app, options.fleet, options.inventory, options.peers);
+  alertRoutes(app, options.alerts, options.peers);
   healthRoutes(app, options.registry, options.isReady);
   await uiRoutes(app);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -11,6 +11,7 @@ import {
   type StatusMessage,
 } from '@hark/contracts/mqtt';
 import { Counter, type Registry } from 'prom-client';
+import type { AlertState, AlertStore } from '../alerts/store.js';
 import type { Journal, JournalRecord } from '../durability/journal.js';
 import type { FleetRegistry } from '../fleet/registry.js';
 import type { InventoryStore, StoredDevice } from '../inventory/store.js';
@@ -43,6 +44,8 @@ export interface MessageHandlerOptions {
   ownership?: SiteOwnership;
   /** Where applied messages go for the Parquet history (the history worker). */
   history?: HistorySink;
+  /** Raises alerts from the records applied. */
+  alerts?: AlertStore;
 }
 
 /** What the journal's compacted state holds. */
@@ -51,6 +54,8 @@ export interface AggregatorState {
   dedup: [string, number, number[]][];
   /** Parts of multi-part snapshots still waiting for their siblings (already acknowledged). */
   partial: { gen: number; record: JournalRecord }[];
+  /** Absent in the state of an aggregator older than alerts: every sensor node learns anew. */
+  alerts?: AlertState;
 }
 
 type Origin = { site: string; sensor: string; node: string };
@@ -203,6 +208,16 @@ export class MessageHandler {
 
   /** Re-applies journal records at start (they were acknowledged before the restart). */
   replay(records: { gen: number; record: JournalRecord }[]): void {
+    const alerts = this.options.alerts;
+    if (alerts) alerts.replaying = true;
+    try {
+      this.replayRecords(records);
+    } finally {
+      if (alerts) alerts.replaying = false;
+    }
+  }
+
+  private replayRecords(records: { gen: number; record: JournalRecord }[]): void {
     for (const { gen, record } of records) {
       const origin = parseTopic(this.options.topicPrefix, record.t);
       if (origin?.kind !== 'inventory') continue;
@@ -223,6 +238,7 @@ export class MessageHandler {
       inventory: this.options.inventory.exportState(),
       dedup: this.seen.export(),
       partial: [...this.partial.values()].flat().map(({ gen, record }) => ({ gen, record })),
+      ...(this.options.alerts ? { alerts: this.options.alerts.exportState() } : {}),
     };
   }
 
@@ -234,6 +250,7 @@ export class MessageHandler {
       owned ? state.inventory.filter((d) => owned.owns(d.site)) : state.inventory,
     );
     this.seen.import(owned ? state.dedup.filter(([run]) => owned.owns(siteOfRunKey(run))) : state.dedup);
+    this.options.alerts?.importState(state.alerts, owned && ((site) => owned.owns(site)));
     // Partial snapshots are re-assembled from their records (seen marks already cover them).
     this.replay(state.partial);
   }
@@ -371,7 +388,11 @@ export class MessageHandler {
     receivedAt: number,
     payload: Uint8Array,
   ): void {
-    const result = this.options.inventory.apply(origin, message);
+    const result = this.options.inventory.apply(
+      origin,
+      message,
+      this.options.alerts?.watch(origin, message.zone, receivedAt),
+    );
     this.observations.inc(message.devices.length);
     this.options.history?.observe(gen, origin, receivedAt, payload);
     this.options.fleet.recordSeen(origin);

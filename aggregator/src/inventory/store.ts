@@ -1,12 +1,21 @@
 // The merged device inventory, in memory. One device seen by several sensors
 // of a site becomes one record (see merge.ts); sites and zones never mix
-// (see device-id.ts). History and persistence belong to later work: this is
-// the live view the API serves.
+// (see device-id.ts). This is the live view the API serves; the journal
+// (durability/) makes it durable.
 import type { AttributeName, DeviceRecord } from '@hark/contracts/inventory';
 import type { InventoryMessage } from '@hark/contracts/mqtt';
 import { deviceKey, deviceKeyPrefix, deviceKeyWithin } from './device-id.js';
 import { later, type MergedView, mergeInto, type Observation } from './merge.js';
 import { type DeviceQuery, queryDevices } from './query.js';
+
+/** Hears of each record applied: the aggregator's id of its device, the agents' id, the same sensor node's previous record, and whether the device is new. */
+export type RecordListener = (
+  device: string,
+  deviceId: string,
+  previous: DeviceRecord | undefined,
+  record: DeviceRecord,
+  created: boolean,
+) => void;
 
 export interface Device extends MergedView {
   /** The aggregator's id: site (+ zone) + the agent's device id. */
@@ -54,13 +63,20 @@ export class InventoryStore {
     return this.devices.size;
   }
 
-  /** Folds one inventory message from `<site>.<sensor>/<node>` into the inventory. */
-  apply(origin: { site: string; sensor: string; node: string }, message: InventoryMessage): ApplyResult {
+  /**
+   * Folds one inventory message from `<site>.<sensor>/<node>` into the
+   * inventory; `listener` hears of every record applied (the alerts).
+   */
+  apply(
+    origin: { site: string; sensor: string; node: string },
+    message: InventoryMessage,
+    listener?: RecordListener,
+  ): ApplyResult {
     const result: ApplyResult = { created: 0, updated: 0, ignored: 0 };
     const observer = `${origin.sensor}/${origin.node}`;
     const prefix = deviceKeyPrefix(origin.site, message.zone);
     for (const record of message.devices) {
-      const outcome = this.upsert(origin, observer, message.zone, prefix, record);
+      const outcome = this.upsert(origin, observer, message.zone, prefix, record, listener);
       result[outcome] += 1;
     }
     // Snapshot and delta both upsert. A device missing from a snapshot is not
@@ -74,6 +90,7 @@ export class InventoryStore {
     zone: string | undefined,
     keyPrefix: string,
     record: DeviceRecord,
+    listener: RecordListener | undefined,
   ): keyof ApplyResult {
     const id = deviceKeyWithin(keyPrefix, record.id);
     let entry = this.devices.get(id);
@@ -94,6 +111,7 @@ export class InventoryStore {
     if (previous && later(previous.record.lastSeen, record.lastSeen)) return 'ignored';
     entry.observations.set(observer, { sensor: origin.sensor, node: origin.node, record });
     entry.view = undefined;
+    listener?.(id, record.id, previous?.record, record, created);
     return created ? 'created' : 'updated';
   }
 

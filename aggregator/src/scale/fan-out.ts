@@ -1,5 +1,5 @@
-// The sharded forms of the API's reads: a device list merged from every
-// shard's first matches, lists concatenated, one device asked of its owner.
+// The sharded forms of the API's reads: a device or alert list merged from
+// every shard's first matches, lists concatenated, one device asked of its owner.
 import {
   DEFAULT_LIMIT,
   type DeviceQuery,
@@ -31,6 +31,21 @@ export async function shardedDevices<T extends Sortable>(
   query: DeviceQuery,
   local: (query: DeviceQuery, maxLimit: number) => { items: T[]; total: number },
 ): Promise<ShardedList<T>> {
+  const { field, descending } = parseSort(query.sort);
+  return shardedPage(peers, '/api/v1/devices', query, local, deviceOrder(field, descending));
+}
+
+/**
+ * One page of a paged list every shard holds part of (devices, alerts), by
+ * the same scatter-gather: `order` must be the order each shard pages in.
+ */
+export async function shardedPage<T, Q extends { offset?: number; limit?: number }>(
+  peers: ShardPeers,
+  path: string,
+  query: Q,
+  local: (query: Q, maxLimit: number) => { items: T[]; total: number },
+  order: (a: T, b: T) => number,
+): Promise<ShardedList<T>> {
   const offset = query.offset ?? 0;
   const limit = Math.min(MAX_LIMIT, query.limit ?? DEFAULT_LIMIT);
   const window = offset + limit;
@@ -38,13 +53,12 @@ export async function shardedDevices<T extends Sortable>(
     throw new ShardedQueryError(
       `offset + limit is ${window}: a sharded aggregator pages through the first ${MAX_RESULT_WINDOW} matches only; narrow the query with filters or text`,
     );
-  const { field, descending } = parseSort(query.sort);
   const mine = local({ ...query, offset: 0, limit: window }, MAX_RESULT_WINDOW);
   const { answers, unavailable } = await peers.others((shard) =>
-    firstMatches<T>(peers, shard, query, window),
+    firstMatches<T>(peers, shard, path, query, window),
   );
   const merged = [mine, ...answers.map((a) => a.body)];
-  const items = merged.flatMap((part) => part.items).sort(deviceOrder(field, descending));
+  const items = merged.flatMap((part) => part.items).sort(order);
   return {
     items: items.slice(offset, window),
     total: merged.reduce((sum, part) => sum + part.total, 0),
@@ -56,15 +70,16 @@ export async function shardedDevices<T extends Sortable>(
 async function firstMatches<T>(
   peers: ShardPeers,
   shard: number,
-  query: DeviceQuery,
+  path: string,
+  query: object,
   window: number,
 ): Promise<PeerAnswer<{ items: T[]; total: number }>> {
   const items: T[] = [];
   let total = 0;
   for (let at = 0; at < window; ) {
     const page = Math.min(MAX_LIMIT, window - at);
-    const answer = await peers.get<{ items: T[]; total: number }>(shard, '/api/v1/devices', {
-      ...query,
+    const answer = await peers.get<{ items: T[]; total: number }>(shard, path, {
+      ...(query as Record<string, string | number | undefined>),
       offset: at,
       limit: page,
     });

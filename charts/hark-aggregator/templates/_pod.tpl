@@ -59,6 +59,7 @@ whose pods get their data volume from its claim template).
             - { name: HARK_CLIENT_CERT_FILE, value: /etc/hark/client/tls.crt }
             - { name: HARK_CLIENT_KEY_FILE, value: /etc/hark/client/tls.key }
             - { name: HARK_STALE_AFTER_SECONDS, value: {{ .Values.staleAfterSeconds | quote }} }
+            - { name: HARK_ALERT_LEARNING_SECONDS, value: {{ .Values.alertLearningSeconds | quote }} }
             - { name: HARK_DATA_DIR, value: /var/lib/hark }
             - { name: HARK_COMPACT_INTERVAL_SECONDS, value: {{ .Values.compactIntervalSeconds | quote }} }
             - { name: HARK_HISTORY_BACKLOG_MIB, value: {{ .Values.historyBacklogMiB | quote }} }

@@ -354,6 +354,10 @@ export const AggregatorValues = Type.Object(
       default: 180,
       minimum: 1,
     }),
+    alertLearningSeconds: int(
+      "How long a sensor node's reports are its baseline, raising no alerts, after the aggregator first hears from it (0: alert from the first report).",
+      { default: 86400, minimum: 0 },
+    ),
     compactIntervalSeconds: int('Compact the journal and write Parquet history this often.', {
       default: 60,
       minimum: 1,

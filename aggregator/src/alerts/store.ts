@@ -1,0 +1,247 @@
+// The alerts the inventory raised (rules.ts), kept, de-duplicated, bounded and
+// queried; a JSON log line for each (the usual road into a SIEM) and counters.
+//
+// Learning: each sensor node's reports are its baseline for a while after the
+// aggregator first hears from it (--alert-learning, 24 h by default), and
+// raise nothing: on its first day a node reports every device it can see, and
+// a new-device alert for each would bury the ones that matter. A new site, a
+// sensor added to a site, or a fresh aggregator all learn first. Times are the
+// messages' receipt times, which the write-ahead log keeps, so replaying the
+// log after a crash raises exactly what the first pass raised.
+//
+// The same finding again (a device that keeps flipping between two firmware
+// versions) is one alert with a count, not a new one each time.
+import { createHash } from 'node:crypto';
+import type { AttributeName, DeviceRecord, Evidence } from '@hark/contracts/inventory';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { RecordListener } from '../inventory/store.js';
+import type { Logger } from '../log.js';
+import { type AlertKind, attributeChanges, type Finding, newDeviceFinding, type Severity } from './rules.js';
+
+export interface Alert {
+  /** Stable: the same finding on the same device always has the same id, on every replica. */
+  id: string;
+  kind: AlertKind;
+  severity: Severity;
+  site: string;
+  zone?: string;
+  /** The aggregator's device id (as in /api/v1/devices/:id). */
+  device: string;
+  /** The agents' id of the device within its site. */
+  deviceId: string;
+  summary: string;
+  attribute?: AttributeName;
+  from?: string;
+  to?: string;
+  evidence?: Evidence[];
+  /** The sensor and node whose report raised it (the first time). */
+  sensor: string;
+  node: string;
+  firstAt: string;
+  lastAt: string;
+  count: number;
+}
+
+export interface AlertQuery {
+  site?: string;
+  zone?: string;
+  kind?: AlertKind;
+  severity?: Severity;
+  device?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface AlertState {
+  alerts: Alert[];
+  /** Per sensor node ("<site>.<sensor>/<node>"), when the aggregator first heard from it (ms). */
+  observers: [string, number][];
+}
+
+export interface AlertStoreOptions {
+  /** How long a sensor node's reports are its baseline and raise nothing; 0 raises from the first. */
+  learningMs: number;
+  /** Alerts kept; beyond, the least recently raised are dropped (counted). Default 100,000. */
+  maxAlerts?: number;
+  logger: Logger;
+  registry?: Registry;
+}
+
+type Origin = { site: string; sensor: string; node: string };
+
+const DEFAULT_MAX_ALERTS = 100_000;
+
+export class AlertStore {
+  /** By id, least recently raised first: a recurrence moves an alert to the end. */
+  private readonly alerts = new Map<string, Alert>();
+  private readonly since = new Map<string, number>();
+  private readonly maxAlerts: number;
+  private readonly log: Logger;
+  private readonly raisedTotal: Counter<'kind' | 'severity'>;
+  private readonly dropped: Counter;
+  /** While the write-ahead log is replayed: what is raised again was logged the first time. */
+  replaying = false;
+
+  constructor(private readonly options: AlertStoreOptions) {
+    this.maxAlerts = options.maxAlerts ?? DEFAULT_MAX_ALERTS;
+    this.log = options.logger.child({ module: 'alerts' });
+    const registers = options.registry ? [options.registry] : [];
+    this.raisedTotal = new Counter({
+      name: 'hark_aggregator_alerts_total',
+      help: 'Alerts raised, by kind and severity (a recurrence of a held alert counts again)',
+      labelNames: ['kind', 'severity'] as const,
+      registers,
+    });
+    this.dropped = new Counter({
+      name: 'hark_aggregator_alerts_dropped_total',
+      help: 'Alerts dropped, least recently raised first, to keep the held alerts within their bound',
+      registers,
+    });
+    const alerts = this.alerts;
+    new Gauge({
+      name: 'hark_aggregator_alerts_held',
+      help: 'Alerts held (served by /api/v1/alerts)',
+      registers,
+      collect() {
+        this.set(alerts.size);
+      },
+    });
+  }
+
+  get size(): number {
+    return this.alerts.size;
+  }
+
+  /**
+   * The listener for the records of one inventory message from `origin`,
+   * received at `receivedAt` (ms); undefined while the node is learning, so
+   * that a baseline costs the ingest nothing per record.
+   */
+  watch(origin: Origin, zone: string | undefined, receivedAt: number): RecordListener | undefined {
+    const observer = `${origin.site}.${origin.sensor}/${origin.node}`;
+    let since = this.since.get(observer);
+    if (since === undefined) {
+      since = receivedAt;
+      this.since.set(observer, since);
+    }
+    if (receivedAt < since + this.options.learningMs) return undefined;
+    const findings: Finding[] = [];
+    return (device, deviceId, previous, record, created) => {
+      if (created) findings.push(newDeviceFinding(record));
+      else if (previous) attributeChanges(previous, record, findings);
+      if (findings.length === 0) return;
+      for (const finding of findings) this.raise(origin, zone, device, deviceId, record, finding, receivedAt);
+      findings.length = 0;
+    };
+  }
+
+  private raise(
+    origin: Origin,
+    zone: string | undefined,
+    device: string,
+    deviceId: string,
+    record: DeviceRecord,
+    finding: Finding,
+    at: number,
+  ): void {
+    const key =
+      finding.kind === 'attribute-changed'
+        ? `${device}|${finding.kind}|${finding.attribute}|${finding.from!.toLowerCase()}|${finding.to!.toLowerCase()}`
+        : `${device}|${finding.kind}`;
+    const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
+    const when = new Date(at).toISOString();
+    this.raisedTotal.inc({ kind: finding.kind, severity: finding.severity });
+    const held = this.alerts.get(id);
+    if (held) {
+      held.lastAt = when;
+      held.count += 1;
+      if (finding.evidence) held.evidence = finding.evidence;
+      this.alerts.delete(id);
+      this.alerts.set(id, held);
+      return;
+    }
+    const alert: Alert = {
+      id,
+      kind: finding.kind,
+      severity: finding.severity,
+      site: origin.site,
+      ...(zone !== undefined ? { zone } : {}),
+      device,
+      deviceId,
+      summary: summarize(record, deviceId, finding),
+      ...(finding.attribute ? { attribute: finding.attribute, from: finding.from!, to: finding.to! } : {}),
+      ...(finding.evidence ? { evidence: finding.evidence } : {}),
+      sensor: origin.sensor,
+      node: origin.node,
+      firstAt: when,
+      lastAt: when,
+      count: 1,
+    };
+    this.alerts.set(id, alert);
+    if (this.alerts.size > this.maxAlerts) {
+      this.alerts.delete(this.alerts.keys().next().value!);
+      this.dropped.inc();
+    }
+    if (!this.replaying) this.log.info({ alert }, 'alert');
+  }
+
+  /** Matching alerts in alertOrder: most recently raised first. */
+  query(query: AlertQuery, maxLimit = 1000): { items: Alert[]; total: number } {
+    const offset = query.offset ?? 0;
+    const limit = Math.min(query.limit ?? 100, maxLimit);
+    const matches: Alert[] = [];
+    // Newest last in the map: walked backwards, the matches are already nearly in order, which
+    // the sort (TimSort) finishes in about one pass; it settles alerts raised in the same millisecond.
+    const all = [...this.alerts.values()];
+    for (let i = all.length - 1; i >= 0; i--) {
+      const a = all[i]!;
+      if (query.site !== undefined && a.site !== query.site) continue;
+      if (query.zone !== undefined && a.zone !== query.zone) continue;
+      if (query.kind !== undefined && a.kind !== query.kind) continue;
+      if (query.severity !== undefined && a.severity !== query.severity) continue;
+      if (query.device !== undefined && a.device !== query.device) continue;
+      matches.push(a);
+    }
+    matches.sort(alertOrder);
+    return { items: matches.slice(offset, offset + limit), total: matches.length };
+  }
+
+  exportState(): AlertState {
+    return { alerts: [...this.alerts.values()], observers: [...this.since] };
+  }
+
+  /** Restores what exportState returned, keeping only the sites `owns` (every site without it). */
+  importState(state: Partial<AlertState> | undefined, owns?: (site: string) => boolean): void {
+    for (const alert of state?.alerts ?? []) if (!owns || owns(alert.site)) this.alerts.set(alert.id, alert);
+    for (const [observer, since] of state?.observers ?? [])
+      if (!owns || owns(observer.slice(0, observer.indexOf('.')))) this.since.set(observer, since);
+  }
+}
+
+/** The API's order of alerts, on one replica and across shards: last raised first, then by id. */
+export function alertOrder(a: Pick<Alert, 'lastAt' | 'id'>, b: Pick<Alert, 'lastAt' | 'id'>): number {
+  if (a.lastAt !== b.lastAt) return a.lastAt > b.lastAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+const ATTRIBUTE_LABELS: Record<AttributeName, string> = {
+  hostname: 'Host name',
+  vendor: 'NIC vendor',
+  manufacturer: 'Manufacturer',
+  model: 'Model',
+  firmwareVersion: 'Firmware version',
+  serialNumber: 'Serial number',
+  os: 'OS',
+  category: 'Category',
+  type: 'Type',
+};
+
+/** One line a person reads in a list: what happened, to which device. */
+function summarize(record: DeviceRecord, deviceId: string, finding: Finding): string {
+  const address = record.ipv4[0] ?? record.ipv6[0] ?? deviceId;
+  const name = finding.attribute === 'hostname' ? address : (record.hostname?.value ?? address);
+  const model = record.model?.value;
+  const device = model && finding.attribute !== 'model' ? `${name} (${model})` : name;
+  if (finding.kind === 'new-device') return `New device ${device}`;
+  return `${ATTRIBUTE_LABELS[finding.attribute!]} of ${device} changed from ${finding.from} to ${finding.to}`;
+}

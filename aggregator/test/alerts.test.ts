@@ -1,0 +1,255 @@
+// Alerts: sensors report through the embedded broker with mutual TLS, and the
+// aggregator's API answers which devices are new and which changed what they
+// are. Learning and the state a restart keeps are driven through the stores'
+// own interfaces with explicit receipt times.
+import type { DeviceRecord } from '@hark/contracts/inventory';
+import { topicFor } from '@hark/contracts/mqtt';
+import type { MqttClient } from 'mqtt';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningAggregator } from '../src/aggregator.js';
+import { type Alert, AlertStore } from '../src/alerts/store.js';
+import { InventoryStore } from '../src/inventory/store.js';
+import { silentLogger } from '../src/log.js';
+import {
+  attribute,
+  connectSensor,
+  createPki,
+  device,
+  eventually,
+  getJson,
+  inventory,
+  metric,
+  startWithEmbeddedBroker,
+  type TestPki,
+} from './helpers.js';
+
+const PLC_MAC = '00:1d:9c:00:00:01';
+/** A source's word for an attribute, at a confidence, with its evidence. */
+const said = (value: string, confidence: number, protocol: string, field: string) => ({
+  value,
+  confidence,
+  evidence: [{ protocol, field, value, seen: new Date().toISOString() }],
+});
+const plc = (firmware: string, extra: Partial<DeviceRecord> = {}) =>
+  device(PLC_MAC, {
+    ipv4: ['10.0.0.5'],
+    protocols: ['enip'],
+    hostname: attribute('plc-1', 0.7),
+    model: said('1756-ENBT/A', 0.6, 'http', 'server'),
+    firmwareVersion: said(firmware, 0.9, 'enip', 'list_identity.revision'),
+    category: said('ot', 0.8, 'enip', 'list_identity.device_type'),
+    ...extra,
+  });
+
+describe('alerts through the embedded broker', () => {
+  let pki: TestPki;
+  let aggregator: RunningAggregator;
+  let s1: MqttClient;
+  let s2: MqttClient;
+  const topic = (site: string, sensor: string) => topicFor('hark', { site, sensor, node: 'n1' }, 'inventory');
+  const alerts = async (query = '') =>
+    (
+      await getJson<{ items: Alert[]; total: number }>(
+        aggregator.httpUrl,
+        `/api/v1/alerts?limit=1000${query}`,
+      )
+    ).body;
+
+  beforeAll(async () => {
+    pki = await createPki();
+    aggregator = await startWithEmbeddedBroker(pki, { alertLearningMs: 0 });
+    const url = `mqtts://127.0.0.1:${aggregator.brokerPort}`;
+    s1 = await connectSensor(url, pki.ca.certPem, await pki.sensor('site-a.s1'), {
+      clientId: 'site-a.s1.n1',
+    });
+    s2 = await connectSensor(url, pki.ca.certPem, await pki.sensor('site-b.s2'), {
+      clientId: 'site-b.s2.n1',
+    });
+  });
+
+  afterAll(async () => {
+    await s1?.endAsync(true);
+    await s2?.endAsync(true);
+    await aggregator?.stop();
+  });
+
+  it('raises a new device, and a change its own source reports, not what a surer source adds', async () => {
+    const send = (records: DeviceRecord[]) =>
+      s1.publishAsync(topic('site-a', 's1'), inventory(records, { runId: 'alerts-1' }), { qos: 1 });
+    await send([plc('4.7')]);
+    const [fresh] = (
+      await eventually(async () => {
+        const body = await alerts();
+        expect(body.total).toBe(1);
+        return body;
+      })
+    ).items;
+    expect(fresh).toMatchObject({
+      kind: 'new-device',
+      severity: 'medium', // a control device
+      site: 'site-a',
+      deviceId: `mac:${PLC_MAC}`,
+      summary: 'New device plc-1 (1756-ENBT/A)',
+      sensor: 's1',
+      node: 'n1',
+      count: 1,
+    });
+    const plcId = fresh!.device;
+    expect((await getJson(aggregator.httpUrl, `/api/v1/devices/${encodeURIComponent(plcId)}`)).status).toBe(
+      200,
+    );
+
+    // The same field of the same protocol now gives another revision: upgraded.
+    await send([plc('4.8')]);
+    const upgrade = await eventually(async () => {
+      const body = await alerts('&kind=attribute-changed');
+      expect(body.total).toBe(1);
+      return body.items[0]!;
+    });
+    expect(upgrade).toMatchObject({
+      severity: 'medium',
+      attribute: 'firmwareVersion',
+      from: '4.7',
+      to: '4.8',
+      summary: 'Firmware version of plc-1 (1756-ENBT/A) changed from 4.7 to 4.8',
+      evidence: [{ protocol: 'enip', field: 'list_identity.revision', value: '4.8' }],
+    });
+
+    // A surer source names the model otherwise: hark learned more, the device did not change.
+    await send([plc('4.8', { model: said('1756-ENBT/B', 0.9, 'enip', 'list_identity.product_name') })]);
+    // Back to 4.7, then 4.8 again: the second upgrade is the first alert again, counted.
+    await send([plc('4.7')]);
+    await send([plc('4.8')]);
+    await eventually(async () => {
+      const body = await alerts('&kind=attribute-changed');
+      expect(body.items.map((a) => [a.from, a.to, a.count])).toEqual([
+        ['4.7', '4.8', 2],
+        ['4.8', '4.7', 1],
+      ]);
+    });
+    const again = (await alerts()).items[0]!;
+    expect(again.id).toBe(upgrade.id);
+    expect(again.lastAt > upgrade.lastAt).toBe(true);
+    expect(again.firstAt).toBe(upgrade.firstAt);
+    expect((await alerts('&severity=high')).total).toBe(0); // the model's change was not the device's
+    expect((await alerts(`&device=${encodeURIComponent(plcId)}`)).total).toBe(3);
+    expect(
+      await metric(aggregator.httpUrl, 'hark_aggregator_alerts_total', {
+        kind: 'attribute-changed',
+        severity: 'medium',
+      }),
+    ).toBe(3);
+  });
+
+  it('a device another sensor already reported is not new; the same MAC at another site is', async () => {
+    const s3 = await connectSensor(
+      `mqtts://127.0.0.1:${aggregator.brokerPort}`,
+      pki.ca.certPem,
+      await pki.sensor('site-a.s3'),
+      { clientId: 'site-a.s3.n1' },
+    );
+    try {
+      await s3.publishAsync(topic('site-a', 's3'), inventory([plc('4.8')], { runId: 'alerts-3' }), {
+        qos: 1,
+      });
+      await s2.publishAsync(topic('site-b', 's2'), inventory([plc('4.8')], { runId: 'alerts-2' }), {
+        qos: 1,
+      });
+      await eventually(async () => expect((await alerts('&site=site-b')).total).toBe(1));
+      // Both messages were applied (the device at site-a now has two sensors), and site-a has one new device still.
+      await eventually(async () => {
+        const { body } = await getJson(aggregator.httpUrl, '/api/v1/devices?site=site-a');
+        expect(body.items[0].sensors).toEqual(['s1', 's3']);
+      });
+      expect((await alerts('&site=site-a&kind=new-device')).total).toBe(1);
+      expect((await alerts('&site=site-b')).items[0]).toMatchObject({ kind: 'new-device', sensor: 's2' });
+    } finally {
+      await s3.endAsync(true);
+    }
+  });
+
+  it('refuses an unknown kind or severity with a 400 that names the field', async () => {
+    const bad = await getJson(aggregator.httpUrl, '/api/v1/alerts?kind=everything');
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/kind/);
+    expect((await getJson(aggregator.httpUrl, '/api/v1/alerts?severity=critical')).status).toBe(400);
+  });
+});
+
+describe('alert learning and what a restart keeps', () => {
+  const HOUR = 3600_000;
+  const T0 = Date.parse('2026-12-01T00:00:00Z');
+  const s1 = { site: 'site-a', sensor: 's1', node: 'n1' };
+  const s2 = { site: 'site-a', sensor: 's2', node: 'n1' };
+  const message = (devices: DeviceRecord[]) => ({
+    schema: 1 as const,
+    sentAt: new Date().toISOString(),
+    agentVersion: 'test',
+    kind: 'inventory' as const,
+    mode: 'delta' as const,
+    seq: 0,
+    runId: 'r',
+    devices,
+  });
+  const apply = (
+    inventoryStore: InventoryStore,
+    alertStore: AlertStore,
+    origin: typeof s1,
+    at: number,
+    devices: DeviceRecord[],
+  ) => inventoryStore.apply(origin, message(devices), alertStore.watch(origin, undefined, at));
+
+  it("a node's reports are its baseline while it learns; each node learns on its own clock", () => {
+    const inv = new InventoryStore();
+    const alerts = new AlertStore({ learningMs: 24 * HOUR, logger: silentLogger });
+    apply(inv, alerts, s1, T0, [device('02:00:00:00:00:01')]);
+    apply(inv, alerts, s1, T0 + 23 * HOUR, [device('02:00:00:00:00:02'), plc('4.7')]);
+    apply(inv, alerts, s1, T0 + 23.5 * HOUR, [plc('4.8')]);
+    expect(alerts.size).toBe(0);
+    // A second sensor joins on day two: its first day is its own baseline.
+    apply(inv, alerts, s2, T0 + 25 * HOUR, [device('02:00:00:00:00:03')]);
+    expect(alerts.size).toBe(0);
+    // The first node has learned: what is new to the whole site now is an alert.
+    apply(inv, alerts, s1, T0 + 25 * HOUR, [device('02:00:00:00:00:03'), device('02:00:00:00:00:04')]);
+    expect(alerts.query({}).items.map((a) => a.deviceId)).toEqual(['mac:02:00:00:00:00:04']);
+    expect(alerts.query({}).items[0]!.firstAt).toBe(new Date(T0 + 25 * HOUR).toISOString());
+  });
+
+  it('the saved state keeps the alerts and the learning clocks: a restart neither learns again nor forgets', () => {
+    const inv = new InventoryStore();
+    const alerts = new AlertStore({ learningMs: HOUR, logger: silentLogger });
+    apply(inv, alerts, s1, T0, [plc('4.7')]);
+    apply(inv, alerts, s1, T0 + 2 * HOUR, [plc('4.8'), device('02:00:00:00:00:05')]);
+    expect(alerts.size).toBe(2);
+    const saved = JSON.parse(JSON.stringify({ inventory: inv.exportState(), alerts: alerts.exportState() }));
+
+    const inv2 = new InventoryStore();
+    const alerts2 = new AlertStore({ learningMs: HOUR, logger: silentLogger });
+    inv2.importState(saved.inventory);
+    alerts2.importState(saved.alerts);
+    expect(alerts2.query({})).toEqual(alerts.query({}));
+    apply(inv2, alerts2, s1, T0 + 3 * HOUR, [plc('4.9')]);
+    expect(alerts2.query({ kind: 'attribute-changed' }).items.map((a) => a.to)).toEqual(['4.9', '4.8']);
+    // A shard keeps only the sites it owns.
+    const other = new AlertStore({ learningMs: HOUR, logger: silentLogger });
+    other.importState(saved.alerts, (site) => site !== 'site-a');
+    expect(other.size).toBe(0);
+  });
+
+  it('holds a bounded number, dropping the least recently raised, and counts what it dropped', async () => {
+    const registry = new Registry();
+    const inv = new InventoryStore();
+    const alerts = new AlertStore({ learningMs: 0, maxAlerts: 3, logger: silentLogger, registry });
+    for (let i = 1; i <= 5; i++) apply(inv, alerts, s1, T0 + i, [device(`02:00:00:00:01:0${i}`)]);
+    expect(alerts.query({}).items.map((a) => a.deviceId)).toEqual([
+      'mac:02:00:00:00:01:05',
+      'mac:02:00:00:00:01:04',
+      'mac:02:00:00:00:01:03',
+    ]);
+    expect(
+      (await registry.getSingleMetric('hark_aggregator_alerts_dropped_total')!.get()).values[0]!.value,
+    ).toBe(2);
+    expect((await registry.getSingleMetric('hark_aggregator_alerts_held')!.get()).values[0]!.value).toBe(3);
+  });
+});
