@@ -19,21 +19,6 @@ export type AlertKind = (typeof ALERT_KINDS)[number];
 export const SEVERITIES = ['low', 'medium', 'high'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-/**
- * The attributes whose change is an alert, and how grave it is. A new maker,
- * model or serial number at the same address is another device in its place
- * (a swap, or a spoof). The NIC's vendor follows the MAC that keys the
- * device, and category and type are hark's own inference: none is watched.
- */
-export const WATCHED_ATTRIBUTES: readonly (readonly [AttributeName, Severity])[] = [
-  ['manufacturer', 'high'],
-  ['model', 'high'],
-  ['serialNumber', 'high'],
-  ['firmwareVersion', 'medium'],
-  ['os', 'medium'],
-  ['hostname', 'low'],
-];
-
 /** Categories where a new device is itself a finding: control networks change by engineering, not by chance. */
 const CONTROL_CATEGORIES = new Set(['ot', 'bms']);
 
@@ -55,25 +40,43 @@ export function newDeviceFinding(record: DeviceRecord): Finding {
 
 /**
  * The watched attributes that `record` changed from `previous`, the same
- * sensor node's earlier record of the device. Appended to `out`, which is
- * left as it was when nothing changed (the common case allocates nothing).
+ * sensor node's earlier record of the device, appended to `out` (left as it
+ * was when nothing changed: the common case allocates nothing). A new maker,
+ * model or serial number at the same address is another device in its place
+ * (a swap, or a spoof). The NIC's vendor follows the MAC that keys the
+ * device, and category and type are hark's own inference: none is watched.
+ * Written out attribute by attribute: a loop over a table of them, with keyed
+ * loads, cost ~0.7 µs per record on this host, as much as the rest of the
+ * merge.
  */
 export function attributeChanges(previous: DeviceRecord, record: DeviceRecord, out: Finding[]): void {
-  for (const [name, severity] of WATCHED_ATTRIBUTES) {
-    const before = previous[name];
-    const after = record[name];
-    if (!before || !after || before === after) continue;
-    if (before.value.toLowerCase() === after.value.toLowerCase()) continue;
-    if (!sameSource(before, after)) continue;
-    out.push({
-      kind: 'attribute-changed',
-      severity,
-      attribute: name,
-      from: before.value,
-      to: after.value,
-      evidence: after.evidence,
-    });
-  }
+  compare('manufacturer', 'high', previous.manufacturer, record.manufacturer, out);
+  compare('model', 'high', previous.model, record.model, out);
+  compare('serialNumber', 'high', previous.serialNumber, record.serialNumber, out);
+  compare('firmwareVersion', 'medium', previous.firmwareVersion, record.firmwareVersion, out);
+  compare('os', 'medium', previous.os, record.os, out);
+  compare('hostname', 'low', previous.hostname, record.hostname, out);
+}
+
+function compare(
+  name: AttributeName,
+  severity: Severity,
+  before: Attribute | undefined,
+  after: Attribute | undefined,
+  out: Finding[],
+): void {
+  // The common case, the same value restated, is settled without lower-casing (which allocates).
+  if (!before || !after || before.value === after.value) return;
+  if (before.value.toLowerCase() === after.value.toLowerCase()) return;
+  if (!sameSource(before, after)) return;
+  out.push({
+    kind: 'attribute-changed',
+    severity,
+    attribute: name,
+    from: before.value,
+    to: after.value,
+    evidence: after.evidence,
+  });
 }
 
 function sameSource(a: Attribute, b: Attribute): boolean {
