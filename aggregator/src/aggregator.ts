@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { FleetWatch } from './alerts/fleet-watch.js';
 import { AlertStore } from './alerts/store.js';
 import { watchCrlFile } from './broker/crl-file.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
@@ -210,13 +211,18 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   handler.onDurable = () => {
     if (journal && journal.uncompacted >= everyRecords && !compacting) void compact();
   };
+  const fleetWatch = new FleetWatch(fleet, alerts, {
+    staleAfterMs: options.staleAfterMs ?? DEFAULTS.staleAfterMs,
+  });
+  const fleetWatchTimer = setInterval(() => fleetWatch.check(), fleetWatch.intervalMs);
+  fleetWatchTimer.unref();
   const compactTimer = setInterval(() => {
     if (journal && journal.uncompacted > 0) void compact();
   }, options.compaction?.intervalMs ?? 60_000);
   compactTimer.unref();
 
   // Whatever started is stopped again if a later step fails.
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: (() => Promise<void>)[] = [async () => clearInterval(fleetWatchTimer)];
   const stopAll = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       await cleanup().catch((err) => logger.error({ err }, 'error while stopping'));

@@ -1,7 +1,11 @@
 // Alerts: sensors report through the embedded broker with mutual TLS, and the
 // aggregator's API answers which devices are new and which changed what they
-// are. Learning and the state a restart keeps are driven through the stores'
-// own interfaces with explicit receipt times.
+// are, and which sensors went down or hold a certificate near expiry.
+// Learning and the state a restart keeps are driven through the stores' own
+// interfaces with explicit receipt times.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { topicFor } from '@hark/contracts/mqtt';
 import type { MqttClient } from 'mqtt';
@@ -18,9 +22,11 @@ import {
   device,
   eventually,
   getJson,
+  heartbeat,
   inventory,
   metric,
   startWithEmbeddedBroker,
+  status,
   type TestPki,
 } from './helpers.js';
 
@@ -95,7 +101,7 @@ describe('alerts through the embedded broker', () => {
       node: 'n1',
       count: 1,
     });
-    const plcId = fresh!.device;
+    const plcId = fresh!.device!;
     expect((await getJson(aggregator.httpUrl, `/api/v1/devices/${encodeURIComponent(plcId)}`)).status).toBe(
       200,
     );
@@ -251,5 +257,147 @@ describe('alert learning and what a restart keeps', () => {
       (await registry.getSingleMetric('hark_aggregator_alerts_dropped_total')!.get()).values[0]!.value,
     ).toBe(2);
     expect((await registry.getSingleMetric('hark_aggregator_alerts_held')!.get()).values[0]!.value).toBe(3);
+  });
+});
+
+describe('alerts about the sensors, and the fleet a restart keeps', () => {
+  const STALE_MS = 1500;
+  let pki: TestPki;
+  let work: string;
+  let aggregator: RunningAggregator | undefined;
+  const clients: MqttClient[] = [];
+  const start = () =>
+    startWithEmbeddedBroker(pki, { staleAfterMs: STALE_MS, dataDir: join(work, 'data'), alertLearningMs: 0 });
+  const statusTopic = (sensor: string) => topicFor('hark', { site: 'site-f', sensor, node: 'n1' }, 'status');
+  const heartbeatTopic = (sensor: string) =>
+    topicFor('hark', { site: 'site-f', sensor, node: 'n1' }, 'heartbeat');
+  /** Connects as an agent does: a retained online status, and the same status offline as its last will. */
+  const agent = async (sensor: string) => {
+    const connectedAt = new Date().toISOString();
+    const client = await connectSensor(
+      `mqtts://127.0.0.1:${aggregator!.brokerPort}`,
+      pki.ca.certPem,
+      await pki.sensor(`site-f.${sensor}`),
+      {
+        clientId: `site-f.${sensor}.n1`,
+        will: { topic: statusTopic(sensor), payload: status(false, connectedAt), qos: 1, retain: true },
+      },
+    );
+    clients.push(client);
+    await client.publishAsync(statusTopic(sensor), status(true, connectedAt), { qos: 1, retain: true });
+    return client;
+  };
+  const alerts = async (query: string) =>
+    (
+      await getJson<{ items: Alert[]; total: number }>(
+        aggregator!.httpUrl,
+        `/api/v1/alerts?limit=1000${query}`,
+      )
+    ).body;
+
+  beforeAll(async () => {
+    pki = await createPki();
+    work = mkdtempSync(join(tmpdir(), 'hark-fleet-alerts-'));
+    aggregator = await start();
+  });
+
+  afterAll(async () => {
+    for (const c of clients) await c.endAsync(true).catch(() => undefined);
+    await aggregator?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('raises a node whose connection drops, or that falls silent, once per outage; and a certificate near expiry', async () => {
+    const dropped = await agent('s-drop');
+    await dropped.publishAsync(heartbeatTopic('s-drop'), heartbeat(), { qos: 1 });
+    const silent = await agent('s-silent');
+    await silent.publishAsync(heartbeatTopic('s-silent'), heartbeat(), { qos: 1 });
+    const expiring = await agent('s-cert');
+    const soon = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const later = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    await expiring.publishAsync(heartbeatTopic('s-cert'), heartbeat({ certificateNotAfter: soon }), {
+      qos: 1,
+    });
+    const healthy = await agent('s-ok');
+    await healthy.publishAsync(heartbeatTopic('s-ok'), heartbeat({ certificateNotAfter: later }), { qos: 1 });
+
+    // The first connection drops without a word: the broker publishes its last will.
+    dropped.stream.destroy();
+    const down = await eventually(async () => {
+      const body = await alerts('&kind=sensor-down');
+      expect(body.items.map((a) => a.sensor)).toContain('s-drop');
+      return body.items.find((a) => a.sensor === 's-drop')!;
+    });
+    expect(down).toMatchObject({ severity: 'high', site: 'site-f', node: 'n1', count: 1 });
+    expect(down.summary).toMatch(/went offline: its connection to the broker dropped/);
+    expect(down.device).toBeUndefined();
+
+    // The others keep reporting; the silent one does not, and goes stale.
+    const beat = setInterval(() => {
+      for (const [client, sensor] of [
+        [expiring, 's-cert'],
+        [healthy, 's-ok'],
+      ] as const)
+        void client.publishAsync(
+          heartbeatTopic(sensor),
+          heartbeat({
+            certificateNotAfter: sensor === 's-cert' ? soon : later,
+          }),
+          { qos: 1 },
+        );
+    }, 300);
+    try {
+      await eventually(async () => {
+        const body = await alerts('&kind=sensor-down');
+        expect(body.items.map((a) => a.sensor).sort()).toEqual(['s-drop', 's-silent']);
+      }, 10_000);
+      const stale = (await alerts('&kind=sensor-down')).items.find((a) => a.sensor === 's-silent')!;
+      expect(stale.summary).toMatch(/stopped reporting: no heartbeat since/);
+      const cert = await alerts('&kind=certificate-expiring');
+      expect(cert.items.map((a) => [a.sensor, a.severity])).toEqual([['s-cert', 'medium']]);
+      expect(cert.items[0]!.summary).toContain(soon);
+
+      // Back, then dropped again: the same alert, counted twice.
+      const back = await agent('s-drop');
+      await back.publishAsync(heartbeatTopic('s-drop'), heartbeat(), { qos: 1 });
+      await eventually(async () =>
+        expect(
+          (await getJson(aggregator!.httpUrl, '/api/v1/sensors?site=site-f')).body.items.find(
+            (s: { sensor: string }) => s.sensor === 's-drop',
+          ).health,
+        ).toBe('online'),
+      );
+      await new Promise((r) => setTimeout(r, 1000)); // a check sees it back
+      back.stream.destroy();
+      await eventually(async () =>
+        expect((await alerts('&kind=sensor-down')).items.find((a) => a.sensor === 's-drop')!.count).toBe(2),
+      );
+      expect((await alerts('&kind=certificate-expiring')).items[0]!.count).toBe(1);
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  it('lists the fleet at once after a restart, and does not raise again an outage it already raised', async () => {
+    // Disconnected cleanly (no last will), and what they had sent applied, before the fleet is read.
+    for (const c of clients.splice(0)) await c.endAsync().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const before = (await getJson(aggregator!.httpUrl, '/api/v1/sensors?site=site-f')).body.items;
+    const downBefore = (await alerts('&kind=sensor-down')).items;
+    await aggregator!.stop();
+    aggregator = await start();
+    // No heartbeat has come since: the sensors and their last heartbeats are the saved ones.
+    const after = (await getJson(aggregator.httpUrl, '/api/v1/sensors?site=site-f')).body.items;
+    expect(after.map((s: { id: string; lastHeartbeat?: string }) => [s.id, s.lastHeartbeat])).toEqual(
+      before.map((s: { id: string; lastHeartbeat?: string }) => [s.id, s.lastHeartbeat]),
+    );
+    // Past the start-up grace, everyone is silent now: the two already down are not raised again.
+    await new Promise((r) => setTimeout(r, STALE_MS + 1000));
+    const downAfter = (await alerts('&kind=sensor-down')).items;
+    for (const sensor of ['s-drop', 's-silent'])
+      expect(downAfter.find((a) => a.sensor === sensor)!.count).toBe(
+        downBefore.find((a) => a.sensor === sensor)!.count,
+      );
+    expect(downAfter.map((a) => a.sensor).sort()).toEqual(['s-cert', 's-drop', 's-ok', 's-silent']);
   });
 });

@@ -165,10 +165,11 @@ export function heartbeat(extra: Partial<HeartbeatMessage> = {}): Buffer {
   });
 }
 
-export function status(online: boolean): Buffer {
+/** A status message; an agent stamps its online status and its last will with the connection's time. */
+export function status(online: boolean, sentAt = new Date().toISOString()): Buffer {
   const message: StatusMessage = {
     schema: 1,
-    sentAt: new Date().toISOString(),
+    sentAt,
     agentVersion: '0.1.0-test',
     kind: 'status',
     online,

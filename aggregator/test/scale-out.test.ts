@@ -133,10 +133,9 @@ describe.skipIf(!mosquittoAvailable())('aggregator shards (Mosquitto)', () => {
     const page = await getJson(replica.httpUrl, '/api/v1/alerts?limit=7&offset=5');
     expect(page.body.items).toEqual(mine.body.items.slice(5, 12));
   };
-  /** The device queries, and with `sensors` the fleet's lists (a restarted replica knows a sensor again at its next heartbeat or status). */
-  const fleetConverged = async (replica: RunningAggregator, sensors = true) => {
+  /** The device queries, and the fleet's lists. */
+  const fleetConverged = async (replica: RunningAggregator) => {
     for (const path of QUERIES) await sameAsReference(replica, path);
-    if (!sensors) return;
     await sameAsReference(replica, '/api/v1/sites');
     const [mine, theirs] = await Promise.all([
       getJson(replica.httpUrl, '/api/v1/sensors'),
@@ -282,10 +281,11 @@ describe.skipIf(!mosquittoAvailable())('aggregator shards (Mosquitto)', () => {
       }
     }
 
-    // Back with the same client id and data dir: the WAL restores its sites, the session delivers the rest.
+    // Back with the same client id and data dir: the WAL restores its sites and sensors, the session
+    // delivers the rest.
     replicas[1] = await startShard(1);
     await eventually(async () => {
-      for (const replica of replicas) await fleetConverged(replica, false);
+      for (const replica of replicas) await fleetConverged(replica);
     }, 20_000);
     expect(replicas[1]!.inventory.get(`${downSite}~mac:${late(downSite)[0]}`)).toBeDefined();
   }, 40_000);

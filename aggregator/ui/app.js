@@ -206,12 +206,17 @@ async function refreshAlerts() {
       String(a.count),
       raised(a.firstAt),
     );
+    // A device's alert opens the device; a sensor's, the fleet.
+    const open = () => {
+      if (a.device) showDevice(a.device).catch(showError);
+      else location.hash = '#fleet';
+    };
     row.className = 'clickable';
     row.tabIndex = 0;
-    row.title = 'The device, its evidence and history';
-    row.addEventListener('click', () => showDevice(a.device).catch(showError));
+    row.title = a.device ? 'The device, its evidence and history' : 'The fleet';
+    row.addEventListener('click', open);
     row.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter') showDevice(a.device).catch(showError);
+      if (event.key === 'Enter') open();
     });
     return row;
   });

@@ -14,7 +14,12 @@
 // that names several things in turn (a routed CIP identity) does not flip.
 import type { Attribute, AttributeName, DeviceRecord, Evidence } from '@hark/contracts/inventory';
 
-export const ALERT_KINDS = ['new-device', 'attribute-changed'] as const;
+export const ALERT_KINDS = [
+  'new-device',
+  'attribute-changed',
+  'sensor-down',
+  'certificate-expiring',
+] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export const SEVERITIES = ['low', 'medium', 'high'] as const;
 export type Severity = (typeof SEVERITIES)[number];

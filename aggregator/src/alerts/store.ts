@@ -1,7 +1,8 @@
-// The alerts the inventory raised (rules.ts), kept, de-duplicated, bounded and
-// queried; a JSON log line for each (the usual road into a SIEM) and counters.
+// The alerts the inventory raised (rules.ts) and the fleet's (fleet-watch.ts),
+// kept, de-duplicated, bounded and queried; a JSON log line for each (the
+// usual road into a SIEM) and counters.
 //
-// Learning: each sensor node's reports are its baseline for a while after the
+// Learning: each sensor node's reports of devices are its baseline for a while after the
 // aggregator first hears from it (--alert-learning, 24 h by default), and
 // raise nothing: on its first day a node reports every device it can see, and
 // a new-device alert for each would bury the ones that matter. A new site, a
@@ -25,10 +26,10 @@ export interface Alert {
   severity: Severity;
   site: string;
   zone?: string;
-  /** The aggregator's device id (as in /api/v1/devices/:id). */
-  device: string;
+  /** The aggregator's device id (as in /api/v1/devices/:id); absent for a sensor's own alerts. */
+  device?: string;
   /** The agents' id of the device within its site. */
-  deviceId: string;
+  deviceId?: string;
   summary: string;
   attribute?: AttributeName;
   from?: string;
@@ -56,6 +57,25 @@ export interface AlertState {
   alerts: Alert[];
   /** Per sensor node ("<site>.<sensor>/<node>"), when the aggregator first heard from it (ms). */
   observers: [string, number][];
+  /** The sensor nodes a sensor-down alert was raised for, not yet back (fleet-watch.ts). */
+  down?: string[];
+}
+
+/** What a rule found, ready to be kept: `key` names the finding, the same each time it recurs. */
+interface Raised {
+  key: string;
+  kind: AlertKind;
+  severity: Severity;
+  origin: Origin;
+  zone?: string | undefined;
+  device?: string;
+  deviceId?: string;
+  summary: () => string;
+  attribute?: AttributeName;
+  from?: string;
+  to?: string;
+  evidence?: Evidence[];
+  at: number;
 }
 
 export interface AlertStoreOptions {
@@ -67,7 +87,7 @@ export interface AlertStoreOptions {
   registry?: Registry;
 }
 
-type Origin = { site: string; sensor: string; node: string };
+export type Origin = { site: string; sensor: string; node: string };
 
 const DEFAULT_MAX_ALERTS = 100_000;
 
@@ -75,6 +95,7 @@ export class AlertStore {
   /** By id, least recently raised first: a recurrence moves an alert to the end. */
   private readonly alerts = new Map<string, Alert>();
   private readonly since = new Map<string, number>();
+  private readonly down = new Set<string>();
   private readonly maxAlerts: number;
   private readonly log: Logger;
   private readonly raisedTotal: Counter<'kind' | 'severity'>;
@@ -118,7 +139,7 @@ export class AlertStore {
    * that a baseline costs the ingest nothing per record.
    */
   watch(origin: Origin, zone: string | undefined, receivedAt: number): RecordListener | undefined {
-    const observer = `${origin.site}.${origin.sensor}/${origin.node}`;
+    const observer = observerOf(origin);
     let since = this.since.get(observer);
     if (since === undefined) {
       since = receivedAt;
@@ -130,47 +151,79 @@ export class AlertStore {
       if (created) findings.push(newDeviceFinding(record));
       else if (previous) attributeChanges(previous, record, findings);
       if (findings.length === 0) return;
-      for (const finding of findings) this.raise(origin, zone, device, deviceId, record, finding, receivedAt);
+      for (const finding of findings)
+        this.raise({
+          ...finding,
+          key:
+            finding.kind === 'attribute-changed'
+              ? `${device}|${finding.kind}|${finding.attribute}|${finding.from!.toLowerCase()}|${finding.to!.toLowerCase()}`
+              : `${device}|${finding.kind}`,
+          origin,
+          zone,
+          device,
+          deviceId,
+          summary: () => summarize(record, deviceId, finding),
+          at: receivedAt,
+        });
       findings.length = 0;
     };
   }
 
-  private raise(
-    origin: Origin,
-    zone: string | undefined,
-    device: string,
-    deviceId: string,
-    record: DeviceRecord,
-    finding: Finding,
-    at: number,
-  ): void {
-    const key =
-      finding.kind === 'attribute-changed'
-        ? `${device}|${finding.kind}|${finding.attribute}|${finding.from!.toLowerCase()}|${finding.to!.toLowerCase()}`
-        : `${device}|${finding.kind}`;
-    const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
+  /**
+   * A sensor node stopped reporting (fleet-watch.ts): raised once per outage,
+   * counted again at the next one. False when it was already down.
+   */
+  nodeDown(origin: Origin, summary: string, at: number): boolean {
+    const observer = observerOf(origin);
+    if (this.down.has(observer)) return false;
+    this.down.add(observer);
+    this.raise({
+      key: `${observer}|sensor-down`,
+      kind: 'sensor-down',
+      severity: 'high',
+      origin,
+      summary: () => summary,
+      at,
+    });
+    return true;
+  }
+
+  /** The node reports again: its next outage is raised. */
+  nodeUp(origin: Origin): void {
+    this.down.delete(observerOf(origin));
+  }
+
+  /** A node's certificate nears its expiry: raised once per certificate (`notAfter`). */
+  certificateExpiring(origin: Origin, notAfter: string, summary: string, at: number): void {
+    const key = `${observerOf(origin)}|certificate-expiring|${notAfter}`;
+    if (this.alerts.has(alertId(key))) return;
+    this.raise({ key, kind: 'certificate-expiring', severity: 'medium', origin, summary: () => summary, at });
+  }
+
+  private raise(raised: Raised): void {
+    const { key, kind, severity, origin, zone, at } = raised;
+    const id = alertId(key);
     const when = new Date(at).toISOString();
-    this.raisedTotal.inc({ kind: finding.kind, severity: finding.severity });
+    this.raisedTotal.inc({ kind, severity });
     const held = this.alerts.get(id);
     if (held) {
       held.lastAt = when;
       held.count += 1;
-      if (finding.evidence) held.evidence = finding.evidence;
+      if (raised.evidence) held.evidence = raised.evidence;
       this.alerts.delete(id);
       this.alerts.set(id, held);
       return;
     }
     const alert: Alert = {
       id,
-      kind: finding.kind,
-      severity: finding.severity,
+      kind,
+      severity,
       site: origin.site,
       ...(zone !== undefined ? { zone } : {}),
-      device,
-      deviceId,
-      summary: summarize(record, deviceId, finding),
-      ...(finding.attribute ? { attribute: finding.attribute, from: finding.from!, to: finding.to! } : {}),
-      ...(finding.evidence ? { evidence: finding.evidence } : {}),
+      ...(raised.device !== undefined ? { device: raised.device, deviceId: raised.deviceId! } : {}),
+      summary: raised.summary(),
+      ...(raised.attribute ? { attribute: raised.attribute, from: raised.from!, to: raised.to! } : {}),
+      ...(raised.evidence ? { evidence: raised.evidence } : {}),
       sensor: origin.sensor,
       node: origin.node,
       firstAt: when,
@@ -207,16 +260,22 @@ export class AlertStore {
   }
 
   exportState(): AlertState {
-    return { alerts: [...this.alerts.values()], observers: [...this.since] };
+    return { alerts: [...this.alerts.values()], observers: [...this.since], down: [...this.down] };
   }
 
   /** Restores what exportState returned, keeping only the sites `owns` (every site without it). */
   importState(state: Partial<AlertState> | undefined, owns?: (site: string) => boolean): void {
     for (const alert of state?.alerts ?? []) if (!owns || owns(alert.site)) this.alerts.set(alert.id, alert);
+    const mine = (observer: string) => !owns || owns(observer.slice(0, observer.indexOf('.')));
     for (const [observer, since] of state?.observers ?? [])
-      if (!owns || owns(observer.slice(0, observer.indexOf('.')))) this.since.set(observer, since);
+      if (mine(observer)) this.since.set(observer, since);
+    for (const observer of state?.down ?? []) if (mine(observer)) this.down.add(observer);
   }
 }
+
+const observerOf = (origin: Origin): string => `${origin.site}.${origin.sensor}/${origin.node}`;
+
+const alertId = (key: string): string => createHash('sha256').update(key).digest('base64url').slice(0, 22);
 
 /** The API's order of alerts, on one replica and across shards: last raised first, then by id. */
 export function alertOrder(a: Pick<Alert, 'lastAt' | 'id'>, b: Pick<Alert, 'lastAt' | 'id'>): number {
@@ -236,7 +295,7 @@ const ATTRIBUTE_LABELS: Record<AttributeName, string> = {
   type: 'Type',
 };
 
-/** One line a person reads in a list: what happened, to which device. */
+/** One line a person reads in a list: what happened, to which device (a sensor's alerts bring their own). */
 function summarize(record: DeviceRecord, deviceId: string, finding: Finding): string {
   const address = record.ipv4[0] ?? record.ipv6[0] ?? deviceId;
   const name = finding.attribute === 'hostname' ? address : (record.hostname?.value ?? address);

@@ -1,7 +1,8 @@
 // The fleet: which sensors exist, on which nodes, and whether they are
 // healthy. Built only from what sensors publish: heartbeats (periodic health
 // and capture statistics) and the retained status message (online, or the
-// broker's last-will "offline" when a connection drops).
+// broker's last-will "offline" when a connection drops). Kept in the
+// aggregator's compacted state, so a restart lists the fleet at once.
 import type { CaptureStats, HeartbeatMessage, StatusMessage } from '@hark/contracts/mqtt';
 
 export type Health = 'online' | 'stale' | 'offline' | 'unknown';
@@ -41,6 +42,13 @@ interface NodeState {
   statusAt?: string;
   heartbeat?: HeartbeatMessage;
   heartbeatAt?: number;
+}
+
+/** One sensor node as the aggregator's saved state holds it. */
+export interface StoredNode extends NodeState {
+  site: string;
+  sensor: string;
+  node: string;
 }
 
 export interface FleetOptions {
@@ -140,6 +148,27 @@ export class FleetRegistry {
       out.push(summarize(id, entry.site, entry.sensor, nodes));
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Every node, as plain data (the aggregator's compacted state). */
+  exportState(): StoredNode[] {
+    const out: StoredNode[] = [];
+    for (const entry of this.sensors.values())
+      for (const [node, state] of entry.nodes)
+        out.push({ site: entry.site, sensor: entry.sensor, node, ...state });
+    return out;
+  }
+
+  /**
+   * Restores what exportState returned, keeping only the sites `owns`
+   * (every site without it). A node keeps its last heartbeat's time, so one
+   * silent since before a restart shows stale, not online.
+   */
+  importState(nodes: readonly StoredNode[] | undefined, owns?: (site: string) => boolean): void {
+    for (const { site, sensor, node, ...state } of nodes ?? []) {
+      if (owns && !owns(site)) continue;
+      Object.assign(this.node({ site, sensor, node }), state);
+    }
   }
 
   get(id: string): Sensor | undefined {

@@ -13,7 +13,7 @@ import {
 import { Counter, type Registry } from 'prom-client';
 import type { AlertState, AlertStore } from '../alerts/store.js';
 import type { Journal, JournalRecord } from '../durability/journal.js';
-import type { FleetRegistry } from '../fleet/registry.js';
+import type { FleetRegistry, StoredNode } from '../fleet/registry.js';
 import type { InventoryStore, StoredDevice } from '../inventory/store.js';
 import type { Logger } from '../log.js';
 import type { SiteOwnership } from '../scale/shards.js';
@@ -56,6 +56,8 @@ export interface AggregatorState {
   partial: { gen: number; record: JournalRecord }[];
   /** Absent in the state of an aggregator older than alerts: every sensor node learns anew. */
   alerts?: AlertState;
+  /** Absent in the state of an older aggregator: a sensor is listed again at its next heartbeat or status. */
+  fleet?: StoredNode[];
 }
 
 type Origin = { site: string; sensor: string; node: string };
@@ -239,6 +241,7 @@ export class MessageHandler {
       dedup: this.seen.export(),
       partial: [...this.partial.values()].flat().map(({ gen, record }) => ({ gen, record })),
       ...(this.options.alerts ? { alerts: this.options.alerts.exportState() } : {}),
+      fleet: this.options.fleet.exportState(),
     };
   }
 
@@ -250,7 +253,9 @@ export class MessageHandler {
       owned ? state.inventory.filter((d) => owned.owns(d.site)) : state.inventory,
     );
     this.seen.import(owned ? state.dedup.filter(([run]) => owned.owns(siteOfRunKey(run))) : state.dedup);
-    this.options.alerts?.importState(state.alerts, owned && ((site) => owned.owns(site)));
+    const owns = owned && ((site: string) => owned.owns(site));
+    this.options.alerts?.importState(state.alerts, owns);
+    this.options.fleet.importState(state.fleet, owns);
     // Partial snapshots are re-assembled from their records (seen marks already cover them).
     this.replay(state.partial);
   }

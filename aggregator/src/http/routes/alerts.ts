@@ -11,9 +11,10 @@ export function alertRoutes(app: FastifyInstance, alerts: AlertStore, peers: Sha
     '/api/v1/alerts',
     {
       schema: {
-        summary: 'Alerts: new devices, and devices that changed what they are',
+        summary:
+          'Alerts: new devices, devices that changed what they are, sensors down or near certificate expiry',
         description:
-          "Most recently raised first. A sensor node raises none while it learns (the aggregator's --alert-learning after it first hears from the node).",
+          "Most recently raised first. A sensor node's reports raise no device alerts while it learns (the aggregator's --alert-learning after it first hears from the node).",
         tags: ['alerts'],
         querystring: alertListQuery,
         response: { 200: alertListResponse, 400: errorSchema },
