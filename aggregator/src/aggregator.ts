@@ -14,6 +14,7 @@ import { HistoryClient } from './durability/history-client.js';
 import { HistoryReader } from './durability/history-reader.js';
 import { Journal } from './durability/journal.js';
 import { FleetRegistry } from './fleet/registry.js';
+import { KubernetesAccess } from './http/access.js';
 import { buildHttpServer } from './http/server.js';
 import { IngestClient } from './ingest/client.js';
 import { type AggregatorState, MessageHandler } from './ingest/handler.js';
@@ -68,6 +69,14 @@ export interface AggregatorOptions {
    * than one shard.
    */
   peers?: readonly string[];
+  /**
+   * Who may read /api/v1 (http/access.ts). `kubernetes`: a bearer token the
+   * API server accepts (TokenReview) for a user granted `get` on
+   * inventory.hark.dev in `namespace` (SubjectAccessReview); the replica sends
+   * the token in `peerTokenFile` (its ServiceAccount's, re-read per request)
+   * to its peers. Omitted: anyone who reaches the port reads.
+   */
+  apiAccess?: { kubernetes: { namespace: string; kubeconfig?: string; peerTokenFile?: string } };
   /** A sensor without a heartbeat for this long is stale; default 90 s. */
   staleAfterMs?: number;
   /**
@@ -123,6 +132,16 @@ function packageVersion(): string {
 
 const ANY_ADDRESS = new Set(['0.0.0.0', '::', '']);
 
+/** "Bearer <token>" from a token file, read each time: the kubelet rotates a projected token in place. */
+function bearerFrom(path: string, logger: Logger): string | undefined {
+  try {
+    return `Bearer ${readFileSync(path, 'utf8').trim()}`;
+  } catch (err) {
+    logger.warn({ path, err: (err as Error).message }, 'cannot read the token to send to the other shards');
+    return undefined;
+  }
+}
+
 export async function startAggregator(options: AggregatorOptions): Promise<RunningAggregator> {
   const logger = options.logger ?? createLogger();
   const topicPrefix = options.topicPrefix ?? DEFAULTS.topicPrefix;
@@ -140,8 +159,26 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     throw new Error(
       `a sharded aggregator needs every replica's HTTP URL (--peers, ${shard.count} of them) to answer for the whole fleet`,
     );
+  const kubernetesAccess = options.apiAccess?.kubernetes;
+  const access = kubernetesAccess
+    ? new KubernetesAccess({
+        namespace: kubernetesAccess.namespace,
+        ...(kubernetesAccess.kubeconfig ? { kubeconfig: kubernetesAccess.kubeconfig } : {}),
+        logger,
+        registry,
+      })
+    : undefined;
+  const peerTokenFile = kubernetesAccess?.peerTokenFile;
   const peers =
-    shard.count > 1 ? new ShardPeers({ shard, urls: options.peers!, logger, registry }) : undefined;
+    shard.count > 1
+      ? new ShardPeers({
+          shard,
+          urls: options.peers!,
+          logger,
+          registry,
+          ...(peerTokenFile ? { authorization: () => bearerFrom(peerTokenFile, logger) } : {}),
+        })
+      : undefined;
   const ownership = shard.count > 1 ? peers!.ownership : undefined;
 
   const ca = await loadPem(options.tls.ca, 'CA bundle');
@@ -319,6 +356,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       logger,
       version: packageVersion(),
       peers,
+      access,
     });
     cleanups.push(() => app.close());
     const httpHost = options.http?.host ?? DEFAULTS.httpHost;
@@ -328,9 +366,21 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       typeof address === 'object' && address ? address.port : (options.http?.port ?? DEFAULTS.httpPort);
     const httpUrl = `http://${ANY_ADDRESS.has(httpHost) ? '127.0.0.1' : httpHost}:${httpPort}`;
     logger.info(
-      { httpUrl, brokerUrl, embeddedBroker: !!broker, topicPrefix, shard: describeShard(shard) },
+      {
+        httpUrl,
+        brokerUrl,
+        embeddedBroker: !!broker,
+        topicPrefix,
+        shard: describeShard(shard),
+        apiAccess: access ? 'kubernetes' : 'none',
+      },
       'aggregator started',
     );
+    if (!access && !['127.0.0.1', '::1', 'localhost'].includes(httpHost))
+      logger.warn(
+        { httpHost },
+        'the API is open to anyone who reaches this port (--api-auth none): use --api-auth kubernetes, or listen on loopback only',
+      );
 
     let stopping: Promise<void> | undefined;
     return {

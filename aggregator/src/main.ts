@@ -140,9 +140,42 @@ program
           .filter((s) => s.length > 0),
       ),
   )
+  .addOption(
+    new Option(
+      '--api-auth <mode>',
+      'who may read /api/v1: kubernetes (a bearer token the API server accepts, for a user granted get on inventory.hark.dev in --namespace) or none (anyone who reaches the port)',
+    )
+      .env('HARK_API_AUTH')
+      .choices(['kubernetes', 'none'])
+      .default('kubernetes'),
+  )
+  .addOption(
+    new Option(
+      '--namespace <namespace>',
+      'with --api-auth kubernetes: the namespace access is granted in',
+    ).env('HARK_NAMESPACE'),
+  )
+  .addOption(
+    new Option(
+      '--kubeconfig <file>',
+      "with --api-auth kubernetes: how to reach the API server; default in-cluster (the pod's ServiceAccount), else ~/.kube/config",
+    ).env('HARK_KUBECONFIG'),
+  )
+  .addOption(
+    new Option(
+      '--peer-token-file <file>',
+      'with --api-auth kubernetes and --shards: the token sent to the other shards',
+    )
+      .env('HARK_PEER_TOKEN_FILE')
+      .default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+  )
   .addOption(new Option('--log-level <level>', 'log level').env('HARK_LOG_LEVEL').default('info'))
   .action(async (opts) => {
     const logger = createLogger(opts.logLevel);
+    if (opts.apiAuth === 'kubernetes' && !opts.namespace)
+      throw new Error(
+        '--api-auth kubernetes needs --namespace (HARK_NAMESPACE), where reading is granted; or choose --api-auth none for an API anyone who reaches the port may read',
+      );
     const aggregator = await startAggregator({
       topicPrefix: opts.topicPrefix,
       http: { port: opts.httpPort, host: opts.httpHost },
@@ -165,6 +198,17 @@ program
       clientId: opts.clientId,
       shard: { index: opts.shardIndex, count: opts.shards },
       ...(opts.peers ? { peers: opts.peers } : {}),
+      ...(opts.apiAuth === 'kubernetes'
+        ? {
+            apiAccess: {
+              kubernetes: {
+                namespace: opts.namespace,
+                ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+                ...(opts.shards > 1 ? { peerTokenFile: opts.peerTokenFile } : {}),
+              },
+            },
+          }
+        : {}),
       staleAfterMs: opts.staleAfter * 1000,
       alertLearningMs: opts.alertLearning * 1000,
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),

@@ -71,6 +71,8 @@ describe.skipIf(!mosquittoAvailable())('aggregator durability (SIGKILL mid-strea
         '1',
         '--alert-learning',
         '0',
+        '--api-auth',
+        'none',
         '--log-level',
         'warn',
       ],

@@ -26,8 +26,24 @@ function ago(iso) {
   return new Date(iso).toLocaleDateString();
 }
 
+// With api.auth kubernetes the API wants a bearer token: asked for once, kept for this tab only.
+const TOKEN_KEY = 'hark.token';
+
+function askForToken(reason) {
+  const dialog = $('#token-dialog');
+  $('#token-reason').textContent = reason;
+  if (!dialog.open) dialog.showModal();
+}
+
 async function getJson(path) {
-  const response = await fetch(path, { headers: { accept: 'application/json' } });
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const response = await fetch(path, { headers });
+  if (response.status === 401 || response.status === 403) {
+    const body = await response.json().catch(() => ({}));
+    askForToken(body.message ?? `HTTP ${response.status}`);
+    throw new Error(body.message ?? `${path}: HTTP ${response.status}`);
+  }
   if (!response.ok) {
     // The API's errors carry a message saying what went wrong; show it, not just the status.
     const body = await response.json().catch(() => ({}));
@@ -338,6 +354,11 @@ $('#next').addEventListener('click', () => {
   refreshDevices().catch(() => {});
 });
 $('#close-detail').addEventListener('click', () => $('#device-detail').close());
+$('#token-form').addEventListener('submit', () => {
+  sessionStorage.setItem(TOKEN_KEY, new FormData($('#token-form')).get('token').trim());
+  $('#token-form').reset();
+  refresh();
+});
 window.addEventListener('hashchange', showView);
 
 showView();

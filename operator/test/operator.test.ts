@@ -74,8 +74,20 @@ describe('operator on a real control plane', () => {
     return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
   };
   let clockOffsetMs = 0;
-  const launch = (identity: string) =>
+  /**
+   * A replica that loses its lease stops, and its process exits for the kubelet to restart
+   * (main.ts). In process, the test restarts it: an API server slow to come back on a loaded host
+   * can outlast the renew deadline, and the replica must then lead again, as in a cluster.
+   */
+  const restartAfterLoss = (identity: string) => () => {
+    void (async () => {
+      await operator?.stop().catch(() => undefined);
+      await start(identity);
+    })();
+  };
+  const launch = (identity: string, onLeadershipLost?: () => void) =>
     startOperator({
+      ...(onLeadershipLost ? { onLeadershipLost } : {}),
       kubeconfig: operatorKubeconfig,
       namespace: NS,
       httpPort: 0,
@@ -87,7 +99,7 @@ describe('operator on a real control plane', () => {
       caRotationGraceMs: 6000,
     });
   const start = async (identity = 'replica-a') => {
-    operator = await launch(identity);
+    operator = await launch(identity, restartAfterLoss(identity));
     await operator.leading;
   };
 

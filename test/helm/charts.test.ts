@@ -213,6 +213,52 @@ describe('the aggregator chart with shards', () => {
       spec: { clusterIP: string };
     };
     expect(headless.spec.clusterIP).toBe('None');
+    // Shards read each other with their own ServiceAccount: bound to the reader Role.
+    const shards = all.find((m) => m.kind === 'RoleBinding') as unknown as {
+      roleRef: { name: string };
+      subjects: { name: string }[];
+    };
+    expect([shards.roleRef.name, shards.subjects[0]!.name]).toEqual([
+      'agg-hark-aggregator-reader',
+      'agg-hark-aggregator',
+    ]);
+  });
+});
+
+describe('the aggregator chart: who may read the API', () => {
+  type Env = Array<{ name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }>;
+  type Pod = {
+    serviceAccountName: string;
+    automountServiceAccountToken: boolean;
+    containers: { env: Env }[];
+  };
+  const render = (...set: string[]) =>
+    parseManifests(helm(['template', 'agg', chartDir('hark-aggregator'), '--namespace', NS, ...set]));
+  const podOf = (all: ReturnType<typeof render>) =>
+    (all.find((m) => m.kind === 'Deployment') as unknown as { spec: { template: { spec: Pod } } }).spec
+      .template.spec;
+
+  it('reads through Kubernetes RBAC by default: a reader Role, token reviews and nothing more for itself', () => {
+    const all = render();
+    const pod = podOf(all);
+    expect([pod.serviceAccountName, pod.automountServiceAccountToken]).toEqual(['agg-hark-aggregator', true]);
+    const env = Object.fromEntries(pod.containers[0]!.env.map((e) => [e.name, e]));
+    expect(env.HARK_API_AUTH!.value).toBe('kubernetes');
+    expect(env.HARK_NAMESPACE!.valueFrom!.fieldRef.fieldPath).toBe('metadata.namespace');
+    const role = all.find((m) => m.kind === 'Role') as unknown as { rules: unknown[] };
+    expect(role.rules).toEqual([{ apiGroups: ['hark.dev'], resources: ['inventory'], verbs: ['get'] }]);
+    const delegator = all.find((m) => m.kind === 'ClusterRoleBinding') as unknown as {
+      roleRef: { name: string };
+    };
+    expect(delegator.roleRef.name).toBe('system:auth-delegator');
+    // One replica reads no peer: its ServiceAccount is not a reader.
+    expect(all.filter((m) => m.kind === 'RoleBinding')).toEqual([]);
+  });
+
+  it('with api.auth none mounts no token and grants nothing', () => {
+    const all = render('--set', 'api.auth=none');
+    expect(podOf(all).automountServiceAccountToken).toBe(false);
+    expect(all.filter((m) => ['Role', 'RoleBinding', 'ClusterRoleBinding'].includes(m.kind))).toEqual([]);
   });
 });
 

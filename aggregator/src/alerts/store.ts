@@ -2,13 +2,13 @@
 // kept, de-duplicated, bounded and queried; a JSON log line for each (the
 // usual road into a SIEM) and counters.
 //
-// Learning: each sensor node's reports of devices are its baseline for a while after the
-// aggregator first hears from it (--alert-learning, 24 h by default), and
-// raise nothing: on its first day a node reports every device it can see, and
-// a new-device alert for each would bury the ones that matter. A new site, a
-// sensor added to a site, or a fresh aggregator all learn first. Times are the
-// messages' receipt times, which the write-ahead log keeps, so replaying the
-// log after a crash raises exactly what the first pass raised.
+// Learning: each sensor node's reports of devices are its baseline for a
+// while after the aggregator first hears from it (--alert-learning, 24 h by
+// default), and raise nothing: on its first day a node reports every device it
+// can see, and a new-device alert for each would bury the ones that matter. A
+// new site, a sensor added to a site, or a fresh aggregator all learn first.
+// Times are the messages' receipt times, which the write-ahead log keeps, so
+// replaying the log after a crash raises exactly what the first pass raised.
 //
 // The same finding again (a device that keeps flipping between two firmware
 // versions) is one alert with a count, not a new one each time.

@@ -8,6 +8,7 @@ import type { FleetRegistry } from '../fleet/registry.js';
 import type { InventoryStore } from '../inventory/store.js';
 import type { Logger } from '../log.js';
 import type { ShardPeers } from '../scale/peers.js';
+import type { ApiAccess } from './access.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -27,6 +28,8 @@ export interface HttpServerOptions {
   version: string;
   /** A sharded aggregator's replicas: reads are answered for every shard (scale/peers.ts). */
   peers?: ShardPeers | undefined;
+  /** Who may read /api/v1 (its OpenAPI document aside); undefined: anyone who reaches the port. */
+  access?: ApiAccess | undefined;
 }
 
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
@@ -37,6 +40,17 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     // Fleet-wide queries are cheap; a body never carries more than a query.
     bodyLimit: 64 * 1024,
   });
+  const access = options.access;
+  if (access)
+    // Probes, metrics, the UI's files and the API's schema stay open; every read of data is checked.
+    app.addHook('onRequest', async (request, reply) => {
+      if (!request.url.startsWith('/api/v1/') || request.url.startsWith('/api/v1/openapi.json')) return;
+      const verdict = await access.check(request.headers.authorization);
+      if (verdict.allowed) return;
+      const error = { 401: 'Unauthorized', 403: 'Forbidden', 503: 'Service Unavailable' }[verdict.status];
+      if (verdict.status === 401) reply.header('www-authenticate', 'Bearer realm="hark"');
+      return reply.code(verdict.status).send({ statusCode: verdict.status, error, message: verdict.message });
+    });
   app.addSchema(deviceSchema);
   app.addSchema(sensorSchema);
   app.addSchema(alertSchema);

@@ -27,6 +27,12 @@ export interface ShardPeersOptions {
   urls: readonly string[];
   /** Per request; default 5 s. */
   timeoutMs?: number;
+  /**
+   * The Authorization header to send, read per request (a projected
+   * ServiceAccount token is rotated on disk): peers whose API checks access
+   * (http/access.ts) must let this replica read.
+   */
+  authorization?: () => string | undefined;
   logger: Logger;
   registry?: Registry;
 }
@@ -38,8 +44,10 @@ export class ShardPeers {
   private readonly failures: Counter<'shard'>;
   private readonly log: Logger;
   private readonly loggedAt = new Map<number, number>();
+  private readonly authorization: (() => string | undefined) | undefined;
 
   constructor(options: ShardPeersOptions) {
+    this.authorization = options.authorization;
     this.ownership = new SiteOwnership(options.shard);
     if (options.urls.length !== options.shard.count)
       throw new Error(
@@ -85,13 +93,20 @@ export class ShardPeers {
     for (const [name, value] of Object.entries({ ...query, ...SHARD_SCOPE }))
       if (value !== undefined) url.searchParams.set(name, String(value));
     try {
+      const authorization = this.authorization?.();
       const response = await fetch(url, {
-        headers: { accept: 'application/json' },
+        headers: { accept: 'application/json', ...(authorization ? { authorization } : {}) },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       const body = (await response.json()) as T;
-      // A 404 is an answer (no such device there); 5xx and the like are the peer failing.
-      if (response.status >= 500) return this.failed(shard, url, `HTTP ${response.status}`);
+      // A 404 is an answer (no such device there); 5xx and the like are the peer failing, and so is
+      // a refusal: this replica's own identity should be let in (the chart binds it to the reader Role).
+      if (response.status >= 500 || response.status === 401 || response.status === 403)
+        return this.failed(
+          shard,
+          url,
+          `HTTP ${response.status}${(body as { message?: string })?.message ? `: ${(body as { message: string }).message}` : ''}`,
+        );
       return { ok: true, status: response.status, body };
     } catch (err) {
       const cause = (err as Error & { cause?: Error }).cause;

@@ -19,7 +19,9 @@ whose pods get their data volume from its claim template).
         {{- toYaml . | nindent 8 }}
       {{- end }}
     spec:
-      automountServiceAccountToken: false
+      serviceAccountName: {{ include "hark-aggregator.fullname" . }}
+      # Only to review callers' tokens with the API server (api.auth kubernetes).
+      automountServiceAccountToken: {{ eq .Values.api.auth "kubernetes" }}
       {{- with .Values.imagePullSecrets }}
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
@@ -60,6 +62,9 @@ whose pods get their data volume from its claim template).
             - { name: HARK_CLIENT_KEY_FILE, value: /etc/hark/client/tls.key }
             - { name: HARK_STALE_AFTER_SECONDS, value: {{ .Values.staleAfterSeconds | quote }} }
             - { name: HARK_ALERT_LEARNING_SECONDS, value: {{ .Values.alertLearningSeconds | quote }} }
+            - { name: HARK_API_AUTH, value: {{ .Values.api.auth | quote }} }
+            - name: HARK_NAMESPACE
+              valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
             - { name: HARK_DATA_DIR, value: /var/lib/hark }
             - { name: HARK_COMPACT_INTERVAL_SECONDS, value: {{ .Values.compactIntervalSeconds | quote }} }
             - { name: HARK_HISTORY_BACKLOG_MIB, value: {{ .Values.historyBacklogMiB | quote }} }

@@ -366,6 +366,16 @@ export const AggregatorValues = Type.Object(
       'How far (MiB of inventory messages) the Parquet history may fall behind before the aggregator stops reading from the broker until it catches up.',
       { default: 64, minimum: 1 },
     ),
+    api: obj(
+      {
+        auth: Type.Union([Type.Literal('kubernetes'), Type.Literal('none')], {
+          description:
+            "kubernetes: reading /api/v1 takes a bearer token the API server accepts, for a user granted get on inventory.hark.dev in the release namespace (bind the <release>-reader Role); the aggregator's ServiceAccount may create TokenReviews and SubjectAccessReviews (system:auth-delegator). none: anyone who reaches the Service reads the inventory.",
+          default: 'kubernetes',
+        }),
+      },
+      'Access to the HTTP API.',
+    ),
     persistence: obj(
       {
         enabled: bool(
