@@ -24,6 +24,7 @@ import {
   getJson,
   heartbeat,
   inventory,
+  inventoryMessage,
   metric,
   startWithEmbeddedBroker,
   status,
@@ -188,23 +189,13 @@ describe('alert learning and what a restart keeps', () => {
   const T0 = Date.parse('2026-12-01T00:00:00Z');
   const s1 = { site: 'site-a', sensor: 's1', node: 'n1' };
   const s2 = { site: 'site-a', sensor: 's2', node: 'n1' };
-  const message = (devices: DeviceRecord[]) => ({
-    schema: 1 as const,
-    sentAt: new Date().toISOString(),
-    agentVersion: 'test',
-    kind: 'inventory' as const,
-    mode: 'delta' as const,
-    seq: 0,
-    runId: 'r',
-    devices,
-  });
   const apply = (
     inventoryStore: InventoryStore,
     alertStore: AlertStore,
     origin: typeof s1,
     at: number,
     devices: DeviceRecord[],
-  ) => inventoryStore.apply(origin, message(devices), alertStore.watch(origin, undefined, at));
+  ) => inventoryStore.apply(origin, inventoryMessage(devices), alertStore.watch(origin, undefined, at));
 
   it("a node's reports are its baseline while it learns; each node learns on its own clock", () => {
     const inv = new InventoryStore();

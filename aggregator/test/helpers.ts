@@ -136,8 +136,12 @@ export function attribute(value: string, confidence: number, seen = new Date().t
 }
 
 let seq = 0;
-export function inventory(devices: DeviceRecord[], extra: Partial<InventoryMessage> = {}): Buffer {
-  return encodeMessage({
+/** An inventory delta as the aggregator holds it once decoded. */
+export function inventoryMessage(
+  devices: DeviceRecord[],
+  extra: Partial<InventoryMessage> = {},
+): InventoryMessage {
+  return {
     schema: 1,
     sentAt: new Date().toISOString(),
     agentVersion: '0.1.0-test',
@@ -147,7 +151,12 @@ export function inventory(devices: DeviceRecord[], extra: Partial<InventoryMessa
     runId: 'run-1',
     devices,
     ...extra,
-  });
+  };
+}
+
+/** The same, encoded for the wire. */
+export function inventory(devices: DeviceRecord[], extra: Partial<InventoryMessage> = {}): Buffer {
+  return encodeMessage(inventoryMessage(devices, extra));
 }
 
 export function heartbeat(extra: Partial<HeartbeatMessage> = {}): Buffer {

@@ -13,6 +13,7 @@ import {
   eventually,
   getJson,
   inventory,
+  inventoryMessage,
   startWithEmbeddedBroker,
 } from './helpers.js';
 
@@ -74,17 +75,8 @@ describe('merging through the embedded broker', () => {
 
 describe('InventoryStore', () => {
   const origin = (sensor: string, site = 'site-a', node = 'n1') => ({ site, sensor, node });
-  const message = (devices: ReturnType<typeof device>[], zone?: string) => ({
-    schema: 1 as const,
-    sentAt: new Date().toISOString(),
-    agentVersion: 'test',
-    kind: 'inventory' as const,
-    mode: 'delta' as const,
-    seq: 0,
-    runId: 'r',
-    devices,
-    ...(zone ? { zone } : {}),
-  });
+  const message = (devices: ReturnType<typeof device>[], zone?: string) =>
+    inventoryMessage(devices, zone ? { zone } : {});
 
   it('prefers the newest evidence between equal confidences, and keeps min firstSeen / max lastSeen', () => {
     const store = new InventoryStore();
