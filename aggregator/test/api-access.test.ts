@@ -158,6 +158,17 @@ describe.skipIf(!mosquittoAvailable())('API access through Kubernetes RBAC (real
       expect((await get(base, path)).status, path).toBe(200);
     expect(await metric(base, 'hark_aggregator_api_denied_total', { reason: 'forbidden' })).toBe(1);
     expect(await metric(base, 'hark_aggregator_api_denied_total', { reason: 'no-token' })).toBe(1);
+    // No other spelling of a data path reads without a token.
+    for (const path of [
+      '/api/v1/devices/',
+      '/api/v1/devices?scope=shard',
+      '/api/v1//devices',
+      '//api/v1/devices',
+      '/api/v1/%64evices',
+      '/API/V1/devices',
+      '/api/v1/devices/x/history',
+    ])
+      expect((await get(base, path)).status, path).not.toBe(200);
   });
 
   it('lets shards read each other with their own ServiceAccount, and no one else through them', async () => {

@@ -36,7 +36,7 @@ export interface KubernetesAccessOptions {
 }
 
 const MAX_CACHED = 10_000;
-export const INVENTORY_RESOURCE = { group: 'hark.dev', resource: 'inventory', verb: 'get' } as const;
+const INVENTORY_RESOURCE = { group: 'hark.dev', resource: 'inventory', verb: 'get' } as const;
 
 export class KubernetesAccess implements ApiAccess {
   private readonly cache = new Map<string, { verdict: Verdict; until: number }>();

@@ -43,8 +43,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   const access = options.access;
   if (access)
     // Probes, metrics, the UI's files and the API's schema stay open; every read of data is checked.
+    // Judged by the route that matched, not the raw URL, so no spelling of a path slips past.
     app.addHook('onRequest', async (request, reply) => {
-      if (!request.url.startsWith('/api/v1/') || request.url.startsWith('/api/v1/openapi.json')) return;
+      const route = request.routeOptions.url;
+      if (!route?.startsWith('/api/v1/') || route === '/api/v1/openapi.json') return;
       const verdict = await access.check(request.headers.authorization);
       if (verdict.allowed) return;
       const error = { 401: 'Unauthorized', 403: 'Forbidden', 503: 'Service Unavailable' }[verdict.status];
