@@ -85,6 +85,12 @@ export interface AggregatorOptions {
    * alerts from the first report.
    */
   alertLearningMs?: number;
+  /**
+   * A sensor node's certificate this close to expiry raises an alert
+   * (alerts/fleet-watch.ts); default 7 days. Keep it below the Sensors'
+   * spec.certificate.renewBefore, so that it means renewal is failing.
+   */
+  certificateWarningMs?: number;
   /** With the embedded broker, how long start-up waits for the subscription; default 15 s. */
   readyTimeoutMs?: number;
   logger?: Logger;
@@ -250,6 +256,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   };
   const fleetWatch = new FleetWatch(fleet, alerts, {
     staleAfterMs: options.staleAfterMs ?? DEFAULTS.staleAfterMs,
+    expiryWarningMs: options.certificateWarningMs ?? DEFAULTS.certificateWarningMs,
   });
   const fleetWatchTimer = setInterval(() => fleetWatch.check(), fleetWatch.intervalMs);
   fleetWatchTimer.unref();

@@ -31,4 +31,6 @@ export const DEFAULTS = {
   staleAfterMs: 90_000,
   /** A sensor node's reports are its baseline for this long after it is first heard, and raise no alerts. */
   alertLearningMs: 24 * 3600_000,
+  /** A sensor's certificate this close to expiry is an alert: a Sensor's default renewBefore is 30 days. */
+  certificateWarningMs: 7 * 24 * 3600_000,
 } as const;

@@ -93,6 +93,15 @@ program
       .default(DEFAULTS.alertLearningMs / 1000),
   )
   .addOption(
+    new Option(
+      '--certificate-warning <seconds>',
+      "a sensor node's certificate this close to expiry raises an alert; keep it below the Sensors' spec.certificate.renewBefore",
+    )
+      .env('HARK_CERTIFICATE_WARNING_SECONDS')
+      .argParser(int)
+      .default(DEFAULTS.certificateWarningMs / 1000),
+  )
+  .addOption(
     new Option('--data-dir <dir>', 'write-ahead log, compacted state and Parquet history').env(
       'HARK_DATA_DIR',
     ),
@@ -211,6 +220,7 @@ program
         : {}),
       staleAfterMs: opts.staleAfter * 1000,
       alertLearningMs: opts.alertLearning * 1000,
+      certificateWarningMs: opts.certificateWarning * 1000,
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       compaction: { intervalMs: Math.max(1, opts.compactInterval) * 1000 },
       historyBacklogBytes: Math.max(1, opts.historyBacklogMib) * 1024 * 1024,

@@ -38,12 +38,17 @@ export async function centralCertificates(ca: KeyPair): Promise<{ broker: KeyPai
   return { broker, aggregator };
 }
 
-export function sensorCertificate(ca: KeyPair, site: string, sensor: string): Promise<KeyPair> {
+export function sensorCertificate(
+  ca: KeyPair,
+  site: string,
+  sensor: string,
+  lifetimeMs = DAY,
+): Promise<KeyPair> {
   return pki.issueCertificate(ca, {
     commonName: sensorCommonName(site, sensor),
     organizationalUnit: ROLE_OU.sensor,
     usage: 'client',
-    lifetimeMs: DAY,
+    lifetimeMs,
   });
 }
 

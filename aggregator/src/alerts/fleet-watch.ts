@@ -15,12 +15,10 @@ import type { AlertStore } from './store.js';
 export interface FleetWatchOptions {
   /** The fleet registry's: a node silent this long is stale. */
   staleAfterMs: number;
-  /** A certificate this close to its expiry raises an alert; default 7 days. */
-  expiryWarningMs?: number;
+  /** A certificate this close to its expiry raises an alert. */
+  expiryWarningMs: number;
   now?: () => number;
 }
-
-const DAY = 86_400_000;
 
 export class FleetWatch {
   private readonly now: () => number;
@@ -34,7 +32,7 @@ export class FleetWatch {
   ) {
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
-    this.expiryWarningMs = options.expiryWarningMs ?? 7 * DAY;
+    this.expiryWarningMs = options.expiryWarningMs;
   }
 
   /** How often check() should run: a few times per stale period, at least every 15 s. */

@@ -275,7 +275,7 @@ export const alertSchema = {
       type: 'string',
       enum: ALERT_KINDS,
       description:
-        "new-device: a device no sensor had reported. attribute-changed: a source that gave one value of a watched attribute now gives another. sensor-down: a sensor node went offline or stopped reporting. certificate-expiring: a sensor node's client certificate expires within 7 days.",
+        "new-device: a device no sensor had reported. attribute-changed: a source that gave one value of a watched attribute now gives another. sensor-down: a sensor node went offline or stopped reporting. certificate-expiring: a sensor node's client certificate expires within the aggregator's --certificate-warning (7 days by default).",
     },
     severity: { type: 'string', enum: SEVERITIES },
     site: { type: 'string' },

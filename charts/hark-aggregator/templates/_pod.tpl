@@ -62,6 +62,7 @@ whose pods get their data volume from its claim template).
             - { name: HARK_CLIENT_KEY_FILE, value: /etc/hark/client/tls.key }
             - { name: HARK_STALE_AFTER_SECONDS, value: {{ .Values.staleAfterSeconds | quote }} }
             - { name: HARK_ALERT_LEARNING_SECONDS, value: {{ .Values.alertLearningSeconds | quote }} }
+            - { name: HARK_CERTIFICATE_WARNING_SECONDS, value: {{ .Values.certificateWarningSeconds | quote }} }
             - { name: HARK_API_AUTH, value: {{ .Values.api.auth | quote }} }
             - name: HARK_NAMESPACE
               valueFrom: { fieldRef: { fieldPath: metadata.namespace } }

@@ -358,6 +358,10 @@ export const AggregatorValues = Type.Object(
       "How long a sensor node's reports are its baseline, raising no alerts, after the aggregator first hears from it (0: alert from the first report).",
       { default: 86400, minimum: 0 },
     ),
+    certificateWarningSeconds: int(
+      "A sensor node's client certificate this close to expiry raises an alert. Keep it below the Sensors' spec.certificate.renewBefore (720h by default), so that the alert means renewal is failing.",
+      { default: 604800, minimum: 0 },
+    ),
     compactIntervalSeconds: int('Compact the journal and write Parquet history this often.', {
       default: 60,
       minimum: 1,
