@@ -176,6 +176,38 @@ describe('alerts through the embedded broker', () => {
     }
   });
 
+  it('raises a protocol a control device never spoke before, not one that comes back after its agent restarted', async () => {
+    const send = (records: DeviceRecord[], runId: string) =>
+      s1.publishAsync(topic('site-a', 's1'), inventory(records, { runId }), { qos: 1 });
+    const laptop = (protocols: string[]) => device('02:00:00:00:00:77', { protocols });
+    await send(
+      [plc('4.8', { protocols: ['enip', 's7comm'] }), laptop(['dhcp']), laptop(['dhcp', 'ssh'])],
+      'p-1',
+    );
+    const fresh = await eventually(async () => {
+      const body = await alerts('&kind=new-protocol');
+      expect(body.total).toBe(1);
+      return body.items[0]!;
+    });
+    expect(fresh).toMatchObject({
+      severity: 'medium',
+      protocol: 's7comm',
+      deviceId: `mac:${PLC_MAC}`,
+      summary: 'plc-1 (1756-ENBT/A) speaks s7comm, a protocol no sensor heard from it before',
+    });
+    // The agent restarts: its records list the protocols again as it hears them.
+    await send([plc('4.8', { protocols: ['enip'] })], 'p-2');
+    await send([plc('4.8', { protocols: ['enip', 's7comm'] })], 'p-2');
+    await send([plc('4.8', { protocols: ['enip', 's7comm', 'modbus'] })], 'p-2');
+    await eventually(async () => {
+      const body = await alerts('&kind=new-protocol');
+      expect(body.items.map((a) => [a.protocol, a.count])).toEqual([
+        ['modbus', 1],
+        ['s7comm', 1],
+      ]);
+    });
+  });
+
   it('refuses an unknown kind or severity with a 400 that names the field', async () => {
     const bad = await getJson(aggregator.httpUrl, '/api/v1/alerts?kind=everything');
     expect(bad.status).toBe(400);
@@ -202,7 +234,10 @@ describe('alert learning and what a restart keeps', () => {
     const alerts = new AlertStore({ learningMs: 24 * HOUR, logger: silentLogger });
     apply(inv, alerts, s1, T0, [device('02:00:00:00:00:01')]);
     apply(inv, alerts, s1, T0 + 23 * HOUR, [device('02:00:00:00:00:02'), plc('4.7')]);
-    apply(inv, alerts, s1, T0 + 23.5 * HOUR, [plc('4.8')]);
+    apply(inv, alerts, s1, T0 + 23.5 * HOUR, [plc('4.8', { protocols: ['enip', 'modbus'] })]);
+    expect(alerts.size).toBe(0);
+    // What the PLC spoke while its node learned is its baseline.
+    apply(inv, alerts, s1, T0 + 25 * HOUR, [plc('4.8', { protocols: ['enip', 'modbus'] })]);
     expect(alerts.size).toBe(0);
     // A second sensor joins on day two: its first day is its own baseline.
     apply(inv, alerts, s2, T0 + 25 * HOUR, [device('02:00:00:00:00:03')]);
@@ -228,6 +263,9 @@ describe('alert learning and what a restart keeps', () => {
     expect(alerts2.query({})).toEqual(alerts.query({}));
     apply(inv2, alerts2, s1, T0 + 3 * HOUR, [plc('4.9')]);
     expect(alerts2.query({ kind: 'attribute-changed' }).items.map((a) => a.to)).toEqual(['4.9', '4.8']);
+    // The protocols the PLC was heard speaking are kept too: enip is not news after the restart.
+    apply(inv2, alerts2, s1, T0 + 4 * HOUR, [plc('4.9', { protocols: ['enip', 'bacnet'] })]);
+    expect(alerts2.query({ kind: 'new-protocol' }).items.map((a) => a.protocol)).toEqual(['bacnet']);
     // A shard keeps only the sites it owns.
     const other = new AlertStore({ learningMs: HOUR, logger: silentLogger });
     other.importState(saved.alerts, (site) => site !== 'site-a');

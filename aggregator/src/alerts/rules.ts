@@ -17,6 +17,7 @@ import type { Attribute, AttributeName, DeviceRecord, Evidence } from '@hark/con
 export const ALERT_KINDS = [
   'new-device',
   'attribute-changed',
+  'new-protocol',
   'sensor-down',
   'certificate-expiring',
 ] as const;
@@ -35,12 +36,24 @@ export interface Finding {
   to?: string;
   /** The new value's evidence. */
   evidence?: Evidence[];
+  /** A control device's new protocol. */
+  protocol?: string;
 }
 
 /** A device first reported by any sensor. */
 export function newDeviceFinding(record: DeviceRecord): Finding {
   const category = record.category?.value;
   return { kind: 'new-device', severity: category && CONTROL_CATEGORIES.has(category) ? 'medium' : 'low' };
+}
+
+/**
+ * A control device (OT, BMS) speaking a protocol no sensor heard from it
+ * before: a PLC answering a new engineering protocol, an RTU polled over
+ * another. Control devices speak what their configuration says, so a new
+ * protocol is a change of configuration, or someone trying one.
+ */
+export function newProtocolFinding(protocol: string): Finding {
+  return { kind: 'new-protocol', severity: 'medium', protocol };
 }
 
 /**

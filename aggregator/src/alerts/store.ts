@@ -17,7 +17,14 @@ import type { AttributeName, DeviceRecord, Evidence } from '@hark/contracts/inve
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RecordListener } from '../inventory/store.js';
 import type { Logger } from '../log.js';
-import { type AlertKind, attributeChanges, type Finding, newDeviceFinding, type Severity } from './rules.js';
+import {
+  type AlertKind,
+  attributeChanges,
+  type Finding,
+  newDeviceFinding,
+  newProtocolFinding,
+  type Severity,
+} from './rules.js';
 
 export interface Alert {
   /** Stable: the same finding on the same device always has the same id, on every replica. */
@@ -35,6 +42,8 @@ export interface Alert {
   from?: string;
   to?: string;
   evidence?: Evidence[];
+  /** A new-protocol alert's protocol. */
+  protocol?: string;
   /** The sensor and node whose report raised it (the first time). */
   sensor: string;
   node: string;
@@ -75,6 +84,7 @@ interface Raised {
   from?: string;
   to?: string;
   evidence?: Evidence[];
+  protocol?: string;
   at: number;
 }
 
@@ -147,17 +157,15 @@ export class AlertStore {
     }
     if (receivedAt < since + this.options.learningMs) return undefined;
     const findings: Finding[] = [];
-    return (device, deviceId, previous, record, created) => {
+    return (device, deviceId, previous, record, created, newProtocols) => {
       if (created) findings.push(newDeviceFinding(record));
       else if (previous) attributeChanges(previous, record, findings);
+      if (newProtocols) for (const protocol of newProtocols) findings.push(newProtocolFinding(protocol));
       if (findings.length === 0) return;
       for (const finding of findings)
         this.raise({
           ...finding,
-          key:
-            finding.kind === 'attribute-changed'
-              ? `${device}|${finding.kind}|${finding.attribute}|${finding.from!.toLowerCase()}|${finding.to!.toLowerCase()}`
-              : `${device}|${finding.kind}`,
+          key: findingKey(device, finding),
           origin,
           zone,
           device,
@@ -224,6 +232,7 @@ export class AlertStore {
       summary: raised.summary(),
       ...(raised.attribute ? { attribute: raised.attribute, from: raised.from!, to: raised.to! } : {}),
       ...(raised.evidence ? { evidence: raised.evidence } : {}),
+      ...(raised.protocol ? { protocol: raised.protocol } : {}),
       sensor: origin.sensor,
       node: origin.node,
       firstAt: when,
@@ -273,6 +282,18 @@ export class AlertStore {
   }
 }
 
+/** What names a device's finding: the same again is the same alert, recurring. */
+function findingKey(device: string, finding: Finding): string {
+  switch (finding.kind) {
+    case 'attribute-changed':
+      return `${device}|${finding.kind}|${finding.attribute}|${finding.from!.toLowerCase()}|${finding.to!.toLowerCase()}`;
+    case 'new-protocol':
+      return `${device}|${finding.kind}|${finding.protocol}`;
+    default:
+      return `${device}|${finding.kind}`;
+  }
+}
+
 const observerOf = (origin: Origin): string => `${origin.site}.${origin.sensor}/${origin.node}`;
 
 const alertId = (key: string): string => createHash('sha256').update(key).digest('base64url').slice(0, 22);
@@ -302,5 +323,7 @@ function summarize(record: DeviceRecord, deviceId: string, finding: Finding): st
   const model = record.model?.value;
   const device = model && finding.attribute !== 'model' ? `${name} (${model})` : name;
   if (finding.kind === 'new-device') return `New device ${device}`;
+  if (finding.kind === 'new-protocol')
+    return `${device} speaks ${finding.protocol}, a protocol no sensor heard from it before`;
   return `${ATTRIBUTE_LABELS[finding.attribute!]} of ${device} changed from ${finding.from} to ${finding.to}`;
 }

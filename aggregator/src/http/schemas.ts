@@ -275,7 +275,7 @@ export const alertSchema = {
       type: 'string',
       enum: ALERT_KINDS,
       description:
-        "new-device: a device no sensor had reported. attribute-changed: a source that gave one value of a watched attribute now gives another. sensor-down: a sensor node went offline or stopped reporting. certificate-expiring: a sensor node's client certificate expires within the aggregator's --certificate-warning (7 days by default).",
+        "new-device: a device no sensor had reported. attribute-changed: a source that gave one value of a watched attribute now gives another. new-protocol: a control device (OT, BMS) speaks a protocol no sensor heard from it before. sensor-down: a sensor node went offline or stopped reporting. certificate-expiring: a sensor node's client certificate expires within the aggregator's --certificate-warning (7 days by default).",
     },
     severity: { type: 'string', enum: SEVERITIES },
     site: { type: 'string' },
@@ -290,6 +290,7 @@ export const alertSchema = {
     from: { type: 'string' },
     to: { type: 'string' },
     evidence: { type: 'array', items: evidence, description: 'What the new value rests on.' },
+    protocol: { type: 'string', description: "A new-protocol alert's protocol." },
     sensor: {
       type: 'string',
       description: 'The sensor whose report raised the alert first, or that it is about.',

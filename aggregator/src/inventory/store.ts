@@ -8,14 +8,22 @@ import { deviceKey, deviceKeyPrefix, deviceKeyWithin } from './device-id.js';
 import { later, type MergedView, mergeInto, type Observation } from './merge.js';
 import { type DeviceQuery, queryDevices } from './query.js';
 
-/** Hears of each record applied: the aggregator's id of its device, the agents' id, the same sensor node's previous record, and whether the device is new. */
+/**
+ * Hears of each record applied: the aggregator's id of its device, the
+ * agents' id, the same sensor node's previous record, whether the device is
+ * new, and the protocols a control device was never heard speaking before.
+ */
 export type RecordListener = (
   device: string,
   deviceId: string,
   previous: DeviceRecord | undefined,
   record: DeviceRecord,
   created: boolean,
+  newProtocols: readonly string[] | undefined,
 ) => void;
+
+/** Categories whose devices' protocols are remembered (see Entry.protocolsSeen). */
+const CONTROL_CATEGORIES = new Set(['ot', 'bms']);
 
 export interface Device extends MergedView {
   /** The aggregator's id: site (+ zone) + the agent's device id. */
@@ -31,6 +39,7 @@ export interface StoredDevice {
   zone?: string;
   deviceId: string;
   observations: Observation[];
+  protocolsSeen?: string[];
 }
 
 interface Entry {
@@ -40,6 +49,13 @@ interface Entry {
   deviceId: string;
   /** Latest record per capture point, keyed "<sensor>/<node>". */
   observations: Map<string, Observation>;
+  /**
+   * For a control device (OT, BMS): every protocol any sensor ever heard it
+   * speak. A record lists what its agent heard since the agent started, so
+   * after an agent restart its protocols come back one by one; only this
+   * union tells a protocol that comes back from one never heard before.
+   */
+  protocolsSeen: string[] | undefined;
   /**
    * The merged device, built when first read after a change: a device is
    * updated far more often than it is read (every delta of every sensor, vs
@@ -102,6 +118,7 @@ export class InventoryStore {
         zone,
         deviceId: record.id,
         observations: new Map(),
+        protocolsSeen: undefined,
         view: undefined,
       };
       this.devices.set(id, entry);
@@ -111,7 +128,8 @@ export class InventoryStore {
     if (previous && later(previous.record.lastSeen, record.lastSeen)) return 'ignored';
     entry.observations.set(observer, { sensor: origin.sensor, node: origin.node, record });
     entry.view = undefined;
-    listener?.(id, record.id, previous?.record, record, created);
+    const newProtocols = rememberProtocols(entry, record);
+    listener?.(id, record.id, previous?.record, record, created, newProtocols);
     return created ? 'created' : 'updated';
   }
 
@@ -122,6 +140,7 @@ export class InventoryStore {
       ...(e.zone !== undefined ? { zone: e.zone } : {}),
       deviceId: e.deviceId,
       observations: [...e.observations.values()],
+      ...(e.protocolsSeen ? { protocolsSeen: e.protocolsSeen } : {}),
     }));
   }
 
@@ -137,6 +156,7 @@ export class InventoryStore {
         zone: d.zone,
         deviceId: d.deviceId,
         observations,
+        protocolsSeen: d.protocolsSeen,
         view: undefined,
       });
     }
@@ -171,6 +191,32 @@ export class InventoryStore {
     }
     return sites;
   }
+}
+
+/**
+ * Adds the record's protocols to a control device's remembered ones; returns
+ * those it adds, undefined when none (or the device is not a control one). A
+ * device first known as a control one starts from what all its sensors report
+ * now: that is its baseline, not news.
+ */
+function rememberProtocols(entry: Entry, record: DeviceRecord): string[] | undefined {
+  const seen = entry.protocolsSeen;
+  if (!seen) {
+    const category = record.category?.value;
+    if (category === undefined || !CONTROL_CATEGORIES.has(category)) return undefined;
+    const all = new Set<string>();
+    for (const o of entry.observations.values()) for (const p of o.record.protocols) all.add(p);
+    entry.protocolsSeen = [...all];
+    return undefined;
+  }
+  let added: string[] | undefined;
+  for (const p of record.protocols)
+    if (!seen.includes(p)) {
+      seen.push(p);
+      added ??= [];
+      added.push(p);
+    }
+  return added;
 }
 
 /** The merged device (its identity, then the merge of its observations), built on first read. */
