@@ -62,6 +62,17 @@ function filterParams() {
   return params;
 }
 
+/** A row that opens something on a click, or on Enter when focused. */
+function clickable(row, title, open) {
+  row.className = 'clickable';
+  row.tabIndex = 0;
+  row.title = title;
+  row.addEventListener('click', open);
+  row.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') open();
+  });
+}
+
 function list(values) {
   const cell = el('td');
   for (const value of values ?? []) cell.append(el('div', value, 'mono'));
@@ -80,13 +91,7 @@ async function refreshDevices() {
   noteUnavailable(unavailable);
   const rows = items.map((d) => {
     const row = el('tr');
-    row.className = 'clickable';
-    row.tabIndex = 0;
-    row.title = 'Evidence and history';
-    row.addEventListener('click', () => showDevice(d.id).catch(showError));
-    row.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter') showDevice(d.id).catch(showError);
-    });
+    clickable(row, 'Evidence and history', () => showDevice(d.id).catch(showError));
     const seen = el('td', ago(d.lastSeen));
     seen.title = d.lastSeen;
     row.append(
@@ -223,23 +228,18 @@ async function refreshAlerts() {
       raised(a.firstAt),
     );
     // A device's alert opens the device; a sensor's, the fleet.
-    const open = () => {
-      if (a.device) showDevice(a.device).catch(showError);
-      else location.hash = '#fleet';
-    };
-    row.className = 'clickable';
-    row.tabIndex = 0;
-    row.title = a.device ? 'The device, its evidence and history' : 'The fleet';
-    row.addEventListener('click', open);
-    row.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter') open();
-    });
+    if (a.device)
+      clickable(row, 'The device, its evidence and history', () => showDevice(a.device).catch(showError));
+    else
+      clickable(row, 'The fleet', () => {
+        location.hash = '#fleet';
+      });
     return row;
   });
   if (rows.length === 0) {
     const empty = el(
       'td',
-      'No alerts. A sensor raises none on its first day, which is its baseline.',
+      'No alerts. A sensor node raises none while it learns its baseline (its first day, by default).',
       'empty',
     );
     empty.colSpan = 7;
