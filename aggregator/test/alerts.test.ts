@@ -141,6 +141,14 @@ describe('alerts through the embedded broker', () => {
     expect(again.firstAt).toBe(upgrade.firstAt);
     expect((await alerts('&severity=high')).total).toBe(0); // the model's change was not the device's
     expect((await alerts(`&device=${encodeURIComponent(plcId)}`)).total).toBe(3);
+    // An integration polling with the newest time it has gets what was raised since: the downgrade,
+    // and the upgrade raised again.
+    const since = await alerts(`&since=${encodeURIComponent(upgrade.lastAt)}`);
+    expect(since.items.map((a) => [a.from, a.to])).toEqual([
+      ['4.7', '4.8'],
+      ['4.8', '4.7'],
+    ]);
+    expect((await getJson(aggregator.httpUrl, '/api/v1/alerts?since=yesterday')).status).toBe(400);
     expect(
       await metric(aggregator.httpUrl, 'hark_aggregator_alerts_total', {
         kind: 'attribute-changed',

@@ -58,6 +58,8 @@ export interface AlertQuery {
   kind?: AlertKind;
   severity?: Severity;
   device?: string;
+  /** Only alerts whose lastAt is after this instant (RFC 3339). */
+  since?: string;
   limit?: number;
   offset?: number;
 }
@@ -252,6 +254,7 @@ export class AlertStore {
     const offset = query.offset ?? 0;
     const limit = Math.min(query.limit ?? 100, maxLimit);
     const matches: Alert[] = [];
+    const since = query.since === undefined ? undefined : new Date(query.since).toISOString();
     // Newest last in the map: walked backwards, the matches are already nearly in order, which
     // the sort (TimSort) finishes in about one pass; it settles alerts raised in the same millisecond.
     const all = [...this.alerts.values()];
@@ -262,6 +265,7 @@ export class AlertStore {
       if (query.kind !== undefined && a.kind !== query.kind) continue;
       if (query.severity !== undefined && a.severity !== query.severity) continue;
       if (query.device !== undefined && a.device !== query.device) continue;
+      if (since !== undefined && !(a.lastAt > since)) continue;
       matches.push(a);
     }
     matches.sort(alertOrder);

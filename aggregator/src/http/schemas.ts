@@ -311,6 +311,11 @@ export const alertListQuery = {
     kind: { type: 'string', enum: ALERT_KINDS },
     severity: { type: 'string', enum: SEVERITIES },
     device: { type: 'string', description: "One device's alerts (its id in /api/v1/devices)." },
+    since: {
+      ...dateTime,
+      description:
+        'Only alerts raised (first, or again) after this instant: a SIEM or ticketing integration polls with the newest lastAt it has.',
+    },
     ...paging,
     ...scopeParameter,
   },
