@@ -119,14 +119,11 @@ describe.skipIf(MISSING)('MMS', () => {
 
   it('skips the cyclic reads as repeats, never the Identify answer, and gives the same inventory', async () => {
     const packets = await exchange();
-    const every = inventoryOf(packets).devices;
-    const pipeline = new Pipeline();
-    for (const p of packets) pipeline.process(p);
-    pipeline.flush();
+    const skipping = inventoryOf(packets);
     // One key per direction and PDU kind: the six read requests repeat the Identify request's, the last
     // five read answers the first one's. The Identify answer is decoded.
-    expect(pipeline.stats.repeats).toBe(11);
-    expect(pipeline.store.toRecords()).toEqual(every);
+    expect(skipping.stats.repeats).toBe(11);
+    expect(skipping.devices).toEqual(inventoryOf(packets, { skipRepeats: false }).devices);
   });
 
   it('counts damaged MMS as malformed and keeps going', async () => {

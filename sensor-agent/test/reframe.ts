@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CapturedPacket, readCapture } from '../src/capture/index.js';
-import { Pipeline } from '../src/pipeline.js';
+import { Pipeline, type PipelineOptions } from '../src/pipeline.js';
 import { checksum } from '../src/simulate/encoders.js';
 
 import { pcap } from './support.js';
@@ -212,9 +212,9 @@ export async function loadPackets(name: string): Promise<CapturedPacket[]> {
   return packets;
 }
 
-/** The inventory and counters of a pipeline fed `packets`. */
-export function inventoryOf(packets: CapturedPacket[]) {
-  const pipeline = new Pipeline();
+/** The inventory and counters of a pipeline fed `packets` (skipping repeats unless told not to). */
+export function inventoryOf(packets: CapturedPacket[], options: PipelineOptions = {}) {
+  const pipeline = new Pipeline(options);
   for (const p of packets) pipeline.process(p);
   pipeline.flush();
   return { devices: pipeline.store.toRecords(), stats: pipeline.stats };
