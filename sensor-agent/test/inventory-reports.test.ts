@@ -4,6 +4,9 @@
 // last-seen alone is a change only when it enters another window; and the
 // event loop keeps turning while records are built. Messages go through the
 // wire encoder and the schema check the aggregator applies.
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import {
   decodeMessage,
@@ -197,5 +200,42 @@ describe('inventory reports', () => {
     done = true;
     // Two passes over 200 devices in chunks of 10: at least one turn per chunk.
     expect(turns).toBeGreaterThanOrEqual(20);
+  });
+
+  it('give back the memory a large report took, when the runtime exposes a collection', async () => {
+    // V8's own gc(), as --expose-gc (the image's flag) would expose it, watched for how it is asked.
+    setFlagsFromString('--expose-gc');
+    const v8Gc = runInNewContext('gc') as (options?: object) => void;
+    const asked: object[] = [];
+    const holder = globalThis as { gc?: unknown };
+    const before = holder.gc;
+    const store = new DeviceStore({ lastSeenWindowMs: 1 });
+    named(store, 50);
+    const reports = new InventoryReports(store, new Collector(), {
+      maxPartBytes: 64 * 1024,
+      releaseHeapAfter: 20,
+    });
+    try {
+      holder.gc = (options?: object) => {
+        asked.push(options ?? {});
+        v8Gc(options);
+      };
+      await reports.snapshot(); // 50 records: at least 20
+      expect(asked).toEqual([{ type: 'major', execution: 'sync', flavor: 'last-resort' }]);
+      expect(reports.totals.snapshot.heapReleases).toBe(1);
+      expect(reports.totals.snapshot.heapReleaseSeconds).toBeGreaterThan(0);
+
+      for (let i = 0; i < 5; i++) observe(store, t0 + 1000 + i, 'model', `m${i}`);
+      await reports.delta(); // 1 record: below the threshold
+      expect(asked).toHaveLength(1);
+      expect(reports.totals.delta.heapReleases).toBe(0);
+
+      holder.gc = undefined; // node without --expose-gc: reports go on, nothing is asked
+      const outcome = await reports.snapshot();
+      expect(outcome.sent).toBe(50);
+      expect(reports.totals.snapshot.heapReleases).toBe(1);
+    } finally {
+      holder.gc = before;
+    }
   });
 });

@@ -4,15 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../support/paths.js';
 
-/** The ENV variables of `<repo>/<dockerfile>`; values are taken up to the next space, quotes removed. */
+/** The ENV variables of `<repo>/<dockerfile>`: KEY=value (up to the next space) or KEY="value" (spaces kept). */
 export function imageEnv(dockerfile: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const line of readFileSync(join(repoRoot(), dockerfile), 'utf8').split('\n')) {
     if (!line.startsWith('ENV ')) continue;
-    for (const pair of line.slice(4).trim().split(/\s+/)) {
-      const eq = pair.indexOf('=');
-      if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1).replace(/^"|"$/g, '');
-    }
+    for (const m of line.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|(\S*))/g))
+      env[m[1]!] = m[2] ?? m[3] ?? '';
   }
   return env;
 }

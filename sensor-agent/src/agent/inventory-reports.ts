@@ -28,6 +28,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Device } from '../inventory/device.js';
 import type { DeviceStore, RecordContext } from '../inventory/store.js';
+import { RELEASE_AFTER_DEVICES, releaseFreedHeap } from './heap-release.js';
 
 /** Where reports go: the Reporter (MQTT through the spool), or a test's collector. */
 export interface InventoryOutput {
@@ -49,12 +50,23 @@ export interface InventoryReportsOptions {
   maxPartBytes: number;
   /** Records built between two turns of the event loop; default 500. */
   chunk?: number;
+  /** A report that sent at least this many records is followed by releaseFreedHeap (heap-release.ts); default RELEASE_AFTER_DEVICES. */
+  releaseHeapAfter?: number;
 }
 
 /** What reporting has done so far, per mode, for /metrics. */
 export type ReportTotals = Record<
   'snapshot' | 'delta',
-  { reports: number; devices: number; messages: number; seconds: number; lastSeconds: number }
+  {
+    reports: number;
+    devices: number;
+    messages: number;
+    seconds: number;
+    lastSeconds: number;
+    /** Memory-reducing collections after reports of this mode, and the time they took. */
+    heapReleases: number;
+    heapReleaseSeconds: number;
+  }
 >;
 
 export interface ReportOutcome {
@@ -83,8 +95,24 @@ export class InventoryReports {
   private queuedSnapshot: Promise<ReportOutcome> | undefined;
   private contextSignature: number | undefined;
   readonly totals: ReportTotals = {
-    snapshot: { reports: 0, devices: 0, messages: 0, seconds: 0, lastSeconds: 0 },
-    delta: { reports: 0, devices: 0, messages: 0, seconds: 0, lastSeconds: 0 },
+    snapshot: {
+      reports: 0,
+      devices: 0,
+      messages: 0,
+      seconds: 0,
+      lastSeconds: 0,
+      heapReleases: 0,
+      heapReleaseSeconds: 0,
+    },
+    delta: {
+      reports: 0,
+      devices: 0,
+      messages: 0,
+      seconds: 0,
+      lastSeconds: 0,
+      heapReleases: 0,
+      heapReleaseSeconds: 0,
+    },
   };
   /** One message's records, reused: their text dies young instead of a part's worth being promoted. */
   private readonly array = new JsonArrayWriter();
@@ -140,6 +168,15 @@ export class InventoryReports {
     t.reports++;
     t.devices += outcome.sent;
     t.messages += outcome.messages;
+    if (outcome.sent >= (this.options.releaseHeapAfter ?? RELEASE_AFTER_DEVICES)) {
+      // After the report's last message is spooled, so the collection delays nothing it sends.
+      this.array.shrink();
+      const took = releaseFreedHeap();
+      if (took !== undefined) {
+        t.heapReleases++;
+        t.heapReleaseSeconds += took;
+      }
+    }
     return outcome;
   }
 

@@ -138,6 +138,16 @@ export function createMetrics(sources: MetricsSources): Registry {
       'Time spent building and spooling inventory reports, per mode (waits for room in the spool included).',
       (t) => t.seconds,
     );
+    fromReports(
+      'hark_agent_heap_releases_total',
+      'Memory-reducing collections run after large inventory reports, per mode (needs --expose-gc, which the image sets).',
+      (t) => t.heapReleases,
+    );
+    fromReports(
+      'hark_agent_heap_release_seconds_total',
+      'Time the agent paused for memory-reducing collections after large reports, per mode.',
+      (t) => t.heapReleaseSeconds,
+    );
     new Gauge({
       name: 'hark_agent_last_report_seconds',
       help: 'How long the last inventory report took, per mode.',
