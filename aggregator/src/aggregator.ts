@@ -358,6 +358,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       history: historyReader,
       fleet,
       alerts,
+      acknowledgeAlert: (id, acknowledgement) => handler.acknowledgeAlert(id, acknowledgement),
       registry,
       isReady: () => ingest.ready,
       logger,

@@ -222,6 +222,62 @@ describe('alerts through the embedded broker', () => {
     expect(bad.body.message).toMatch(/kind/);
     expect((await getJson(aggregator.httpUrl, '/api/v1/alerts?severity=critical')).status).toBe(400);
   });
+  it('acknowledges an alert until it is raised again; refuses an unknown id or a bad body', async () => {
+    const mac = '00:1d:9c:00:00:42';
+    const hmi = (firmware: string) =>
+      device(mac, {
+        hostname: attribute('hmi-42', 0.7),
+        firmwareVersion: said(firmware, 0.9, 'enip', 'list_identity.revision'),
+      });
+    const send = (records: DeviceRecord[]) =>
+      s1.publishAsync(topic('site-a', 's1'), inventory(records, { runId: 'alerts-ack' }), { qos: 1 });
+    const changeOf = async () =>
+      (await alerts('&kind=attribute-changed')).items.find((a) => a.deviceId === `mac:${mac}`);
+    await send([hmi('2.1')]);
+    await send([hmi('2.2')]);
+    const change = await eventually(async () => {
+      const found = await changeOf();
+      expect(found?.to).toBe('2.2');
+      return found!;
+    });
+    const acknowledge = (id: string, body?: unknown) =>
+      fetch(`${aggregator.httpUrl}/api/v1/alerts/${id}/acknowledge`, {
+        method: 'POST',
+        ...(body === undefined
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+    const done = await acknowledge(change.id, { comment: 'planned upgrade' });
+    expect(done.status).toBe(200);
+    const answer = (await done.json()) as Alert;
+    expect(answer.acknowledged).toMatchObject({ by: 'anonymous', comment: 'planned upgrade' });
+    expect(Date.parse(answer.acknowledged!.at)).toBeGreaterThanOrEqual(Date.parse(change.lastAt));
+    const open = (await alerts('&acknowledged=false')).items.map((a) => a.id);
+    expect(open).not.toContain(change.id);
+    expect(open.length).toBeGreaterThan(0);
+    expect((await alerts('&acknowledged=true')).items.map((a) => a.id)).toEqual([change.id]);
+    // Again, without a body: who and when are replaced, and the comment goes.
+    const again = await acknowledge(change.id);
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as Alert).acknowledged!.comment).toBeUndefined();
+
+    // Downgraded and upgraded again: the same finding is raised again, and is open again.
+    await send([hmi('2.1')]);
+    await send([hmi('2.2')]);
+    const reopened = await eventually(async () => {
+      const found = await changeOf();
+      expect(found?.count).toBe(2);
+      return found!;
+    });
+    expect(reopened.acknowledged).toBeUndefined();
+    expect((await alerts('&acknowledged=false')).items.map((a) => a.id)).toContain(change.id);
+
+    const unknown = await acknowledge('AAAAAAAAAAAAAAAAAAAAAA', {});
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { message: string }).message).toBe('no alert AAAAAAAAAAAAAAAAAAAAAA');
+    expect((await acknowledge(change.id, { comment: 'x'.repeat(1001) })).status).toBe(400);
+    expect((await acknowledge(change.id, { comment: { text: 'not a string' } })).status).toBe(400);
+  });
 });
 
 describe('alert learning and what a restart keeps', () => {

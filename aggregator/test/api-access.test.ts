@@ -43,6 +43,7 @@ describe.skipIf(!mosquittoAvailable())('API access through Kubernetes RBAC (real
   let sensor: MqttClient;
   let readerToken: string;
   let strangerToken: string;
+  let responderToken: string;
   const token = (sa: string) => cp.kubectl(['create', 'token', sa, '-n', NS, '--duration=3600s']).trim();
   const get = (base: string, path: string, bearer?: string) =>
     // Joined as text: new URL() would read "//api/…" as another host.
@@ -72,7 +73,18 @@ describe.skipIf(!mosquittoAvailable())('API access through Kubernetes RBAC (real
       'templates/serviceaccount.yaml',
     ]);
     cp.kubectl(['apply', '-f', '-'], rbac);
-    for (const sa of ['reader', 'stranger']) cp.kubectl(['create', 'serviceaccount', sa, '-n', NS]);
+    for (const sa of ['reader', 'stranger', 'responder'])
+      cp.kubectl(['create', 'serviceaccount', sa, '-n', NS]);
+    for (const role of ['reader', 'responder'])
+      cp.kubectl([
+        'create',
+        'rolebinding',
+        `responder-${role}`,
+        '-n',
+        NS,
+        `--role=${SA}-${role}`,
+        `--serviceaccount=${NS}:responder`,
+      ]);
     cp.kubectl([
       'create',
       'rolebinding',
@@ -84,6 +96,7 @@ describe.skipIf(!mosquittoAvailable())('API access through Kubernetes RBAC (real
     ]);
     readerToken = token('reader');
     strangerToken = token('stranger');
+    responderToken = token('responder');
     const kubeconfig = cp.serviceAccountKubeconfig(NS, SA);
     const peerTokenFile = join(work, 'token');
     writeFileSync(peerTokenFile, token(SA), { mode: 0o600 });
@@ -104,6 +117,7 @@ describe.skipIf(!mosquittoAvailable())('API access through Kubernetes RBAC (real
           shard: { index, count: 2 },
           peers: ports.map((p) => `http://127.0.0.1:${p}`),
           apiAccess: { kubernetes: { namespace: NS, kubeconfig, peerTokenFile } },
+          alertLearningMs: 0,
           logger: silentLogger,
         }),
       );
@@ -187,6 +201,50 @@ describe.skipIf(!mosquittoAvailable())('API access through Kubernetes RBAC (real
     expect((await get(replicas[0]!.httpUrl, '/api/v1/devices', strangerToken)).status).toBe(403);
     // Asking a shard directly takes a token too.
     expect((await get(replicas[1]!.httpUrl, '/api/v1/devices?scope=shard')).status).toBe(401);
+  });
+
+  it('acknowledges an alert for the responder Role only, through the shard that does not hold it', async () => {
+    const base = replicas[0]!.httpUrl; // the alert is on shard 1
+    const ack = (id: string, bearer: string, body: object = {}) =>
+      fetch(`${base}/api/v1/alerts/${id}/acknowledge`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const list = async (query: string) =>
+      (await (await get(base, `/api/v1/alerts${query}`, readerToken)).json()) as {
+        total: number;
+        items: { id: string; kind: string; acknowledged?: { by: string; comment?: string; at: string } }[];
+      };
+    const open = await list('?acknowledged=false');
+    expect(open.items.map((a) => a.kind)).toEqual(['new-device']);
+    const id = open.items[0]!.id;
+
+    const reader = await ack(id, readerToken);
+    expect(reader.status).toBe(403);
+    expect(((await reader.json()) as { message: string }).message).toBe(
+      `system:serviceaccount:${NS}:reader may not update alerts.hark.dev in namespace ${NS} (bind the chart's responder Role)`,
+    );
+    expect((await list('?acknowledged=false')).total).toBe(1);
+
+    const done = await ack(id, responderToken, { comment: 'commissioning HMI, ticket 4711' });
+    expect(done.status).toBe(200);
+    const acknowledged = (
+      (await done.json()) as { acknowledged: { by: string; comment: string; at: string } }
+    ).acknowledged;
+    expect(acknowledged).toMatchObject({
+      by: `system:serviceaccount:${NS}:responder`,
+      comment: 'commissioning HMI, ticket 4711',
+    });
+    expect((await list('?acknowledged=false')).total).toBe(0);
+    expect((await list('?acknowledged=true')).items.map((a) => [a.id, a.acknowledged])).toEqual([
+      [id, acknowledged],
+    ]);
+
+    // No shard holds it: 404, after both were asked.
+    const none = await ack('AAAAAAAAAAAAAAAAAAAAAA', responderToken);
+    expect(none.status).toBe(404);
+    expect((await ack(id, strangerToken)).status).toBe(403);
   });
 
   it('answers 503, and allows nothing, while the API server cannot be asked', async () => {

@@ -157,6 +157,30 @@ describe.skipIf(!mosquittoAvailable())('aggregator durability (SIGKILL mid-strea
     expect(await metric(base(), 'hark_aggregator_inventory_duplicates_total')).toBeGreaterThanOrEqual(50);
     await everyDeviceNewOnce();
 
+    // An acknowledgement is answered once it is logged: killed right after, the aggregator has it back.
+    const first = (await getJson(base(), '/api/v1/alerts?kind=new-device&limit=1')).body.items[0];
+    const acknowledged = await fetch(`${base()}/api/v1/alerts/${first.id}/acknowledge`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ comment: 'known: commissioning' }),
+    });
+    expect(acknowledged.status).toBe(200);
+    child.kill('SIGKILL');
+    await new Promise<void>((r) =>
+      child!.exitCode !== null || child!.signalCode ? r() : child!.once('exit', () => r()),
+    );
+    child = startAggregatorProcess();
+    await ready();
+    const acknowledgements = async () =>
+      (await getJson(base(), '/api/v1/alerts?acknowledged=true')).body.items.map(
+        (a: { id: string; acknowledged: { by: string; comment: string } }) => [
+          a.id,
+          a.acknowledged.by,
+          a.acknowledged.comment,
+        ],
+      );
+    expect(await acknowledgements()).toEqual([[first.id, 'anonymous', 'known: commissioning']]);
+
     // A clean stop compacts and writes the history.
     child.kill('SIGTERM');
     await new Promise<void>((r) => (child!.exitCode !== null ? r() : child!.once('exit', () => r())));
@@ -197,5 +221,6 @@ describe.skipIf(!mosquittoAvailable())('aggregator durability (SIGKILL mid-strea
     child = startAggregatorProcess();
     await ready();
     await everyDeviceNewOnce();
+    expect(await acknowledgements()).toEqual([[first.id, 'anonymous', 'known: commissioning']]);
   }, 120_000);
 });

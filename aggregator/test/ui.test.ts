@@ -157,6 +157,16 @@ describe.skipIf(!available)('web UI in Chromium', () => {
     expect(await page.locator('#device-title').textContent()).toBe('plc-line-1');
     await expect.poll(() => page.locator('#device-alert-rows tr').count()).toBe(2);
     expect(await page.locator('#device-alert-rows').textContent()).toContain('medium');
+
+    // Acknowledged with a comment, the upgrade leaves the open alerts and shows who took note of it.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    page.once('dialog', (prompt) => void prompt.accept('planned upgrade'));
+    await alerts.first().locator('button.acknowledge').click();
+    await expect.poll(() => page.locator('#alert-rows').textContent()).toContain('No alerts');
+    await page.selectOption('#alert-filters select[name="acknowledged"]', 'true');
+    await expect.poll(() => alerts.first().textContent()).toContain('Acknowledged by anonymous');
+    expect(await alerts.first().locator('td').last().getAttribute('title')).toContain('planned upgrade');
     expect(errors).toEqual([]);
   }, 60_000);
 

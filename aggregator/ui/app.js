@@ -52,6 +52,25 @@ async function getJson(path) {
   return response.json();
 }
 
+/** POSTs `body` as JSON; a refusal asks for a token (one that may act, for an action), as reads do. */
+async function postJson(path, body) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: {
+      accept: 'application/json',
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (response.status === 401 || response.status === 403)
+    askForToken(answer.message ?? `HTTP ${response.status}`);
+  if (!response.ok) throw new Error(answer.message ?? `${path}: HTTP ${response.status}`);
+  return answer;
+}
+
 function filterParams() {
   const params = new URLSearchParams();
   for (const [name, value] of new FormData($('#filters'))) {
@@ -212,6 +231,37 @@ function severity(level) {
   return el('td', level, `severity ${level}`);
 }
 
+/** Who took note of an alert and when, or a button to do so (the responder Role's). */
+function acknowledgement(alert) {
+  const cell = el('td');
+  const ack = alert.acknowledged;
+  if (ack) {
+    cell.append(el('span', `Acknowledged by ${ack.by}, ${ago(ack.at)}`, 'muted'));
+    cell.title = ack.comment ? `${ack.at}: ${ack.comment}` : ack.at;
+    return cell;
+  }
+  const button = el('button', 'Acknowledge', 'acknowledge');
+  button.type = 'button';
+  button.title = 'Take note of it: it leaves the open alerts until it is raised again';
+  button.addEventListener('click', (event) => {
+    event.stopPropagation(); // the row opens the device
+    const comment = window.prompt('Acknowledge this alert. A comment (optional):', '');
+    if (comment === null) return;
+    button.disabled = true;
+    postJson(
+      `/api/v1/alerts/${encodeURIComponent(alert.id)}/acknowledge`,
+      comment.trim() ? { comment: comment.trim() } : {},
+    )
+      .then(() => refreshAlerts())
+      .catch((err) => {
+        button.disabled = false;
+        showError(err);
+      });
+  });
+  cell.append(button);
+  return cell;
+}
+
 async function refreshAlerts() {
   const params = new URLSearchParams({ limit: String(ALERT_PAGE) });
   for (const [name, value] of new FormData($('#alert-filters'))) if (value) params.set(name, String(value));
@@ -226,6 +276,7 @@ async function refreshAlerts() {
       `${a.sensor}/${a.node}`,
       String(a.count),
       raised(a.firstAt),
+      acknowledgement(a),
     );
     // A device's alert opens the device; a sensor's, the fleet.
     if (a.device)
@@ -242,7 +293,7 @@ async function refreshAlerts() {
       'No alerts. A sensor node raises none while it learns its baseline (its first day, by default).',
       'empty',
     );
-    empty.colSpan = 7;
+    empty.colSpan = 8;
     rows.push(el('tr'));
     rows[0].append(empty);
   }

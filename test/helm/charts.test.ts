@@ -238,15 +238,28 @@ describe('the aggregator chart: who may read the API', () => {
     (all.find((m) => m.kind === 'Deployment') as unknown as { spec: { template: { spec: Pod } } }).spec
       .template.spec;
 
-  it('reads through Kubernetes RBAC by default: a reader Role, token reviews and nothing more for itself', () => {
+  it('reads through Kubernetes RBAC by default: a reader Role, a responder Role, token reviews and nothing more for itself', () => {
     const all = render();
     const pod = podOf(all);
     expect([pod.serviceAccountName, pod.automountServiceAccountToken]).toEqual(['agg-hark-aggregator', true]);
     const env = Object.fromEntries(pod.containers[0]!.env.map((e) => [e.name, e]));
     expect(env.HARK_API_AUTH!.value).toBe('kubernetes');
     expect(env.HARK_NAMESPACE!.valueFrom!.fieldRef.fieldPath).toBe('metadata.namespace');
-    const role = all.find((m) => m.kind === 'Role') as unknown as { rules: unknown[] };
-    expect(role.rules).toEqual([{ apiGroups: ['hark.dev'], resources: ['inventory'], verbs: ['get'] }]);
+    const roles = Object.fromEntries(
+      all
+        .filter((m) => m.kind === 'Role')
+        .map((m) => [
+          (m as unknown as { metadata: { name: string } }).metadata.name,
+          (m as unknown as { rules: unknown[] }).rules,
+        ]),
+    );
+    // Reading, and acting on alerts, each its own Role to bind.
+    expect(roles).toEqual({
+      'agg-hark-aggregator-reader': [{ apiGroups: ['hark.dev'], resources: ['inventory'], verbs: ['get'] }],
+      'agg-hark-aggregator-responder': [
+        { apiGroups: ['hark.dev'], resources: ['alerts'], verbs: ['update'] },
+      ],
+    });
     const delegator = all.find((m) => m.kind === 'ClusterRoleBinding') as unknown as {
       roleRef: { name: string };
     };

@@ -50,6 +50,16 @@ export interface Alert {
   firstAt: string;
   lastAt: string;
   count: number;
+  /** Someone took note of it (the API's acknowledge); cleared when it is raised again. */
+  acknowledged?: Acknowledgement;
+}
+
+export interface Acknowledgement {
+  /** When, RFC 3339. */
+  at: string;
+  /** Who: the Kubernetes user the API's token named ("anonymous" with API authentication off). */
+  by: string;
+  comment?: string;
 }
 
 export interface AlertQuery {
@@ -60,6 +70,8 @@ export interface AlertQuery {
   device?: string;
   /** Only alerts whose lastAt is after this instant (RFC 3339). */
   since?: string;
+  /** Only acknowledged alerts (true), or only open ones (false). */
+  acknowledged?: boolean;
   limit?: number;
   offset?: number;
 }
@@ -222,6 +234,11 @@ export class AlertStore {
       if (raised.evidence) held.evidence = raised.evidence;
       this.alerts.delete(id);
       this.alerts.set(id, held);
+      // What was taken note of has happened again: it is open again, and said once more.
+      if (held.acknowledged) {
+        delete held.acknowledged;
+        if (!this.replaying) this.log.info({ alert: held }, 'alert reopened');
+      }
       return;
     }
     const alert: Alert = {
@@ -249,6 +266,27 @@ export class AlertStore {
     if (!this.replaying) this.log.info({ alert }, 'alert');
   }
 
+  /** The alert with this id, if held. */
+  get(id: string): Alert | undefined {
+    return this.alerts.get(id);
+  }
+
+  /**
+   * Marks an alert as taken note of; undefined when no such alert is held.
+   * Acknowledging again replaces who and why. Its next recurrence reopens it.
+   */
+  acknowledge(id: string, acknowledgement: Acknowledgement): Alert | undefined {
+    const alert = this.alerts.get(id);
+    if (!alert) return undefined;
+    alert.acknowledged = { ...acknowledgement };
+    if (!this.replaying)
+      this.log.info(
+        { alert: { id, kind: alert.kind, site: alert.site }, acknowledgement },
+        'alert acknowledged',
+      );
+    return alert;
+  }
+
   /** Matching alerts in alertOrder: most recently raised first. */
   query(query: AlertQuery, maxLimit = 1000): { items: Alert[]; total: number } {
     const offset = query.offset ?? 0;
@@ -266,6 +304,7 @@ export class AlertStore {
       if (query.severity !== undefined && a.severity !== query.severity) continue;
       if (query.device !== undefined && a.device !== query.device) continue;
       if (since !== undefined && !(a.lastAt > since)) continue;
+      if (query.acknowledged !== undefined && (a.acknowledged !== undefined) !== query.acknowledged) continue;
       matches.push(a);
     }
     matches.sort(alertOrder);

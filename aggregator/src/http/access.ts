@@ -5,6 +5,9 @@
 // `inventory.hark.dev` in the aggregator's namespace. Reading is then granted
 // with ordinary RBAC (the chart's `<release>-reader` Role), to a person's
 // `kubectl create token`, a dashboard's ServiceAccount, or the other shards.
+// Acting on what is read, acknowledging an alert, asks for `update` on
+// `alerts.hark.dev` instead (the chart's `<release>-responder` Role): a SOC
+// analyst may close what a dashboard may only show.
 //
 // Verdicts are cached for a minute, keyed by a hash of the token (never the
 // token), so the UI's polling does not call the API server twice per request.
@@ -18,9 +21,31 @@ export type Verdict =
   | { allowed: true; user: string }
   | { allowed: false; status: 401 | 403 | 503; message: string };
 
+/** What a route asks of the caller: a verb on one of hark's virtual resources in the aggregator's namespace. */
+export interface Permission {
+  resource: 'inventory' | 'alerts';
+  verb: 'get' | 'update';
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The Kubernetes user the request's token named, once access is checked. */
+    apiUser?: string;
+  }
+  interface FastifyContextConfig {
+    /** What the route asks of the caller; default READ. */
+    permission?: Permission;
+  }
+}
+
+/** Reading: every /api/v1 route unless it says otherwise. */
+export const READ: Permission = { resource: 'inventory', verb: 'get' };
+/** Acting on alerts (acknowledging): the chart's responder Role. */
+export const RESPOND: Permission = { resource: 'alerts', verb: 'update' };
+
 export interface ApiAccess {
-  /** Whether the request carrying this Authorization header may read the API. */
-  check(authorization: string | undefined): Promise<Verdict>;
+  /** Whether the request carrying this Authorization header may do what `permission` names. */
+  check(authorization: string | undefined, permission?: Permission): Promise<Verdict>;
 }
 
 export interface KubernetesAccessOptions {
@@ -36,7 +61,6 @@ export interface KubernetesAccessOptions {
 }
 
 const MAX_CACHED = 10_000;
-const INVENTORY_RESOURCE = { group: 'hark.dev', resource: 'inventory', verb: 'get' } as const;
 
 export class KubernetesAccess implements ApiAccess {
   private readonly cache = new Map<string, { verdict: Verdict; until: number }>();
@@ -60,7 +84,7 @@ export class KubernetesAccess implements ApiAccess {
       this.denied.inc({ reason }, 0);
   }
 
-  async check(authorization: string | undefined): Promise<Verdict> {
+  async check(authorization: string | undefined, permission: Permission = READ): Promise<Verdict> {
     const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
     if (!token) {
       this.denied.inc({ reason: 'no-token' });
@@ -71,13 +95,13 @@ export class KubernetesAccess implements ApiAccess {
           "this API needs a Kubernetes bearer token (Authorization: Bearer …), e.g. from `kubectl create token <serviceaccount>` for an account bound to the aggregator chart's reader Role",
       };
     }
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = `${permission.verb} ${permission.resource} ${createHash('sha256').update(token).digest('base64url')}`;
     const now = this.now();
     const cached = this.cache.get(key);
     if (cached && cached.until > now) return this.count(cached.verdict);
     let verdict: Verdict;
     try {
-      verdict = await this.review(token);
+      verdict = await this.review(token, permission);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cannot review a token with the Kubernetes API server');
       return this.count({
@@ -100,7 +124,7 @@ export class KubernetesAccess implements ApiAccess {
     return verdict;
   }
 
-  private async review(token: string): Promise<Verdict> {
+  private async review(token: string, permission: Permission): Promise<Verdict> {
     this.clients ??= this.connect();
     const { authn, authz } = await this.clients;
     const review = await authn.createTokenReview({ body: { spec: { token } } });
@@ -119,7 +143,7 @@ export class KubernetesAccess implements ApiAccess {
           ...(user.groups ? { groups: user.groups } : {}),
           ...(user.uid ? { uid: user.uid } : {}),
           ...(user.extra ? { extra: user.extra } : {}),
-          resourceAttributes: { ...INVENTORY_RESOURCE, namespace: this.options.namespace },
+          resourceAttributes: { group: 'hark.dev', ...permission, namespace: this.options.namespace },
         },
       },
     });
@@ -127,7 +151,10 @@ export class KubernetesAccess implements ApiAccess {
     return {
       allowed: false,
       status: 403,
-      message: `${user.username} may not read this aggregator: grant get on inventory.hark.dev in namespace ${this.options.namespace} (bind the chart's reader Role)`,
+      message:
+        permission === READ
+          ? `${user.username} may not read this aggregator: grant get on inventory.hark.dev in namespace ${this.options.namespace} (bind the chart's reader Role)`
+          : `${user.username} may not ${permission.verb} ${permission.resource}.hark.dev in namespace ${this.options.namespace} (bind the chart's responder Role)`,
     };
   }
 

@@ -299,6 +299,17 @@ export const alertSchema = {
     firstAt: { ...dateTime, description: 'When the aggregator received the report that first raised it.' },
     lastAt: { ...dateTime, description: 'When it was last raised again.' },
     count: { type: 'integer', description: 'How many times it was raised.' },
+    acknowledged: {
+      type: 'object',
+      description:
+        'Someone took note of it (POST /api/v1/alerts/{id}/acknowledge). Cleared when it is raised again: it is then open again.',
+      properties: {
+        at: dateTime,
+        by: { type: 'string', description: 'The Kubernetes user whose token acknowledged it.' },
+        comment: { type: 'string' },
+      },
+      required: ['at', 'by'],
+    },
   },
   required: ['id', 'kind', 'severity', 'site', 'summary', 'sensor', 'node', 'firstAt', 'lastAt', 'count'],
 } as const;
@@ -316,10 +327,25 @@ export const alertListQuery = {
       description:
         'Only alerts raised (first, or again) after this instant: a SIEM or ticketing integration polls with the newest lastAt it has.',
     },
+    acknowledged: { type: 'boolean', description: 'true: only acknowledged alerts; false: only open ones.' },
     ...paging,
     ...scopeParameter,
   },
   additionalProperties: false,
+} as const;
+
+export const alertAcknowledgeBody = {
+  type: 'object',
+  properties: {
+    comment: { type: 'string', maxLength: 1000, description: 'Why: a ticket, a finding, "planned change".' },
+  },
+  additionalProperties: false,
+} as const;
+
+export const alertAcknowledgeParams = {
+  type: 'object',
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+  required: ['id'],
 } as const;
 
 export const alertListResponse = {

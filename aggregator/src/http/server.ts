@@ -2,13 +2,13 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { AlertStore } from '../alerts/store.js';
+import type { Acknowledgement, Alert, AlertStore } from '../alerts/store.js';
 import type { HistoryReader } from '../durability/history-reader.js';
 import type { FleetRegistry } from '../fleet/registry.js';
 import type { InventoryStore } from '../inventory/store.js';
 import type { Logger } from '../log.js';
 import type { ShardPeers } from '../scale/peers.js';
-import type { ApiAccess } from './access.js';
+import { type ApiAccess, READ } from './access.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -22,6 +22,8 @@ export interface HttpServerOptions {
   history?: HistoryReader | undefined;
   fleet: FleetRegistry;
   alerts: AlertStore;
+  /** Acknowledges an alert held here, durably (ingest/handler.ts); undefined when not held. */
+  acknowledgeAlert: (id: string, acknowledgement: Acknowledgement) => Promise<Alert | undefined>;
   registry: Registry;
   isReady: () => boolean;
   logger: Logger;
@@ -47,12 +49,17 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     app.addHook('onRequest', async (request, reply) => {
       const route = request.routeOptions.url;
       if (!route?.startsWith('/api/v1/') || route === '/api/v1/openapi.json') return;
-      const verdict = await access.check(request.headers.authorization);
-      if (verdict.allowed) return;
+      const permission = request.routeOptions.config.permission ?? READ;
+      const verdict = await access.check(request.headers.authorization, permission);
+      if (verdict.allowed) {
+        request.apiUser = verdict.user;
+        return;
+      }
       const error = { 401: 'Unauthorized', 403: 'Forbidden', 503: 'Service Unavailable' }[verdict.status];
       if (verdict.status === 401) reply.header('www-authenticate', 'Bearer realm="hark"');
       return reply.code(verdict.status).send({ statusCode: verdict.status, error, message: verdict.message });
     });
+  app.decorateRequest('apiUser', undefined);
   app.addSchema(deviceSchema);
   app.addSchema(sensorSchema);
   app.addSchema(alertSchema);
@@ -69,7 +76,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
   deviceRoutes(app, options.inventory, options.history, options.peers);
   fleetRoutes(app, options.fleet, options.inventory, options.peers);
-  alertRoutes(app, options.alerts, options.peers);
+  alertRoutes(app, options.alerts, options.acknowledgeAlert, options.peers);
   healthRoutes(app, options.registry, options.isReady);
   await uiRoutes(app);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

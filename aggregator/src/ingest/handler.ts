@@ -11,7 +11,7 @@ import {
   type StatusMessage,
 } from '@hark/contracts/mqtt';
 import { Counter, type Registry } from 'prom-client';
-import type { AlertState, AlertStore } from '../alerts/store.js';
+import type { Acknowledgement, Alert, AlertState, AlertStore } from '../alerts/store.js';
 import type { Journal, JournalRecord } from '../durability/journal.js';
 import type { FleetRegistry, StoredNode } from '../fleet/registry.js';
 import type { InventoryStore, StoredDevice } from '../inventory/store.js';
@@ -26,6 +26,13 @@ export type RejectReason =
   | 'retained'
   /** A bug on our side while applying a valid message. */
   | 'internal';
+
+/**
+ * The journal's topic for an alert acknowledgement (the API's, not a
+ * sensor's): MQTT reserves topics that begin with "$" for the broker, so no
+ * sensor message can be logged under it.
+ */
+export const ALERT_ACKNOWLEDGEMENT_RECORD = '$hark/alert-acknowledgement';
 
 export interface MessageHandlerOptions {
   topicPrefix: string;
@@ -208,6 +215,25 @@ export class MessageHandler {
     }
   }
 
+  /**
+   * Acknowledges an alert (the API's POST), durably: with a journal it is
+   * logged first and applied once fsynced, so a restart, a replay or a
+   * compaction keeps it. Undefined when no such alert is held here.
+   */
+  acknowledgeAlert(id: string, acknowledgement: Acknowledgement): Promise<Alert | undefined> {
+    const alerts = this.options.alerts;
+    if (!alerts?.get(id)) return Promise.resolve(undefined);
+    const journal = this.options.journal;
+    if (!journal) return Promise.resolve(alerts.acknowledge(id, acknowledgement));
+    const payload = Buffer.from(JSON.stringify({ id, ...acknowledgement }));
+    return new Promise((resolve) =>
+      journal.append({ t: ALERT_ACKNOWLEDGEMENT_RECORD, payload, at: Date.now() }, () => {
+        resolve(alerts.acknowledge(id, acknowledgement));
+        this.onDurable?.();
+      }),
+    );
+  }
+
   /** Re-applies journal records at start (they were acknowledged before the restart). */
   replay(records: { gen: number; record: JournalRecord }[]): void {
     const alerts = this.options.alerts;
@@ -221,6 +247,10 @@ export class MessageHandler {
 
   private replayRecords(records: { gen: number; record: JournalRecord }[]): void {
     for (const { gen, record } of records) {
+      if (record.t === ALERT_ACKNOWLEDGEMENT_RECORD) {
+        this.replayAcknowledgement(record);
+        continue;
+      }
       const origin = parseTopic(this.options.topicPrefix, record.t);
       if (origin?.kind !== 'inventory') continue;
       // A site given up since (the shards were re-counted): its owner has it now.
@@ -232,6 +262,19 @@ export class MessageHandler {
       } catch (err) {
         this.log.error({ err: (err as Error).message, topic: record.t }, 'journal record not replayable');
       }
+    }
+  }
+
+  private replayAcknowledgement(record: JournalRecord): void {
+    try {
+      const { id, at, by, comment } = JSON.parse(record.p) as { id: string } & Acknowledgement;
+      // An alert dropped since (the bound) or owned by another shard now is simply not here.
+      this.options.alerts?.acknowledge(id, { at, by, ...(comment !== undefined ? { comment } : {}) });
+    } catch (err) {
+      this.log.error(
+        { err: (err as Error).message },
+        'journal record not replayable: an alert acknowledgement',
+      );
     }
   }
 

@@ -114,6 +114,40 @@ export class ShardPeers {
     }
   }
 
+  /**
+   * POST `body` as JSON to `path` (scope=shard) on shard `shard`'s replica,
+   * with the caller's own Authorization: an action is judged by the RBAC of
+   * whoever asked for it, on the replica that owns what it acts on.
+   */
+  async post<T>(
+    shard: number,
+    path: string,
+    body: unknown,
+    authorization: string | undefined,
+  ): Promise<PeerAnswer<T>> {
+    const url = new URL(this.urls[shard] + path);
+    url.searchParams.set('scope', SHARD_SCOPE.scope);
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          accept: 'application/json',
+          'content-type': 'application/json',
+          ...(authorization ? { authorization } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      const answer = (await response.json()) as T;
+      // The caller's refusal (401, 403) is an answer to pass on, not the peer failing.
+      if (response.status >= 500) return this.failed(shard, url, `HTTP ${response.status}`);
+      return { ok: true, status: response.status, body: answer };
+    } catch (err) {
+      const cause = (err as Error & { cause?: Error }).cause;
+      return this.failed(shard, url, cause?.message ?? (err as Error).message);
+    }
+  }
+
   /** `ask(shard)` of every other shard, concurrently. */
   async others<T>(ask: (shard: number) => Promise<PeerAnswer<T>>): Promise<{
     answers: { shard: number; body: T }[];
