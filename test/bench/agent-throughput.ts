@@ -10,12 +10,15 @@
 // are held and again after the agent reported them (a snapshot and a delta
 // restating every device, through the same chunked reporting and encoder as
 // the daemon), measured in a fresh process per size, three times at 100k (RSS after a GC varies by +-15 MB run
-// to run: the median is judged), under node's default flags and under
-// --max-semi-space-size=4, the flag the agent image runs with (read from its
-// Dockerfile, as MALLOC_ARENA_MAX is): by default
-// V8 grows the young generation to 2 x 64 MB on a machine with this much
-// memory, which alone is most of the goal. The image also sets
-// MALLOC_ARENA_MAX=2, and the probe runs with it.
+// to run: the median is judged), under node's default flags and under the
+// flags the agent image runs with (read from its Dockerfile's NODE_OPTIONS and
+// ENTRYPOINT, as MALLOC_ARENA_MAX is): --max-semi-space-size=4, since by
+// default V8 grows the young generation to 2 x 64 MB on a machine with this
+// much memory, which alone is most of the goal; --expose-gc, for the agent's
+// memory-reducing collection after a large report (src/agent/heap-release.ts);
+// --heap-growing-percent=50, which keeps a snapshot's promoted garbage from
+// growing the heap fourfold. The devices have real makers' MACs, so the IEEE
+// registry is loaded as in any real site.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +36,7 @@ import {
   readCapture,
   readCaptureBatches,
 } from '@hark/sensor-agent';
-import { imageEnv } from './image-env.js';
+import { imageEnv, imageNodeFlags } from './image-env.js';
 import { MIXED_TRAFFIC_FILES as FILES, loadMixedTraffic, writePcap } from './mixed-traffic.js';
 import type { Benchmark } from './registry.js';
 
@@ -242,8 +245,8 @@ type StoreMemory = {
 };
 
 const AGENT_IMAGE_ENV = imageEnv('sensor-agent/Dockerfile');
-/** The agent image's V8 flags (its NODE_OPTIONS): a bounded young generation (see the header). */
-const AGENT_NODE_FLAGS = (AGENT_IMAGE_ENV.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+/** The agent image's node flags (its NODE_OPTIONS and ENTRYPOINT): see its Dockerfile and the header. */
+const AGENT_NODE_FLAGS = imageNodeFlags('sensor-agent/Dockerfile');
 /** The agent image's malloc setting, applied with its flags. */
 const AGENT_ENV = { MALLOC_ARENA_MAX: AGENT_IMAGE_ENV.MALLOC_ARENA_MAX ?? '' };
 

@@ -14,3 +14,22 @@ export function imageEnv(dockerfile: string): Record<string, string> {
   }
   return env;
 }
+
+/**
+ * The node flags the image runs its process with: its NODE_OPTIONS, then the
+ * flags its ENTRYPOINT passes node before the script (V8 refuses some flags
+ * in NODE_OPTIONS).
+ */
+export function imageNodeFlags(dockerfile: string): string[] {
+  const flags = (imageEnv(dockerfile).NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+  for (const line of readFileSync(join(repoRoot(), dockerfile), 'utf8').split('\n')) {
+    if (!line.startsWith('ENTRYPOINT ')) continue;
+    const command = JSON.parse(line.slice('ENTRYPOINT '.length)) as string[];
+    if (command[0] !== 'node') continue;
+    for (const arg of command.slice(1)) {
+      if (!arg.startsWith('--')) break;
+      flags.push(arg);
+    }
+  }
+  return flags;
+}
