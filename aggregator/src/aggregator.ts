@@ -13,6 +13,7 @@ import { Backpressure, DEFAULT_HELD_LIMIT_BYTES } from './durability/backpressur
 import { HistoryClient } from './durability/history-client.js';
 import { HistoryReader } from './durability/history-reader.js';
 import { Journal } from './durability/journal.js';
+import { registerFleetMetrics } from './fleet/metrics.js';
 import { FleetRegistry } from './fleet/registry.js';
 import { KubernetesAccess } from './http/access.js';
 import { buildHttpServer } from './http/server.js';
@@ -193,6 +194,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
 
   const inventory = new InventoryStore();
   const fleet = new FleetRegistry({ staleAfterMs: options.staleAfterMs ?? DEFAULTS.staleAfterMs });
+  registerFleetMetrics(fleet, registry);
   const alerts = new AlertStore({
     learningMs: options.alertLearningMs ?? DEFAULTS.alertLearningMs,
     logger,

@@ -412,7 +412,15 @@ describe('alerts about the sensors, and the fleet a restart keeps', () => {
       qos: 1,
     });
     const healthy = await agent('s-ok');
-    await healthy.publishAsync(heartbeatTopic('s-ok'), heartbeat({ certificateNotAfter: later }), { qos: 1 });
+    // Its capture lost packets: the kernel's buffer filled.
+    await healthy.publishAsync(
+      heartbeatTopic('s-ok'),
+      heartbeat({
+        certificateNotAfter: later,
+        capture: { packets: 1000, bytes: 64000, malformed: 0, kernelDrops: 37, agentDrops: 0 },
+      }),
+      { qos: 1 },
+    );
 
     // The first connection drops without a word: the broker publishes its last will.
     dropped.stream.destroy();
@@ -424,6 +432,13 @@ describe('alerts about the sensors, and the fleet a restart keeps', () => {
     expect(down).toMatchObject({ severity: 'high', site: 'site-f', node: 'n1', count: 1 });
     expect(down.summary).toMatch(/went offline: its connection to the broker dropped/);
     expect(down.device).toBeUndefined();
+    // Prometheus sees the fleet too (the chart's PrometheusRule pages on these).
+    const url = aggregator!.httpUrl;
+    expect(await metric(url, 'hark_aggregator_sensor_nodes', { site: 'site-f', health: 'offline' })).toBe(1);
+    expect(await metric(url, 'hark_aggregator_sensor_nodes', { site: 'site-f', health: 'online' })).toBe(3);
+    expect(
+      await metric(url, 'hark_aggregator_sensor_dropped_packets_total', { sensor: 's-ok', where: 'kernel' }),
+    ).toBe(37);
 
     // The others keep reporting; the silent one does not, and goes stale.
     const beat = setInterval(() => {

@@ -490,6 +490,15 @@ export const AggregatorValues = Type.Object(
       'An Ingress for the HTTP API and UI (MQTT is not HTTP: expose 8883 with the Service).',
     ),
     serviceMonitor,
+    prometheusRule: obj(
+      {
+        enabled: bool(
+          'Render a prometheus-operator PrometheusRule: alerts on the aggregator (down, broker lost, ingest paused, messages rejected, a shard unreachable, the CRL near its nextUpdate) and on the fleet it hears (sensor nodes stale or offline, capture dropping packets). Needs its CRD, and the ServiceMonitor or another scrape of the aggregator.',
+        ),
+        labels: opt(stringMap('Extra labels, e.g. the ones your Prometheus selects rules by.')),
+      },
+      'Alerting rules for Prometheus and Alertmanager (the pages a platform team gets; hark raises its own alerts for the security team).',
+    ),
   },
   { title: 'hark-aggregator values' },
 );

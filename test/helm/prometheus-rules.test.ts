@@ -1,0 +1,230 @@
+// The aggregator chart's PrometheusRule, judged by Prometheus's own promtool:
+// the rendered rules must load (`promtool check rules`), and each alert must
+// fire on the series that mean trouble, after its `for`, and stay quiet on
+// healthy ones (`promtool test rules`), with its summary and description
+// expanded from the alert's labels by Prometheus's template engine.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chartDir, helm, parseManifests } from './support.js';
+
+const NS = 'hark';
+const JOB = 'agg-hark-aggregator';
+const PROMTOOL = spawnSync('promtool', ['--version']).status === 0;
+if (!PROMTOOL)
+  console.warn(
+    'promtool not found: the PrometheusRule tests are skipped (Debian: apt-get install --no-install-recommends prometheus; .ci/run does)',
+  );
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** A series of the aggregator's job, in promtool's notation. */
+const series = (name: string, labels: Record<string, string>, values: string) => ({
+  series: `${name}{${Object.entries({ job: JOB, namespace: NS, ...labels })
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',')}}`,
+  values,
+});
+
+describe.skipIf(!PROMTOOL)("the aggregator chart's PrometheusRule under promtool", () => {
+  let work: string;
+  let rules: Rule[];
+  let rulesFile: string;
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'hark-promrules-'));
+    const [rule] = parseManifests(
+      helm([
+        'template',
+        'agg',
+        chartDir('hark-aggregator'),
+        '--namespace',
+        NS,
+        '--set',
+        'prometheusRule.enabled=true',
+        '--set',
+        'prometheusRule.labels.release=kube-prometheus-stack',
+        '--show-only',
+        'templates/prometheusrule.yaml',
+      ]),
+    ) as unknown as [
+      { kind: string; metadata: { labels: Record<string, string> }; spec: { groups: { rules: Rule[] }[] } },
+    ];
+    expect(rule!.kind).toBe('PrometheusRule');
+    expect(rule!.metadata.labels.release).toBe('kube-prometheus-stack');
+    rules = rule!.spec.groups.flatMap((g) => g.rules);
+    rulesFile = join(work, 'rules.json');
+    // JSON is YAML: promtool reads the groups as the Prometheus operator hands them over.
+    writeFileSync(rulesFile, JSON.stringify({ groups: rule!.spec.groups }));
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('loads in Prometheus', () => {
+    const out = execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' });
+    expect(out).toContain(`SUCCESS: ${rules.length} rules found`);
+    expect(rules.length).toBe(8);
+  });
+
+  it('fires each alert on trouble, after its wait, and not on health', () => {
+    /** What Prometheus should make of an alert's annotations for these label values. */
+    const expanded = (alert: string, labels: Record<string, string>, value?: string) => {
+      const rule = rules.find((r) => r.alert === alert)!;
+      return Object.fromEntries(
+        Object.entries(rule.annotations).map(([k, text]) => [
+          k,
+          text
+            .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, name: string) => {
+              if (labels[name] === undefined)
+                throw new Error(`${alert} names label ${name}, which it does not carry`);
+              return labels[name]!;
+            })
+            .replace(/\{\{ \$value \}\}/g, () => value ?? '?'),
+        ]),
+      );
+    };
+    const firing = (alert: string, labels: Record<string, string>, value?: string) => ({
+      exp_labels: { ...labels, severity: rules.find((r) => r.alert === alert)!.labels.severity },
+      exp_annotations: expanded(alert, labels, value),
+    });
+    const base = { namespace: NS };
+    const tests = {
+      rule_files: [rulesFile],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          name: 'the aggregator',
+          interval: '1m',
+          input_series: [
+            // Both replicas of one release stop answering at minute 2; another release's stays up.
+            series('up', { pod: 'agg-0' }, '1 1 0x20'),
+            series('up', { pod: 'agg-1' }, '1 1 0x20'),
+            { series: `up{job="other",namespace="${NS}",pod="x"}`, values: '1x22' },
+            series('hark_aggregator_broker_connected', { pod: 'agg-0' }, '1 1 0x20'),
+            series('hark_aggregator_broker_connected', { pod: 'agg-1' }, '1x22'),
+            series('hark_aggregator_ingest_paused', { pod: 'agg-0' }, '0 1x21'),
+            series('hark_aggregator_messages_rejected_total', { pod: 'agg-0', reason: 'schema' }, '0+3x40'),
+            series('hark_aggregator_messages_rejected_total', { pod: 'agg-0', reason: 'topic' }, '4x40'),
+            series('hark_aggregator_peer_failures_total', { pod: 'agg-0', shard: '1' }, '0+1x30'),
+            // One CRL is due in two hours from the start, another in ten years.
+            series('hark_broker_crl_next_update_timestamp_seconds', { pod: 'agg-0' }, '7200x20'),
+            series('hark_broker_crl_next_update_timestamp_seconds', { pod: 'agg-1' }, '315360000x20'),
+          ],
+          alert_rule_test: [
+            { alertname: 'HarkAggregatorDown', eval_time: '5m', exp_alerts: [] },
+            {
+              alertname: 'HarkAggregatorDown',
+              eval_time: '8m',
+              exp_alerts: [firing('HarkAggregatorDown', { job: JOB, ...base })],
+            },
+            { alertname: 'HarkAggregatorBrokerDisconnected', eval_time: '5m', exp_alerts: [] },
+            {
+              alertname: 'HarkAggregatorBrokerDisconnected',
+              eval_time: '8m',
+              exp_alerts: [firing('HarkAggregatorBrokerDisconnected', { job: JOB, ...base, pod: 'agg-0' })],
+            },
+            { alertname: 'HarkAggregatorIngestPaused', eval_time: '14m', exp_alerts: [] },
+            {
+              alertname: 'HarkAggregatorIngestPaused',
+              eval_time: '17m',
+              exp_alerts: [firing('HarkAggregatorIngestPaused', { job: JOB, ...base, pod: 'agg-0' })],
+            },
+            { alertname: 'HarkAggregatorRejectingMessages', eval_time: '10m', exp_alerts: [] },
+            {
+              alertname: 'HarkAggregatorRejectingMessages',
+              eval_time: '20m',
+              // The reason whose counter stands still is not rejecting anything.
+              exp_alerts: [firing('HarkAggregatorRejectingMessages', { ...base, reason: 'schema' })],
+            },
+            {
+              alertname: 'HarkAggregatorShardUnreachable',
+              eval_time: '16m',
+              exp_alerts: [firing('HarkAggregatorShardUnreachable', { ...base, pod: 'agg-0', shard: '1' })],
+            },
+            {
+              alertname: 'HarkBrokerCRLNearNextUpdate',
+              eval_time: '11m',
+              exp_alerts: [firing('HarkBrokerCRLNearNextUpdate', { ...base, pod: 'agg-0' })],
+            },
+          ],
+        },
+        {
+          name: 'the fleet',
+          interval: '1m',
+          input_series: [
+            series(
+              'hark_aggregator_sensor_nodes',
+              { pod: 'agg-0', site: 'plant-1', health: 'online' },
+              '3x30',
+            ),
+            series(
+              'hark_aggregator_sensor_nodes',
+              { pod: 'agg-0', site: 'plant-1', health: 'stale' },
+              '0 0 2x28',
+            ),
+            series(
+              'hark_aggregator_sensor_nodes',
+              { pod: 'agg-0', site: 'plant-2', health: 'offline' },
+              '0x30',
+            ),
+            series(
+              'hark_aggregator_sensor_nodes',
+              { pod: 'agg-0', site: 'plant-2', health: 'online' },
+              '1x30',
+            ),
+            series(
+              'hark_aggregator_sensor_dropped_packets_total',
+              { pod: 'agg-0', site: 'plant-1', sensor: 'edge', where: 'kernel' },
+              '0+500x40',
+            ),
+            series(
+              'hark_aggregator_sensor_dropped_packets_total',
+              { pod: 'agg-0', site: 'plant-1', sensor: 'edge', where: 'agent' },
+              '0x40',
+            ),
+            // An agent restarted (its counter went back to zero) and dropped nothing after: no alert.
+            series(
+              'hark_aggregator_sensor_dropped_packets_total',
+              { pod: 'agg-0', site: 'plant-2', sensor: 'dock', where: 'kernel' },
+              '900 0x39',
+            ),
+          ],
+          alert_rule_test: [
+            { alertname: 'HarkSensorNodesDown', eval_time: '9m', exp_alerts: [] },
+            {
+              alertname: 'HarkSensorNodesDown',
+              eval_time: '13m',
+              exp_alerts: [firing('HarkSensorNodesDown', { ...base, site: 'plant-1', health: 'stale' }, '2')],
+            },
+            { alertname: 'HarkSensorDroppingPackets', eval_time: '10m', exp_alerts: [] },
+            {
+              alertname: 'HarkSensorDroppingPackets',
+              eval_time: '25m',
+              exp_alerts: [
+                firing('HarkSensorDroppingPackets', {
+                  ...base,
+                  site: 'plant-1',
+                  sensor: 'edge',
+                  where: 'kernel',
+                }),
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const testFile = join(work, 'tests.json');
+    writeFileSync(testFile, JSON.stringify(tests));
+    const run = spawnSync('promtool', ['test', 'rules', testFile], { encoding: 'utf8' });
+    expect(`${run.stdout}${run.stderr}`).toContain('SUCCESS');
+    expect(run.status).toBe(0);
+  });
+});
