@@ -1,4 +1,4 @@
-// The aggregator chart's PrometheusRule, judged by Prometheus's own promtool:
+// The charts' PrometheusRules, judged by Prometheus's own promtool:
 // the rendered rules must load (`promtool check rules`), and each alert must
 // fire on the series that mean trouble, after its `for`, and stay quiet on
 // healthy ones (`promtool test rules`), with its summary and description
@@ -34,6 +34,54 @@ const series = (name: string, labels: Record<string, string>, values: string) =>
   values,
 });
 
+/** The chart's PrometheusRule rendered with `set`, checked as the Prometheus operator would load it. */
+function renderRules(chart: string, namespace: string, set: string[], file: string): Rule[] {
+  const [rule] = parseManifests(
+    helm([
+      'template',
+      chart === 'hark-aggregator' ? 'agg' : 'op',
+      chartDir(chart),
+      '--namespace',
+      namespace,
+      ...set.flatMap((s) => ['--set', s]),
+      '--show-only',
+      'templates/prometheusrule.yaml',
+    ]),
+  ) as unknown as [
+    { kind: string; metadata: { labels: Record<string, string> }; spec: { groups: { rules: Rule[] }[] } },
+  ];
+  expect(rule!.kind).toBe('PrometheusRule');
+  expect(rule!.metadata.labels.release).toBe('kube-prometheus-stack');
+  // JSON is YAML: promtool reads the groups as the Prometheus operator hands them over.
+  writeFileSync(file, JSON.stringify({ groups: rule!.spec.groups }));
+  return rule!.spec.groups.flatMap((g) => g.rules);
+}
+
+/** An expected firing alert: its labels, and its annotations as Prometheus should expand them for them. */
+function firing_(rules: Rule[], alert: string, labels: Record<string, string>, value?: string) {
+  const rule = rules.find((r) => r.alert === alert)!;
+  const expand = (text: string) =>
+    text
+      .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, name: string) => {
+        if (labels[name] === undefined)
+          throw new Error(`${alert} names label ${name}, which it does not carry`);
+        return labels[name]!;
+      })
+      .replace(/\{\{ \$value( \| humanize)? \}\}/g, () => value ?? '?');
+  return {
+    exp_labels: { ...labels, severity: rule.labels.severity },
+    exp_annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, t]) => [k, expand(t)])),
+  };
+}
+
+/** Runs promtool's unit tests; passes when every alert test does. */
+function promtoolTest(file: string, tests: object): void {
+  writeFileSync(file, JSON.stringify(tests));
+  const run = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8' });
+  expect(`${run.stdout}${run.stderr}`).toContain('SUCCESS');
+  expect(run.status).toBe(0);
+}
+
 describe.skipIf(!PROMTOOL)("the aggregator chart's PrometheusRule under promtool", () => {
   let work: string;
   let rules: Rule[];
@@ -41,29 +89,13 @@ describe.skipIf(!PROMTOOL)("the aggregator chart's PrometheusRule under promtool
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'hark-promrules-'));
-    const [rule] = parseManifests(
-      helm([
-        'template',
-        'agg',
-        chartDir('hark-aggregator'),
-        '--namespace',
-        NS,
-        '--set',
-        'prometheusRule.enabled=true',
-        '--set',
-        'prometheusRule.labels.release=kube-prometheus-stack',
-        '--show-only',
-        'templates/prometheusrule.yaml',
-      ]),
-    ) as unknown as [
-      { kind: string; metadata: { labels: Record<string, string> }; spec: { groups: { rules: Rule[] }[] } },
-    ];
-    expect(rule!.kind).toBe('PrometheusRule');
-    expect(rule!.metadata.labels.release).toBe('kube-prometheus-stack');
-    rules = rule!.spec.groups.flatMap((g) => g.rules);
     rulesFile = join(work, 'rules.json');
-    // JSON is YAML: promtool reads the groups as the Prometheus operator hands them over.
-    writeFileSync(rulesFile, JSON.stringify({ groups: rule!.spec.groups }));
+    rules = renderRules(
+      'hark-aggregator',
+      NS,
+      ['prometheusRule.enabled=true', 'prometheusRule.labels.release=kube-prometheus-stack'],
+      rulesFile,
+    );
   });
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -75,26 +107,8 @@ describe.skipIf(!PROMTOOL)("the aggregator chart's PrometheusRule under promtool
   });
 
   it('fires each alert on trouble, after its wait, and not on health', () => {
-    /** What Prometheus should make of an alert's annotations for these label values. */
-    const expanded = (alert: string, labels: Record<string, string>, value?: string) => {
-      const rule = rules.find((r) => r.alert === alert)!;
-      return Object.fromEntries(
-        Object.entries(rule.annotations).map(([k, text]) => [
-          k,
-          text
-            .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, name: string) => {
-              if (labels[name] === undefined)
-                throw new Error(`${alert} names label ${name}, which it does not carry`);
-              return labels[name]!;
-            })
-            .replace(/\{\{ \$value \}\}/g, () => value ?? '?'),
-        ]),
-      );
-    };
-    const firing = (alert: string, labels: Record<string, string>, value?: string) => ({
-      exp_labels: { ...labels, severity: rules.find((r) => r.alert === alert)!.labels.severity },
-      exp_annotations: expanded(alert, labels, value),
-    });
+    const firing = (alert: string, labels: Record<string, string>, value?: string) =>
+      firing_(rules, alert, labels, value);
     const base = { namespace: NS };
     const tests = {
       rule_files: [rulesFile],
@@ -221,10 +235,116 @@ describe.skipIf(!PROMTOOL)("the aggregator chart's PrometheusRule under promtool
         },
       ],
     };
-    const testFile = join(work, 'tests.json');
-    writeFileSync(testFile, JSON.stringify(tests));
-    const run = spawnSync('promtool', ['test', 'rules', testFile], { encoding: 'utf8' });
-    expect(`${run.stdout}${run.stderr}`).toContain('SUCCESS');
-    expect(run.status).toBe(0);
+    promtoolTest(join(work, 'tests.json'), tests);
+  });
+});
+
+describe.skipIf(!PROMTOOL)("the operator chart's PrometheusRule under promtool", () => {
+  const OP_NS = 'hark-system';
+  const OP_JOB = 'op-hark-operator-metrics';
+  let work: string;
+  let rules: Rule[];
+  let rulesFile: string;
+  const op = (name: string, labels: Record<string, string>, values: string) => ({
+    series: `${name}{${Object.entries({ job: OP_JOB, namespace: OP_NS, ...labels })
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',')}}`,
+    values,
+  });
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'hark-promrules-op-'));
+    rulesFile = join(work, 'rules.json');
+    rules = renderRules(
+      'hark-operator',
+      OP_NS,
+      [
+        'metrics.prometheusRule.enabled=true',
+        'metrics.prometheusRule.labels.release=kube-prometheus-stack',
+        'metrics.prometheusRule.certificateExpiryDays=10',
+      ],
+      rulesFile,
+    );
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('loads in Prometheus, and fires each alert on trouble after its wait', () => {
+    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain(
+      `SUCCESS: ${rules.length} rules found`,
+    );
+    expect(rules.map((r) => r.alert)).toEqual([
+      'HarkOperatorDown',
+      'HarkOperatorReconcileErrors',
+      'HarkOperatorQueueNotDraining',
+      'HarkSensorCertificateExpiring',
+    ]);
+    const base = { namespace: OP_NS };
+    promtoolTest(join(work, 'tests.json'), {
+      rule_files: [rulesFile],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            // The leader dies at minute 2; the standby was never up.
+            op('up', { pod: 'op-0' }, '1 1 0x20'),
+            op('hark_operator_reconcile_total', { pod: 'op-0', result: 'success' }, '0+10x40'),
+            op('hark_operator_reconcile_total', { pod: 'op-0', result: 'error' }, '0 0 0 0 0+2x36'),
+            // Never empty on one replica; emptied every other minute on the other.
+            op('hark_operator_workqueue_depth', { pod: 'op-0' }, '3x40'),
+            op(
+              'hark_operator_workqueue_depth',
+              { pod: 'op-1' },
+              '5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0 5 0',
+            ),
+            // A Sensor's namespace is exported_namespace once scraped (the target's wins).
+            op(
+              'hark_operator_certificate_days_to_expiry',
+              { pod: 'op-0', exported_namespace: 'plant-1', sensor: 'edge' },
+              '9.5-0.01x120',
+            ),
+            op(
+              'hark_operator_certificate_days_to_expiry',
+              { pod: 'op-0', exported_namespace: 'plant-2', sensor: 'dock' },
+              '60x120',
+            ),
+          ],
+          alert_rule_test: [
+            { alertname: 'HarkOperatorDown', eval_time: '10m', exp_alerts: [] },
+            {
+              alertname: 'HarkOperatorDown',
+              eval_time: '13m',
+              exp_alerts: [firing_(rules, 'HarkOperatorDown', { job: OP_JOB, ...base })],
+            },
+            { alertname: 'HarkOperatorReconcileErrors', eval_time: '15m', exp_alerts: [] },
+            {
+              alertname: 'HarkOperatorReconcileErrors',
+              eval_time: '25m',
+              exp_alerts: [firing_(rules, 'HarkOperatorReconcileErrors', base)],
+            },
+            { alertname: 'HarkOperatorQueueNotDraining', eval_time: '15m', exp_alerts: [] },
+            {
+              alertname: 'HarkOperatorQueueNotDraining',
+              eval_time: '25m',
+              exp_alerts: [firing_(rules, 'HarkOperatorQueueNotDraining', { ...base, pod: 'op-0' }, '3')],
+            },
+            { alertname: 'HarkSensorCertificateExpiring', eval_time: '50m', exp_alerts: [] },
+            {
+              alertname: 'HarkSensorCertificateExpiring',
+              eval_time: '61m',
+              exp_alerts: [
+                firing_(
+                  rules,
+                  'HarkSensorCertificateExpiring',
+                  { ...base, exported_namespace: 'plant-1', sensor: 'edge' },
+                  '8.89',
+                ),
+              ],
+            },
+          ],
+        },
+      ],
+    });
   });
 });

@@ -252,6 +252,19 @@ export const OperatorValues = Type.Object(
           maximum: 65535,
         }),
         serviceMonitor,
+        prometheusRule: obj(
+          {
+            enabled: bool(
+              "Render a prometheus-operator PrometheusRule: the operator down, reconciles failing, its work queue never emptying, a Sensor's certificate near expiry (renewal failing). Needs its CRD, and the ServiceMonitor or another scrape of the operator.",
+            ),
+            labels: opt(stringMap('Extra labels, e.g. the ones your Prometheus selects rules by.')),
+            certificateExpiryDays: int(
+              "Alert when a Sensor's certificate has fewer days left than this. The operator renews at spec.certificate.renewBefore (30 days by default), so fewer left means renewal is failing; keep it below the shortest renewBefore.",
+              { default: 14, minimum: 1 },
+            ),
+          },
+          'Alerting rules for Prometheus and Alertmanager.',
+        ),
       },
       'Metrics and probes.',
     ),
