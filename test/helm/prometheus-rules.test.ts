@@ -26,13 +26,15 @@ interface Rule {
   annotations: Record<string, string>;
 }
 
-/** A series of the aggregator's job, in promtool's notation. */
-const series = (name: string, labels: Record<string, string>, values: string) => ({
-  series: `${name}{${Object.entries({ job: JOB, namespace: NS, ...labels })
-    .map(([k, v]) => `${k}="${v}"`)
-    .join(',')}}`,
-  values,
-});
+/** A maker of series scraped from `job` in `namespace`, in promtool's notation. */
+const seriesOf =
+  (job: string, namespace: string) => (name: string, labels: Record<string, string>, values: string) => ({
+    series: `${name}{${Object.entries({ job, namespace, ...labels })
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',')}}`,
+    values,
+  });
+const series = seriesOf(JOB, NS);
 
 /** The chart's PrometheusRule rendered with `set`, checked as the Prometheus operator would load it. */
 function renderRules(chart: string, namespace: string, set: string[], file: string): Rule[] {
@@ -110,6 +112,8 @@ describe.skipIf(!PROMTOOL)("the aggregator chart's PrometheusRule under promtool
     const firing = (alert: string, labels: Record<string, string>, value?: string) =>
       firing_(rules, alert, labels, value);
     const base = { namespace: NS };
+    const nodes = (site: string, health: string, values: string) =>
+      series('hark_aggregator_sensor_nodes', { pod: 'agg-0', site, health }, values);
     const tests = {
       rule_files: [rulesFile],
       evaluation_interval: '1m',
@@ -174,26 +178,10 @@ describe.skipIf(!PROMTOOL)("the aggregator chart's PrometheusRule under promtool
           name: 'the fleet',
           interval: '1m',
           input_series: [
-            series(
-              'hark_aggregator_sensor_nodes',
-              { pod: 'agg-0', site: 'plant-1', health: 'online' },
-              '3x30',
-            ),
-            series(
-              'hark_aggregator_sensor_nodes',
-              { pod: 'agg-0', site: 'plant-1', health: 'stale' },
-              '0 0 2x28',
-            ),
-            series(
-              'hark_aggregator_sensor_nodes',
-              { pod: 'agg-0', site: 'plant-2', health: 'offline' },
-              '0x30',
-            ),
-            series(
-              'hark_aggregator_sensor_nodes',
-              { pod: 'agg-0', site: 'plant-2', health: 'online' },
-              '1x30',
-            ),
+            nodes('plant-1', 'online', '3x30'),
+            nodes('plant-1', 'stale', '0 0 2x28'),
+            nodes('plant-2', 'offline', '0x30'),
+            nodes('plant-2', 'online', '1x30'),
             series(
               'hark_aggregator_sensor_dropped_packets_total',
               { pod: 'agg-0', site: 'plant-1', sensor: 'edge', where: 'kernel' },
@@ -245,12 +233,7 @@ describe.skipIf(!PROMTOOL)("the operator chart's PrometheusRule under promtool",
   let work: string;
   let rules: Rule[];
   let rulesFile: string;
-  const op = (name: string, labels: Record<string, string>, values: string) => ({
-    series: `${name}{${Object.entries({ job: OP_JOB, namespace: OP_NS, ...labels })
-      .map(([k, v]) => `${k}="${v}"`)
-      .join(',')}}`,
-    values,
-  });
+  const op = seriesOf(OP_JOB, OP_NS);
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'hark-promrules-op-'));

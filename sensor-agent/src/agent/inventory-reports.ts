@@ -77,6 +77,16 @@ export interface ReportOutcome {
   messages: number;
 }
 
+const noReports = (): ReportTotals['delta'] => ({
+  reports: 0,
+  devices: 0,
+  messages: 0,
+  seconds: 0,
+  lastSeconds: 0,
+  heapReleases: 0,
+  heapReleaseSeconds: 0,
+});
+
 /** Snapshot parts are cut at this share of the limit (see the header). */
 const PART_FILL = 0.9;
 
@@ -94,26 +104,8 @@ export class InventoryReports {
   private queuedDelta: Promise<ReportOutcome> | undefined;
   private queuedSnapshot: Promise<ReportOutcome> | undefined;
   private contextSignature: number | undefined;
-  readonly totals: ReportTotals = {
-    snapshot: {
-      reports: 0,
-      devices: 0,
-      messages: 0,
-      seconds: 0,
-      lastSeconds: 0,
-      heapReleases: 0,
-      heapReleaseSeconds: 0,
-    },
-    delta: {
-      reports: 0,
-      devices: 0,
-      messages: 0,
-      seconds: 0,
-      lastSeconds: 0,
-      heapReleases: 0,
-      heapReleaseSeconds: 0,
-    },
-  };
+  readonly totals: ReportTotals = { snapshot: noReports(), delta: noReports() };
+
   /** One message's records, reused: their text dies young instead of a part's worth being promoted. */
   private readonly array = new JsonArrayWriter();
 
