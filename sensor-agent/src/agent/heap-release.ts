@@ -12,9 +12,12 @@
 // The collection is V8's "last resort" one (every reachable object marked,
 // pages compacted and released), asked for through the gc() function V8
 // exposes with --expose-gc, which the agent image sets. It pauses the agent
-// for ~150-250 ms at 100k devices, so it runs only after a report that
+// for ~100-250 ms at 100k devices, so it runs only after a report that
 // restated many devices (RELEASE_AFTER_DEVICES), where building the report
-// itself took seconds; the capture ring absorbs the pause. Without
+// itself took seconds. The kernel's capture buffer absorbs the pause: the
+// default 32 MiB holds ~250 ms of a saturated 1 Gbit/s link, so a site that
+// large on a link that busy wants spec.capture.bufferMiB raised
+// (hark_agent_heap_release_seconds_total shows the pauses). Without
 // --expose-gc (node run by hand, the tests' in-process agents) it is skipped.
 
 /** A report restating at least this many devices is followed by a memory-reducing collection. */
