@@ -157,6 +157,15 @@ describe.skipIf(!available)('web UI in Chromium', () => {
     expect(await page.locator('#device-title').textContent()).toBe('plc-line-1');
     await expect.poll(() => page.locator('#device-alert-rows tr').count()).toBe(2);
     expect(await page.locator('#device-alert-rows').textContent()).toContain('medium');
+    // Its new-device alert (the older one, listed last) acknowledged from the device itself: its list
+    // says who at once, and the dialog stays open.
+    page.once('dialog', (prompt) => void prompt.accept(''));
+    await page.locator('#device-alert-rows button.acknowledge').last().click();
+    await expect
+      .poll(() => page.locator('#device-alert-rows').textContent())
+      .toContain('Acknowledged by anonymous');
+    expect(await dialog.isVisible()).toBe(true);
+    expect(await page.locator('#device-alert-rows button.acknowledge').count()).toBe(1);
 
     // Acknowledged with a comment, the upgrade leaves the open alerts and shows who took note of it.
     await page.keyboard.press('Escape');

@@ -196,10 +196,16 @@ async function showDevice(id) {
   if (attributes.length === 0) attributes.push(tableRow('—', 'no attributes yet', '', '', ''));
   $('#attribute-rows').replaceChildren(...attributes);
   const alertRows = alerts.items.map((a) =>
-    tableRow(raised(a.lastAt), severity(a.severity), a.summary, String(a.count)),
+    tableRow(
+      raised(a.lastAt),
+      severity(a.severity),
+      a.summary,
+      String(a.count),
+      acknowledgement(a, () => Promise.all([showDevice(id), refreshAlerts()])),
+    ),
   );
-  if (alerts.error) alertRows.push(tableRow(`Alerts unavailable: ${alerts.error}`, '', '', ''));
-  else if (alertRows.length === 0) alertRows.push(tableRow('None raised for this device.', '', '', ''));
+  if (alerts.error) alertRows.push(tableRow(`Alerts unavailable: ${alerts.error}`, '', '', '', ''));
+  else if (alertRows.length === 0) alertRows.push(tableRow('None raised for this device.', '', '', '', ''));
   $('#device-alert-rows').replaceChildren(...alertRows);
   const entries = history.items.map((h) =>
     tableRow(
@@ -218,7 +224,7 @@ async function showDevice(id) {
       tableRow('Not in the history yet (it is written at each compaction).', '', '', '', '', '', ''),
     );
   $('#history-rows').replaceChildren(...entries);
-  $('#device-detail').showModal();
+  if (!$('#device-detail').open) $('#device-detail').showModal(); // already open when refreshed in place
 }
 
 function raised(iso) {
@@ -232,7 +238,7 @@ function severity(level) {
 }
 
 /** Who took note of an alert and when, or a button to do so (the responder Role's). */
-function acknowledgement(alert) {
+function acknowledgement(alert, onDone = refreshAlerts) {
   const cell = el('td');
   const ack = alert.acknowledged;
   if (ack) {
@@ -252,7 +258,7 @@ function acknowledgement(alert) {
       `/api/v1/alerts/${encodeURIComponent(alert.id)}/acknowledge`,
       comment.trim() ? { comment: comment.trim() } : {},
     )
-      .then(() => refreshAlerts())
+      .then(() => onDone())
       .catch((err) => {
         button.disabled = false;
         showError(err);
