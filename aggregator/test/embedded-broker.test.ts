@@ -152,6 +152,12 @@ describe('aggregator with the embedded broker', () => {
     expect(await metric(api, 'hark_aggregator_messages_total', { kind: 'inventory' })).toBeGreaterThan(0);
     const openapi = await getJson(api, '/api/v1/openapi.json');
     expect(openapi.body.paths['/api/v1/devices']).toBeDefined();
+    // An integration finds how to acknowledge an alert, and what it takes, in the document.
+    const acknowledge = openapi.body.paths['/api/v1/alerts/{id}/acknowledge'];
+    expect(acknowledge.post.requestBody.content['application/json'].schema.properties.comment.maxLength).toBe(
+      1000,
+    );
+    expect(Object.keys(acknowledge.post.responses).sort()).toEqual(['200', '404', '503']);
     const page = await fetch(new URL('/', api));
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(await page.text()).toContain('/ui/app.js');
