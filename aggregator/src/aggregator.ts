@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { FleetWatch } from './alerts/fleet-watch.js';
 import { AlertStore } from './alerts/store.js';
+import { AlertWebhook } from './alerts/webhook.js';
 import { watchCrlFile } from './broker/crl-file.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { DEFAULTS, loadPem, type PemSource } from './config.js';
@@ -92,6 +93,12 @@ export interface AggregatorOptions {
    * spec.certificate.renewBefore, so that it means renewal is failing.
    */
   certificateWarningMs?: number;
+  /**
+   * POST every alert raise to this URL (alerts/webhook.ts), with the bearer
+   * token read from `tokenFile` if given; `intervalMs` (default 2 s) is how
+   * often pending alerts are looked for.
+   */
+  alertWebhook?: { url: string; tokenFile?: string; intervalMs?: number };
   /** With the embedded broker, how long start-up waits for the subscription; default 15 s. */
   readyTimeoutMs?: number;
   logger?: Logger;
@@ -269,6 +276,24 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
 
   // Whatever started is stopped again if a later step fails.
   const cleanups: (() => Promise<void>)[] = [async () => clearInterval(fleetWatchTimer)];
+  // After recovery, so what the saved state and the log hold is what it resumes from.
+  const webhookOptions = options.alertWebhook;
+  const webhook = webhookOptions
+    ? new AlertWebhook(alerts, {
+        url: webhookOptions.url,
+        ...(webhookOptions.tokenFile
+          ? { token: () => readFileSync(webhookOptions.tokenFile!, 'utf8').trim() || undefined }
+          : {}),
+        ...(webhookOptions.intervalMs !== undefined ? { intervalMs: webhookOptions.intervalMs } : {}),
+        userAgent: `hark-aggregator/${packageVersion()}`,
+        logger,
+        registry,
+      })
+    : undefined;
+  if (webhook) {
+    webhook.start();
+    cleanups.push(() => webhook.stop());
+  }
   const stopAll = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       await cleanup().catch((err) => logger.error({ err }, 'error while stopping'));

@@ -178,6 +178,18 @@ program
       .env('HARK_PEER_TOKEN_FILE')
       .default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
   )
+  .addOption(
+    new Option(
+      '--alert-webhook <url>',
+      'POST every alert raise to this URL as {"source":"hark","alerts":[...]}, at least once (resumes after a restart)',
+    ).env('HARK_ALERT_WEBHOOK_URL'),
+  )
+  .addOption(
+    new Option(
+      '--alert-webhook-token-file <file>',
+      'with --alert-webhook: a file holding the bearer token to send (re-read for each delivery); a custom CA goes in NODE_EXTRA_CA_CERTS',
+    ).env('HARK_ALERT_WEBHOOK_TOKEN_FILE'),
+  )
   .addOption(new Option('--log-level <level>', 'log level').env('HARK_LOG_LEVEL').default('info'))
   .action(async (opts) => {
     const logger = createLogger(opts.logLevel);
@@ -221,6 +233,14 @@ program
       staleAfterMs: opts.staleAfter * 1000,
       alertLearningMs: opts.alertLearning * 1000,
       certificateWarningMs: opts.certificateWarning * 1000,
+      ...(opts.alertWebhook
+        ? {
+            alertWebhook: {
+              url: opts.alertWebhook,
+              ...(opts.alertWebhookTokenFile ? { tokenFile: opts.alertWebhookTokenFile } : {}),
+            },
+          }
+        : {}),
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       compaction: { intervalMs: Math.max(1, opts.compactInterval) * 1000 },
       historyBacklogBytes: Math.max(1, opts.historyBacklogMib) * 1024 * 1024,

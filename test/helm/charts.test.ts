@@ -225,7 +225,7 @@ describe('the aggregator chart with shards', () => {
   });
 });
 
-describe('the aggregator chart: who may read the API', () => {
+describe('the aggregator chart: who may read the API, and where alerts go', () => {
   type Env = Array<{ name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }>;
   type Pod = {
     serviceAccountName: string;
@@ -266,6 +266,27 @@ describe('the aggregator chart: who may read the API', () => {
     expect(delegator.roleRef.name).toBe('system:auth-delegator');
     // One replica reads no peer: its ServiceAccount is not a reader.
     expect(all.filter((m) => m.kind === 'RoleBinding')).toEqual([]);
+  });
+
+  it('sends alerts to a webhook with a token from a Secret, mounted as a file, only when asked', () => {
+    const pod = podOf(
+      render(
+        '--set',
+        'alertWebhook.url=https://soar.example/hooks/hark',
+        '--set',
+        'alertWebhook.tokenSecret.name=soar',
+      ),
+    ) as Pod & { volumes: { name: string; secret?: { secretName: string; items: unknown[] } }[] };
+    const env = Object.fromEntries(pod.containers[0]!.env.map((e) => [e.name, e.value]));
+    expect(env.HARK_ALERT_WEBHOOK_URL).toBe('https://soar.example/hooks/hark');
+    expect(env.HARK_ALERT_WEBHOOK_TOKEN_FILE).toBe('/etc/hark/alert-webhook/token');
+    expect(pod.volumes.find((v) => v.name === 'alert-webhook')!.secret).toEqual({
+      secretName: 'soar',
+      items: [{ key: 'token', path: 'token' }],
+    });
+    const plain = podOf(render());
+    expect(plain.containers[0]!.env.map((e) => e.name)).not.toContain('HARK_ALERT_WEBHOOK_URL');
+    expect(() => render('--set', 'alertWebhook.url=soar.example')).toThrow(/alertWebhook/);
   });
 
   it('with api.auth none mounts no token and grants nothing', () => {

@@ -76,8 +76,16 @@ export interface AlertQuery {
   offset?: number;
 }
 
+/** How far the alert webhook got (alerts/webhook.ts): every alert raised up to `lastAt`, those at it by id. */
+export interface DeliveryCursor {
+  lastAt: string;
+  ids: string[];
+}
+
 export interface AlertState {
   alerts: Alert[];
+  /** Absent before the webhook first delivered, or in an older aggregator's state: deliver every held alert. */
+  delivered?: DeliveryCursor;
   /** Per sensor node ("<site>.<sensor>/<node>"), when the aggregator first heard from it (ms). */
   observers: [string, number][];
   /** The sensor nodes a sensor-down alert was raised for, not yet back (fleet-watch.ts). */
@@ -126,6 +134,8 @@ export class AlertStore {
   private readonly dropped: Counter;
   /** While the write-ahead log is replayed: what is raised again was logged the first time. */
   replaying = false;
+  /** What the alert webhook delivered (alerts/webhook.ts), kept in the saved state. */
+  delivered: DeliveryCursor | undefined;
 
   constructor(private readonly options: AlertStoreOptions) {
     this.maxAlerts = options.maxAlerts ?? DEFAULT_MAX_ALERTS;
@@ -287,6 +297,29 @@ export class AlertStore {
     return alert;
   }
 
+  /**
+   * Alerts raised (first, or again) after `cursor`, oldest first, at most
+   * `limit`: what a forwarder has not delivered yet. Undefined cursor: all.
+   */
+  raisedAfter(cursor: DeliveryCursor | undefined, limit: number): Alert[] {
+    const after: Alert[] = [];
+    const at = cursor ? new Set(cursor.ids) : undefined;
+    for (const a of this.alerts.values())
+      if (!cursor || a.lastAt > cursor.lastAt || (a.lastAt === cursor.lastAt && !at!.has(a.id)))
+        after.push(a);
+    after.sort((a, b) => -alertOrder(a, b));
+    return after.slice(0, limit);
+  }
+
+  /** How many alerts raisedAfter(cursor) would give without a limit. */
+  countRaisedAfter(cursor: DeliveryCursor | undefined): number {
+    if (!cursor) return this.alerts.size;
+    let n = 0;
+    for (const a of this.alerts.values())
+      if (a.lastAt > cursor.lastAt || (a.lastAt === cursor.lastAt && !cursor.ids.includes(a.id))) n++;
+    return n;
+  }
+
   /** Matching alerts in alertOrder: most recently raised first. */
   query(query: AlertQuery, maxLimit = 1000): { items: Alert[]; total: number } {
     const offset = query.offset ?? 0;
@@ -312,7 +345,12 @@ export class AlertStore {
   }
 
   exportState(): AlertState {
-    return { alerts: [...this.alerts.values()], observers: [...this.since], down: [...this.down] };
+    return {
+      alerts: [...this.alerts.values()],
+      observers: [...this.since],
+      down: [...this.down],
+      ...(this.delivered ? { delivered: this.delivered } : {}),
+    };
   }
 
   /** Restores what exportState returned, keeping only the sites `owns` (every site without it). */
@@ -322,6 +360,7 @@ export class AlertStore {
     for (const [observer, since] of state?.observers ?? [])
       if (mine(observer)) this.since.set(observer, since);
     for (const observer of state?.down ?? []) if (mine(observer)) this.down.add(observer);
+    if (state?.delivered) this.delivered = state.delivered;
   }
 }
 

@@ -63,6 +63,12 @@ whose pods get their data volume from its claim template).
             - { name: HARK_STALE_AFTER_SECONDS, value: {{ .Values.staleAfterSeconds | quote }} }
             - { name: HARK_ALERT_LEARNING_SECONDS, value: {{ .Values.alertLearningSeconds | quote }} }
             - { name: HARK_CERTIFICATE_WARNING_SECONDS, value: {{ .Values.certificateWarningSeconds | quote }} }
+            {{- with .Values.alertWebhook.url }}
+            - { name: HARK_ALERT_WEBHOOK_URL, value: {{ . | quote }} }
+            {{- if $.Values.alertWebhook.tokenSecret.name }}
+            - { name: HARK_ALERT_WEBHOOK_TOKEN_FILE, value: /etc/hark/alert-webhook/token }
+            {{- end }}
+            {{- end }}
             - { name: HARK_API_AUTH, value: {{ .Values.api.auth | quote }} }
             - name: HARK_NAMESPACE
               valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
@@ -106,6 +112,9 @@ whose pods get their data volume from its claim template).
             - { name: tmp, mountPath: /tmp }
             - { name: ca, mountPath: /etc/hark/ca, readOnly: true }
             - { name: client, mountPath: /etc/hark/client, readOnly: true }
+            {{- if and .Values.alertWebhook.url .Values.alertWebhook.tokenSecret.name }}
+            - { name: alert-webhook, mountPath: /etc/hark/alert-webhook, readOnly: true }
+            {{- end }}
             {{- if not $brokerUrl }}
             - { name: server, mountPath: /etc/hark/server, readOnly: true }
             {{- if .Values.tls.crl.enabled }}
@@ -130,6 +139,12 @@ whose pods get their data volume from its claim template).
             items: [{ key: {{ .Values.tls.ca.key }}, path: ca.crt }]
         - name: client
           secret: { secretName: {{ include "hark-aggregator.clientSecret" . }} }
+        {{- if and .Values.alertWebhook.url .Values.alertWebhook.tokenSecret.name }}
+        - name: alert-webhook
+          secret:
+            secretName: {{ .Values.alertWebhook.tokenSecret.name }}
+            items: [{ key: {{ .Values.alertWebhook.tokenSecret.key }}, path: token }]
+        {{- end }}
         {{- if not $brokerUrl }}
         - name: server
           secret: { secretName: {{ include "hark-aggregator.serverSecret" . }} }

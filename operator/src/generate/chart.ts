@@ -375,6 +375,24 @@ export const AggregatorValues = Type.Object(
       "A sensor node's client certificate this close to expiry raises an alert. Keep it below the Sensors' spec.certificate.renewBefore (720h by default), so that the alert means renewal is failing.",
       { default: 604800, minimum: 0 },
     ),
+    alertWebhook: obj(
+      {
+        url: str(
+          'POST every alert raise here as {"source":"hark","alerts":[...]}, at least once; empty: no webhook. A private CA goes in NODE_EXTRA_CA_CERTS.',
+          { default: '', pattern: '^(https?://.+)?$' },
+        ),
+        tokenSecret: obj(
+          {
+            name: str('A Secret in the release namespace holding the bearer token; empty: none is sent.', {
+              default: '',
+            }),
+            key: str('Its key.', { default: 'token' }),
+          },
+          'The bearer token the webhook is sent with (mounted as a file, re-read for each delivery).',
+        ),
+      },
+      "Push alerts to a SOAR, ticketing system or SIEM collector (the aggregator's --alert-webhook).",
+    ),
     compactIntervalSeconds: int('Compact the journal and write Parquet history this often.', {
       default: 60,
       minimum: 1,
