@@ -207,6 +207,22 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     logger,
     registry,
   });
+  // Made (and its URL checked) before anything is opened; started after recovery, so what the saved
+  // state and the log hold is what it resumes from.
+  const webhookOptions = options.alertWebhook;
+  const webhook = webhookOptions
+    ? new AlertWebhook(alerts, {
+        url: webhookOptions.url,
+        ...(webhookOptions.tokenFile
+          ? { token: () => readFileSync(webhookOptions.tokenFile!, 'utf8').trim() || undefined }
+          : {}),
+        ...(webhookOptions.intervalMs !== undefined ? { intervalMs: webhookOptions.intervalMs } : {}),
+        userAgent: `hark-aggregator/${packageVersion()}`,
+        logger,
+        registry,
+      })
+    : undefined;
+
   let journal: Journal<AggregatorState> | undefined;
   let recovered: ReturnType<typeof Journal.open<AggregatorState>>['recovered'] | undefined;
   if (options.dataDir)
@@ -276,20 +292,6 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
 
   // Whatever started is stopped again if a later step fails.
   const cleanups: (() => Promise<void>)[] = [async () => clearInterval(fleetWatchTimer)];
-  // After recovery, so what the saved state and the log hold is what it resumes from.
-  const webhookOptions = options.alertWebhook;
-  const webhook = webhookOptions
-    ? new AlertWebhook(alerts, {
-        url: webhookOptions.url,
-        ...(webhookOptions.tokenFile
-          ? { token: () => readFileSync(webhookOptions.tokenFile!, 'utf8').trim() || undefined }
-          : {}),
-        ...(webhookOptions.intervalMs !== undefined ? { intervalMs: webhookOptions.intervalMs } : {}),
-        userAgent: `hark-aggregator/${packageVersion()}`,
-        logger,
-        registry,
-      })
-    : undefined;
   if (webhook) {
     webhook.start();
     cleanups.push(() => webhook.stop());

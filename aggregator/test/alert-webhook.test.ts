@@ -131,6 +131,14 @@ describe('the alert webhook', () => {
     expect(received).toHaveLength(4); // nothing sent twice while it runs
   });
 
+  it('refuses a URL it cannot use, saying what to do instead', async () => {
+    await expect(
+      startWithEmbeddedBroker(pki, { alertWebhook: { url: 'https://user:secret@soar.example/hook' } }),
+    ).rejects.toThrow(/--alert-webhook-token-file/);
+    const refused = startWithEmbeddedBroker(pki, { alertWebhook: { url: 'soar.example/hook' } });
+    await expect(refused).rejects.toThrow('--alert-webhook "(not a URL)" is not an http(s) URL');
+  });
+
   it('resumes after a restart from what its saved state says it delivered', async () => {
     const before = ids();
     answer = 503; // down across the restart: what is raised meanwhile waits

@@ -45,7 +45,12 @@ export class AlertWebhook {
     private readonly options: AlertWebhookOptions,
   ) {
     if (!URL.canParse(options.url) || !/^https?:$/.test(new URL(options.url).protocol))
-      throw new Error(`--alert-webhook "${options.url}" is not an http(s) URL`);
+      throw new Error(`--alert-webhook "${redact(options.url)}" is not an http(s) URL`);
+    const parsed = new URL(options.url);
+    if (parsed.username || parsed.password)
+      throw new Error(
+        '--alert-webhook carries credentials in its URL, which fetch refuses and logs would show: put a bearer token in --alert-webhook-token-file instead',
+      );
     this.log = options.logger.child({ module: 'alert-webhook' });
     const registers = options.registry ? [options.registry] : [];
     this.posts = new Counter({
@@ -154,6 +159,7 @@ function advance(
 
 /** The URL without credentials or query (which may carry a key), for the log. */
 function redact(url: string): string {
+  if (!URL.canParse(url)) return '(not a URL)';
   const u = new URL(url);
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
