@@ -96,9 +96,9 @@ export interface AggregatorOptions {
   /**
    * POST every alert raise to this URL (alerts/webhook.ts), with the bearer
    * token read from `tokenFile` if given; `intervalMs` (default 2 s) is how
-   * often pending alerts are looked for.
+   * often pending alerts are looked for, `batch` (default 100) how many go in one POST.
    */
-  alertWebhook?: { url: string; tokenFile?: string; intervalMs?: number };
+  alertWebhook?: { url: string; tokenFile?: string; intervalMs?: number; batch?: number };
   /** With the embedded broker, how long start-up waits for the subscription; default 15 s. */
   readyTimeoutMs?: number;
   logger?: Logger;
@@ -217,6 +217,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
           ? { token: () => readFileSync(webhookOptions.tokenFile!, 'utf8').trim() || undefined }
           : {}),
         ...(webhookOptions.intervalMs !== undefined ? { intervalMs: webhookOptions.intervalMs } : {}),
+        ...(webhookOptions.batch !== undefined ? { batch: webhookOptions.batch } : {}),
         userAgent: `hark-aggregator/${packageVersion()}`,
         logger,
         registry,

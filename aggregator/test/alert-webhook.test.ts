@@ -40,7 +40,7 @@ describe('the alert webhook', () => {
     startWithEmbeddedBroker(pki, {
       dataDir: join(work, 'data'),
       alertLearningMs: 0,
-      alertWebhook: { url, tokenFile: join(work, 'token'), intervalMs: 50 },
+      alertWebhook: { url, tokenFile: join(work, 'token'), intervalMs: 50, batch: 2 },
     });
   const connect = async () => {
     sensor = await connectSensor(
@@ -121,6 +121,8 @@ describe('the alert webhook', () => {
     expect(received.every((r) => r.authorization === 'Bearer soar-token-1')).toBe(true);
     expect(await metric(base, 'hark_aggregator_alert_webhook_pending')).toBe(0);
     expect(await metric(base, 'hark_aggregator_alert_webhook_alerts_total')).toBe(3);
+    // Two to a POST: three raises took two.
+    expect(await metric(base, 'hark_aggregator_alert_webhook_posts_total', { result: 'delivered' })).toBe(2);
 
     // A new alert is delivered with the token the file holds now: it was rotated meanwhile.
     writeFileSync(join(work, 'token'), 'soar-token-2\n');

@@ -13,7 +13,7 @@
 // (bounded: see --alert-learning and the store's 100,000).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
-import type { AlertStore, DeliveryCursor } from './store.js';
+import type { Alert, AlertStore, DeliveryCursor } from './store.js';
 
 export interface AlertWebhookOptions {
   url: string;
@@ -98,29 +98,41 @@ export class AlertWebhook {
     if (Date.now() < this.retryAt) return;
     const batch = this.options.batch ?? 100;
     for (;;) {
-      const pending = this.alerts.raisedAfter(this.alerts.delivered, batch);
+      // Sorted once, walked a batch at a time: a backlog of 100k would otherwise be sorted per batch.
+      const pending = this.alerts.raisedAfter(this.alerts.delivered, Number.POSITIVE_INFINITY);
       if (pending.length === 0) return;
-      const error = await this.post(pending);
-      if (error) {
-        this.posts.inc({ result: 'failed' });
-        const backoff = Math.min(MAX_BACKOFF_MS, (this.options.intervalMs ?? 2000) * 2 ** this.failures);
-        this.failures++;
-        this.retryAt = Date.now() + backoff;
-        if (this.failures === 1)
-          this.log.warn(
-            { url: redact(this.options.url), error, pending: pending.length },
-            'alert webhook delivery failed; retrying with back-off, nothing is dropped',
-          );
-        return;
+      // The cursor moves by what was selected. A raise during a POST moves that alert's lastAt on (it is
+      // the same object): it is then delivered again, and must not carry the cursor past the others.
+      const marks = pending.map((a) => ({ id: a.id, lastAt: a.lastAt }));
+      for (let from = 0; from < pending.length; from += batch) {
+        const to = from + batch;
+        if (!(await this.deliverBatch(pending.slice(from, to), marks.slice(from, to)))) return;
       }
-      this.posts.inc({ result: 'delivered' });
-      this.delivered.inc(pending.length);
-      if (this.failures > 0)
-        this.log.info({ url: redact(this.options.url) }, 'alert webhook delivering again');
-      this.failures = 0;
-      this.retryAt = 0;
-      this.alerts.delivered = advance(this.alerts.delivered, pending);
     }
+  }
+
+  /** POSTs one batch and moves the cursor past it; false when it failed (retried after a back-off). */
+  private async deliverBatch(alerts: Alert[], marks: { id: string; lastAt: string }[]): Promise<boolean> {
+    const error = await this.post(alerts);
+    if (error) {
+      this.posts.inc({ result: 'failed' });
+      const backoff = Math.min(MAX_BACKOFF_MS, (this.options.intervalMs ?? 2000) * 2 ** this.failures);
+      this.failures++;
+      this.retryAt = Date.now() + backoff;
+      if (this.failures === 1)
+        this.log.warn(
+          { url: redact(this.options.url), error, pending: alerts.length },
+          'alert webhook delivery failed; retrying with back-off, nothing is dropped',
+        );
+      return false;
+    }
+    this.posts.inc({ result: 'delivered' });
+    this.delivered.inc(alerts.length);
+    if (this.failures > 0) this.log.info({ url: redact(this.options.url) }, 'alert webhook delivering again');
+    this.failures = 0;
+    this.retryAt = 0;
+    this.alerts.delivered = advance(this.alerts.delivered, marks);
+    return true;
   }
 
   /** POSTs a batch; undefined when the receiver took it (2xx), else what went wrong. */
