@@ -1,5 +1,6 @@
 export { WorkQueue } from './controller/workqueue.js';
 export { type OperatorHandle, type OperatorOptions, startOperator } from './manager.js';
+export { createMetrics } from './observability/metrics.js';
 export * as pki from './pki/index.js';
 export {
   OPERATOR_CLUSTER_ROLE,
