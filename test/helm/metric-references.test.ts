@@ -11,12 +11,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RunningAggregator, startAggregator } from '@hark/aggregator';
 import { createMetrics } from '@hark/operator';
 import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../aggregator/src/log.js';
-import { createPki, crlFrom } from '../../aggregator/test/helpers.js';
+import { createPki, crlFrom, startWithEmbeddedBroker } from '../../aggregator/test/helpers.js';
 import { chartDir, helm, parseManifests } from './support.js';
 
 /** Labels a scrape adds to every series (prometheus-operator's ServiceMonitor), and histograms' le. */
@@ -68,8 +66,9 @@ const ruleExpressions = (chart: string, set: string) =>
 
 describe('the metrics the charts read exist', () => {
   let work: string;
-  let aggregator: RunningAggregator;
-  let shard: RunningAggregator;
+  type Aggregator = Awaited<ReturnType<typeof startWithEmbeddedBroker>>;
+  let aggregator: Aggregator;
+  let shard: Aggregator;
   let aggregatorMetrics: Map<string, Set<string>>;
   let operatorMetrics: Map<string, Set<string>>;
 
@@ -78,28 +77,16 @@ describe('the metrics the charts read exist', () => {
     const pki = await createPki();
     const crlFile = join(work, 'ca.crl');
     writeFileSync(crlFile, crlFrom(pki.ca));
-    const tls = {
-      ca: pki.ca.certPem,
-      serverCert: pki.server.certPem,
-      serverKey: pki.server.keyPem,
-      clientCert: pki.aggregator.certPem,
-      clientKey: pki.aggregator.keyPem,
-    };
-    aggregator = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
+    aggregator = await startWithEmbeddedBroker(pki, {
       embeddedBroker: { port: 0, host: '127.0.0.1', crlFile },
-      tls,
       dataDir: join(work, 'data'),
-      logger: silentLogger,
     });
-    shard = await startAggregator({
-      http: { port: 0, host: '127.0.0.1' },
+    // With a broker URL the embedded broker is not started: this one subscribes to the first's.
+    shard = await startWithEmbeddedBroker(pki, {
       brokerUrl: `mqtts://127.0.0.1:${aggregator.brokerPort}`,
-      tls,
       clientId: 'hark-aggregator-shard-0',
       shard: { index: 0, count: 2 },
       peers: ['http://127.0.0.1:9', 'http://127.0.0.1:9'],
-      logger: silentLogger,
     });
     aggregatorMetrics = await exported(aggregator.registry);
     for (const [name, labels] of await exported(shard.registry)) aggregatorMetrics.set(name, labels);

@@ -60,7 +60,7 @@ function renderRules(chart: string, namespace: string, set: string[], file: stri
 }
 
 /** An expected firing alert: its labels, and its annotations as Prometheus should expand them for them. */
-function firing_(rules: Rule[], alert: string, labels: Record<string, string>, value?: string) {
+function expectedAlert(rules: Rule[], alert: string, labels: Record<string, string>, value?: string) {
   const rule = rules.find((r) => r.alert === alert)!;
   const expand = (text: string) =>
     text
@@ -110,7 +110,7 @@ describe.skipIf(!PROMTOOL)("the aggregator chart's PrometheusRule under promtool
 
   it('fires each alert on trouble, after its wait, and not on health', () => {
     const firing = (alert: string, labels: Record<string, string>, value?: string) =>
-      firing_(rules, alert, labels, value);
+      expectedAlert(rules, alert, labels, value);
     const base = { namespace: NS };
     const nodes = (site: string, health: string, values: string) =>
       series('hark_aggregator_sensor_nodes', { pod: 'agg-0', site, health }, values);
@@ -298,26 +298,28 @@ describe.skipIf(!PROMTOOL)("the operator chart's PrometheusRule under promtool",
             {
               alertname: 'HarkOperatorDown',
               eval_time: '13m',
-              exp_alerts: [firing_(rules, 'HarkOperatorDown', { job: OP_JOB, ...base })],
+              exp_alerts: [expectedAlert(rules, 'HarkOperatorDown', { job: OP_JOB, ...base })],
             },
             { alertname: 'HarkOperatorReconcileErrors', eval_time: '15m', exp_alerts: [] },
             {
               alertname: 'HarkOperatorReconcileErrors',
               eval_time: '25m',
-              exp_alerts: [firing_(rules, 'HarkOperatorReconcileErrors', base)],
+              exp_alerts: [expectedAlert(rules, 'HarkOperatorReconcileErrors', base)],
             },
             { alertname: 'HarkOperatorQueueNotDraining', eval_time: '15m', exp_alerts: [] },
             {
               alertname: 'HarkOperatorQueueNotDraining',
               eval_time: '25m',
-              exp_alerts: [firing_(rules, 'HarkOperatorQueueNotDraining', { ...base, pod: 'op-0' }, '3')],
+              exp_alerts: [
+                expectedAlert(rules, 'HarkOperatorQueueNotDraining', { ...base, pod: 'op-0' }, '3'),
+              ],
             },
             { alertname: 'HarkSensorCertificateExpiring', eval_time: '50m', exp_alerts: [] },
             {
               alertname: 'HarkSensorCertificateExpiring',
               eval_time: '61m',
               exp_alerts: [
-                firing_(
+                expectedAlert(
                   rules,
                   'HarkSensorCertificateExpiring',
                   { ...base, exported_namespace: 'plant-1', sensor: 'edge' },

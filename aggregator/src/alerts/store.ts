@@ -297,26 +297,17 @@ export class AlertStore {
     return alert;
   }
 
-  /**
-   * Alerts raised (first, or again) after `cursor`, oldest first, at most
-   * `limit`: what a forwarder has not delivered yet. Undefined cursor: all.
-   */
-  raisedAfter(cursor: DeliveryCursor | undefined, limit: number): Alert[] {
-    const after: Alert[] = [];
-    const at = cursor ? new Set(cursor.ids) : undefined;
-    for (const a of this.alerts.values())
-      if (!cursor || a.lastAt > cursor.lastAt || (a.lastAt === cursor.lastAt && !at!.has(a.id)))
-        after.push(a);
-    after.sort((a, b) => -alertOrder(a, b));
-    return after.slice(0, limit);
+  /** Alerts raised (first, or again) after `cursor`, oldest first: what a forwarder has not delivered. */
+  raisedAfter(cursor: DeliveryCursor | undefined): Alert[] {
+    const after = [...this.alerts.values()].filter(isAfter(cursor));
+    return after.sort((a, b) => -alertOrder(a, b));
   }
 
-  /** How many alerts raisedAfter(cursor) would give without a limit. */
+  /** How many alerts raisedAfter(cursor) gives. */
   countRaisedAfter(cursor: DeliveryCursor | undefined): number {
-    if (!cursor) return this.alerts.size;
     let n = 0;
-    for (const a of this.alerts.values())
-      if (a.lastAt > cursor.lastAt || (a.lastAt === cursor.lastAt && !cursor.ids.includes(a.id))) n++;
+    const after = isAfter(cursor);
+    for (const a of this.alerts.values()) if (after(a)) n++;
     return n;
   }
 
@@ -362,6 +353,13 @@ export class AlertStore {
     for (const observer of state?.down ?? []) if (mine(observer)) this.down.add(observer);
     if (state?.delivered) this.delivered = state.delivered;
   }
+}
+
+/** Whether an alert was raised after the cursor: a later lastAt, or the cursor's lastAt under another id. */
+function isAfter(cursor: DeliveryCursor | undefined): (a: Alert) => boolean {
+  if (!cursor) return () => true;
+  const at = new Set(cursor.ids);
+  return (a) => a.lastAt > cursor.lastAt || (a.lastAt === cursor.lastAt && !at.has(a.id));
 }
 
 /** What names a device's finding: the same again is the same alert, recurring. */

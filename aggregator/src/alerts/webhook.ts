@@ -76,16 +76,17 @@ export class AlertWebhook {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.deliver(), this.options.intervalMs ?? 2000);
+    // One delivery at a time: a tick while one is under way leaves it to finish.
+    this.timer ??= setInterval(() => {
+      this.running ??= this.run()
+        .catch((err: Error) =>
+          this.log.error({ err: err.message }, 'alert webhook delivery stopped; it resumes'),
+        )
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, this.options.intervalMs ?? 2000);
     this.timer.unref();
-  }
-
-  /** Delivers what is pending (after any delivery under way); true when nothing is left. */
-  deliver(): Promise<boolean> {
-    this.running ??= this.run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running.then(() => this.alerts.countRaisedAfter(this.alerts.delivered) === 0);
   }
 
   async stop(): Promise<void> {
@@ -99,7 +100,7 @@ export class AlertWebhook {
     const batch = this.options.batch ?? 100;
     for (;;) {
       // Sorted once, walked a batch at a time: a backlog of 100k would otherwise be sorted per batch.
-      const pending = this.alerts.raisedAfter(this.alerts.delivered, Number.POSITIVE_INFINITY);
+      const pending = this.alerts.raisedAfter(this.alerts.delivered);
       if (pending.length === 0) return;
       // The cursor moves by what was selected. A raise during a POST moves that alert's lastAt on (it is
       // the same object): it is then delivered again, and must not carry the cursor past the others.
