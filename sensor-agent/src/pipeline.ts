@@ -16,7 +16,7 @@ import type { DeviceRecord } from '@hark/contracts/inventory';
 import type { FrameBatch } from './capture/frames.js';
 import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from './capture/reader.js';
 import type { CapturedPacket, CaptureFormat } from './capture/types.js';
-import { DecoderIndex } from './decoders/registry.js';
+import { DecoderIndex, FamilyCode } from './decoders/registry.js';
 import type { Decoder } from './decoders/types.js';
 import { DeviceStore } from './inventory/store.js';
 import { MAX_MESSAGE, MessageReassembler } from './message-reassembly.js';
@@ -71,6 +71,9 @@ export class Pipeline {
    * instructions per packet of the benchmark's mix).
    */
   private readonly announcing: Uint8Array;
+  /** Each decoder's match() and repeatKey(), by position, for the same reason (called with the decoder as `this`). */
+  private readonly matchers: readonly Decoder['match'][];
+  private readonly repeatKeys: readonly Decoder['repeatKey'][];
   private readonly keyed: Uint8Array;
   private readonly measuring: Uint8Array;
   private readonly view = new PacketView();
@@ -82,12 +85,14 @@ export class Pipeline {
   constructor(options: PipelineOptions = {}) {
     this.decoders = options.decoders ?? new DecoderIndex();
     this.store = options.store ?? new DeviceStore();
-    this.repeats = options.skipRepeats === false ? undefined : new RepeatCache();
+    this.repeats = options.skipRepeats === false ? undefined : new RepeatCache(this.decoders.decoders);
     this.decodedBy = new Float64Array(this.decoders.decoders.length);
     this.rejectedBy = new Float64Array(this.decoders.decoders.length);
     const flags = (has: (d: Decoder) => boolean) =>
       Uint8Array.from(this.decoders.decoders, (d) => (has(d) ? 1 : 0));
     this.announcing = flags((d) => d.announces === true);
+    this.matchers = this.decoders.decoders.map((d) => d.match);
+    this.repeatKeys = this.decoders.decoders.map((d) => d.repeatKey);
     this.keyed = flags((d) => d.repeatKey !== undefined);
     this.measuring = flags((d) => d.messageLength !== undefined);
     this.counts = {
@@ -204,14 +209,15 @@ export class Pipeline {
         this.continuation = messages.segment(v);
     }
     const index = this.decoders;
-    const link = index.candidateOrdinals('link', v.etherType);
+    const link = index.candidateOrdinals(FamilyCode.link, v.etherType);
     for (let i = 0; i < link.length; i++) this.run(link[i]!, v);
     if (v.ipVersion === 0 || v.laterFragment) return;
-    const byProto = index.candidateOrdinals('ip', v.ipProto);
+    const byProto = index.candidateOrdinals(FamilyCode.ip, v.ipProto);
     for (let i = 0; i < byProto.length; i++) this.run(byProto[i]!, v);
     if (v.srcPort < 0) return;
-    const family = v.ipProto === IpProto.UDP ? 'udp' : v.ipProto === IpProto.TCP ? 'tcp' : undefined;
-    if (!family) return;
+    const family: FamilyCode | -1 =
+      v.ipProto === IpProto.UDP ? FamilyCode.udp : v.ipProto === IpProto.TCP ? FamilyCode.tcp : -1;
+    if (family === -1) return;
     const byDst = index.candidateOrdinals(family, v.dstPort);
     for (let i = 0; i < byDst.length; i++) this.run(byDst[i]!, v);
     if (v.srcPort === v.dstPort) return;
@@ -232,15 +238,15 @@ export class Pipeline {
       v.ipProto === IpProto.TCP &&
       v.payloadEnd > v.payloadOffset &&
       !this.continuation;
-    if (!decoder.match(v)) {
+    if (!this.matchers[ordinal]!.call(decoder, v)) {
       if (gathers) this.holdUnfinished(ordinal, decoder, v);
       return;
     }
     const store = this.store;
-    const key = this.keyed[ordinal] === 1 ? repeatKeyOf(decoder, v) : -1;
+    const key = this.keyed[ordinal] === 1 ? repeatKeyOf(decoder, this.repeatKeys[ordinal]!, v) : -1;
     const repeats = this.announcing[ordinal] === 1 || key >= 0 ? this.repeats : undefined;
     if (repeats) {
-      const devices = repeats.find(decoder, v, key);
+      const devices = repeats.find(ordinal, v, key);
       if (devices) {
         store.seen(devices, v.timestampMs);
         this.decodedBy[ordinal]!++;
@@ -255,7 +261,7 @@ export class Pipeline {
       this.decodedBy[ordinal]!++;
       if (repeats) {
         const devices = store.endTrace();
-        if (devices) repeats.remember(decoder, v, devices, key);
+        if (devices) repeats.remember(ordinal, v, devices, key);
       }
     } catch {
       if (repeats) store.endTrace();
@@ -311,9 +317,9 @@ function messageLengthOf(decoder: Decoder, v: PacketView, data: Buffer, start: n
 }
 
 /** The decoder's repeat key, or -1: a key it cannot compute (a damaged header) leaves the packet to decode(), which counts it. */
-function repeatKeyOf(decoder: Decoder, v: PacketView): number {
+function repeatKeyOf(decoder: Decoder, repeatKey: NonNullable<Decoder['repeatKey']>, v: PacketView): number {
   try {
-    return decoder.repeatKey!(v) ?? -1;
+    return repeatKey.call(decoder, v) ?? -1;
   } catch {
     return -1;
   }

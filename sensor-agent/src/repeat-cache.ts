@@ -47,7 +47,8 @@ const IP6_ADDRESSES = 32;
 const TWO_32 = 4294967296;
 
 class Slot {
-  decoder: Decoder | undefined = undefined;
+  /** The decoder's position in the pipeline's decoder list, -1 while unused. */
+  decoder = -1;
   /** The sum of the devices' generations when remembered: any bump since changes it. */
   generation = -1;
   sender = -1;
@@ -73,6 +74,11 @@ class Slot {
 }
 
 export class RepeatCache {
+  /**
+   * Each decoder's transaction identifier, by position: read once here, as a
+   * property of decoders of many shapes it was a megamorphic load per packet.
+   */
+  private readonly tids: readonly (Decoder['transactionId'] | undefined)[];
   private readonly slots: (Slot | undefined)[] = new Array(SLOTS).fill(undefined);
   /** The packet's buffer as a DataView: made once per buffer (a capture reader's chunk holds thousands of frames). */
   private data: Buffer | undefined;
@@ -82,17 +88,23 @@ export class RepeatCache {
   /** The transaction identifier's offset found by the last find(), reused by remember(). */
   private tidOffset = -1;
 
+  /** A cache for the packets of `decoders`, which find() and remember() name by position. */
+  constructor(decoders: readonly Decoder[]) {
+    this.tids = decoders.map((d) => d.transactionId);
+  }
+
   /**
    * The devices that the previous decoding of this very packet landed on, when
    * `v` repeats it byte for byte (its transaction identifier aside) and none
-   * of those devices changed generation since; else undefined.
+   * of those devices changed generation since; else undefined. `decoder` is
+   * the decoder's position in the list the cache was made for.
    */
-  find(decoder: Decoder, v: PacketView, key = -1): readonly Device[] | undefined {
+  find(decoder: number, v: PacketView, key = -1): readonly Device[] | undefined {
     const sender = v.srcMac >= 0 ? v.srcMac : v.srcIp4;
     const keyed = key >= 0;
     const start = v.ipVersion === 0 ? v.l3Offset : v.payloadOffset;
     const end = v.ipVersion === 0 ? v.l3End : v.payloadEnd;
-    const tid = keyed ? undefined : decoder.transactionId;
+    const tid = keyed ? undefined : this.tids[decoder];
     let tidOffset = tid ? tid.offset(v) : -1;
     if (tidOffset >= 0 && tidOffset + tid!.length > end - start) tidOffset = -1;
     const tidLength = tidOffset >= 0 ? tid!.length : 0;
@@ -164,7 +176,7 @@ export class RepeatCache {
   }
 
   /** Records that `v`, just decoded by `decoder`, landed on `devices` (call right after a find() that missed). */
-  remember(decoder: Decoder, v: PacketView, devices: readonly Device[], key = -1): void {
+  remember(decoder: number, v: PacketView, devices: readonly Device[], key = -1): void {
     const ip6 = v.ipVersion === 6;
     const start = v.ipVersion === 0 ? v.l3Offset : v.payloadOffset;
     // Keyed: the key stands for the protocol bytes, none are kept.
