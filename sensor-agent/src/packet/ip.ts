@@ -19,7 +19,8 @@ export function parseIpv4(v: PacketView): boolean {
   const vihl = b[o]!;
   const ihl = (vihl & 0x0f) * 4;
   if (vihl >> 4 !== 4 || ihl < 20 || v.l3End < o + ihl) return false;
-  const totalLength = u16be(b, o + 2);
+  // Reads by hand here and below: u16be was left out of line at this depth of inlining (callgrind: ~5% of the parse).
+  const totalLength = (b[o + 2]! << 8) | b[o + 3]!;
   // Zero happens with TCP segmentation offload on the capturing host: trust the capture then.
   if (totalLength !== 0) {
     if (totalLength < ihl) return false;
@@ -30,7 +31,7 @@ export function parseIpv4(v: PacketView): boolean {
   v.ipProto = b[o + 9]!;
   v.srcIp4 = u32be(b, o + 12);
   v.dstIp4 = u32be(b, o + 16);
-  v.laterFragment = (u16be(b, o + 6) & 0x1fff) !== 0;
+  v.laterFragment = (((b[o + 6]! << 8) | b[o + 7]!) & 0x1fff) !== 0;
   return v.laterFragment || parseTransport(v, o + ihl);
 }
 
@@ -84,10 +85,10 @@ function parseTransport(v: PacketView, o: number): boolean {
   const b = v.data;
   if (v.ipProto === IpProto.UDP) {
     if (v.l3End < o + 8) return false;
-    const length = u16be(b, o + 4);
+    const length = (b[o + 4]! << 8) | b[o + 5]!;
     if (length < 8 && length !== 0) return false; // 0 only for IPv6 jumbograms
-    v.srcPort = u16be(b, o);
-    v.dstPort = u16be(b, o + 2);
+    v.srcPort = (b[o]! << 8) | b[o + 1]!;
+    v.dstPort = (b[o + 2]! << 8) | b[o + 3]!;
     v.payloadOffset = o + 8;
     v.payloadEnd = length === 0 ? v.l3End : Math.min(v.l3End, o + length);
     return true;
@@ -96,8 +97,8 @@ function parseTransport(v: PacketView, o: number): boolean {
     if (v.l3End < o + 20) return false;
     const headerLength = (b[o + 12]! >> 4) * 4;
     if (headerLength < 20 || v.l3End < o + headerLength) return false;
-    v.srcPort = u16be(b, o);
-    v.dstPort = u16be(b, o + 2);
+    v.srcPort = (b[o]! << 8) | b[o + 1]!;
+    v.dstPort = (b[o + 2]! << 8) | b[o + 3]!;
     v.payloadOffset = o + headerLength;
     v.payloadEnd = v.l3End;
     v.tcpSeq = u32be(b, o + 4);
