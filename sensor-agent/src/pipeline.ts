@@ -224,7 +224,7 @@ export class Pipeline {
     const bySrc = index.candidateOrdinals(family, v.srcPort);
     for (let i = 0; i < bySrc.length; i++) {
       const d = bySrc[i]!;
-      if (!byDst.includes(d)) this.run(d, v);
+      if (!listed(byDst, d)) this.run(d, v);
     }
   }
 
@@ -305,6 +305,12 @@ export class Pipeline {
   flush(): void {
     this.messages.flush();
   }
+}
+
+/** ordinals includes d: a loop, as Array.prototype.includes is a builtin call per packet for lists of a few. */
+function listed(ordinals: readonly number[], d: number): boolean {
+  for (let i = 0; i < ordinals.length; i++) if (ordinals[i] === d) return true;
+  return false;
 }
 
 /** The decoder's message length (at most MAX_MESSAGE), or 0 when it throws: the segment is decoded as it is. */

@@ -270,7 +270,9 @@ function sameBytes(
   const n = aEnd - aStart;
   if (n !== bEnd - bStart) return false;
   let i = 0;
-  for (; i + 4 <= n; i += 4) if (aWords.getInt32(aStart + i) !== bWords.getInt32(bStart + i)) return false;
+  // Little-endian: equality does not care about byte order, and on x86 and ARM it needs no byte swap.
+  for (; i + 4 <= n; i += 4)
+    if (aWords.getInt32(aStart + i, true) !== bWords.getInt32(bStart + i, true)) return false;
   for (; i < n; i++) if (a[aStart + i] !== b[bStart + i]) return false;
   return true;
 }
