@@ -77,11 +77,11 @@ export class Pipeline {
    * instructions per packet of the benchmark's mix).
    */
   private readonly announcing: Uint8Array;
+  private readonly keyed: Uint8Array;
+  private readonly measuring: Uint8Array;
   /** Each decoder's match() and repeatKey(), by position, for the same reason (called with the decoder as `this`). */
   private readonly matchers: readonly Decoder['match'][];
   private readonly repeatKeys: readonly Decoder['repeatKey'][];
-  private readonly keyed: Uint8Array;
-  private readonly measuring: Uint8Array;
   private readonly view = new PacketView();
   private readonly repeats: RepeatCache | undefined;
   private readonly messages: MessageReassembler;
@@ -97,10 +97,10 @@ export class Pipeline {
     const flags = (has: (d: Decoder) => boolean) =>
       Uint8Array.from(this.decoders.decoders, (d) => (has(d) ? 1 : 0));
     this.announcing = flags((d) => d.announces === true);
-    this.matchers = this.decoders.decoders.map((d) => d.match);
-    this.repeatKeys = this.decoders.decoders.map((d) => d.repeatKey);
     this.keyed = flags((d) => d.repeatKey !== undefined);
     this.measuring = flags((d) => d.messageLength !== undefined);
+    this.matchers = this.decoders.decoders.map((d) => d.match);
+    this.repeatKeys = this.decoders.decoders.map((d) => d.repeatKey);
     this.counts = {
       packets: 0,
       bytes: 0,

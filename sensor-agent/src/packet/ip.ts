@@ -19,7 +19,8 @@ export function parseIpv4(v: PacketView): boolean {
   const vihl = b[o]!;
   const ihl = (vihl & 0x0f) * 4;
   if (vihl >> 4 !== 4 || ihl < 20 || v.l3End < o + ihl) return false;
-  // Reads by hand here and below: u16be was left out of line at this depth of inlining (callgrind: ~5% of the parse).
+  // Reads by hand here and in parseTransport: u16be was left out of line at this depth of inlining
+  // (callgrind: ~100 instructions per packet).
   const totalLength = (b[o + 2]! << 8) | b[o + 3]!;
   // Zero happens with TCP segmentation offload on the capturing host: trust the capture then.
   if (totalLength !== 0) {
