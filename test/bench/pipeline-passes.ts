@@ -1,0 +1,30 @@
+// Runs the agent benchmark's mixed traffic through the pipeline a given
+// number of passes, after 30 passes of warm-up on another pipeline: the
+// workload hack/pipeline-instructions.sh counts instructions of (callgrind),
+// as the difference between N passes and none. This host's wall clock moves
+// by up to 2x within minutes; the count does not.
+//
+//   node test/dist/bench/pipeline-passes.js <passes>
+import { FrameBatch, Pipeline } from '@hark/sensor-agent';
+import { loadMixedTraffic } from './mixed-traffic.js';
+
+const WARM_UP_PASSES = 30;
+
+const passes = Number(process.argv[2]);
+if (!Number.isInteger(passes) || passes < 0) {
+  console.error('usage: node test/dist/bench/pipeline-passes.js <passes (a whole number)>');
+  process.exit(2);
+}
+const packets = await loadMixedTraffic();
+const memory = Buffer.concat(packets.map((p) => p.data));
+const frames = new FrameBatch();
+for (let i = 0, at = 0; i < packets.length; at += packets[i]!.data.length, i++) {
+  const p = packets[i]!;
+  frames.push(memory, at, at + p.data.length, p.originalLength, p.seconds, p.nanos, p.linkType, 0);
+}
+const warm = new Pipeline();
+for (let i = 0; i < WARM_UP_PASSES; i++) warm.processBatch(frames);
+const pipeline = new Pipeline();
+for (let i = 0; i < passes; i++) pipeline.processBatch(frames);
+// The packet count per pass, for the caller's division.
+console.log(JSON.stringify({ packetsPerPass: packets.length, passes, repeats: pipeline.stats.repeats }));
