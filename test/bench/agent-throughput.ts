@@ -28,7 +28,6 @@ import { promisify } from 'node:util';
 import { encodeInventoryMessage, inventoryEnvelope } from '@hark/contracts/mqtt';
 import {
   DeviceStore,
-  FrameBatch,
   type InventoryOutput,
   InventoryReports,
   MAX_DEVICE_BYTES,
@@ -37,7 +36,12 @@ import {
   readCaptureBatches,
 } from '@hark/sensor-agent';
 import { imageEnv, imageNodeFlags } from './image-env.js';
-import { MIXED_TRAFFIC_FILES as FILES, loadMixedTraffic, writePcap } from './mixed-traffic.js';
+import {
+  MIXED_TRAFFIC_FILES as FILES,
+  inMemoryFrames,
+  loadMixedTraffic,
+  writePcap,
+} from './mixed-traffic.js';
 import type { Benchmark } from './registry.js';
 
 const exec = promisify(execFile);
@@ -288,14 +292,7 @@ export const agentThroughput: Benchmark = {
     const bytesPerLoop = packets.reduce((a, p) => a + p.originalLength, 0);
     const loops = Math.max(1, Math.round(TARGET_PACKETS / packets.length));
 
-    // In memory as a capture reader or the libpcap ring holds frames: one after another in one
-    // buffer, read in place through a FrameBatch.
-    const memory = Buffer.concat(packets.map((p) => p.data));
-    const frames = new FrameBatch();
-    for (let i = 0, at = 0; i < packets.length; at += packets[i]!.data.length, i++) {
-      const p = packets[i]!;
-      frames.push(memory, at, at + p.data.length, p.originalLength, p.seconds, p.nanos, p.linkType, 0);
-    }
+    const frames = inMemoryFrames(packets);
     // Warm up (JIT), then the timed runs, each on a fresh pipeline: the best of three, as the file
     // runs and the peers below are taken (one run moves with the JIT and the host by ±10%).
     new Pipeline().processBatch(frames);

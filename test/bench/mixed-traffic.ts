@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CapturedPacket, readCapture } from '@hark/sensor-agent';
+import { type CapturedPacket, FrameBatch, readCapture } from '@hark/sensor-agent';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -57,4 +57,18 @@ export async function loadMixedTraffic(): Promise<CapturedPacket[]> {
   for (const f of MIXED_TRAFFIC_FILES)
     for await (const p of readCapture(join(dir, f))) packets.push({ ...p, data: Buffer.from(p.data) });
   return packets;
+}
+
+/**
+ * The packets in memory as a capture reader or the libpcap ring holds frames:
+ * one after another in one buffer, read in place through a FrameBatch.
+ */
+export function inMemoryFrames(packets: readonly CapturedPacket[]): FrameBatch {
+  const memory = Buffer.concat(packets.map((p) => p.data));
+  const frames = new FrameBatch();
+  for (let i = 0, at = 0; i < packets.length; at += packets[i]!.data.length, i++) {
+    const p = packets[i]!;
+    frames.push(memory, at, at + p.data.length, p.originalLength, p.seconds, p.nanos, p.linkType, 0);
+  }
+  return frames;
 }

@@ -5,8 +5,8 @@
 // by up to 2x within minutes; the count does not.
 //
 //   node test/dist/bench/pipeline-passes.js <passes>
-import { FrameBatch, Pipeline } from '@hark/sensor-agent';
-import { loadMixedTraffic } from './mixed-traffic.js';
+import { Pipeline } from '@hark/sensor-agent';
+import { inMemoryFrames, loadMixedTraffic } from './mixed-traffic.js';
 
 const WARM_UP_PASSES = 30;
 
@@ -16,12 +16,7 @@ if (!Number.isInteger(passes) || passes < 0) {
   process.exit(2);
 }
 const packets = await loadMixedTraffic();
-const memory = Buffer.concat(packets.map((p) => p.data));
-const frames = new FrameBatch();
-for (let i = 0, at = 0; i < packets.length; at += packets[i]!.data.length, i++) {
-  const p = packets[i]!;
-  frames.push(memory, at, at + p.data.length, p.originalLength, p.seconds, p.nanos, p.linkType, 0);
-}
+const frames = inMemoryFrames(packets);
 const warm = new Pipeline();
 for (let i = 0; i < WARM_UP_PASSES; i++) warm.processBatch(frames);
 const pipeline = new Pipeline();
