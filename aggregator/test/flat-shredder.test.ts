@@ -3,7 +3,7 @@
 // durability.test.ts): same levels, values, distinct values and counts, row
 // after row, on both history schemas, and the same errors for bad rows.
 import { describe, expect, it } from 'vitest';
-import { flatShredder, libraryShredRecord } from '../src/durability/flat-shredder.js';
+import { flatShredder, libraryShredRecord, shredRun } from '../src/durability/flat-shredder.js';
 import { inventorySchema, observationSchema } from '../src/durability/history.js';
 
 const fast = flatShredder(libraryShredRecord);
@@ -75,6 +75,81 @@ describe('flat shredder', () => {
     }));
     const { library, fast: ours } = both(inventorySchema, rows);
     expect(ours).toEqual(library);
+  });
+
+  it('shreds a run of rows sharing most values as the library shreds the rows one by one', () => {
+    for (const zone of [undefined, 'line-1']) {
+      const shared = {
+        site: 'site-a',
+        sensor: 's1',
+        node: 'edge-1',
+        run_id: 'r1',
+        seq: 9,
+        mode: 'delta',
+        zone,
+        received_at: 1_700_000_000_000,
+      };
+      const perRow = {
+        device_id: ['mac:1', 'mac:2', 'mac:1'],
+        last_seen: [1_700_000_000_100, 1_700_000_000_200, 1_700_000_000_100],
+        record: [Buffer.from('{"id":"mac:1"}'), Buffer.from('{"id":"mac:2"}'), '{"id":"mac:1"}'],
+      };
+      const rows = [0, 1, 2].map((i) => ({
+        ...shared,
+        device_id: perRow.device_id[i],
+        last_seen: perRow.last_seen[i],
+        record: perRow.record[i],
+      }));
+      // One row before the run, so the run appends to a buffer already under way.
+      const before = { ...rows[1]!, seq: 8 };
+      const library: Record<string, unknown> = {};
+      for (const row of [before, ...rows]) libraryShredRecord(observationSchema, row, library);
+      const ours: Record<string, unknown> = {};
+      fast(observationSchema, before, ours);
+      shredRun(observationSchema, { shared, perRow, count: 3 }, ours);
+      expect(ours).toEqual(unreadDistinctsDropped(observationSchema, library));
+    }
+    // The inventory schema's repeated columns, shared (a list) and per row.
+    const shared = { site: 'site-b', macs: ['02:00:00:00:00:01', '02:00:00:00:00:02'], sensors: [] };
+    const perRow = {
+      id: ['site-b~a', 'site-b~b'],
+      device_id: ['a', 'b'],
+      ipv4: [['10.0.0.1'], []],
+      first_seen: [new Date(0), new Date(1)],
+      last_seen: [new Date(2), new Date(3)],
+      device: ['{}', '{}'],
+    };
+    const library: Record<string, unknown> = {};
+    for (const i of [0, 1]) {
+      const row = Object.fromEntries(Object.entries(perRow).map(([k, v]) => [k, v[i]]));
+      libraryShredRecord(inventorySchema, { ...shared, ...row }, library);
+    }
+    const ours: Record<string, unknown> = {};
+    shredRun(inventorySchema, { shared, perRow, count: 2 }, ours);
+    expect(ours).toEqual(unreadDistinctsDropped(inventorySchema, library));
+  });
+
+  it('refuses a run with a bad row before touching the buffer', () => {
+    const shared = { site: 'a', sensor: 's', node: 'n', run_id: 'r', seq: 1, mode: 'delta', received_at: 0 };
+    const ours: Record<string, unknown> = {};
+    const perRow = { device_id: ['d1', 'd2'], last_seen: [0, 0], record: ['{}', '{}'] };
+    shredRun(observationSchema, { shared, perRow, count: 2 }, ours);
+    const untouched: Record<string, unknown> = {};
+    shredRun(observationSchema, { shared, perRow, count: 2 }, untouched);
+    expect(() =>
+      shredRun(
+        observationSchema,
+        { shared, perRow: { ...perRow, device_id: ['d3', undefined as unknown as string] }, count: 2 },
+        ours,
+      ),
+    ).toThrow('missing required field: device_id');
+    expect(() =>
+      shredRun(observationSchema, { shared: { ...shared, seq: [1, 2] }, perRow, count: 2 }, ours),
+    ).toThrow('too many values for field: seq');
+    expect(() => shredRun(observationSchema, { shared, perRow, count: 3 }, ours)).toThrow(
+      '2 values of device_id for a run of 3 rows',
+    );
+    expect(ours).toEqual(untouched);
   });
 
   it('refuses what the library refuses, with its messages, and leaves the buffer as it was', () => {

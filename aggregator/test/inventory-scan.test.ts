@@ -1,6 +1,7 @@
 // The history reads inventory messages with a scanner instead of JSON.parse:
 // on every message it accepts, it must find what JSON.parse finds (envelope
-// fields, each device's id and lastSeen, each record's exact JSON), and it
+// fields, each device's id and lastSeen (as Date.parse reads it), each
+// record's exact JSON), and it
 // must decline (undefined, so the caller parses) where it cannot be sure.
 import { encodeInventoryMessage, inventoryEnvelope } from '@hark/contracts/mqtt';
 import { describe, expect, it } from 'vitest';
@@ -41,13 +42,34 @@ function shuffle<T>(r: () => number, entries: T[]): T[] {
   return entries;
 }
 
+/** RFC 3339 timestamps in the layouts the aggregator's schema accepts, common and not. */
+function timestamp(r: () => number): string {
+  const iso = new Date(1_700_000_000_000 + Math.floor(r() * 1e11)).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
+  const day = `${iso.slice(0, 8)}${String(1 + Math.floor(r() * 31)).padStart(2, '0')}`; // Feb 31 too
+  const time = iso.slice(10, 19);
+  const fraction = `.${String(Math.floor(r() * 1e9))
+    .padStart(9, '0')
+    .slice(0, 1 + Math.floor(r() * 9))}`;
+  const layouts = [
+    iso,
+    `${iso.slice(0, 19)}Z`,
+    `${day}${time}${fraction}Z`,
+    `${day}${time}Z`,
+    `${iso.slice(0, 19)}+02:00`,
+    `${iso.slice(0, 19)}.5-05:30`,
+    iso.toLowerCase(),
+    `0099${iso.slice(4)}`,
+  ];
+  return layouts[Math.floor(r() * layouts.length)]!;
+}
+
 function device(r: () => number): Record<string, unknown> {
   const seen = new Date(1_700_000_000_000 + Math.floor(r() * 1e9)).toISOString();
   const entries: [string, unknown][] = [
     ['id', `mac:${text(r)}`],
     ['macs', [text(r)]],
     ['ipv4', []],
-    ['lastSeen', seen],
+    ['lastSeen', timestamp(r)],
     ['firstSeen', seen],
     // Nested objects with keys named like the ones read at the device's level.
     ['hostname', { value: text(r), confidence: 0.5, evidence: [{ id: 'nested', lastSeen: 'no', seen }] }],
@@ -95,9 +117,10 @@ describe('inventory scanner', () => {
         mode: parsed.mode,
         zone: parsed.zone,
       });
-      expect(scanned!.devices.map((d) => [d.id, d.lastSeen])).toEqual(
-        parsed.devices.map((d) => [d.id, d.lastSeen]),
+      expect(scanned!.devices.map((d) => [d.id, d.lastSeenMs])).toEqual(
+        parsed.devices.map((d) => [d.id, Date.parse(d.lastSeen)]),
       );
+      for (const d of scanned!.devices) expect(d.lastSeenMs, `seed ${seed}`).not.toBeNaN();
       for (const [i, d] of scanned!.devices.entries()) {
         expect(JSON.parse(json.toString('utf8', d.start, d.end))).toEqual(parsed.devices[i]);
       }

@@ -17,7 +17,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import parquet from '@dsnp/parquetjs';
 import type { Device } from '../inventory/store.js';
-import { installFlatShredder } from './flat-shredder.js';
+import { installFlatShredder, shredRun } from './flat-shredder.js';
 import { type ScannedInventory, scanInventory } from './inventory-scan.js';
 import { installPlainEncoder } from './plain-encoder.js';
 
@@ -74,7 +74,7 @@ export const inventorySchema = new parquet.ParquetSchema({
 
 /** The slow path, for a payload the scanner could not read: parsed, and each record re-encoded. */
 function parsedInventory(payload: Buffer): Omit<ScannedInventory, 'devices'> & {
-  devices: { id: string; lastSeen: string; record: string }[];
+  devices: { id: string; lastSeenMs: number; record: string }[];
 } {
   const message = JSON.parse(payload.toString('utf8')) as Omit<ScannedInventory, 'devices'> & {
     devices: { id: string; lastSeen: string }[];
@@ -84,7 +84,11 @@ function parsedInventory(payload: Buffer): Omit<ScannedInventory, 'devices'> & {
     seq: message.seq,
     mode: message.mode,
     zone: message.zone,
-    devices: message.devices.map((d) => ({ id: d.id, lastSeen: d.lastSeen, record: JSON.stringify(d) })),
+    devices: message.devices.map((d) => ({
+      id: d.id,
+      lastSeenMs: Date.parse(d.lastSeen),
+      record: JSON.stringify(d),
+    })),
   };
 }
 
@@ -155,23 +159,50 @@ export class HistoryWriter {
       file = { gen: item.gen, path, ...(await openTmp(observationSchema, path)) };
       this.open.set(path, file);
     }
+    const count = message.devices.length;
+    if (count === 0) return 0;
+    const shared = {
+      site: item.site,
+      sensor: item.sensor,
+      node: item.node,
+      run_id: message.runId,
+      seq: message.seq,
+      mode: message.mode,
+      zone: message.zone,
+      received_at: item.receivedAt,
+    };
+    const deviceIds: string[] = [];
+    const lastSeen: number[] = [];
+    // The record goes in as the sensor sent it (a slice of the payload, not re-encoded).
+    const records: (string | Buffer)[] = [];
     for (const d of message.devices) {
-      // One shape for every row; the record goes in as the sensor sent it (a slice, not re-encoded).
-      await file.writer.appendRow({
-        site: item.site,
-        sensor: item.sensor,
-        node: item.node,
-        run_id: message.runId,
-        seq: message.seq,
-        mode: message.mode,
-        zone: message.zone,
-        device_id: d.id,
-        received_at: item.receivedAt,
-        last_seen: Date.parse(d.lastSeen),
-        record: 'record' in d ? d.record : payload.subarray(d.start, d.end),
-      });
+      deviceIds.push(d.id);
+      lastSeen.push(d.lastSeenMs);
+      records.push('record' in d ? d.record : payload.subarray(d.start, d.end));
     }
-    return message.devices.length;
+    // All rows but the last straight into the writer's row buffer; the last through appendRow,
+    // which encodes the pages and the row group once they are full.
+    const last = count - 1;
+    shredRun(
+      observationSchema,
+      {
+        shared,
+        perRow: {
+          device_id: deviceIds.slice(0, last),
+          last_seen: lastSeen.slice(0, last),
+          record: records.slice(0, last),
+        },
+        count: last,
+      },
+      file.writer.rowBuffer,
+    );
+    await file.writer.appendRow({
+      ...shared,
+      device_id: deviceIds[last],
+      last_seen: lastSeen[last],
+      record: records[last],
+    });
+    return count;
   }
 
   /** Closes and renames into place the observation files of generations <= `gen`; returns how many. */

@@ -1,6 +1,6 @@
 // What the observation history needs of an inventory message, read straight
 // from its JSON bytes: the envelope's runId, seq, mode and zone, and for each
-// device record its byte range and its id and lastSeen. The history stores
+// device record its byte range, its id and its lastSeen (in ms). The history stores
 // each record as the sensor sent it, so a slice of the payload serves where
 // JSON.parse plus a JSON.stringify per record cost the history worker ~3.5 µs
 // of its ~10 µs per observation (mqtt-throughput bench).
@@ -15,7 +15,8 @@ export interface ScannedDevice {
   start: number;
   end: number;
   id: string;
-  lastSeen: string;
+  /** lastSeen as Date.parse reads it: ms since the epoch. */
+  lastSeenMs: number;
 }
 
 export interface ScannedInventory {
@@ -78,6 +79,59 @@ function stringValue(json: Buffer, start: number, end: number, escaped: boolean)
     : json.toString('utf8', start, end);
 }
 
+const DIGIT_0 = 0x30;
+
+/** The number the `count` ASCII digits at json[at] spell; -1 if one is not a digit. */
+function digits(json: Uint8Array, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = json[i]! - DIGIT_0;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * Date.parse of the JSON string json[start, end) (its quotes excluded) for
+ * the layout agents write, "YYYY-MM-DDTHH:MM:SS[.fraction]Z", read from the
+ * bytes: making the string and parsing it was ~0.7 µs of the history
+ * worker's time per observation. NaN for anything else (the caller then asks
+ * Date.parse); fields are kept to ranges where Date.UTC and Date.parse agree
+ * (days past the 28th included: both roll them into the next month).
+ */
+function utcMillis(json: Uint8Array, start: number, end: number): number {
+  if (end - start < 20 || json[end - 1] !== 0x5a /* Z */) return Number.NaN;
+  if (json[start + 4] !== 0x2d || json[start + 7] !== 0x2d || json[start + 10] !== 0x54) return Number.NaN;
+  if (json[start + 13] !== COLON || json[start + 16] !== COLON) return Number.NaN;
+  const year = digits(json, start, 4);
+  const month = digits(json, start + 5, 2);
+  const day = digits(json, start + 8, 2);
+  const hour = digits(json, start + 11, 2);
+  const minute = digits(json, start + 14, 2);
+  const second = digits(json, start + 17, 2);
+  // Date.UTC reads years 0-99 as 1900-1999.
+  if (year < 100 || month < 1 || month > 12 || day < 1 || day > 31) return Number.NaN;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return Number.NaN;
+  let ms = 0;
+  const fraction = start + 19;
+  if (fraction < end - 1) {
+    // Date.parse keeps the first three digits of a fraction and ignores the rest.
+    const length = end - 1 - fraction - 1;
+    if (json[fraction] !== 0x2e || length < 1) return Number.NaN;
+    for (let i = 0; i < 3; i++) {
+      ms *= 10;
+      if (i < length) {
+        const d = json[fraction + 1 + i]! - DIGIT_0;
+        if (d < 0 || d > 9) return Number.NaN;
+        ms += d;
+      }
+    }
+    if (digits(json, fraction + 1, length) < 0) return Number.NaN;
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
 /** Scans a validated inventory message; undefined when it is not laid out as expected. */
 export function scanInventory(json: Buffer): ScannedInventory | undefined {
   const n = json.length;
@@ -91,7 +145,7 @@ export function scanInventory(json: Buffer): ScannedInventory | undefined {
   let mode: string | undefined;
   let zone: string | undefined;
   const devices: ScannedDevice[] = [];
-  let device: { start: number; id: string | undefined; lastSeen: string | undefined } | undefined;
+  let device: { start: number; id: string | undefined; lastSeenMs: number | undefined } | undefined;
   let i = 0;
   while (i < n) {
     const c = json[i]!;
@@ -134,7 +188,10 @@ export function scanInventory(json: Buffer): ScannedInventory | undefined {
         envelopeKey = NONE;
       } else if (device) {
         if (deviceKey === ID) device.id = stringValue(json, start, j, escaped);
-        else if (deviceKey === LAST_SEEN) device.lastSeen = stringValue(json, start, j, escaped);
+        else if (deviceKey === LAST_SEEN) {
+          const ms = escaped ? Number.NaN : utcMillis(json, start, j);
+          device.lastSeenMs = Number.isNaN(ms) ? Date.parse(stringValue(json, start, j, escaped)) : ms;
+        }
         deviceKey = NONE;
       }
       continue;
@@ -143,14 +200,14 @@ export function scanInventory(json: Buffer): ScannedInventory | undefined {
       depth++;
       if (depth === 2 && c === OPEN_ARRAY && envelopeKey === DEVICES) inDevices = true;
       else if (depth === 3 && inDevices && c === OPEN_OBJECT) {
-        device = { start: i, id: undefined, lastSeen: undefined };
+        device = { start: i, id: undefined, lastSeenMs: undefined };
         deviceKey = NONE;
       }
       if (depth === 2) envelopeKey = NONE;
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       if (depth === 3 && device && c === CLOSE_OBJECT) {
-        if (device.id === undefined || device.lastSeen === undefined) return undefined;
-        devices.push({ start: device.start, end: i + 1, id: device.id, lastSeen: device.lastSeen });
+        if (device.id === undefined || device.lastSeenMs === undefined) return undefined;
+        devices.push({ start: device.start, end: i + 1, id: device.id, lastSeenMs: device.lastSeenMs });
         device = undefined;
       } else if (depth === 2 && inDevices) inDevices = false;
       depth--;
