@@ -10,16 +10,13 @@ import { AlertWebhook } from './alerts/webhook.js';
 import { watchCrlFile } from './broker/crl-file.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { DEFAULTS, loadPem, type PemSource } from './config.js';
-import { Backpressure, DEFAULT_HELD_LIMIT_BYTES } from './durability/backpressure.js';
-import { HistoryClient } from './durability/history-client.js';
 import { HistoryReader } from './durability/history-reader.js';
-import { Journal } from './durability/journal.js';
 import { registerFleetMetrics } from './fleet/metrics.js';
 import { FleetRegistry } from './fleet/registry.js';
 import { KubernetesAccess } from './http/access.js';
 import { buildHttpServer } from './http/server.js';
 import { IngestClient } from './ingest/client.js';
-import { type AggregatorState, MessageHandler } from './ingest/handler.js';
+import { openIngestCore } from './ingest/core.js';
 import { InventoryStore } from './inventory/store.js';
 import { createLogger, type Logger } from './log.js';
 import { ShardPeers } from './scale/peers.js';
@@ -224,72 +221,27 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       })
     : undefined;
 
-  let journal: Journal<AggregatorState> | undefined;
-  let recovered: ReturnType<typeof Journal.open<AggregatorState>>['recovered'] | undefined;
-  if (options.dataDir)
-    ({ journal, recovered } = Journal.open<AggregatorState>(join(options.dataDir, 'wal'), logger));
-  // Parquet history and the state file are written by a worker thread, off the ingest thread.
-  const history = options.dataDir
-    ? new HistoryClient(join(options.dataDir, 'history'), logger, registry)
-    : undefined;
-  const backpressure =
-    journal && history
-      ? new Backpressure(
-          options.historyBacklogBytes ?? DEFAULT_HELD_LIMIT_BYTES,
-          () => journal!.pendingBytes + history.pendingBytes,
-          registry,
-        )
-      : undefined;
-  if (history && backpressure) history.onWritten = () => backpressure.check();
-  const handler = new MessageHandler({
+  const core = openIngestCore({
     topicPrefix,
     inventory,
     fleet,
     alerts,
     logger,
     registry,
-    ...(journal && history ? { journal, history } : {}),
     ...(ownership ? { ownership } : {}),
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.compaction ? { compaction: options.compaction } : {}),
+    ...(options.historyBacklogBytes !== undefined
+      ? { historyBacklogBytes: options.historyBacklogBytes }
+      : {}),
   });
-  if (recovered) {
-    if (recovered.state) handler.importState(recovered.state);
-    handler.replay(recovered.records);
-    logger.info(
-      { devices: inventory.size, alerts: alerts.size, replayed: recovered.records.length },
-      'state recovered',
-    );
-  }
-  let compacting: Promise<void> | undefined;
-  const compact = (): Promise<void> => {
-    if (!journal || !history) return Promise.resolve();
-    compacting ??= journal
-      .compact(
-        // Synchronous, at a safe point: the state as of the covered generation.
-        () => handler.exportState(),
-        // The worker gets every row applied before the capture first (one ordered channel).
-        (state, { walGen, covered, stateTmp }) =>
-          history.compact({ covered, walGen, stateTmp, state, at: Date.now() }),
-      )
-      .catch((err) => logger.error({ err }, 'compaction failed'))
-      .finally(() => {
-        compacting = undefined;
-      });
-    return compacting;
-  };
-  const everyRecords = options.compaction?.everyRecords ?? 50_000;
-  handler.onDurable = () => {
-    if (journal && journal.uncompacted >= everyRecords && !compacting) void compact();
-  };
+  const { handler, backpressure, compact } = core;
   const fleetWatch = new FleetWatch(fleet, alerts, {
     staleAfterMs: options.staleAfterMs ?? DEFAULTS.staleAfterMs,
     expiryWarningMs: options.certificateWarningMs ?? DEFAULTS.certificateWarningMs,
   });
   const fleetWatchTimer = setInterval(() => fleetWatch.check(), fleetWatch.intervalMs);
   fleetWatchTimer.unref();
-  const compactTimer = setInterval(() => {
-    if (journal && journal.uncompacted > 0) void compact();
-  }, options.compaction?.intervalMs ?? 60_000);
-  compactTimer.unref();
 
   // Whatever started is stopped again if a later step fails.
   const cleanups: (() => Promise<void>)[] = [async () => clearInterval(fleetWatchTimer)];
@@ -303,20 +255,8 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     }
   };
 
-  if (journal) {
-    cleanups.push(async () => {
-      clearInterval(compactTimer);
-      await compacting;
-      await journal!.close();
-      await history?.close();
-      // Nothing more will be written: a paused ingest may go on to its own shutdown.
-      backpressure?.release();
-    });
-    // Runs before the journal closes (cleanups run in reverse): a clean stop leaves a compacted state.
-    cleanups.push(async () => {
-      await compact();
-    });
-  }
+  // A clean stop leaves a compacted state; runs after the broker client stops (cleanups run in reverse).
+  cleanups.push(() => core.close());
 
   try {
     let broker: EmbeddedBroker | undefined;

@@ -1,5 +1,6 @@
 // The aggregator's programmatic API: what the CLI, the end-to-end tests and the demo use.
 export { type AggregatorOptions, type RunningAggregator, startAggregator } from './aggregator.js';
+export { AlertStore } from './alerts/store.js';
 export {
   DEFAULT_MAX_PACKET_BYTES,
   type EmbeddedBroker,
@@ -15,6 +16,7 @@ export {
 } from './broker/mosquitto-config.js';
 export { DEFAULTS, loadPem, type PemSource } from './config.js';
 export { FleetRegistry, type Health, type Sensor, type SensorNode } from './fleet/registry.js';
+export { type IngestCore, type IngestCoreOptions, openIngestCore } from './ingest/core.js';
 export { deviceKey } from './inventory/device-id.js';
 export {
   type MergedView,

@@ -32,25 +32,15 @@ import { performance as perf } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startAggregator } from '@hark/aggregator';
 import { parseAgentConfig } from '@hark/contracts/agent-config';
-import type { DeviceRecord } from '@hark/contracts/inventory';
 import { pki } from '@hark/operator';
 import { Reporter } from '@hark/sensor-agent';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { type MosquittoInstance, mosquittoAvailable, startMosquitto } from '../support/mosquitto.js';
+import { batchesFor, DEVICES_PER_MESSAGE, MESSAGES_PER_SENSOR, SENSORS } from './inventory-traffic.js';
 import type { Benchmark } from './registry.js';
 
 const DAY = 86_400_000;
-const SENSORS = [
-  { site: 'site-a', sensor: 's1' },
-  { site: 'site-a', sensor: 's2' },
-  { site: 'site-b', sensor: 's1' },
-  { site: 'site-b', sensor: 's2' },
-];
-const DEVICES_PER_MESSAGE = 100;
-const MESSAGES_PER_SENSOR = 500; // 4 x 500 x 100 = 200k observations per phase
-/** Each sensor cycles over this many devices (lastSeen moves on), so the inventory stays bounded. */
-const POOL_PER_SENSOR = 10_000;
 const LATENCY_RATE = 10_000;
 const LATENCY_SECONDS = 8;
 
@@ -68,52 +58,6 @@ type ChildMessage =
   | { kind: 'published'; at: number; mac: string }
   | { kind: 'done'; at: number; cpuMs?: number }
   | { kind: 'error'; message: string };
-
-function macOf(n: number): string {
-  const b = [2, (n / 2 ** 32) & 0xff, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-function device(n: number, seen: string): DeviceRecord {
-  const mac = macOf(n);
-  const hostname = `host-${n}`;
-  return {
-    id: `mac:${mac}`,
-    macs: [mac],
-    ipv4: [`10.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`],
-    ipv6: [],
-    protocols: ['arp', 'dhcp'],
-    firstSeen: seen,
-    lastSeen: seen,
-    hostname: {
-      value: hostname,
-      confidence: 0.8,
-      evidence: [{ protocol: 'dhcp', field: 'option12.hostname', value: hostname, seen }],
-    },
-    model: {
-      value: `Model-${n % 97}`,
-      confidence: 0.85,
-      evidence: [{ protocol: 'mdns', field: 'TXT.model', value: `Model-${n % 97}`, seen }],
-    },
-  };
-}
-
-/** The messages one sensor sends: MESSAGES_PER_SENSOR batches of its pool, lastSeen moving on. */
-function batchesFor(sensorIndex: number, count: number, unique = false): DeviceRecord[][] {
-  const out: DeviceRecord[][] = [];
-  const base = (sensorIndex + 1) * 1_000_000 + (unique ? 500_000 : 0);
-  const t0 = Date.now();
-  for (let m = 0; m < count; m++) {
-    const seen = new Date(t0 + m * 1000).toISOString();
-    const batch: DeviceRecord[] = [];
-    for (let d = 0; d < DEVICES_PER_MESSAGE; d++) {
-      const k = m * DEVICES_PER_MESSAGE + d;
-      batch.push(device(base + (unique ? k : k % POOL_PER_SENSOR), seen));
-    }
-    out.push(batch);
-  }
-  return out;
-}
 
 function tlsFiles(work: string, i: number) {
   return {
