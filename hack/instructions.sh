@@ -27,7 +27,7 @@ count() {
   local out="$1"
   shift
   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-    node --predictable --single-threaded --hash-seed=1 --random-seed=1 "$harness" "$@" 2>"$out.err" >"$out.out" || {
+    node --predictable --single-threaded --hash-seed=1 --random-seed=1 --expose-gc "$harness" "$@" 2>"$out.err" >"$out.out" || {
     cat "$out.err" >&2
     exit 1
   }

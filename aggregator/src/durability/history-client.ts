@@ -98,8 +98,9 @@ export class HistoryClient {
   flush(): void {
     this.scheduled = false;
     if (this.items.length === 0 || this.terminated) return;
-    // One copy of the payloads into a buffer of its own, which is then transferred (not cloned).
-    const data = new Uint8Array(this.bytes);
+    // One copy of the payloads into a buffer of its own (not from the pool, not zero-filled: every
+    // byte is written), which is then transferred, not cloned.
+    const data = Buffer.allocUnsafeSlow(this.bytes);
     const items: HistoryBatch['items'] = [];
     let offset = 0;
     for (const { payload, ...item } of this.items) {

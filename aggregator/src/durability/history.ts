@@ -20,9 +20,11 @@ import type { Device } from '../inventory/store.js';
 import { installFlatShredder, shredRun } from './flat-shredder.js';
 import { type ScannedInventory, scanInventory } from './inventory-scan.js';
 import { installPlainEncoder } from './plain-encoder.js';
+import { installRowGroupWriter } from './row-group-writer.js';
 
 installFlatShredder();
 installPlainEncoder();
+installRowGroupWriter();
 
 /** One applied inventory message, as the ingest thread hands it over. */
 export interface HistoryItem {
