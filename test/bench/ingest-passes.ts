@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AlertStore, FleetRegistry, InventoryStore, openIngestCore } from '@hark/aggregator';
+import { encodeInventoryMessage, inventoryEnvelope, topicFor } from '@hark/contracts/mqtt';
 import pino from 'pino';
 import { batchesFor, DEVICES_PER_MESSAGE, POOL_PER_SENSOR, SENSORS } from './inventory-traffic.js';
 
@@ -38,19 +39,15 @@ function traffic(from: number, count: number): { topic: string; payload: Buffer 
   const out: { topic: string; payload: Buffer }[] = [];
   for (let m = 0; m < count; m++) {
     for (const [i, s] of SENSORS.entries()) {
-      const seq = from + m;
-      const envelope = { schema: 1, sentAt: '2023-11-14T22:13:20.000Z', agentVersion: 'bench' };
-      const message = {
-        ...envelope,
-        kind: 'inventory',
+      const envelope = inventoryEnvelope({
         mode: 'delta',
-        seq,
+        seq: from + m,
         runId: 'r1',
-        devices: perSensor[i]![m],
-      };
+        agentVersion: 'bench',
+      });
       out.push({
-        topic: `hark/v1/${s.site}.${s.sensor}/edge-1/inventory`,
-        payload: Buffer.from(JSON.stringify(message)),
+        topic: topicFor('hark', { ...s, node: 'edge-1' }, 'inventory'),
+        payload: encodeInventoryMessage(envelope, JSON.stringify(perSensor[i]![m])),
       });
     }
   }

@@ -20,7 +20,7 @@ function macOf(n: number): string {
   return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
-export function device(n: number, seen: string): DeviceRecord {
+function device(n: number, seen: string): DeviceRecord {
   const mac = macOf(n);
   const hostname = `host-${n}`;
   return {

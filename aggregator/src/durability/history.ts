@@ -184,26 +184,18 @@ export class HistoryWriter {
     }
     // All rows but the last straight into the writer's row buffer; the last through appendRow,
     // which encodes the pages and the row group once they are full.
-    const last = count - 1;
+    const lastRow = {
+      ...shared,
+      device_id: deviceIds.pop(),
+      last_seen: lastSeen.pop(),
+      record: records.pop(),
+    };
     shredRun(
       observationSchema,
-      {
-        shared,
-        perRow: {
-          device_id: deviceIds.slice(0, last),
-          last_seen: lastSeen.slice(0, last),
-          record: records.slice(0, last),
-        },
-        count: last,
-      },
+      { shared, perRow: { device_id: deviceIds, last_seen: lastSeen, record: records }, count: count - 1 },
       file.writer.rowBuffer,
     );
-    await file.writer.appendRow({
-      ...shared,
-      device_id: deviceIds[last],
-      last_seen: lastSeen[last],
-      record: records[last],
-    });
+    await file.writer.appendRow(lastRow);
     return count;
   }
 
