@@ -231,8 +231,12 @@ describe('alerts through the embedded broker', () => {
       });
     const send = (records: DeviceRecord[]) =>
       s1.publishAsync(topic('site-a', 's1'), inventory(records, { runId: 'alerts-ack' }), { qos: 1 });
-    const changeOf = async () =>
-      (await alerts('&kind=attribute-changed')).items.find((a) => a.deviceId === `mac:${mac}`);
+    // By what changed, not by position: the downgrade below is an alert of its own, and when both
+    // messages are received in one millisecond the API orders the two by id.
+    const changeOf = async (from = '2.1', to = '2.2') =>
+      (await alerts('&kind=attribute-changed')).items.find(
+        (a) => a.deviceId === `mac:${mac}` && a.from === from && a.to === to,
+      );
     await send([hmi('2.1')]);
     await send([hmi('2.2')]);
     const change = await eventually(async () => {
@@ -270,6 +274,7 @@ describe('alerts through the embedded broker', () => {
       return found!;
     });
     expect(reopened.acknowledged).toBeUndefined();
+    expect((await changeOf('2.2', '2.1'))?.count).toBe(1);
     expect((await alerts('&acknowledged=false')).items.map((a) => a.id)).toContain(change.id);
 
     const unknown = await acknowledge('AAAAAAAAAAAAAAAAAAAAAA', {});
