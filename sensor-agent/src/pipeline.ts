@@ -61,6 +61,8 @@ export interface PipelineOptions {
    * same either way; tests turn it off to prove that.
    */
   skipRepeats?: boolean;
+  /** The repeat cache's slots: a power of two, at least 2 (default REPEAT_SLOTS, 4096). */
+  repeatSlots?: number;
 }
 
 export class Pipeline {
@@ -91,7 +93,10 @@ export class Pipeline {
   constructor(options: PipelineOptions = {}) {
     this.decoders = options.decoders ?? new DecoderIndex();
     this.store = options.store ?? new DeviceStore();
-    this.repeats = options.skipRepeats === false ? undefined : new RepeatCache(this.decoders.decoders);
+    this.repeats =
+      options.skipRepeats === false
+        ? undefined
+        : new RepeatCache(this.decoders.decoders, options.repeatSlots);
     this.decodedBy = new Float64Array(this.decoders.decoders.length);
     this.rejectedBy = new Float64Array(this.decoders.decoders.length);
     const flags = (has: (d: Decoder) => boolean) =>

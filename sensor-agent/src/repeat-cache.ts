@@ -23,23 +23,29 @@
 // that key instead of their bytes, with the same addresses, ports and TTL.
 //
 // Only decoders that declare `announces` or `repeatKey` use it. The cache is
-// direct-mapped (one slot per hash of sender, destination port, IPv4
-// addresses, and key or sampled content; a collision, such as a second
-// decoder of the same packet, replaces the slot), so it is bounded
-// (SLOTS x at most MAX_BYTES) and costs one hash and one memcmp per decoded
-// packet. Compared: the addresses, TTL/hop limit and ports the decoders read,
-// and the protocol bytes; not the IPv4 identification or checksums, which
-// change from one copy of a datagram to the next.
+// two-way set associative: a hash of sender, destination port, IPv4
+// addresses, and key or sampled content picks a set of two slots, and a miss
+// replaces the one used less recently. It is bounded (slots x at most
+// MAX_BYTES) and costs one hash and one or two memcmps per decoded packet.
+// Two ways because a direct-mapped table spent, on the benchmark's mix, a
+// quarter of its decodes on pairs that kept evicting each other: answers of
+// one sender that differ only in bytes the sampled hash skips (an ENIP
+// identity whose revision changed), or two streams whose hashes collide.
+// Compared: the addresses, TTL/hop limit and ports the decoders read (none
+// for a `portBlind` decoder, whose clients ask from a new ephemeral port each
+// time), and the protocol bytes; not the IPv4 identification or checksums,
+// which change from one copy of a datagram to the next.
 import type { Decoder } from './decoders/types.js';
 import type { Device } from './inventory/device.js';
 import type { PacketView } from './packet/view.js';
 
 /**
  * 4096 slots hold a busy segment's announcement cycles: on the benchmark's mix,
- * 16384 skipped 0.8% more packets, for up to four times the memory (a slot
- * keeps up to MAX_BYTES).
+ * 16384 skipped 0.8% more packets (direct-mapped), for up to four times the
+ * memory (a slot keeps up to MAX_BYTES).
  */
-const SLOTS = 4096;
+export const REPEAT_SLOTS = 4096;
+const WAYS = 2;
 /** Larger payloads are not discovery announcements; they are decoded every time. */
 const MAX_BYTES = 1536;
 /** IPv6 source and destination addresses are 32 contiguous bytes of the header. */
@@ -79,18 +85,31 @@ export class RepeatCache {
    * property of decoders of many shapes it was a megamorphic load per packet.
    */
   private readonly tids: readonly (Decoder['transactionId'] | undefined)[];
-  private readonly slots: (Slot | undefined)[] = new Array(SLOTS).fill(undefined);
+  /** Per decoder, 1 where it is `portBlind`: its packets' ports are neither hashed nor compared. */
+  private readonly portBlind: Uint8Array;
+  /** Set k's ways are slots[2k] and slots[2k + 1]. */
+  private readonly slots: (Slot | undefined)[];
+  /** Per set, the way last found or filled: a miss replaces the other. */
+  private readonly recent: Uint8Array;
+  /** The number of sets less one: a mask, as the number is a power of two. */
+  private readonly setMask: number;
   /** The packet's buffer as a DataView: made once per buffer (a capture reader's chunk holds thousands of frames). */
   private data: Buffer | undefined;
   private dataWords: DataView = new DataView(new ArrayBuffer(0));
-  /** The slot index computed by the last find(), reused by remember(). */
+  /** The slot the last find() chose for remember() to fill. */
   private index = 0;
   /** The transaction identifier's offset found by the last find(), reused by remember(). */
   private tidOffset = -1;
 
-  /** A cache for the packets of `decoders`, which find() and remember() name by position. */
-  constructor(decoders: readonly Decoder[]) {
+  /** A cache of `slots` slots (a power of two, at least 2) for the packets of `decoders`, which find() and remember() name by position. */
+  constructor(decoders: readonly Decoder[], slots = REPEAT_SLOTS) {
+    if (!Number.isInteger(Math.log2(slots)) || slots < WAYS)
+      throw new RangeError(`repeat cache slots must be a power of two, at least ${WAYS}: got ${slots}`);
+    this.slots = new Array(slots).fill(undefined);
+    this.recent = new Uint8Array(slots / WAYS);
+    this.setMask = slots / WAYS - 1;
     this.tids = decoders.map((d) => d.transactionId);
+    this.portBlind = Uint8Array.from(decoders, (d) => (d.portBlind === true ? 1 : 0));
   }
 
   /**
@@ -107,25 +126,55 @@ export class RepeatCache {
     const tid = keyed ? undefined : this.tids[decoder];
     let tidOffset = tid ? tid.offset(v) : -1;
     if (tidOffset >= 0 && tidOffset + tid!.length > end - start) tidOffset = -1;
-    const tidLength = tidOffset >= 0 ? tid!.length : 0;
     this.tidOffset = tidOffset;
-    // The key (or the content) and the IPv4 addresses join the slot's hash: a poller cycling
+    const ports = this.portBlind[decoder] === 0;
+    // The key (or the content) and the IPv4 addresses join the set's hash: a poller cycling
     // through unit ids or targets, a sender cycling through its announcements, or one MAC
     // answering for many BACnet addresses keeps a slot per unit, announcement or address pair
     // instead of evicting one with the next.
     let h =
-      (keyed ? Math.imul(key + 1, 0x165667b1) : contentHash(v.data, start, end, tidOffset, tidLength)) ^
+      (keyed
+        ? Math.imul(key + 1, 0x165667b1)
+        : contentHash(v.data, start, end, tidOffset, tidOffset >= 0 ? tid!.length : 0)) ^
       Math.imul((sender % TWO_32) | 0, 0x9e3779b1) ^
       Math.imul(Math.floor(sender / TWO_32), 0x85ebca6b) ^
-      Math.imul((v.dstPort & 0xffff) + (v.ipVersion << 16), 0x27d4eb2f) ^
+      Math.imul(((ports ? v.dstPort : 0) & 0xffff) + (v.ipVersion << 16), 0x27d4eb2f) ^
       Math.imul(v.srcIp4 | 0, 0xc2b2ae35) ^
       Math.imul(v.dstIp4 | 0, 0x27220a95);
     h ^= h >>> 15;
-    const index = h & (SLOTS - 1);
-    this.index = index;
-    const s = this.slots[index];
+    const set = h & this.setMask;
+    const first = set * WAYS;
+    const recent = this.recent[set]!;
+    // The way found last is tried first: a sender's repeats tend to come in runs.
+    for (let w = 0; w < WAYS; w++) {
+      const way = w === 0 ? recent : recent ^ 1;
+      const s = this.slots[first + way];
+      if (s === undefined || !this.holds(s, decoder, v, sender, key, start, end, ports)) continue;
+      // Found, but its devices changed since: decoded again, and remembered in this same slot.
+      this.index = first + way;
+      this.recent[set] = way;
+      return generationOf(s.devices) === s.generation ? s.devices : undefined;
+    }
+    // A miss: an unused way, else the one not used last.
+    const fill = this.slots[first + recent] === undefined ? recent : recent ^ 1;
+    this.index = first + fill;
+    this.recent[set] = fill;
+    return undefined;
+  }
+
+  /** Whether slot `s` holds this packet for this decoder (find() computed the rest of the arguments). */
+  private holds(
+    s: Slot,
+    decoder: number,
+    v: PacketView,
+    sender: number,
+    key: number,
+    start: number,
+    end: number,
+    ports: boolean,
+  ): boolean {
+    const tidOffset = this.tidOffset;
     if (
-      s === undefined ||
       s.decoder !== decoder ||
       s.sender !== sender ||
       s.dstMac !== v.dstMac ||
@@ -133,38 +182,32 @@ export class RepeatCache {
       s.key !== key ||
       s.tidOffset !== tidOffset
     )
-      return undefined;
+      return false;
     const b = v.data;
     let at = 0;
     if (v.ipVersion === 0) {
-      if (s.etherType !== v.etherType || s.snap !== snapOf(v)) return undefined;
+      if (s.etherType !== v.etherType || s.snap !== snapOf(v)) return false;
     } else {
-      if (s.ttl !== v.ttl || s.srcPort !== v.srcPort || s.dstPort !== v.dstPort) return undefined;
+      if (s.ttl !== v.ttl || (ports && (s.srcPort !== v.srcPort || s.dstPort !== v.dstPort))) return false;
       if (v.ipVersion === 4) {
-        if (s.srcIp4 !== v.srcIp4 || s.dstIp4 !== v.dstIp4) return undefined;
+        if (s.srcIp4 !== v.srcIp4 || s.dstIp4 !== v.dstIp4) return false;
       } else {
         const a = v.srcIp6Offset;
         if (s.length < IP6_ADDRESSES || b.compare(s.bytes, 0, IP6_ADDRESSES, a, a + IP6_ADDRESSES) !== 0)
-          return undefined;
+          return false;
         at = IP6_ADDRESSES;
       }
     }
-    if (!keyed) {
-      if (tidOffset < 0) {
-        if (!sameBytes(this.wordsOf(b), b, start, end, s.words, s.bytes, at, s.length)) return undefined;
-      } else {
-        // Around the transaction identifier: before it, then after it.
-        const cut = start + tidOffset;
-        const resume = Math.min(end, cut + tidLength);
-        if (
-          end - start !== s.length - at ||
-          !sameBytes(this.wordsOf(b), b, start, cut, s.words, s.bytes, at, at + tidOffset) ||
-          !sameBytes(this.wordsOf(b), b, resume, end, s.words, s.bytes, at + (resume - start), s.length)
-        )
-          return undefined;
-      }
-    }
-    return generationOf(s.devices) === s.generation ? s.devices : undefined;
+    if (key >= 0) return true;
+    if (tidOffset < 0) return sameBytes(this.wordsOf(b), b, start, end, s.words, s.bytes, at, s.length);
+    // Around the transaction identifier: before it, then after it.
+    const cut = start + tidOffset;
+    const resume = Math.min(end, cut + this.tids[decoder]!.length);
+    return (
+      end - start === s.length - at &&
+      sameBytes(this.wordsOf(b), b, start, cut, s.words, s.bytes, at, at + tidOffset) &&
+      sameBytes(this.wordsOf(b), b, resume, end, s.words, s.bytes, at + (resume - start), s.length)
+    );
   }
 
   private wordsOf(b: Buffer): DataView {
@@ -175,7 +218,7 @@ export class RepeatCache {
     return this.dataWords;
   }
 
-  /** Records that `v`, just decoded by `decoder`, landed on `devices` (call right after a find() that missed). */
+  /** Records that `v`, just decoded by `decoder`, landed on `devices` (call right after a find() that missed), in the slot find() chose. */
   remember(decoder: number, v: PacketView, devices: readonly Device[], key = -1): void {
     const ip6 = v.ipVersion === 6;
     const start = v.ipVersion === 0 ? v.l3Offset : v.payloadOffset;

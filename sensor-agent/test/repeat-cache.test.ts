@@ -94,12 +94,6 @@ describe.skipIf(MISSING)('transaction identifiers on the real captures', () => {
     return undefined;
   }
 
-  function inventory(packets: CapturedPacket[], skipRepeats: boolean) {
-    const pipeline = new Pipeline({ skipRepeats });
-    for (const p of packets) pipeline.process(p);
-    return { devices: pipeline.store.toRecords(), repeats: pipeline.stats.repeats };
-  }
-
   it('a copy under another transaction id reports exactly what the original does, and is skipped as a repeat', async () => {
     let inverted = 0;
     let skippedCopies = 0;
@@ -136,6 +130,69 @@ describe.skipIf(MISSING)('transaction identifiers on the real captures', () => {
   });
 });
 
+describe.skipIf(MISSING)('ephemeral ports on the real captures', () => {
+  const index = new DecoderIndex();
+  const portBlind = index.decoders.filter((d) => d.portBlind);
+
+  /**
+   * A copy of the frame in which the client's port (the one that did not choose a port-blind
+   * decoder that matches it) is another ephemeral port, or undefined when no such decoder matches.
+   */
+  function fromAnotherPort(packet: CapturedPacket): Buffer | undefined {
+    const v = new PacketView();
+    v.reset(packet.data, packet.linkType, packet.interfaceId, packet.timestampMs);
+    if (parsePacket(v) !== ParseResult.OK || v.ipProto !== IpProto.UDP || v.tunnelDepth > 0) return undefined;
+    const d = portBlind.find((d) => (d.keys.includes(v.dstPort) || d.keys.includes(v.srcPort)) && d.match(v));
+    if (!d) return undefined;
+    const at = d.keys.includes(v.dstPort) ? v.payloadOffset - 8 : v.payloadOffset - 6;
+    const old = packet.data.readUInt16BE(at);
+    // Another ephemeral port, that chooses the same decoders as the client's did.
+    const chosen = (port: number) =>
+      index
+        .candidates('udp', port)
+        .map((c) => c.name)
+        .join();
+    const port = 49152 + ((old * 7919 + 1) % 16000);
+    if (port === old || chosen(port) !== chosen(old)) return undefined;
+    const copy = Buffer.from(packet.data);
+    copy.writeUInt16BE(port, at);
+    return copy;
+  }
+
+  it('a query asked again from another port, and its answer, report what the originals do and are repeats', async () => {
+    expect(portBlind.map((d) => d.name).sort()).toEqual(['dns', 'llmnr', 'mdns', 'ssdp', 'wsd']);
+    let moved = 0;
+    let skippedCopies = 0;
+    for (const { file } of manifest()) {
+      const packets: CapturedPacket[] = [];
+      for await (const p of readCapture(pcap(file))) packets.push({ ...p, data: Buffer.from(p.data) });
+      const copies = packets.map((p) => fromAnotherPort(p));
+      const count = copies.filter((c) => c !== undefined).length;
+      if (count === 0) continue;
+      moved += count;
+      const span = Math.ceil(packets.at(-1)!.timestampMs - packets[0]!.timestampMs) + 1000;
+      const later = (p: CapturedPacket, data: Buffer): CapturedPacket => ({
+        ...p,
+        data,
+        timestampMs: p.timestampMs + span,
+        seconds: p.seconds + Math.floor(span / 1000),
+      });
+      const again = [...packets, ...packets.map((p) => later(p, p.data))];
+      const moving = [...packets, ...packets.map((p, i) => later(p, copies[i] ?? p.data))];
+      const reference = inventory(again, false);
+      // Decoding every packet: the port-blind decoders report nothing from the ports.
+      expect(inventory(moving, false).devices, file).toEqual(reference.devices);
+      const skipping = inventory(moving, true);
+      expect(skipping.devices, file).toEqual(reference.devices);
+      expect(skipping.repeats, file).toBe(inventory(again, true).repeats);
+      skippedCopies += skipping.repeats - inventory(packets, true).repeats;
+    }
+    // DNS and LLMNR queries, SSDP searches and WS-Discovery probes from ephemeral ports, and their answers.
+    expect(moved).toBeGreaterThan(100);
+    expect(skippedCopies).toBeGreaterThan(moved / 2);
+  }, 120_000);
+});
+
 describe('a repeat names other devices than its sender', () => {
   // A Bonjour sleep proxy (RFC 6762 section 15) answers for a sleeping printer: the facts are
   // about 10.0.0.7, the frame comes from the proxy at 10.0.0.2. Only the store's record of
@@ -152,6 +209,38 @@ describe('a repeat names other devices than its sender', () => {
     expect(printer?.hostname?.value).toBe('printer');
     expect(printer?.macs).toEqual([]);
     expect(printer?.lastSeen).toBe(new Date(9000).toISOString());
+  });
+});
+
+describe('a set of the repeat cache', () => {
+  // Two slots make one set: every packet competes for it, as packets whose hashes collide do.
+  const announcement = (last: number, host: string) =>
+    mdnsAnnouncement(
+      Buffer.from(`001b1b0000${last.toString(16).padStart(2, '0')}`, 'hex'),
+      `10.0.0.${last}`,
+      host,
+      [],
+    );
+  const [a, b, c] = [
+    announcement(1, 'printer-a'),
+    announcement(2, 'printer-b'),
+    announcement(3, 'printer-c'),
+  ];
+  const repeatsOf = (frames: Buffer[]) => {
+    const pipeline = new Pipeline({ repeatSlots: 2 });
+    for (const [i, frame] of frames.entries()) pipeline.process(packetOf(frame, 1000 * (i + 1)));
+    return pipeline.stats.repeats;
+  };
+
+  it('holds two senders taking turns, and a third evicts the one used less recently', () => {
+    expect(repeatsOf([a, b, a, b, a, b])).toBe(4);
+    // After a, b, a: b is the one used less recently, so c takes its slot and a stays.
+    expect(repeatsOf([a, b, a, c, a, b])).toBe(2);
+  });
+
+  it('takes only a power of two of at least two slots', () => {
+    expect(() => new Pipeline({ repeatSlots: 3 })).toThrow(/power of two, at least 2: got 3/);
+    expect(() => new Pipeline({ repeatSlots: 1 })).toThrow(/power of two/);
   });
 });
 
@@ -301,3 +390,10 @@ describe('a repeat key that cannot be computed', () => {
     expect(pipeline.stats.repeats).toBe(0);
   });
 });
+
+/** The inventory and the repeats skipped of a pipeline fed `packets`. */
+function inventory(packets: CapturedPacket[], skipRepeats: boolean) {
+  const pipeline = new Pipeline({ skipRepeats });
+  for (const p of packets) pipeline.process(p);
+  return { devices: pipeline.store.toRecords(), repeats: pipeline.stats.repeats };
+}

@@ -18,6 +18,7 @@ export const dnsDecoder: Decoder = {
   keys: [DNS_PORT],
   // A host resolves the same names again and again, each time under a new message id.
   announces: true,
+  portBlind: true,
   transactionId: DNS_MESSAGE_ID,
   // Queries only (QR = 0), to port 53.
   match: (pkt) =>
@@ -39,6 +40,7 @@ export const llmnrDecoder: Decoder = {
   name: 'llmnr',
   family: 'udp',
   announces: true,
+  portBlind: true,
   transactionId: DNS_MESSAGE_ID,
   keys: [LLMNR_PORT],
   // Responses (QR = 1) from the responder's port 5355.

@@ -50,6 +50,7 @@ export const mdnsDecoder: Decoder = {
   name: 'mdns',
   family: 'udp',
   announces: true,
+  portBlind: true,
   transactionId: DNS_MESSAGE_ID,
   keys: [MDNS_PORT],
   match: (pkt) => pkt.srcPort === MDNS_PORT || pkt.dstPort === MDNS_PORT,

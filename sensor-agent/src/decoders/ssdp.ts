@@ -13,6 +13,7 @@ export const ssdpDecoder: Decoder = {
   name: 'ssdp',
   family: 'udp',
   announces: true,
+  portBlind: true,
   keys: [SSDP_PORT],
   match: (pkt) => pkt.srcPort === SSDP_PORT || pkt.dstPort === SSDP_PORT,
   decode(pkt: PacketView, sink: ObservationSink): void {

@@ -124,6 +124,13 @@ export interface Decoder {
    */
   readonly announces?: boolean;
   /**
+   * decode() reads neither UDP/TCP port: the ports only chose the decoder. A
+   * client asks again from a new ephemeral port each time (a DNS query, an
+   * SSDP M-SEARCH, a WS-Discovery probe) and is answered on it, so the repeat
+   * cache compares neither port for this decoder and such a copy is a repeat.
+   */
+  readonly portBlind?: boolean;
+  /**
    * Where an announcing decoder's packets carry a transaction identifier (a
    * DNS or NBNS message id, a BACnet invoke id): bytes that differ between
    * two copies of the same answer and that decode() reports nothing from. The

@@ -20,6 +20,7 @@ export const wsdDecoder: Decoder = {
   name: 'wsd',
   family: 'udp',
   announces: true,
+  portBlind: true,
   keys: [WSD_PORT],
   match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= 32,
   decode(pkt: PacketView, sink: ObservationSink): void {
