@@ -1,7 +1,7 @@
 // The history worker: a worker thread that owns the Parquet history and
 // writes the journal's state file at compaction, so neither the shredding
-// and encoding of Parquet nor the serialization of the state runs on the
-// ingest thread. It receives, in order:
+// and encoding of Parquet nor the writing of the state runs on the ingest
+// thread. It receives, in order:
 //   { type: 'rows', items }   applied inventory messages (history.ts)
 //   { type: 'compact', ... }  close the files of generations <= covered,
 //                             write the inventory snapshot and the state file
@@ -10,7 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InventoryStore } from '../inventory/store.js';
 import { type HistoryBatch, HistoryWriter } from './history.js';
-import { writeStateFile } from './journal.js';
+import { writeStateText } from './journal.js';
 
 export type ToWorker =
   | { type: 'rows'; batch: HistoryBatch }
@@ -21,8 +21,12 @@ export type ToWorker =
       at: number;
       walGen: number;
       stateTmp: string;
-      /** The aggregator's state (AggregatorState); its `inventory` also gives the snapshot files. */
-      state: { inventory: Parameters<InventoryStore['importState']>[0] };
+      /**
+       * The aggregator's state (AggregatorState) as UTF-8 JSON (ingest/state-text.ts), in a
+       * buffer of its own to transfer: written to the state file as it is; its `inventory`
+       * also gives the snapshot files.
+       */
+      state: Uint8Array;
     }
   | { type: 'abandon'; id: number };
 
@@ -51,10 +55,18 @@ if (port) {
             return;
           case 'compact': {
             await writer.finish(message.covered);
+            const stateText = Buffer.from(
+              message.state.buffer,
+              message.state.byteOffset,
+              message.state.byteLength,
+            ).toString();
+            const state = JSON.parse(stateText) as {
+              inventory: Parameters<InventoryStore['importState']>[0];
+            };
             const inventory = new InventoryStore();
-            inventory.importState(message.state.inventory);
+            inventory.importState(state.inventory);
             await writer.writeInventory(inventory.all(), message.covered, message.at);
-            await writeStateFile(message.stateTmp, message.walGen, message.state);
+            await writeStateText(message.stateTmp, message.walGen, stateText);
             port.postMessage({ type: 'done', id: message.id } satisfies FromWorker);
             return;
           }

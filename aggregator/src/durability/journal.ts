@@ -241,9 +241,9 @@ export class Journal<S> {
    * from generations <= the covered one, e.g. history), then the state file
    * is replaced atomically and the covered WAL files are deleted.
    */
-  compact(
-    capture: () => S,
-    persist: (state: S, target: { walGen: number; covered: number; stateTmp: string }) => Promise<void>,
+  compact<C>(
+    capture: () => C,
+    persist: (captured: C, target: { walGen: number; covered: number; stateTmp: string }) => Promise<void>,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const run = () => {
@@ -288,8 +288,13 @@ export class Journal<S> {
 }
 
 /** Writes a state file's content ({ walGen, state }) to `path` and fsyncs it. */
-export async function writeStateFile(path: string, walGen: number, state: unknown): Promise<void> {
-  await writeFile(path, JSON.stringify({ walGen, state }));
+export function writeStateFile(path: string, walGen: number, state: unknown): Promise<void> {
+  return writeStateText(path, walGen, JSON.stringify(state));
+}
+
+/** writeStateFile with the state already as JSON text (the same bytes JSON.stringify of the whole gives). */
+export async function writeStateText(path: string, walGen: number, stateText: string): Promise<void> {
+  await writeFile(path, `{"walGen":${walGen},"state":${stateText}}`);
   const h = await open(path, 'r+');
   try {
     await h.datasync();

@@ -15,6 +15,7 @@ import type { InventoryStore } from '../inventory/store.js';
 import type { Logger } from '../log.js';
 import type { SiteOwnership } from '../scale/shards.js';
 import { type AggregatorState, MessageHandler } from './handler.js';
+import { captureState, stateText } from './state-text.js';
 
 export interface IngestCoreOptions {
   topicPrefix: string;
@@ -88,10 +89,15 @@ export function openIngestCore(options: IngestCoreOptions): IngestCore {
     compacting ??= journal
       .compact(
         // Synchronous, at a safe point: the state as of the covered generation.
-        () => handler.exportState(),
+        () => captureState(handler.exportState()),
         // The worker gets every row applied before the capture first (one ordered channel).
-        (state, { walGen, covered, stateTmp }) =>
-          history.compact({ covered, walGen, stateTmp, state, at: Date.now() }),
+        async (captured, { walGen, covered, stateTmp }) => {
+          const text = await stateText(captured);
+          // A buffer of its own (not from the pool), to be transferred to the worker.
+          const state = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+          state.write(text);
+          await history.compact({ covered, walGen, stateTmp, state, at: Date.now() });
+        },
       )
       .catch((err) => logger.error({ err }, 'compaction failed'))
       .finally(() => {

@@ -140,7 +140,8 @@ export class InventoryStore {
       ...(e.zone !== undefined ? { zone: e.zone } : {}),
       deviceId: e.deviceId,
       observations: [...e.observations.values()],
-      ...(e.protocolsSeen ? { protocolsSeen: e.protocolsSeen } : {}),
+      // Copied: it grows in place, while the records are replaced, never changed (see ingest/state-text.ts).
+      ...(e.protocolsSeen ? { protocolsSeen: [...e.protocolsSeen] } : {}),
     }));
   }
 
