@@ -95,38 +95,10 @@ describe.skipIf(MISSING)('transaction identifiers on the real captures', () => {
   }
 
   it('a copy under another transaction id reports exactly what the original does, and is skipped as a repeat', async () => {
-    let inverted = 0;
-    let skippedCopies = 0;
-    for (const { file } of manifest()) {
-      const packets: CapturedPacket[] = [];
-      for await (const p of readCapture(pcap(file))) packets.push({ ...p, data: Buffer.from(p.data) });
-      if (packets.length === 0) continue;
-      // The capture again, later, once as it was and once with every transaction id changed.
-      const span = Math.ceil(packets.at(-1)!.timestampMs - packets[0]!.timestampMs) + 1000;
-      const later = (p: CapturedPacket, data: Buffer): CapturedPacket => ({
-        ...p,
-        data,
-        timestampMs: p.timestampMs + span,
-        seconds: p.seconds + Math.floor(span / 1000),
-      });
-      const copies = packets.map((p) => withTransactionIdInverted(p));
-      const count = copies.filter((c) => c !== undefined).length;
-      if (count === 0) continue;
-      inverted += count;
-      const again = [...packets, ...packets.map((p) => later(p, p.data))];
-      const changed = [...packets, ...packets.map((p, i) => later(p, copies[i] ?? p.data))];
-      const reference = inventory(again, false);
-      // Decoding every packet: the identifiers say nothing the decoders report.
-      expect(inventory(changed, false).devices, file).toEqual(reference.devices);
-      // Skipping repeats: the same inventory, and the changed copies are repeats as much as unchanged ones.
-      const skipping = inventory(changed, true);
-      expect(skipping.devices, file).toEqual(reference.devices);
-      expect(skipping.repeats, file).toBe(inventory(again, true).repeats);
-      skippedCopies += skipping.repeats - inventory(packets, true).repeats;
-    }
+    const { changed, skippedCopies } = await copiesCompared(withTransactionIdInverted);
     // NBNS, mDNS, LLMNR and DNS message ids, BACnet invoke ids: enough of them that this compares something.
-    expect(inverted).toBeGreaterThan(5000);
-    expect(skippedCopies).toBeGreaterThan(inverted / 2);
+    expect(changed).toBeGreaterThan(5000);
+    expect(skippedCopies).toBeGreaterThan(changed / 2);
   });
 });
 
@@ -161,35 +133,10 @@ describe.skipIf(MISSING)('ephemeral ports on the real captures', () => {
 
   it('a query asked again from another port, and its answer, report what the originals do and are repeats', async () => {
     expect(portBlind.map((d) => d.name).sort()).toEqual(['dns', 'llmnr', 'mdns', 'ssdp', 'wsd']);
-    let moved = 0;
-    let skippedCopies = 0;
-    for (const { file } of manifest()) {
-      const packets: CapturedPacket[] = [];
-      for await (const p of readCapture(pcap(file))) packets.push({ ...p, data: Buffer.from(p.data) });
-      const copies = packets.map((p) => fromAnotherPort(p));
-      const count = copies.filter((c) => c !== undefined).length;
-      if (count === 0) continue;
-      moved += count;
-      const span = Math.ceil(packets.at(-1)!.timestampMs - packets[0]!.timestampMs) + 1000;
-      const later = (p: CapturedPacket, data: Buffer): CapturedPacket => ({
-        ...p,
-        data,
-        timestampMs: p.timestampMs + span,
-        seconds: p.seconds + Math.floor(span / 1000),
-      });
-      const again = [...packets, ...packets.map((p) => later(p, p.data))];
-      const moving = [...packets, ...packets.map((p, i) => later(p, copies[i] ?? p.data))];
-      const reference = inventory(again, false);
-      // Decoding every packet: the port-blind decoders report nothing from the ports.
-      expect(inventory(moving, false).devices, file).toEqual(reference.devices);
-      const skipping = inventory(moving, true);
-      expect(skipping.devices, file).toEqual(reference.devices);
-      expect(skipping.repeats, file).toBe(inventory(again, true).repeats);
-      skippedCopies += skipping.repeats - inventory(packets, true).repeats;
-    }
+    const { changed, skippedCopies } = await copiesCompared(fromAnotherPort);
     // DNS and LLMNR queries, SSDP searches and WS-Discovery probes from ephemeral ports, and their answers.
-    expect(moved).toBeGreaterThan(100);
-    expect(skippedCopies).toBeGreaterThan(moved / 2);
+    expect(changed).toBeGreaterThan(100);
+    expect(skippedCopies).toBeGreaterThan(changed / 2);
   }, 120_000);
 });
 
@@ -396,4 +343,45 @@ function inventory(packets: CapturedPacket[], skipRepeats: boolean) {
   const pipeline = new Pipeline({ skipRepeats });
   for (const p of packets) pipeline.process(p);
   return { devices: pipeline.store.toRecords(), repeats: pipeline.stats.repeats };
+}
+
+/**
+ * Every real capture followed by itself again, later, once as it was and once
+ * with each packet `change` gives a copy of replaced by that copy: whether
+ * decoding every packet and skipping repeats both report of the changed run
+ * exactly what they report of the unchanged one, and skip as many repeats.
+ * Returns how many packets were changed and how many changed copies were
+ * skipped as repeats.
+ */
+async function copiesCompared(
+  change: (packet: CapturedPacket) => Buffer | undefined,
+): Promise<{ changed: number; skippedCopies: number }> {
+  let changed = 0;
+  let skippedCopies = 0;
+  for (const { file } of manifest()) {
+    const packets: CapturedPacket[] = [];
+    for await (const p of readCapture(pcap(file))) packets.push({ ...p, data: Buffer.from(p.data) });
+    const copies = packets.map((p) => change(p));
+    const count = copies.filter((c) => c !== undefined).length;
+    if (count === 0) continue;
+    changed += count;
+    const span = Math.ceil(packets.at(-1)!.timestampMs - packets[0]!.timestampMs) + 1000;
+    const later = (p: CapturedPacket, data: Buffer): CapturedPacket => ({
+      ...p,
+      data,
+      timestampMs: p.timestampMs + span,
+      seconds: p.seconds + Math.floor(span / 1000),
+    });
+    const again = [...packets, ...packets.map((p) => later(p, p.data))];
+    const changedRun = [...packets, ...packets.map((p, i) => later(p, copies[i] ?? p.data))];
+    const reference = inventory(again, false);
+    // Decoding every packet: what was changed says nothing the decoders report.
+    expect(inventory(changedRun, false).devices, file).toEqual(reference.devices);
+    // Skipping repeats: the same inventory, and the changed copies are repeats as much as unchanged ones.
+    const skipping = inventory(changedRun, true);
+    expect(skipping.devices, file).toEqual(reference.devices);
+    expect(skipping.repeats, file).toBe(inventory(again, true).repeats);
+    skippedCopies += skipping.repeats - inventory(packets, true).repeats;
+  }
+  return { changed, skippedCopies };
 }
