@@ -50,6 +50,14 @@ function printer(pkt: PacketView, sink: ObservationSink, head: string): void {
 /** Where a client answers a challenge, and where a server (or proxy) issues one. */
 const AUTHORIZATION_HEADERS = new Set(['authorization', 'proxy-authorization']);
 const AUTHENTICATE_HEADERS = new Set(['www-authenticate', 'proxy-authenticate']);
+/** The fields decode() reads. */
+const HEADERS: ReadonlySet<string> = new Set([
+  'user-agent',
+  'server',
+  'content-type',
+  ...AUTHORIZATION_HEADERS,
+  ...AUTHENTICATE_HEADERS,
+]);
 
 /** "NTLM <base64>" or "Negotiate <base64>" (SPNEGO, NTLMSSP inside unless it is Kerberos). */
 function ntlm(pkt: PacketView, sink: ObservationSink, value: string): void {
@@ -110,7 +118,7 @@ export const httpDecoder: Decoder = {
     if (!response && !/^[A-Z-]+ \S+ HTTP\/1\.\d\r?\n/.test(head))
       throw new RangeError('not an HTTP/1.x start line');
     let ipp = false;
-    for (const [name, value] of headerFields(head)) {
+    for (const [name, value] of headerFields(head, HEADERS)) {
       if (name === 'user-agent' && !response) {
         emitForLocalSender(pkt, sink, 'http', 'userAgent', value, 0.8, 'request.user_agent');
         const facts = parseUserAgent(value);

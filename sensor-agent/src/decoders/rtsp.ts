@@ -11,6 +11,7 @@ import { emitForLocalSender, headerFields } from './util.js';
 
 const RTSP_PORTS = [554, 8554];
 const MAX_HEAD = 2048;
+const HEADERS: ReadonlySet<string> = new Set(['server', 'user-agent']);
 /** Request methods (RFC 2326 §10, RFC 7826 §13) and "RTSP" as the first four bytes. */
 const STARTS = new Set(
   ['RTSP', 'OPTI', 'DESC', 'SETU', 'PLAY', 'PAUS', 'TEAR', 'GET_', 'SET_', 'ANNO', 'RECO', 'REDI'].map((s) =>
@@ -35,7 +36,7 @@ export const rtspDecoder: Decoder = {
     const asking = !response && RTSP_PORTS.includes(pkt.dstPort);
     if (serving) emitForLocalSender(pkt, sink, 'rtsp', 'role', 'rtsp:server', 0.8, 'response.status_line');
     if (asking) emitForLocalSender(pkt, sink, 'rtsp', 'role', 'rtsp:client', 0.8, 'request.request_line');
-    for (const [name, value] of headerFields(head)) {
+    for (const [name, value] of headerFields(head, HEADERS)) {
       if (name === 'server' && response)
         emitForLocalSender(pkt, sink, 'rtsp', 'rtspServer', value, 0.8, 'response.server');
       else if (name === 'user-agent' && !response)

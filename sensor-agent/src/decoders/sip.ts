@@ -9,6 +9,7 @@ import { emitForLocalSender, headerFields } from './util.js';
 
 const SIP_PORT = 5060;
 const MAX_HEAD = 4096;
+const HEADERS: ReadonlySet<string> = new Set(['user-agent', 'server']);
 
 function decode(pkt: PacketView, sink: ObservationSink): void {
   const end = Math.min(pkt.payloadEnd, pkt.payloadOffset + MAX_HEAD);
@@ -16,8 +17,7 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   const firstLine = head.slice(0, head.indexOf('\n') >>> 0);
   if (!/^(SIP\/2\.0 \d{3}|[A-Z]+ \S+ SIP\/2\.0)/.test(firstLine))
     throw new RangeError('not a SIP start line');
-  for (const [name, value] of headerFields(head)) {
-    if (name !== 'user-agent' && name !== 'server') continue;
+  for (const [name, value] of headerFields(head, HEADERS)) {
     emitForLocalSender(pkt, sink, 'sip', 'sipUserAgent', value, 0.85, name.replace('-', '_'));
     emitForLocalSender(pkt, sink, 'sip', 'userAgent', value, 0.7, name.replace('-', '_'));
     const facts = parseUserAgent(value);
