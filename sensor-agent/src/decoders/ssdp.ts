@@ -4,10 +4,20 @@
 // through its USER-AGENT. Text headers, case-insensitive names.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
-import { emitForSender } from './util.js';
+import { emitForSender, headerFields } from './util.js';
 
 const SSDP_PORT = 1900;
 const MAX_HEADER_BYTES = 8192;
+const HEADERS: ReadonlySet<string> = new Set([
+  'user-agent',
+  'x-user-agent',
+  'server',
+  'nt',
+  'st',
+  'usn',
+  'location',
+  'al',
+]);
 
 export const ssdpDecoder: Decoder = {
   name: 'ssdp',
@@ -19,50 +29,42 @@ export const ssdpDecoder: Decoder = {
   decode(pkt: PacketView, sink: ObservationSink): void {
     const end = Math.min(pkt.payloadEnd, pkt.payloadOffset + MAX_HEADER_BYTES);
     const message = pkt.data.toString('latin1', pkt.payloadOffset, end);
-    const lines = message.split(/\r?\n/);
-    const start = lines[0] ?? '';
-    const kind = start.startsWith('NOTIFY ')
+    const kind = message.startsWith('NOTIFY ')
       ? 'notify'
-      : start.startsWith('M-SEARCH ')
+      : message.startsWith('M-SEARCH ')
         ? 'search'
-        : start.startsWith('HTTP/1.')
+        : message.startsWith('HTTP/1.')
           ? 'response'
           : undefined;
     if (!kind) throw new RangeError('not an SSDP start line');
     const emit = (name: ObservationName, value: string | undefined, confidence: number, field: string) => {
       if (value) emitForSender(pkt, sink, 'ssdp', name, value, confidence, field);
     };
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (line === '') break;
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const header = line.slice(0, colon).trim().toUpperCase();
-      const value = line.slice(colon + 1).trim();
-      if (header === 'USER-AGENT' || header === 'X-USER-AGENT') {
-        emit('userAgent', value, 0.7, header.toLowerCase());
+    for (const [header, value] of headerFields(message, HEADERS)) {
+      if (header === 'user-agent' || header === 'x-user-agent') {
+        emit('userAgent', value, 0.7, header);
         continue;
       }
       if (kind === 'search') continue; // the rest of a search names what is wanted, not who asks
       switch (header) {
-        case 'SERVER': {
+        case 'server': {
           emit('ssdpServer', value, 0.8, 'server');
           const os = osToken(value);
           if (os) emit('os', os, 0.3, 'server');
           break;
         }
-        case 'NT':
-        case 'ST':
-          if (value.startsWith('urn:')) emit('ssdpType', value, 0.8, header.toLowerCase());
+        case 'nt':
+        case 'st':
+          if (value.startsWith('urn:')) emit('ssdpType', value, 0.8, header);
           break;
-        case 'USN': {
+        case 'usn': {
           const uuid = /^uuid:([0-9a-f-]{8,})/i.exec(value);
           if (uuid) emit('upnpUuid', uuid[1]!.toLowerCase(), 0.8, 'usn');
           break;
         }
-        case 'LOCATION':
-        case 'AL':
-          emit('upnpLocation', value, 0.8, header.toLowerCase());
+        case 'location':
+        case 'al':
+          emit('upnpLocation', value, 0.8, header);
           break;
       }
     }
