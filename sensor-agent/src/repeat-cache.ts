@@ -150,7 +150,7 @@ export class RepeatCache {
       const way = w === 0 ? recent : recent ^ 1;
       const s = this.slots[first + way];
       if (s === undefined || !this.holds(s, decoder, v, sender, key, start, end, ports)) continue;
-      // Found, but its devices changed since: decoded again, and remembered in this same slot.
+      // Found: a repeat, unless its devices changed since (then decoded again, and remembered here).
       this.index = first + way;
       this.recent[set] = way;
       return generationOf(s.devices) === s.generation ? s.devices : undefined;
