@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Journal, writeStateFile } from '../src/durability/journal.js';
+import { Journal, writeStateText } from '../src/durability/journal.js';
 import { silentLogger } from '../src/log.js';
 
 const dirs: string[] = [];
@@ -60,7 +60,7 @@ describe('journal', () => {
     // Compaction: the state file replaces the covered generations.
     await again.compact(
       () => ({ n: 3 }),
-      (state, { walGen, stateTmp }) => writeStateFile(stateTmp, walGen, state),
+      (state, { walGen, stateTmp }) => writeStateText(stateTmp, walGen, JSON.stringify(state)),
     );
     await again.close();
     expect(readdirSync(dir).sort()).toEqual(['state.json', 'wal-000000000004.log']);

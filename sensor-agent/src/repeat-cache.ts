@@ -44,7 +44,7 @@ import type { PacketView } from './packet/view.js';
  * 16384 skipped 0.8% more packets (direct-mapped), for up to four times the
  * memory (a slot keeps up to MAX_BYTES).
  */
-export const REPEAT_SLOTS = 4096;
+const REPEAT_SLOTS = 4096;
 const WAYS = 2;
 /** Larger payloads are not discovery announcements; they are decoded every time. */
 const MAX_BYTES = 1536;

@@ -237,7 +237,7 @@ export class Journal<S> {
    * Compacts: at the next safe point `capture()` runs (the in-memory state is
    * then exactly the WAL so far), a new generation starts, `persist` runs with
    * the captured value and writes (and fsyncs) the state file's content
-   * (see writeStateFile) to `stateTmp` (and may write anything else derived
+   * (see writeStateText) to `stateTmp` (and may write anything else derived
    * from generations <= the covered one, e.g. history), then the state file
    * is replaced atomically and the covered WAL files are deleted.
    */
@@ -287,12 +287,10 @@ export class Journal<S> {
   }
 }
 
-/** Writes a state file's content ({ walGen, state }) to `path` and fsyncs it. */
-export function writeStateFile(path: string, walGen: number, state: unknown): Promise<void> {
-  return writeStateText(path, walGen, JSON.stringify(state));
-}
-
-/** writeStateFile with the state already as JSON text (the same bytes JSON.stringify of the whole gives). */
+/**
+ * Writes a state file's content ({ walGen, state }) to `path` and fsyncs it,
+ * the state given as its JSON text (see ingest/state-text.ts).
+ */
 export async function writeStateText(path: string, walGen: number, stateText: string): Promise<void> {
   await writeFile(path, `{"walGen":${walGen},"state":${stateText}}`);
   const h = await open(path, 'r+');
