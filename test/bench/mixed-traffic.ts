@@ -1,6 +1,6 @@
 // The mixed traffic the agent benchmarks replay: real captures of IT, IoT and
 // OT protocols from ../shared/pcaps (never copied here), concatenated.
-import { existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CapturedPacket, FrameBatch, readCapture } from '@hark/sensor-agent';
@@ -29,16 +29,19 @@ export function pcapsDir(): string {
   throw new Error('shared captures not found: set HARK_SHARED_PCAPS');
 }
 
-/** Classic pcap of the packets, for the peer tools. */
-export function writePcap(path: string, packets: CapturedPacket[]): void {
-  const parts: Buffer[] = [];
+/**
+ * Classic pcap of the packets, repeated `loops` times, for the peer tools: the
+ * records are built once and written `loops` times, so a file of millions of
+ * packets is never held whole.
+ */
+export function writePcap(path: string, packets: readonly CapturedPacket[], loops = 1): void {
   const header = Buffer.alloc(24);
   header.writeUInt32LE(0xa1b2c3d4, 0);
   header.writeUInt16LE(2, 4);
   header.writeUInt16LE(4, 6);
   header.writeUInt32LE(262144, 16);
   header.writeUInt32LE(1, 20);
-  parts.push(header);
+  const parts: Buffer[] = [];
   for (const p of packets) {
     const r = Buffer.alloc(16);
     r.writeUInt32LE(p.seconds >>> 0, 0);
@@ -47,7 +50,14 @@ export function writePcap(path: string, packets: CapturedPacket[]): void {
     r.writeUInt32LE(p.originalLength, 12);
     parts.push(r, p.data);
   }
-  writeFileSync(path, Buffer.concat(parts));
+  const records = Buffer.concat(parts);
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, header);
+    for (let i = 0; i < loops; i++) writeSync(fd, records);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Every packet of the mix, in order, each with its own copy of the bytes. */
