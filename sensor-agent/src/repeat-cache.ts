@@ -136,7 +136,8 @@ export class RepeatCache {
       (keyed
         ? Math.imul(key + 1, 0x165667b1)
         : contentHash(v.data, start, end, tidOffset, tidOffset >= 0 ? tid!.length : 0)) ^
-      Math.imul((sender % TWO_32) | 0, 0x9e3779b1) ^
+      // The low 32 bits, without a floating-point modulo (see MacMap's hash).
+      Math.imul(sender | 0, 0x9e3779b1) ^
       Math.imul(Math.floor(sender / TWO_32), 0x85ebca6b) ^
       Math.imul(((ports ? v.dstPort : 0) & 0xffff) + (v.ipVersion << 16), 0x27d4eb2f) ^
       Math.imul(v.srcIp4 | 0, 0xc2b2ae35) ^

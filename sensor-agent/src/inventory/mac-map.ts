@@ -27,7 +27,9 @@ export class MacMap<V> {
   private slot(mac: number): number {
     const keys = this.keys;
     const mask = keys.length - 1;
-    let h = Math.imul((mac % TWO_32) | 0, 0x9e3779b1) ^ Math.imul(Math.floor(mac / TWO_32), 0x85ebca6b);
+    // `mac | 0` is the low 32 bits (ToInt32 is modulo 2^32), as `(mac % TWO_32) | 0` was: the same hash
+    // without a floating-point modulo, which V8 compiles to a call (~8 ns per lookup).
+    let h = Math.imul(mac | 0, 0x9e3779b1) ^ Math.imul(Math.floor(mac / TWO_32), 0x85ebca6b);
     h ^= h >>> 15;
     let i = h & mask;
     for (;;) {
