@@ -41,6 +41,11 @@ describe.skipIf(MISSING)('repeat skipping on the real captures', () => {
     expect(skippedBy['iti__dnp3_test_data_part1.pcap']).toBeGreaterThan(50);
     expect(skippedBy['iti__090813_diverse.pcap']).toBeGreaterThan(50); // IEC 104 measurands, S frames, TESTFR
     expect(skippedBy['cisagov-icsnpp-enip__enip_cip_example.pcap']).toBeGreaterThan(350); // CIP I/O on UDP 2222
+    // EtherNet/IP explicit messaging: a firmware update's requests, and its answers, which differ
+    // every time and carry no identity (the one Get_Attribute_All reply, which does, is decoded).
+    expect(skippedBy['iti__EIP-FirmwareChange.pcap']).toBeGreaterThan(10_000);
+    // An HMI's S7comm variable reads and the PLC's acknowledgements (and MMS finding none in them).
+    expect(skippedBy['iti__wincc_s400_production.pcapng']).toBeGreaterThan(2000);
   });
 });
 
@@ -138,6 +143,41 @@ describe.skipIf(MISSING)('ephemeral ports on the real captures', () => {
     expect(changed).toBeGreaterThan(100);
     expect(skippedCopies).toBeGreaterThan(changed / 2);
   }, 120_000);
+});
+
+describe.skipIf(MISSING)('an EtherNet/IP answer keyed by its command', () => {
+  it('that overruns its message after a well-formed one is still counted as malformed', async () => {
+    // The first answer of the firmware update's session that carries data items and no identity.
+    let answer: CapturedPacket | undefined;
+    let payload = 0;
+    for await (const packet of readCapture(pcap('iti__EIP-FirmwareChange.pcap'))) {
+      const v = new PacketView();
+      v.reset(packet.data, packet.linkType, packet.interfaceId, packet.timestampMs);
+      if (parsePacket(v) !== ParseResult.OK || v.ipProto !== IpProto.TCP || v.srcPort !== 44818) continue;
+      const b = v.data;
+      const o = v.payloadOffset;
+      // SendRRData, status 0, data; its first item's service is no Get_Attribute_All reply (0x81).
+      if (v.payloadEnd - o < 44 || b.readUInt16LE(o) !== 0x6f || b.readUInt32LE(o + 8) !== 0) continue;
+      if (b[o + 24 + 6 + 2 + 4 + 4] === 0x81) continue;
+      answer = { ...packet, data: Buffer.from(packet.data) };
+      payload = o;
+      break;
+    }
+    expect(answer).toBeDefined();
+    const overrun = Buffer.from(answer!.data);
+    // Interface handle(4), timeout(2), item count(2), then the second item's type and length.
+    const secondItem = payload + 24 + 8 + 4 + overrun.readUInt16LE(payload + 24 + 8 + 2);
+    overrun.writeUInt16LE(0xffff, secondItem + 2);
+    for (const skipRepeats of [true, false]) {
+      const pipeline = new Pipeline({ skipRepeats });
+      pipeline.process(answer!);
+      pipeline.process({ ...answer!, timestampMs: answer!.timestampMs + 1 });
+      expect(pipeline.stats.repeats).toBe(skipRepeats ? 1 : 0);
+      pipeline.process({ ...answer!, data: overrun, timestampMs: answer!.timestampMs + 2 });
+      expect(pipeline.stats.decodeErrors.enip, `skipRepeats ${skipRepeats}`).toBe(1);
+      expect(pipeline.stats.decoded.enip).toBe(2);
+    }
+  });
 });
 
 describe('a repeat names other devices than its sender', () => {

@@ -119,13 +119,21 @@ export const enipTcpDecoder: Decoder = {
   match: (pkt) => pkt.srcPort !== pkt.dstPort && pkt.payloadEnd - pkt.payloadOffset >= HEADER,
   /**
    * An originator's requests (explicit messaging polls, most of a session's packets) say only the roles,
-   * which the ports and a valid header fix: the command is the key. The target's answers, which may carry
-   * identity, are compared byte for byte (their sender context aside).
+   * which the ports and a valid header fix: the command is the key. So do the target's answers that carry
+   * no identity (a firmware update's or a tag read's replies, each of different bytes): the command, apart
+   * from the requests'. An answer that may carry identity (ListIdentity, a Get_Attribute_All reply) is
+   * compared byte for byte (its sender context aside).
    */
-  repeatKey: (pkt) =>
-    pkt.dstPort === ENIP_PORT && isEncapsulation(pkt.data, pkt.payloadOffset)
-      ? pkt.data.readUInt16LE(pkt.payloadOffset)
-      : undefined,
+  repeatKey(pkt) {
+    const b = pkt.data;
+    const o = pkt.payloadOffset;
+    if (!isEncapsulation(b, o)) return undefined;
+    const command = b.readUInt16LE(o);
+    if (pkt.dstPort === ENIP_PORT) return command;
+    return pkt.srcPort === ENIP_PORT && answerSaysOnlyRoles(b, o, pkt.payloadEnd, command)
+      ? ANSWER_KEY + command
+      : undefined;
+  },
   // CIP Vol. 2 §2-3.1: the encapsulation header, then Length bytes of data.
   messageLength: (pkt, b, start, end) =>
     pkt.srcPort !== ENIP_PORT ? 0 : end - start < 4 ? HEADER : HEADER + b.readUInt16LE(start + 2),
@@ -211,6 +219,47 @@ function decodeEnip(pkt: PacketView, sink: ObservationSink): void {
     return;
   }
   if (command !== CMD_SEND_RR_DATA && command !== CMD_SEND_UNIT_DATA) return;
+  const replies = attributeAllReplies(b, p, dataEnd);
+  for (let k = 0; k < replies.length; k += 2) {
+    const id = readCipIdentity(b, replies[k]!, replies[k + 1]!);
+    // Get_Attribute_All of other objects also answers 0x81: accept only what parses as an identity.
+    if (!id || id.productName === '' || !/^[\x20-\x7e]+$/.test(id.productName)) continue;
+    emitForHost(pkt, sink, 'enip', 'module', `${id.productName} (serial ${id.serial})`, 0.8, 'cip.identity');
+    emitForHost(pkt, sink, 'enip', 'model', id.productName, 0.4, 'cip.identity.product_name');
+  }
+}
+
+/** The repeat keys of a target's answers are the commands' plus this, apart from its requests' (0..0xffff). */
+const ANSWER_KEY = 0x10000;
+
+/**
+ * Whether decodeEnip would learn only the two ends' roles from this answer of
+ * a target over TCP: it failed or carries no data, its command carries no
+ * identity, or it is a SendRRData/SendUnitData whose items hold no successful
+ * Get_Attribute_All reply. Throws where decodeEnip would (an item overrunning
+ * the message), so the pipeline leaves such a packet to decode(), which counts it.
+ */
+function answerSaysOnlyRoles(b: Buffer, o: number, end: number, command: number): boolean {
+  if (end < o + HEADER) return false;
+  const length = b.readUInt16LE(o + 2);
+  if (length === 0 || b.readUInt32LE(o + 8) !== 0) return true;
+  if (command === CMD_LIST_IDENTITY) return false;
+  if (command !== CMD_SEND_RR_DATA && command !== CMD_SEND_UNIT_DATA) return true;
+  return attributeAllReplies(b, o + HEADER, Math.min(end, o + HEADER + length)).length === 0;
+}
+
+/** What attributeAllReplies returns: one array, reused (decodeEnip and the repeat key read it at once). */
+const replyBounds: number[] = [];
+
+/**
+ * The successful Get_Attribute_All replies (CIP Vol. 1 §2-4.2: service 0x81,
+ * general status 0) in the common packet format items of a SendRRData or
+ * SendUnitData whose data starts at `p`: pairs of [attribute data start, item
+ * end). Throws RangeError where an item is truncated or overruns the message.
+ */
+function attributeAllReplies(b: Buffer, p: number, dataEnd: number): readonly number[] {
+  const out = replyBounds;
+  out.length = 0;
   // interface handle(4), timeout(2), then the common packet format items.
   p += 6;
   if (p + 2 > dataEnd) throw new RangeError('CPF item count truncated');
@@ -228,13 +277,9 @@ function decodeEnip(pkt: PacketView, sink: ObservationSink): void {
     if (type === ITEM_CONNECTED_DATA) v += 2; // sequence count
     // Message router reply: service, reserved, general status, additional status size (words).
     if (v + 4 > itemEnd || b[v] !== SERVICE_GET_ATTRIBUTE_ALL_REPLY || b[v + 2] !== 0) continue;
-    const data = v + 4 + b[v + 3]! * 2;
-    const id = readCipIdentity(b, data, itemEnd);
-    // Get_Attribute_All of other objects also answers 0x81: accept only what parses as an identity.
-    if (!id || id.productName === '' || !/^[\x20-\x7e]+$/.test(id.productName)) continue;
-    emitForHost(pkt, sink, 'enip', 'module', `${id.productName} (serial ${id.serial})`, 0.8, 'cip.identity');
-    emitForHost(pkt, sink, 'enip', 'model', id.productName, 0.4, 'cip.identity.product_name');
+    out.push(v + 4 + b[v + 3]! * 2, itemEnd);
   }
+  return out;
 }
 
 function report(pkt: PacketView, sink: ObservationSink, id: CipIdentity, field: string, conf: number): void {
