@@ -49,7 +49,8 @@ export const mmsDecoder: Decoder = {
   // A TPKT, COTP DT and the two data-phase SPDUs at the least.
   match: (pkt) => onIsoTsap(pkt, 11),
   // Polling (reads, reports) repeats the same roles in every PDU: one key per direction and PDU kind.
-  // An Identify answer, or a segment of several TPKTs, is decoded every time.
+  // What is no MMS (S7comm shares the port) says nothing: one key more. An Identify answer, or a
+  // segment of several TPKTs, is decoded every time.
   repeatKey(pkt) {
     const b = pkt.data;
     const o = pkt.payloadOffset;
@@ -57,7 +58,8 @@ export const mmsDecoder: Decoder = {
     if (!data || b.readUInt16BE(o + 2) !== pkt.payloadEnd - o) return undefined;
     try {
       const mms = mmsPdu(b, data.userData, data.tpktEnd);
-      if (!mms || (mms.tag === CONFIRMED_RESPONSE && isIdentify(b, mms))) return undefined;
+      if (!mms) return NOT_MMS_KEY;
+      if (mms.tag === CONFIRMED_RESPONSE && isIdentify(b, mms)) return undefined;
       return (mms.tag & 0x1f) + (pkt.srcPort === ISO_TSAP_PORT ? 32 : 0);
     } catch {
       return undefined;
@@ -72,6 +74,9 @@ export const mmsDecoder: Decoder = {
     });
   },
 };
+
+/** The repeat key of a PDU that is no MMS; those of MMS PDUs are their tag's number, plus 32 from a server. */
+const NOT_MMS_KEY = 64;
 
 /** The MMS PDU inside a data-phase session and presentation wrapping at `o`; undefined for anything else. */
 function mmsPdu(b: Buffer, o: number, end: number): BerElement | undefined {

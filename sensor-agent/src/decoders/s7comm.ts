@@ -38,6 +38,27 @@ export const s7commDecoder: Decoder = {
   // SZL answers run to ~1 KB: gathered whole when split.
   messageLength: tpktMessageLength,
   match: (pkt) => onIsoTsap(pkt),
+  /**
+   * Polling (an HMI's variable reads and the PLC's acknowledgements, most of a session's packets) says
+   * the same in every PDU: a client's request is keyed by the role it shows, a PLC's answer other than
+   * userdata (which may carry SZL identity) by its protocol. An answer of several TPKTs is decoded every time.
+   */
+  repeatKey(pkt) {
+    const b = pkt.data;
+    const o = pkt.payloadOffset;
+    const data = firstDataTpdu(b, o, pkt.payloadEnd);
+    if (!data) return undefined;
+    const { userData: pdu, tpktEnd } = data;
+    if (pkt.dstPort === ISO_TSAP_PORT) {
+      const role = clientRole(b, pdu, tpktEnd);
+      return CLIENT_KEY + (role === undefined ? CLIENT_ROLES.length : CLIENT_ROLES.indexOf(role));
+    }
+    if (b.readUInt16BE(o + 2) !== pkt.payloadEnd - o) return undefined;
+    const protocol = b[pdu];
+    if (protocol === S7PLUS_PROTOCOL_ID) return SERVER_KEY + 1;
+    if (protocol !== S7_PROTOCOL_ID) return SERVER_KEY + 2;
+    return pdu + 10 <= tpktEnd && b[pdu + 1] !== ROSCTR_USERDATA ? SERVER_KEY : undefined;
+  },
   decode(pkt: PacketView, sink: ObservationSink): void {
     if (pkt.dstPort === ISO_TSAP_PORT) {
       client(pkt, sink);
@@ -64,30 +85,44 @@ const GROUP_PROGRAMMER = 1;
 const GROUP_CYCLIC = 2;
 const GROUP_BLOCK = 3;
 
+/** The roles a client's requests show (see the header). */
+const CLIENT_ROLES = ['s7comm:client', 's7comm:engineering', 's7comm:hmi'] as const;
+type ClientRole = (typeof CLIENT_ROLES)[number];
+/** Repeat keys: a client's, by the index of its role (CLIENT_ROLES.length for none); a PLC's, by protocol. */
+const CLIENT_KEY = 0;
+const SERVER_KEY = 16;
+
 /** Client -> PLC: the role the client's requests show (see the header). */
 function client(pkt: PacketView, sink: ObservationSink): void {
   const b = pkt.data;
   if (b[pkt.payloadOffset] !== 3) throw new RangeError('TPKT version is not 3');
   const data = firstDataTpdu(b, pkt.payloadOffset, pkt.payloadEnd);
   if (!data) return;
-  const { userData: pdu, tpktEnd } = data;
-  if (pdu + 10 > tpktEnd || b[pdu] !== S7_PROTOCOL_ID) return;
+  const role = clientRole(b, data.userData, data.tpktEnd);
+  if (role)
+    emitForHost(pkt, sink, 's7comm', 'role', role, 0.8, role === 's7comm:client' ? 'rosctr' : 'function');
+}
+
+/** The role the S7 PDU at `pdu` shows its client in, or undefined when it shows none. */
+function clientRole(b: Buffer, pdu: number, tpktEnd: number): ClientRole | undefined {
+  if (pdu + 10 > tpktEnd || b[pdu] !== S7_PROTOCOL_ID) return undefined;
   const rosctr = b[pdu + 1]!;
   const param = pdu + 10;
-  let role = 's7comm:client';
   if (rosctr === ROSCTR_JOB && param < tpktEnd) {
     const fn = b[param]!;
-    if (ENGINEERING_JOBS.has(fn)) role = 's7comm:engineering';
-    else if (fn === READ_VAR || fn === WRITE_VAR) role = 's7comm:hmi';
-  } else if (rosctr === ROSCTR_USERDATA && param + 6 < tpktEnd) {
+    if (ENGINEERING_JOBS.has(fn)) return 's7comm:engineering';
+    return fn === READ_VAR || fn === WRITE_VAR ? 's7comm:hmi' : 's7comm:client';
+  }
+  if (rosctr === ROSCTR_USERDATA && param + 6 < tpktEnd) {
     const typeGroup = b[param + 5]!;
     const group = typeGroup & 0x0f;
     if (typeGroup >> 4 === 4) {
-      if (group === GROUP_BLOCK || group === GROUP_PROGRAMMER) role = 's7comm:engineering';
-      else if (group === GROUP_CYCLIC) role = 's7comm:hmi';
+      if (group === GROUP_BLOCK || group === GROUP_PROGRAMMER) return 's7comm:engineering';
+      if (group === GROUP_CYCLIC) return 's7comm:hmi';
     }
-  } else return;
-  emitForHost(pkt, sink, 's7comm', 'role', role, 0.8, role === 's7comm:client' ? 'rosctr' : 'function');
+    return 's7comm:client';
+  }
+  return undefined;
 }
 
 function s7(pkt: PacketView, sink: ObservationSink, o: number, end: number): void {
