@@ -1,11 +1,11 @@
 // ARP (RFC 826) over Ethernet/IPv4: the sender hardware/protocol address pair
 // is the most reliable MAC<->IPv4 binding on a segment, because hosts only
 // answer (and mostly only ask) for their own address.
-import { formatIp4, isDeviceMac, isHostIp4 } from '../packet/addresses.js';
+import { isDeviceMac, isHostIp4 } from '../packet/addresses.js';
 import { EtherType } from '../packet/ethertypes.js';
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { observation } from './util.js';
+import { ip4Text, observation } from './util.js';
 
 const HTYPE_ETHERNET = 1;
 
@@ -31,10 +31,10 @@ export const arpDecoder: Decoder = {
       observation(
         pkt,
         senderMac,
-        formatIp4(senderIp),
+        ip4Text(senderIp),
         'arp',
         'ipv4',
-        formatIp4(senderIp),
+        ip4Text(senderIp),
         0.9,
         'arp.src.proto_ipv4',
       ),
