@@ -317,16 +317,24 @@ export class DeviceStore implements ObservationSink {
 
   /** The device an address is strongly bound to. */
   private boundTo(ip: string): Device | undefined {
-    // A packet's observations name the same address several times: parse it once.
-    if (ip !== this.lastIpText) {
-      this.lastIpText = ip;
-      this.lastIpNumber = ip.includes(':') ? -1 : parseIp4(ip);
+    // A packet's observations name its two ends several times, packet after packet: the last two
+    // addresses are kept parsed (the decoders hand over the same strings, so mostly by identity).
+    let n: number;
+    if (ip === this.ipTextA) n = this.ipNumberA;
+    else if (ip === this.ipTextB) n = this.ipNumberB;
+    else {
+      n = ip.includes(':') ? -1 : parseIp4(ip);
+      this.ipTextB = this.ipTextA;
+      this.ipNumberB = this.ipNumberA;
+      this.ipTextA = ip;
+      this.ipNumberA = n;
     }
-    const n = this.lastIpNumber;
     return n >= 0 ? this.byIp4.get(n) : this.byIpText.get(ip);
   }
-  private lastIpText = '';
-  private lastIpNumber = -1;
+  private ipTextA = '';
+  private ipNumberA = -1;
+  private ipTextB = '';
+  private ipNumberB = -1;
 
   /** A strong MAC<->IP binding; an "ip:" device for that IP merges into the MAC device. */
   private bindIp(device: Device, ip: string, family: 'ipv4' | 'ipv6', confidence: number): void {
