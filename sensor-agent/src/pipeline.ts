@@ -254,7 +254,11 @@ export class Pipeline {
       return;
     }
     const store = this.store;
-    const key = this.keyed[ordinal] === 1 ? repeatKeyOf(decoder, this.repeatKeys[ordinal]!, v) : -1;
+    // No key without a cache to look it up in (skipRepeats: false decodes every packet).
+    const key =
+      this.repeats !== undefined && this.keyed[ordinal] === 1
+        ? repeatKeyOf(decoder, this.repeatKeys[ordinal]!, v)
+        : -1;
     const repeats = this.announcing[ordinal] === 1 || key >= 0 ? this.repeats : undefined;
     if (repeats) {
       const devices = repeats.find(ordinal, v, key);
