@@ -12,7 +12,7 @@
 //
 // The same finding again (a device that keeps flipping between two firmware
 // versions) is one alert with a count, not a new one each time.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AttributeName, DeviceRecord, Evidence } from '@hark/contracts/inventory';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RecordListener } from '../inventory/store.js';
@@ -376,7 +376,8 @@ function findingKey(device: string, finding: Finding): string {
 
 const observerOf = (origin: Origin): string => `${origin.site}.${origin.sensor}/${origin.node}`;
 
-const alertId = (key: string): string => createHash('sha256').update(key).digest('base64url').slice(0, 22);
+// crypto.hash, one call: a third of createHash().update().digest()'s time for a key this short.
+const alertId = (key: string): string => hash('sha256', key, 'base64url').slice(0, 22);
 
 /** The API's order of alerts, on one replica and across shards: last raised first, then by id. */
 export function alertOrder(a: Pick<Alert, 'lastAt' | 'id'>, b: Pick<Alert, 'lastAt' | 'id'>): number {
