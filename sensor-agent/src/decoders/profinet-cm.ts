@@ -43,8 +43,13 @@ const FLAG_FRAGMENT = 0x04;
 const IF_DEVICE = 1;
 const IF_CONTROLLER = 2;
 const IF_SUPERVISOR = 3;
-/** The interface UUIDs' node field (in either data representation: it is a byte array). */
-const PNIO_IF_NODE = Buffer.from([0x00, 0xa0, 0x24, 0x42, 0xdf, 0x7d]);
+/**
+ * The interface UUIDs' node field, 00:A0:24:42:DF:7D (in either data
+ * representation: it is a byte array), as a 32-bit and a 16-bit word: two
+ * reads, where Buffer.compare's native call took ~5% of a PNIO-CM capture's time.
+ */
+const PNIO_IF_NODE_HIGH = 0x00a02442;
+const PNIO_IF_NODE_LOW = 0xdf7d;
 /** NDR array header before the blocks: args maximum or PNIO status, args length, maximum count, offset, actual count. */
 const NDR_HEADER = 20;
 const BLOCK_AR_REQ = 0x0101;
@@ -69,8 +74,16 @@ function isPnioUuid(b: Buffer, o: number, littleEndian: boolean): boolean {
   return mid === 0x6c97 && hi === 0x11d1 && b[o + 8] === 0x82 && b[o + 9] === 0x71;
 }
 
+/** Vendor and device ids as text, made once each: every call of a session names them again. */
+const hex4Texts = new Map<number, string>();
+
 function hex4(n: number): string {
-  return `0x${n.toString(16).padStart(4, '0')}`;
+  let text = hex4Texts.get(n);
+  if (text === undefined) {
+    text = `0x${n.toString(16).padStart(4, '0')}`;
+    hex4Texts.set(n, text);
+  }
+  return text;
 }
 
 type Side = 'src' | 'dst';
@@ -96,13 +109,26 @@ function emitter(pkt: PacketView, sink: ObservationSink): Emit {
   };
 }
 
+/** A UUID field's evidence names, made once (a name built per packet is a new string to hash each time). */
+interface IdFields {
+  vendorId: string;
+  deviceId: string;
+}
+const idFields = (field: string): IdFields => ({
+  vendorId: `${field}.vendor_id`,
+  deviceId: `${field}.device_id`,
+});
+const OBJECT_UUID = idFields('rpc.object_uuid');
+const INITIATOR_OBJECT_UUID = idFields('ar_block_req.cm_initiator_object_uuid');
+
 /** Vendor and device ids from a PNIO object UUID's node field (its last six bytes: instance, device id, vendor id). */
-function emitIds(emit: Emit, side: Side, b: Buffer, node: number, field: string): void {
+
+function emitIds(emit: Emit, side: Side, b: Buffer, node: number, field: IdFields): void {
   const device = b.readUInt16BE(node + 2);
   const vendor = b.readUInt16BE(node + 4);
   if (vendor === 0 && device === 0) return;
-  emit(side, 'vendorId', hex4(vendor), 0.85, `${field}.vendor_id`);
-  emit(side, 'productCode', hex4(device), 0.85, `${field}.device_id`);
+  emit(side, 'vendorId', hex4(vendor), 0.85, field.vendorId);
+  emit(side, 'productCode', hex4(device), 0.85, field.deviceId);
   const name = PROFINET_VENDORS[vendor];
   if (name) emit(side, 'manufacturer', name, 0.8, `${field}.vendor_id`);
 }
@@ -121,7 +147,7 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   const request = ptype === PTYPE_REQUEST;
   const deviceSide: Side = (iface === IF_CONTROLLER) === request ? 'src' : 'dst';
   const calleeSide: Side = request ? 'dst' : 'src';
-  if (isPnioUuid(b, o + 8, littleEndian)) emitIds(emit, calleeSide, b, o + 18, 'rpc.object_uuid');
+  if (isPnioUuid(b, o + 8, littleEndian)) emitIds(emit, calleeSide, b, o + 18, OBJECT_UUID);
   if (iface === IF_SUPERVISOR) return;
   const otherSide: Side = deviceSide === 'src' ? 'dst' : 'src';
   emit(deviceSide, 'role', 'profinet:io-device', 0.8, 'rpc.interface_uuid');
@@ -157,8 +183,7 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
       const role = supervisor ? 'profinet:supervisor' : 'profinet:io-controller';
       emit(otherSide, 'role', role, 0.85, 'ar_block_req.ar_type');
       // Blocks are big-endian whatever the RPC header's data representation.
-      if (isPnioUuid(b, v + 26, false))
-        emitIds(emit, otherSide, b, v + 36, 'ar_block_req.cm_initiator_object_uuid');
+      if (isPnioUuid(b, v + 26, false)) emitIds(emit, otherSide, b, v + 36, INITIATOR_OBJECT_UUID);
       const name = text(b, v + 52, Math.min(stop, v + 52 + b.readUInt16BE(v + 50)));
       emit(otherSide, 'stationName', name, 0.85, 'ar_block_req.cm_initiator_station_name');
       emit(otherSide, 'hostname', name, 0.7, 'ar_block_req.cm_initiator_station_name');
@@ -211,7 +236,11 @@ export const profinetCmDecoder: Decoder = {
     if (pkt.payloadEnd - o < HEADER || b[o] !== RPC_VERSION) return false;
     const littleEndian = b[o + 4]! >> 4 === 1;
     // The interface UUID's node field is byte-ordered the same in either representation.
-    return isPnioUuid(b, o + 24, littleEndian) && b.compare(PNIO_IF_NODE, 0, 6, o + 34, o + 40) === 0;
+    return (
+      isPnioUuid(b, o + 24, littleEndian) &&
+      b.readUInt32BE(o + 34) === PNIO_IF_NODE_HIGH &&
+      b.readUInt16BE(o + 38) === PNIO_IF_NODE_LOW
+    );
   },
   decode,
 };
