@@ -77,6 +77,10 @@ describe.skipIf(MISSING || !tsharkAvailable())('PROFINET IO CM on the ICSNPP cap
       'rt-labs-dev',
       'io-device',
     ]);
+    // Named by the object UUID's vendor id field of the calls to it.
+    expect(pi.manufacturer?.evidence.map((e) => `${e.protocol} ${e.field}`)).toContain(
+      'profinet rpc.object_uuid.vendor_id',
+    );
   });
 
   it('profinet_io_cm_mixed_1: the PC Worx controller connects to the VersaMax scanner, an IO device', async () => {

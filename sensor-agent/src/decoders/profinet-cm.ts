@@ -130,7 +130,7 @@ function emitIds(emit: Emit, side: Side, b: Buffer, node: number, field: IdField
   emit(side, 'vendorId', hex4(vendor), 0.85, field.vendorId);
   emit(side, 'productCode', hex4(device), 0.85, field.deviceId);
   const name = PROFINET_VENDORS[vendor];
-  if (name) emit(side, 'manufacturer', name, 0.8, `${field}.vendor_id`);
+  if (name) emit(side, 'manufacturer', name, 0.8, field.vendorId);
 }
 
 function decode(pkt: PacketView, sink: ObservationSink): void {
