@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/index.js';
-import { type ClientHello, ja4, parseClientHello } from '../src/decoders/index.js';
+import { type ClientHello, ja4, ja4Remembered, parseClientHello } from '../src/decoders/index.js';
 import { snmpDecoder } from '../src/decoders/snmp.js';
 import type { Observation } from '../src/decoders/types.js';
 import { parsePacket } from '../src/packet/parse.js';
@@ -113,6 +113,45 @@ describe.skipIf(MISSING)('TLS ClientHello: SNI and JA4', () => {
       expect(hints('mac:0a:00:27:00:00:00', 'ja4')[0]).toMatch(/^t12i1810s1_[0-9a-f]{12}_[0-9a-f]{12}$/);
     },
   );
+
+  it('a remembered JA4 is the JA4 of the hello asked about, whichever of its inputs differs', async () => {
+    let hello: ClientHello | undefined;
+    const v = new PacketView();
+    for await (const p of readCapture(pcap('ndpi__chrome.pcap'))) {
+      v.reset(p.data, p.linkType, p.interfaceId, p.timestampMs);
+      parsePacket(v);
+      const o = v.payloadOffset;
+      if (v.ipProto !== 6 || v.payloadEnd - o < 9 || p.data[o] !== 0x16 || p.data[o + 5] !== 1) continue;
+      hello = parseClientHello(Buffer.from(p.data), o + 5, v.payloadEnd);
+      if (hello.complete && hello.alpn && hello.sni) break;
+    }
+    expect(hello?.alpn).toBeDefined();
+    const base = hello!;
+    const without = <T>(list: readonly T[]) => list.slice(0, -1);
+    // Each differs from the hello before it in one input of JA4.
+    const variants: ClientHello[] = [
+      base,
+      { ...base },
+      { ...base, version: 0x0301, supportedVersions: [] },
+      { ...base, supportedVersions: [0x0303] },
+      { ...base, ciphers: without(base.ciphers) },
+      { ...base, ciphers: [...base.ciphers].reverse() },
+      { ...base, extensions: without(base.extensions) },
+      { ...base, signatureAlgorithms: without(base.signatureAlgorithms) },
+      { ...base, sni: undefined },
+      { ...base, alpn: Buffer.from('h2') },
+      { ...base, alpn: Buffer.from('hx') },
+      { ...base, alpn: undefined },
+      base,
+    ];
+    const seen = new Set<string>();
+    for (const hello of variants) {
+      expect(ja4Remembered(hello)).toBe(ja4(hello));
+      seen.add(ja4(hello));
+    }
+    // The inputs changed what JA4 says, so a remembered answer for the wrong hello would be caught.
+    expect(seen.size).toBeGreaterThan(8);
+  });
 });
 
 /** An independent JA4 from tshark's decoded fields (FoxIO spec), to cross-check our parser. */

@@ -8,7 +8,7 @@ export { nbnsDecoder } from './nbns.js';
 export { ALL_DECODERS, DecoderIndex } from './registry.js';
 export { ssdpDecoder } from './ssdp.js';
 export { type DescriptionFacts, parseSystemDescription } from './sysdescr.js';
-export { type ClientHello, ja4, parseClientHello } from './tls.js';
+export { type ClientHello, ja4, ja4Remembered, parseClientHello } from './tls.js';
 export type {
   Decoder,
   DecoderFamily,

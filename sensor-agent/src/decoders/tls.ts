@@ -90,6 +90,83 @@ export function ja4(hello: ClientHello): string {
   return `${a}_${b}_${c}`;
 }
 
+/** What ja4() reads of a hello, kept by the memo below (numbers, never a view of the capture's buffer). */
+interface Ja4Inputs {
+  version: number;
+  sni: boolean;
+  alpnFirst: number;
+  alpnLast: number;
+  ciphers: readonly number[];
+  extensions: readonly number[];
+  signatureAlgorithms: readonly number[];
+  supportedVersions: readonly number[];
+  value: string;
+}
+
+/**
+ * JA4s of recent hellos, by a hash of everything ja4() reads: a host's TLS
+ * stack says the same on every connection, and ja4() (sorting, hex lists, two
+ * SHA-256 digests) cost ~3 µs a hello where the hash and the check cost a
+ * few hundred ns. A hit is checked field by field, so a collision is only a
+ * miss. Bounded: forgotten all at once when full.
+ */
+const ja4Memo = new Map<number, Ja4Inputs>();
+const JA4_MEMO_MAX = 1024;
+
+function mixList(h: number, list: readonly number[]): number {
+  h = Math.imul(h ^ list.length, 0x01000193);
+  for (let i = 0; i < list.length; i++) h = Math.imul(h ^ list[i]!, 0x01000193);
+  return h;
+}
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** ja4(hello), remembered for the hellos that say the same (see ja4Memo). */
+export function ja4Remembered(hello: ClientHello): string {
+  const alpn = hello.alpn;
+  const alpnFirst = alpn && alpn.length > 0 ? alpn[0]! : -1;
+  const alpnLast = alpn && alpn.length > 0 ? alpn[alpn.length - 1]! : -1;
+  const sni = hello.sni !== undefined;
+  let h = Math.imul(hello.version + 1, 0x165667b1) ^ (sni ? 0x5bd1e995 : 0);
+  h = Math.imul(h ^ (alpnFirst + 1), 0x01000193);
+  h = Math.imul(h ^ (alpnLast + 1), 0x01000193);
+  h = mixList(h, hello.ciphers);
+  h = mixList(h, hello.extensions);
+  h = mixList(h, hello.signatureAlgorithms);
+  h = mixList(h, hello.supportedVersions);
+  const known = ja4Memo.get(h);
+  if (
+    known &&
+    known.version === hello.version &&
+    known.sni === sni &&
+    known.alpnFirst === alpnFirst &&
+    known.alpnLast === alpnLast &&
+    sameList(known.ciphers, hello.ciphers) &&
+    sameList(known.extensions, hello.extensions) &&
+    sameList(known.signatureAlgorithms, hello.signatureAlgorithms) &&
+    sameList(known.supportedVersions, hello.supportedVersions)
+  )
+    return known.value;
+  const value = ja4(hello);
+  if (ja4Memo.size >= JA4_MEMO_MAX) ja4Memo.clear();
+  ja4Memo.set(h, {
+    version: hello.version,
+    sni,
+    alpnFirst,
+    alpnLast,
+    ciphers: hello.ciphers,
+    extensions: hello.extensions,
+    signatureAlgorithms: hello.signatureAlgorithms,
+    supportedVersions: hello.supportedVersions,
+    value,
+  });
+  return value;
+}
+
 /** Parses a ClientHello handshake message starting at `o` (the handshake type byte). */
 export function parseClientHello(b: Buffer, o: number, end: number): ClientHello {
   if (o + 4 > end || b[o] !== CLIENT_HELLO) throw new RangeError('not a ClientHello');
@@ -186,6 +263,7 @@ export const tlsDecoder: Decoder = {
     const hello = parseClientHello(b, o + 5, Math.min(pkt.payloadEnd, recordEnd));
     if (recordEnd > pkt.payloadEnd) hello.complete = false;
     if (hello.sni) emitForLocalSender(pkt, sink, 'tls', 'tlsSni', hello.sni, 0.9, 'client_hello.sni');
-    if (hello.complete) emitForLocalSender(pkt, sink, 'tls', 'ja4', ja4(hello), 0.9, 'client_hello.ja4');
+    if (hello.complete)
+      emitForLocalSender(pkt, sink, 'tls', 'ja4', ja4Remembered(hello), 0.9, 'client_hello.ja4');
   },
 };
