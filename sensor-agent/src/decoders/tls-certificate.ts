@@ -71,6 +71,37 @@ function firstCertificate(b: Buffer, start: number, end: number): Buffer | undef
   return undefined;
 }
 
+/**
+ * Subjects of recent certificates, by a hash of their DER: a host presents
+ * the same certificate on every connection, and parsing it (OpenSSL, through
+ * X509Certificate) costs tens of µs where a compare of its bytes costs one.
+ * A hit is compared byte for byte; bounded, forgotten all at once when full.
+ */
+const subjects = new Map<number, { der: Buffer; subject: string }>();
+const SUBJECTS_MAX = 256;
+
+/** The certificate's subject as X509Certificate prints it. Throws RangeError when `der` is no X.509 DER. */
+function subjectOf(der: Buffer): string {
+  const n = der.length;
+  // The length and bytes spread over the certificate, its serial number and signature among them.
+  let h = Math.imul(n + 1, 0x165667b1);
+  const step = Math.max(1, Math.floor(n / 32));
+  for (let i = 0; i < n; i += step) h = Math.imul(h ^ der[i]!, 0x01000193);
+  h = Math.imul(h ^ der[n - 1]!, 0x01000193);
+  const known = subjects.get(h);
+  if (known?.der.equals(der)) return known.subject;
+  let subject: string;
+  try {
+    subject = new X509Certificate(der).subject;
+  } catch (error) {
+    throw new RangeError(`TLS certificate is not X.509 DER: ${(error as Error).message}`);
+  }
+  if (subjects.size >= SUBJECTS_MAX) subjects.clear();
+  // A copy: `der` is a view of the capture's buffer, which the reader reuses.
+  subjects.set(h, { der: Buffer.from(der), subject });
+  return subject;
+}
+
 /** The subject's attributes as X509Certificate prints them ("CN=x\nO=y"), by name. */
 function attributes(subject: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -87,12 +118,7 @@ export function decodeCertificate(pkt: PacketView, sink: ObservationSink): void 
   if (!isLocalSender(pkt)) return;
   const der = firstCertificate(pkt.data, pkt.payloadOffset, pkt.payloadEnd);
   if (!der) return;
-  let subject: string;
-  try {
-    subject = new X509Certificate(der).subject;
-  } catch (error) {
-    throw new RangeError(`TLS certificate is not X.509 DER: ${(error as Error).message}`);
-  }
+  const subject = subjectOf(der);
   const fields = attributes(subject);
   const oneLine = subject.split('\n').join(', ');
   if (oneLine !== '')
