@@ -95,7 +95,7 @@ describe.skipIf(MISSING || !tsharkAvailable())('PROFINET IO CM on the ICSNPP cap
 });
 
 /** An RPC answer to Read Implicit of I&M0, from an ET 200S head (vendor 0x002a, device 0x0301) at 192.168.0.2. */
-function im0ReadResponse(): Buffer {
+function im0ReadResponse(bugFix = 1, index = 0xaff0): Buffer {
   const im0 = Buffer.alloc(60);
   im0.writeUInt16BE(0x0020, 0); // I&M0
   im0.writeUInt16BE(56, 2);
@@ -107,7 +107,7 @@ function im0ReadResponse(): Buffer {
   im0.write('V', 46, 'latin1'); // IM_Software_Revision: prefix, functional enhancement, bug fix, internal change
   im0[47] = 3;
   im0[48] = 2;
-  im0[49] = 1;
+  im0[49] = bugFix;
   im0.writeUInt16BE(1, 56); // IM_Version 1.1
   im0[57] = 1;
   im0.writeUInt16BE(0x001e, 58); // IM_Supported: I&M1-4
@@ -117,7 +117,7 @@ function im0ReadResponse(): Buffer {
   header[4] = 1;
   // SeqNumber, ARUUID, API, SlotNumber, SubslotNumber, padding, Index, RecordDataLength, AdditionalValue1/2, padding.
   header.writeUInt16BE(1, 30); // SubslotNumber
-  header.writeUInt16BE(0xaff0, 34); // Index: I&M0
+  header.writeUInt16BE(index, 34); // Index: I&M0 by default
   header.writeUInt32BE(im0.length, 36); // RecordDataLength
   const blocks = Buffer.concat([header, im0]);
   const ndr = Buffer.alloc(20); // PNIOStatus 0, ArgsLength, MaximumCount, Offset, ActualCount (little-endian NDR)
@@ -143,6 +143,21 @@ function im0ReadResponse(): Buffer {
 }
 
 describe('PROFINET I&M0, built from IEC 61158-6-10', () => {
+  it('an I&M0 answer is decoded every time, other read answers are repeats of their RPC header', () => {
+    const at = (frame: Buffer, i: number) => packetOf(frame, 1_700_000_000_000 + i * 1000);
+    // The same head answering I&M0 with another software revision (an update) is read again.
+    const updated = [at(im0ReadResponse(1), 0), at(im0ReadResponse(2), 1)];
+    const skipping = inventoryOf(updated);
+    expect(skipping.stats.repeats).toBe(0);
+    expect(skipping.devices).toEqual(inventoryOf(updated, { skipRepeats: false }).devices);
+    expect(mustFindMac(skipping.devices, '00:19:a1:02:03:04').firmwareVersion?.value).toBe('V3.2.2');
+    // Reads of another record (I&M1 here), polled: after the first, repeats.
+    const polled = [0, 1, 2].map((i) => at(im0ReadResponse(1 + i, 0xaff1), i));
+    const repeated = inventoryOf(polled);
+    expect(repeated.stats.repeats).toBe(2);
+    expect(repeated.devices).toEqual(inventoryOf(polled, { skipRepeats: false }).devices);
+  });
+
   it('a Read Implicit answer of I&M0 gives model, serial and software revision, as tshark reads them', () => {
     const packet = packetOf(im0ReadResponse());
     const { devices, stats } = inventoryOf([packet]);

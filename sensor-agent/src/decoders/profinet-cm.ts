@@ -133,6 +133,60 @@ function emitIds(emit: Emit, side: Side, b: Buffer, node: number, field: IdField
   if (name) emit(side, 'manufacturer', name, 0.8, field.vendorId);
 }
 
+const u16 = (b: Buffer, at: number, littleEndian: boolean): number =>
+  littleEndian ? b.readUInt16LE(at) : b.readUInt16BE(at);
+
+/** A fragment other than the first: its bytes continue a block begun in fragment 0. */
+const laterFragment = (b: Buffer, o: number, littleEndian: boolean): boolean =>
+  (b[o + 2]! & FLAG_FRAGMENT) !== 0 && u16(b, o + 76, littleEndian) !== 0;
+
+/**
+ * Where the call's blocks (from o + HEADER + NDR_HEADER) end: as many bytes
+ * as the NDR array's actual count says, within the body and the datagram;
+ * -1 when the datagram ends before them.
+ */
+function bodyEndOf(b: Buffer, o: number, end: number, littleEndian: boolean): number {
+  const first = o + HEADER + NDR_HEADER;
+  if (first > end) return -1;
+  const actual = littleEndian ? b.readUInt32LE(first - 4) : b.readUInt32BE(first - 4);
+  return Math.min(end, o + HEADER + u16(b, o + 74, littleEndian), first + actual);
+}
+
+/** Whether the read answer's record at `p` is I&M0 (the IODReadResHeader names index 0xAFF0). */
+function readsIm0(b: Buffer, p: number, end: number): boolean {
+  return (
+    p + 36 <= end && b.readUInt16BE(p) === BLOCK_READ_RES_HEADER && b.readUInt16BE(p + 6 + 28) === INDEX_IM0
+  );
+}
+
+/**
+ * The repeat key of a call that says only what its RPC header does: the
+ * interface (who is the device), request or answer, and the object UUID's
+ * vendor and device ids. A controller's or supervisor's record reads and
+ * writes, and their answers, repeat that while it polls diagnostics. A
+ * Connect, Release or Control (blocks naming stations) and an answer
+ * carrying I&M0 are decoded every time (undefined).
+ */
+function rpcHeaderKey(pkt: PacketView): number | undefined {
+  const b = pkt.data;
+  const o = pkt.payloadOffset;
+  const littleEndian = b[o + 4]! >> 4 === 1;
+  const ptype = b[o + 1]!;
+  if (ptype !== PTYPE_REQUEST && ptype !== PTYPE_RESPONSE) return 0;
+  const iface = uuidFirst(b, o + 24, littleEndian) & 0xf;
+  if (iface !== IF_DEVICE && iface !== IF_CONTROLLER && iface !== IF_SUPERVISOR) return 0;
+  // 1 + (ptype, iface) below 16, then the ids (or none) above: below 2^37, exact in a double.
+  const ids = isPnioUuid(b, o + 8, littleEndian) ? 1 + b.readUInt32BE(o + 20) : 0;
+  const key = 1 + ptype * 4 + iface + 16 * ids;
+  if (iface === IF_SUPERVISOR || laterFragment(b, o, littleEndian)) return key;
+  const bodyEnd = bodyEndOf(b, o, pkt.payloadEnd, littleEndian);
+  if (bodyEnd < 0) return key;
+  const opnum = u16(b, o + 68, littleEndian);
+  if (opnum === OPNUM_READ || opnum === OPNUM_READ_IMPLICIT)
+    return ptype === PTYPE_RESPONSE && readsIm0(b, o + HEADER + NDR_HEADER, bodyEnd) ? undefined : key;
+  return opnum === OPNUM_CONNECT || opnum === OPNUM_RELEASE || opnum === OPNUM_CONTROL ? undefined : key;
+}
+
 function decode(pkt: PacketView, sink: ObservationSink): void {
   const b = pkt.data;
   const o = pkt.payloadOffset;
@@ -152,15 +206,11 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   const otherSide: Side = deviceSide === 'src' ? 'dst' : 'src';
   emit(deviceSide, 'role', 'profinet:io-device', 0.8, 'rpc.interface_uuid');
 
-  const u16 = (at: number) => (littleEndian ? b.readUInt16LE(at) : b.readUInt16BE(at));
-  // A later fragment's bytes continue a block begun in fragment 0.
-  if ((b[o + 2]! & FLAG_FRAGMENT) !== 0 && u16(o + 76) !== 0) return;
-  const opnum = u16(o + 68);
-  // The blocks: as many bytes as the NDR array's actual count says, within the body and the datagram.
+  if (laterFragment(b, o, littleEndian)) return;
+  const opnum = u16(b, o + 68, littleEndian);
   const first = o + HEADER + NDR_HEADER;
-  if (first > end) return;
-  const actual = littleEndian ? b.readUInt32LE(first - 4) : b.readUInt32BE(first - 4);
-  const bodyEnd = Math.min(end, o + HEADER + u16(o + 74), first + actual);
+  const bodyEnd = bodyEndOf(b, o, end, littleEndian);
+  if (bodyEnd < 0) return;
   if (opnum === OPNUM_READ || opnum === OPNUM_READ_IMPLICIT) {
     if (!request) readResponse(emit, deviceSide, b, first, bodyEnd);
     return;
@@ -203,9 +253,7 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
  * bare counter, is not kept).
  */
 function readResponse(emit: Emit, side: Side, b: Buffer, p: number, end: number): void {
-  if (p + 6 > end || b.readUInt16BE(p) !== BLOCK_READ_RES_HEADER) return;
-  const v = p + 6;
-  if (v + 30 > end || b.readUInt16BE(v + 28) !== INDEX_IM0) return;
+  if (!readsIm0(b, p, end)) return;
   const im = p + 4 + b.readUInt16BE(p + 2);
   const d = im + 6;
   if (d + 44 > end || b.readUInt16BE(im) !== BLOCK_IM0) return;
@@ -242,5 +290,6 @@ export const profinetCmDecoder: Decoder = {
       b.readUInt16BE(o + 38) === PNIO_IF_NODE_LOW
     );
   },
+  repeatKey: rpcHeaderKey,
   decode,
 };
