@@ -35,6 +35,7 @@
 // for a `portBlind` decoder, whose clients ask from a new ephemeral port each
 // time), and the protocol bytes; not the IPv4 identification or checksums,
 // which change from one copy of a datagram to the next.
+import { sameWords } from './bytes.js';
 import type { Decoder } from './decoders/types.js';
 import type { Device } from './inventory/device.js';
 import type { PacketView } from './packet/view.js';
@@ -194,8 +195,7 @@ export class RepeatCache {
         if (s.srcIp4 !== v.srcIp4 || s.dstIp4 !== v.dstIp4) return false;
       } else {
         const a = v.srcIp6Offset;
-        if (s.length < IP6_ADDRESSES || b.compare(s.bytes, 0, IP6_ADDRESSES, a, a + IP6_ADDRESSES) !== 0)
-          return false;
+        if (s.length < IP6_ADDRESSES || !sameWords(b, a, s.bytes, 0, IP6_ADDRESSES)) return false;
         at = IP6_ADDRESSES;
       }
     }

@@ -18,6 +18,7 @@
 // from another field adds evidence (and never lowers confidence).
 import type { AttributeName, DeviceRecord, Evidence } from '@hark/contracts/inventory';
 import { ATTRIBUTE_NAMES } from '@hark/contracts/inventory';
+import { sameWords } from '../bytes.js';
 import type { HintName, Observation, ObservationSink } from '../decoders/types.js';
 import {
   formatIp4,
@@ -189,7 +190,7 @@ export class DeviceStore implements ObservationSink {
       const b = pkt.data;
       const o = pkt.srcIp6Offset;
       const last = device.x?.lastIp6Header;
-      if (last && b.compare(last, 0, 16, o, o + 16) === 0) return;
+      if (last && sameWords(b, o, last, 0, 16)) return;
       if (!isHostIp6(b, o)) return;
       extraOf(device).lastIp6Header = Buffer.from(b.subarray(o, o + 16));
       const ip = formatIp6(b, o);
