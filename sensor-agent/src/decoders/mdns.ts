@@ -5,8 +5,8 @@
 // Apple: model; D-Link: model_number...). Records are attributed through the
 // packet's own SRV->A chain, so a Bonjour sleep proxy answering for a
 // sleeping Mac credits the Mac's address, not the proxy.
-import dnsPacket from 'dns-packet';
 import type { PacketView } from '../packet/view.js';
+import { type DnsRecord, readDnsMessage } from './dns-message.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { DNS_MESSAGE_ID, observation, srcIpText } from './util.js';
 
@@ -15,8 +15,6 @@ const LOCAL_SUFFIX = /\.local\.?$/i;
 const SERVICE_TYPE = /^(?:.*?\.)?(_[^.]+\._(?:tcp|udp))\.local\.?$/i;
 const META_QUERY = '_services._dns-sd._udp.local';
 const SERVICE_LABEL = /(^|\.)_[^.]+\._(tcp|udp)\./i;
-
-type AnyRecord = dnsPacket.Answer;
 
 /** TXT keys -> attribute, confidence. Keys are compared lower-case. */
 const TXT_KEYS: Record<string, [ObservationName, number]> = {
@@ -55,13 +53,12 @@ export const mdnsDecoder: Decoder = {
   keys: [MDNS_PORT],
   match: (pkt) => pkt.srcPort === MDNS_PORT || pkt.dstPort === MDNS_PORT,
   decode(pkt: PacketView, sink: ObservationSink): void {
-    if (pkt.payloadLength < 12) throw new RangeError('DNS header truncated');
-    const message = dnsPacket.decode(pkt.data.subarray(pkt.payloadOffset, pkt.payloadEnd));
-    const isResponse = message.type === 'response';
+    const message = readDnsMessage(pkt.data, pkt.payloadOffset, pkt.payloadEnd);
+    const isResponse = message.isResponse;
     // Queries only describe the asker through a probe's proposed records (authority section).
-    const records: AnyRecord[] = isResponse
-      ? [...(message.answers ?? []), ...(message.additionals ?? []), ...(message.authorities ?? [])]
-      : [...(message.authorities ?? [])];
+    const records: DnsRecord[] = isResponse
+      ? [...message.answers, ...message.additionals, ...message.authorities]
+      : message.authorities;
     if (records.length === 0) return;
     const confidenceScale = isResponse ? 1 : 0.85;
     const srcIp = srcIpText(pkt);
@@ -71,11 +68,11 @@ export const mdnsDecoder: Decoder = {
     const addresses = new Map<string, { type: 'A' | 'AAAA'; ip: string }[]>();
     const srvTarget = new Map<string, string>();
     for (const r of records) {
-      if ((r.type === 'A' || r.type === 'AAAA') && typeof r.data === 'string' && isHostAddress(r.data)) {
+      if ((r.type === 'A' || r.type === 'AAAA') && isHostAddress(r.data)) {
         const list = addresses.get(lower(r.name)) ?? [];
         list.push({ type: r.type, ip: r.data });
         addresses.set(lower(r.name), list);
-      } else if (r.type === 'SRV' && r.data && typeof r.data === 'object' && 'target' in r.data) {
+      } else if (r.type === 'SRV') {
         srvTarget.set(lower(r.name), lower(r.data.target));
       }
     }
@@ -110,7 +107,7 @@ export const mdnsDecoder: Decoder = {
     // 3. Services: PTR type -> instance, SRV/TXT on the instance.
     for (const r of records) {
       const name = lower(r.name);
-      if (r.type === 'PTR' && typeof r.data === 'string') {
+      if (r.type === 'PTR') {
         if (name === META_QUERY || name.endsWith('.arpa')) continue;
         const type = SERVICE_TYPE.exec(name)?.[1];
         if (!type) continue;
@@ -121,8 +118,8 @@ export const mdnsDecoder: Decoder = {
       } else if (r.type === 'SRV') {
         const type = SERVICE_TYPE.exec(name)?.[1];
         if (type) emit(ownerOfInstance(name), 'mdnsService', type, 0.8, 'SRV.service');
-      } else if (r.type === 'TXT' && Array.isArray(r.data)) {
-        readTxt(r.data as (Buffer | string)[], ownerOfInstance(name), emit);
+      } else if (r.type === 'TXT') {
+        readTxt(r.data, ownerOfInstance(name), emit);
       }
     }
   },
