@@ -35,7 +35,6 @@
 // for a `portBlind` decoder, whose clients ask from a new ephemeral port each
 // time), and the protocol bytes; not the IPv4 identification or checksums,
 // which change from one copy of a datagram to the next.
-import { sameWords } from './bytes.js';
 import type { Decoder } from './decoders/types.js';
 import type { Device } from './inventory/device.js';
 import type { PacketView } from './packet/view.js';
@@ -195,7 +194,11 @@ export class RepeatCache {
         if (s.srcIp4 !== v.srcIp4 || s.dstIp4 !== v.dstIp4) return false;
       } else {
         const a = v.srcIp6Offset;
-        if (s.length < IP6_ADDRESSES || !sameWords(b, a, s.bytes, 0, IP6_ADDRESSES)) return false;
+        if (
+          s.length < IP6_ADDRESSES ||
+          !sameBytes(this.wordsOf(b), b, a, a + IP6_ADDRESSES, s.words, s.bytes, 0, IP6_ADDRESSES)
+        )
+          return false;
         at = IP6_ADDRESSES;
       }
     }
