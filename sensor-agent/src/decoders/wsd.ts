@@ -11,8 +11,17 @@ import { emitForLocalSender } from './util.js';
 const WSD_PORT = 3702;
 const MAX_MESSAGE = 16384;
 
-function element(xml: string, local: string): string | undefined {
-  const m = new RegExp(`<(?:[\\w-]+:)?${local}(?:\\s[^>]*)?>([^<]*)</(?:[\\w-]+:)?${local}>`).exec(xml);
+/** The text of the first <local>…</local> element, any namespace prefix. */
+const elementPattern = (local: string): RegExp =>
+  new RegExp(`<(?:[\\w-]+:)?${local}(?:\\s[^>]*)?>([^<]*)</(?:[\\w-]+:)?${local}>`);
+// Compiled once: a RegExp built per call was a fifth of a WS-Discovery decode.
+const ACTION = elementPattern('Action');
+const TYPES = elementPattern('Types');
+const XADDRS = elementPattern('XAddrs');
+const SCOPES = elementPattern('Scopes');
+
+function element(xml: string, pattern: RegExp): string | undefined {
+  const m = pattern.exec(xml);
   return m ? m[1]!.trim().replace(/\s+/g, ' ') : undefined;
 }
 
@@ -27,13 +36,13 @@ export const wsdDecoder: Decoder = {
     const end = Math.min(pkt.payloadEnd, pkt.payloadOffset + MAX_MESSAGE);
     const xml = pkt.data.toString('utf8', pkt.payloadOffset, end);
     if (!xml.includes('Envelope')) throw new RangeError('not a SOAP envelope');
-    const action = element(xml, 'Action') ?? '';
+    const action = element(xml, ACTION) ?? '';
     const kind = /\/(Hello|ProbeMatches|ResolveMatches)$/.exec(action)?.[1];
     if (!kind) return;
     const field = kind.toLowerCase();
-    const types = element(xml, 'Types');
-    const xaddrs = element(xml, 'XAddrs');
-    const scopes = element(xml, 'Scopes');
+    const types = element(xml, TYPES);
+    const xaddrs = element(xml, XADDRS);
+    const scopes = element(xml, SCOPES);
     if (types) emitForLocalSender(pkt, sink, 'wsd', 'wsdTypes', types, 0.85, `${field}.types`);
     if (xaddrs) emitForLocalSender(pkt, sink, 'wsd', 'wsdXAddrs', xaddrs, 0.85, `${field}.xaddrs`);
     if (!scopes) return;
