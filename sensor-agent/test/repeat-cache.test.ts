@@ -158,9 +158,10 @@ describe.skipIf(MISSING)('an EtherNet/IP answer keyed by its command', () => {
       if (parsePacket(v) !== ParseResult.OK || v.ipProto !== IpProto.TCP || v.srcPort !== 44818) continue;
       const b = v.data;
       const o = v.payloadOffset;
-      // SendRRData, status 0, data; its first item's service is no Get_Attribute_All reply (0x81).
+      // SendRRData, status 0, data: interface handle and timeout, the item count, a null address item
+      // (type and length 0), then the data item, whose service is no Get_Attribute_All reply (0x81).
       if (v.payloadEnd - o < 44 || b.readUInt16LE(o) !== 0x6f || b.readUInt32LE(o + 8) !== 0) continue;
-      if (b[o + 24 + 6 + 2 + 4 + 4] === 0x81) continue;
+      if (b.readUInt16LE(o + 24 + 6 + 2 + 2) !== 0 || b[o + 24 + 6 + 2 + 4 + 4] === 0x81) continue;
       answer = { ...packet, data: Buffer.from(packet.data) };
       payload = o;
       break;

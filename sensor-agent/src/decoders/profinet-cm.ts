@@ -122,7 +122,6 @@ const OBJECT_UUID = idFields('rpc.object_uuid');
 const INITIATOR_OBJECT_UUID = idFields('ar_block_req.cm_initiator_object_uuid');
 
 /** Vendor and device ids from a PNIO object UUID's node field (its last six bytes: instance, device id, vendor id). */
-
 function emitIds(emit: Emit, side: Side, b: Buffer, node: number, field: IdFields): void {
   const device = b.readUInt16BE(node + 2);
   const vendor = b.readUInt16BE(node + 4);
