@@ -60,7 +60,10 @@ function withProgress(file: string): string | AsyncIterable<Buffer> {
 program
   .command('inventory')
   .description('Build a device inventory from a pcap or pcapng file, or live from an interface (--live)')
-  .argument('[capture]', 'capture file (format detected from its content, not its name)')
+  .argument(
+    '[capture]',
+    'capture file: pcap or pcapng, plain or gzip- or zstd-compressed (told from its content, not its name)',
+  )
   .option('--json', 'print {"devices": DeviceRecord[], "stats": {...}} as JSON')
   .option(
     '--live <iface>',

@@ -1,3 +1,4 @@
+export { type Compression, detectCompression } from './decompress.js';
 export { CaptureFormatError } from './errors.js';
 export { FrameBatch } from './frames.js';
 export { LinkType, linkTypeName } from './linktypes.js';

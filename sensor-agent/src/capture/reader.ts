@@ -2,7 +2,9 @@
 // stdout) or any async iterable of Buffers, identifies the format by its magic
 // number (file extensions lie: see shared/pcaps/MANIFEST.md) and streams the
 // packets. Files are read in chunks, so memory stays bounded for huge files.
+// A gzip- or zstd-compressed capture is decompressed on the way (decompress.ts).
 import { open } from 'node:fs/promises';
+import { type Compression, decompressed } from './decompress.js';
 import { CaptureFormatError } from './errors.js';
 import { FrameBatch } from './frames.js';
 import { PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, PcapParser } from './pcap.js';
@@ -24,6 +26,8 @@ export interface ReadCaptureOptions {
   reuseBuffers?: boolean;
   /** Told the format once the magic number has been read. */
   onFormat?: (format: CaptureFormat) => void;
+  /** Told the compression (undefined: none) once the first bytes have been read. */
+  onCompression?: (compression: Compression | undefined) => void;
   signal?: AbortSignal;
 }
 
@@ -76,18 +80,45 @@ export async function* readCaptureBatches(
   options: ReadCaptureOptions = {},
 ): AsyncGenerator<FrameBatch> {
   let parser: CaptureParser | undefined;
-  const input =
+  let compression: Compression | undefined;
+  const raw =
     typeof source === 'string'
-      ? readFileChunks(source, options.chunkSize ?? DEFAULT_CHUNK, options.reuseBuffers === true, (memory) =>
-          parser ? parser.holds(memory) : true,
+      ? readFileChunks(
+          source,
+          options.chunkSize ?? DEFAULT_CHUNK,
+          options.reuseBuffers === true,
+          // The decompressor may still be reading a compressed chunk when the next is read: never reuse one.
+          (memory) => compression !== undefined || (parser ? parser.holds(memory) : true),
         )
-      : source;
+      : buffersOf(source);
+  const input = decompressed(raw, (c) => {
+    compression = c;
+    options.onCompression?.(c);
+  });
+  try {
+    yield* parsed(input, options, (p) => {
+      parser = p;
+    });
+  } catch (err) {
+    // The parser counts the bytes it was given: of a compressed file, the decompressed ones.
+    if (compression && err instanceof CaptureFormatError && err.within === undefined)
+      throw new CaptureFormatError(err.detail, err.offset, `of the ${compression}-decompressed capture`);
+    throw err;
+  }
+}
+
+/** Parses the capture's bytes into batches; `onParser` is given the parser once the format is known. */
+async function* parsed(
+  input: AsyncIterable<Buffer>,
+  options: ReadCaptureOptions,
+  onParser: (parser: CaptureParser) => void,
+): AsyncGenerator<FrameBatch> {
+  let parser: CaptureParser | undefined;
   const pending: Buffer[] = [];
   let pendingLength = 0;
   const out = new FrameBatch();
-  for await (const raw of input) {
+  for await (const chunk of input) {
     options.signal?.throwIfAborted();
-    const chunk = toBuffer(raw);
     if (!parser) {
       pending.push(chunk);
       pendingLength += chunk.length;
@@ -102,6 +133,7 @@ export async function* readCaptureBatches(
       }
       options.onFormat?.(format);
       parser = createParser(format);
+      onParser(parser);
       parser.push(head, out);
     } else {
       parser.push(chunk, out);
@@ -155,6 +187,10 @@ async function* readFileChunks(
     await pending.catch(() => undefined);
     await file.close();
   }
+}
+
+async function* buffersOf(source: AsyncIterable<Buffer | string | Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield toBuffer(chunk);
 }
 
 function toBuffer(chunk: Buffer | string | Uint8Array): Buffer {
