@@ -35,6 +35,8 @@ const program = new Command('hark-agent')
  * on stderr for files big enough to wait for (stdout stays clean for --json).
  */
 function withProgress(file: string): string | AsyncIterable<Buffer> {
+  // "-": standard input, as tshark -r - and zeek -r - read it (`tcpdump -w - | hark-agent inventory -`).
+  if (file === '-') return process.stdin;
   const size = statSync(file).size;
   if (!process.stderr.isTTY || size < 32 * 1024 * 1024) return file;
   return (async function* () {
@@ -62,7 +64,7 @@ program
   .description('Build a device inventory from a pcap or pcapng file, or live from an interface (--live)')
   .argument(
     '[capture]',
-    'capture file: pcap or pcapng, plain or gzip- or zstd-compressed (told from its content, not its name)',
+    'capture file, or - for standard input: pcap or pcapng, plain or gzip- or zstd-compressed (told from its content, not its name)',
   )
   .option('--json', 'print {"devices": DeviceRecord[], "stats": {...}} as JSON')
   .option(

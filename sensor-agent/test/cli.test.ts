@@ -1,6 +1,6 @@
 // The CLI as a user runs it: a child process on the compiled dist/cli.js.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,6 +41,21 @@ describe.skipIf(MISSING)('hark-agent inventory', () => {
       { cwd: REPO_ROOT, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
     );
     expect((JSON.parse(stdout) as { devices: DeviceRecord[] }).devices[0]!.hostname?.value).toBe('R1');
+  });
+
+  it('reads the capture from standard input when it is given as -', async () => {
+    const args = [CLI, 'inventory', '--json'];
+    const { stdout: fromFile } = await run(process.execPath, [...args, pcap('zeek__lldp.pcap')]);
+    const input = openSync(pcap('zeek__lldp.pcap'), 'r');
+    const child = spawn(process.execPath, [...args, '-'], { stdio: [input, 'pipe', 'inherit'] });
+    closeSync(input); // the child has its own copy
+    let fromStdin = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      fromStdin += chunk;
+    });
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+    expect(JSON.parse(fromStdin)).toEqual(JSON.parse(fromFile));
+    expect((JSON.parse(fromStdin) as { devices: DeviceRecord[] }).devices.length).toBeGreaterThan(0);
   });
 
   it('prints a table by default', async () => {
