@@ -74,7 +74,7 @@ function decodeBody(body: Buffer): JournalRecord {
 }
 const walName = (gen: number) => `wal-${String(gen).padStart(12, '0')}.log`;
 
-export class Journal<S> {
+export class Journal {
   private gen = 0;
   private fd = -1;
   /** Frames (a header, then the payload) waiting for the next write, and their callbacks. */
@@ -95,9 +95,9 @@ export class Journal<S> {
   ) {}
 
   /** Opens the journal in `dir` and returns what to replay. */
-  static open<S>(dir: string, log: Logger): { journal: Journal<S>; recovered: Recovered<S> } {
+  static open<S>(dir: string, log: Logger): { journal: Journal; recovered: Recovered<S> } {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const journal = new Journal<S>(dir, log);
+    const journal = new Journal(dir, log);
     let state: S | undefined;
     let firstGen = 0;
     try {

@@ -47,7 +47,7 @@ export interface IngestCore {
 /** Opens the journal and the history (recovering what a previous run left) and wires the handler. */
 export function openIngestCore(options: IngestCoreOptions): IngestCore {
   const { logger, registry, inventory, alerts } = options;
-  let journal: Journal<AggregatorState> | undefined;
+  let journal: Journal | undefined;
   let recovered: ReturnType<typeof Journal.open<AggregatorState>>['recovered'] | undefined;
   if (options.dataDir)
     ({ journal, recovered } = Journal.open<AggregatorState>(join(options.dataDir, 'wal'), logger));

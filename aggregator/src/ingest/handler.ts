@@ -41,7 +41,7 @@ export interface MessageHandlerOptions {
   logger: Logger;
   registry?: Registry;
   /** With a journal, an inventory message is applied and acknowledged only once it is durable. */
-  journal?: Journal<AggregatorState>;
+  journal?: Journal;
   /**
    * Scale-out: which sites this replica owns (scale/shards.ts). Messages of
    * other sites are acknowledged and dropped unread (counted as skipped):
