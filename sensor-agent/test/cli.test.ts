@@ -50,7 +50,7 @@ describe.skipIf(MISSING)('hark-agent inventory', () => {
     const child = spawn(process.execPath, [...args, '-'], { stdio: [input, 'pipe', 'inherit'] });
     closeSync(input); // the child has its own copy
     let fromStdin = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       fromStdin += chunk;
     });
     expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);

@@ -156,6 +156,51 @@ const GOOSE_FRAME = packetOf(
   ),
   0,
 );
+/** An 802.3 frame from 02:00:00:00:00:01 with an LLC/SNAP header (OUI, PID) before `body`. */
+function snapFrame(destination: string, oui: string, pid: string, body: Buffer): CapturedPacket {
+  const llc = Buffer.from(`aaaa03${oui}${pid}`, 'hex');
+  const header = Buffer.from(`${destination}020000000001`, 'hex');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(llc.length + body.length);
+  return packetOf(Buffer.concat([header, length, llc, body]), 0);
+}
+/** A type-length-value of CDP's layout (16-bit type, 16-bit length that counts the 4-byte header). */
+function cdpTlv(type: number, value: Buffer | string): Buffer {
+  const v = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE(type);
+  h.writeUInt16BE(4 + v.length, 2);
+  return Buffer.concat([h, v]);
+}
+/** A Brocade ICX switch's FDP announcement: device id, address 10.0.0.2, port, capabilities, software, platform. */
+const FDP_ANNOUNCEMENT = snapFrame(
+  '01e052cccccc',
+  '00e052',
+  '2000',
+  Buffer.concat([
+    Buffer.from('01b40000', 'hex'),
+    cdpTlv(1, 'icx-7150'),
+    cdpTlv(2, Buffer.from('0000000101 01cc 0004 0a000002'.replace(/ /g, ''), 'hex')),
+    cdpTlv(3, 'ethernet1/1/1'),
+    cdpTlv(4, 'Switch'),
+    cdpTlv(5, 'Version 08.0.95bT211'),
+    cdpTlv(6, 'ICX7150-48P'),
+  ]),
+);
+/** An Extreme switch's EDP hello: display name core-sw1, info TLV with software version 31.7.1.4, null TLV. */
+const EDP_HELLO = snapFrame(
+  '00e02b000000',
+  '00e02b',
+  '00bb',
+  Buffer.from(
+    '0100005c00000000' + // version, reserved, length, checksum, sequence
+      '0000020000000001' + // machine id type (MAC) and MAC
+      '9901000d636f72652d73773100' + // display "core-sw1\0"
+      `99020024${'00'.repeat(12)}1f070104${'ff'.repeat(4)}${'00'.repeat(12)}` + // info: slot, port, ..., version
+      '99000004',
+    'hex',
+  ),
+);
 /** A syslog message to port 514, RFC 5424 §6.5's first example. */
 const SYSLOG_MESSAGE = udpPacket(
   40001,
@@ -202,7 +247,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         .filter(([, n]) => n > 0)
         .map(([name]) => name);
       // Every decoder ran, except those of what the shared corpus lacks (SNMP and LLMNR responses, Kerberos,
-      // SSH, syslog, mail greetings, substation, PLC and neighbour-discovery protocols): those are fuzzed from
+      // SSH, syslog, mail greetings, substation, PLC and neighbour-discovery protocols, Foundry's and Extreme's
+      // switch announcements): those are fuzzed from
       // packets built per their RFCs and standards.
       const built = [
         'snmp',
@@ -220,6 +266,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         'ubiquiti',
         'tplink',
         'ads',
+        'fdp',
+        'edp',
       ];
       const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
       expect(decodedProtocols.sort()).toEqual(names.sort());
@@ -238,6 +286,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         UBIQUITI_ANSWER,
         TPLINK_SYSINFO,
         ADS_DEVICE_INFO,
+        FDP_ANNOUNCEMENT,
+        EDP_HELLO,
         ...MAIL_GREETINGS,
       ];
       // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
@@ -253,6 +303,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         [UBIQUITI_ANSWER, 'UAP-AC-Pro'],
         [TPLINK_SYSINFO, 'HS110(EU)'],
         [ADS_DEVICE_INFO, '3.1.4024'],
+        [FDP_ANNOUNCEMENT, 'ICX7150-48P'],
+        [EDP_HELLO, '31.7.1.4'],
       ] as const) {
         const alone = new Pipeline();
         alone.process(packet);

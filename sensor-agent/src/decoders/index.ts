@@ -2,6 +2,8 @@ export { arpDecoder } from './arp.js';
 export { cdpDecoder } from './cdp.js';
 export { dhcpDecoder } from './dhcp.js';
 export { dhcpv6Decoder } from './dhcpv6.js';
+export { edpDecoder } from './edp.js';
+export { fdpDecoder } from './fdp.js';
 export { lldpDecoder } from './lldp.js';
 export { mdnsDecoder } from './mdns.js';
 export { nbnsDecoder } from './nbns.js';

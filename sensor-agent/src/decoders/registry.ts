@@ -10,7 +10,9 @@ import { dhcpDecoder } from './dhcp.js';
 import { dhcpv6Decoder } from './dhcpv6.js';
 import { dnp3Decoder, dnp3UdpDecoder } from './dnp3.js';
 import { dnsDecoder, llmnrDecoder } from './dns.js';
+import { edpDecoder } from './edp.js';
 import { enipDecoder, enipIoDecoder, enipTcpDecoder } from './enip.js';
+import { fdpDecoder } from './fdp.js';
 import { finsDecoder, finsTcpDecoder } from './fins.js';
 import { ftpDecoder, imapDecoder, pop3Decoder, smtpDecoder } from './greetings.js';
 import { hnapDecoder } from './hnap.js';
@@ -49,6 +51,8 @@ export const ALL_DECODERS: readonly Decoder[] = [
   arpDecoder,
   lldpDecoder,
   cdpDecoder,
+  fdpDecoder,
+  edpDecoder,
   mndpDecoder,
   ubiquitiDecoder,
   tplinkDecoder,
@@ -146,6 +150,8 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   synchrophasor: 'dnp3',
   mndp: 'cdp',
   ubiquiti: 'cdp',
+  fdp: 'cdp',
+  edp: 'cdp',
   tplink: 'ssdp',
 };
 

@@ -253,11 +253,17 @@ const RULES: readonly Rule[] = [
         industrial ? 'industrial-switch' : 'switch',
         0.85,
         'capabilities.bridge',
-        'announces bridge/switch capability (LLDP/CDP)',
+        'announces bridge/switch capability (LLDP, CDP or FDP)',
       );
     }
     if (caps.has('router'))
-      return c('network', 'router', 0.85, 'capabilities.router', 'announces router capability (LLDP/CDP)');
+      return c(
+        'network',
+        'router',
+        0.85,
+        'capabilities.router',
+        'announces router capability (LLDP, CDP or FDP)',
+      );
     if (caps.has('wlan-ap'))
       return c(
         'network',
