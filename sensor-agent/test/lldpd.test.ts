@@ -95,9 +95,13 @@ describe.skipIf(!canRun)('discovery protocols from lldpd, a real implementation'
     netns = VethNamespace.create('hkl');
     netns.address(NEAR_IP, FAR_IP);
     far = netns.macs().far;
-    const tcpdump = spawn('tcpdump', ['-i', netns.pairs[0]!.near, '-U', '-w', capture, 'not ip6'], {
-      stdio: 'ignore',
-    });
+    const tcpdump = spawn(
+      'tcpdump',
+      ['-i', netns.pairs[0]!.near, '--immediate-mode', '-U', '-w', capture, 'not ip6'],
+      {
+        stdio: 'ignore',
+      },
+    );
     try {
       await new Promise((r) => setTimeout(r, 1000)); // tcpdump is listening
       // LLDP with LLDP-MED (class I endpoint) first; lldpd sends LLDP only alone (or to LLDP peers).

@@ -1,8 +1,9 @@
 // SNMP v1/v2c (RFC 1157, RFC 3416) GetResponse PDUs from an agent on UDP
 // 161, BER-encoded (X.690). The MIB-II system group (RFC 3418) is the
 // agent describing itself: sysDescr (1.3.6.1.2.1.1.1.0), sysObjectID
-// (.2.0, whose enterprise arc names the vendor) and sysName (.5.0). SNMPv3
-// is encrypted or authenticated and not read.
+// (.2.0, whose enterprise arc names the vendor, or the OS where the arc is an
+// agent software's) and sysName (.5.0). SNMPv3 is encrypted or authenticated
+// and not read.
 import type { PacketView } from '../packet/view.js';
 import { berElement } from './ber.js';
 import { parseSystemDescription } from './sysdescr.js';
@@ -20,14 +21,33 @@ const ENTERPRISES: Record<number, string> = {
   9: 'Cisco',
   11: 'Hewlett Packard',
   43: '3Com',
-  311: 'Microsoft',
   1916: 'Extreme Networks',
   2636: 'Juniper Networks',
   4329: 'Siemens',
-  8072: 'Net-SNMP',
   11898: 'Moxa',
   25506: 'H3C',
 };
+
+/**
+ * Enterprise arcs of SNMP agent software, not of a maker: Net-SNMP (8072; and
+ * UCD-SNMP, 2021, before it) runs on Linux servers and in countless embedded
+ * devices and BMCs, and Microsoft's (311) in every Windows that runs the SNMP
+ * service, whoever built the machine. Their object ids name the OS the agent
+ * was built for (NET-SNMP-TC's netSnmpAgentOIDs; Microsoft's
+ * 1.3.6.1.4.1.311.1.1.3.1.*: workstation, server, domain controller).
+ */
+const AGENT_OS: readonly [RegExp, string][] = [
+  [/^1\.3\.6\.1\.4\.1\.311\.1\.1\.3\.1\.\d+$/, 'Windows'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.10$/, 'Linux'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.(?:1|6|14)$/, 'HP-UX'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.3$/, 'Solaris'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.7$/, 'NetBSD'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.8$/, 'FreeBSD'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.12$/, 'OpenBSD'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.13$/, 'Windows'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.15$/, 'AIX'],
+  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.16$/, 'macOS'],
+];
 
 export function oidText(b: Buffer, start: number, end: number): string {
   if (start >= end) return '';
@@ -86,6 +106,8 @@ export const snmpDecoder: Decoder = {
         const enterprise = /^1\.3\.6\.1\.4\.1\.(\d+)/.exec(id);
         const vendor = enterprise ? ENTERPRISES[Number(enterprise[1])] : undefined;
         if (vendor) emit('manufacturer', vendor, 0.75, 'sysObjectID');
+        const os = AGENT_OS.find(([pattern]) => pattern.test(id))?.[1];
+        if (os) emit('os', os, 0.6, 'sysObjectID');
       } else if (name === SYS_NAME && valTag === 0x04) {
         emit('hostname', text(b, val, valEnd), 0.8, 'sysName');
       }
