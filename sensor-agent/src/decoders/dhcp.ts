@@ -200,9 +200,15 @@ function readOptions(b: Buffer, start: number, end: number, opts: Options): numb
  *   before 119; the order around them is kept.
  * - lwIP, the TCP/IP stack of ESP8266/ESP32 and most Wi-Fi modules, asks
  *   1,3,28,6 first (its DHCP client's fixed order).
+ * - ISC dhclient asks what its configuration file's `request` line lists, in
+ *   that order; Debian's and Ubuntu's shipped dhclient.conf gives
+ *   1,28,2,3,15,6,119,12,44,47,26,121,42 (checked against dhclient itself in
+ *   test/dhcp-clients.test.ts). Another distribution's file, or an edited
+ *   one, gives another list, which names nothing.
  */
 const APPLE = /^1,121,3,6,15,(?:108,)?(?:114,)?119,252(,95,44,46)?$/;
 const LWIP = /^1,3,28,6(?:,|$)/;
+const DEBIAN_DHCLIENT = '1,28,2,3,15,6,119,12,44,47,26,121,42';
 
 export function osFromParameterList(
   list: string | undefined,
@@ -211,6 +217,7 @@ export function osFromParameterList(
   const apple = APPLE.exec(list);
   if (apple) return { os: apple[1] ? 'macOS' : 'iOS', confidence: 0.45 };
   if (LWIP.test(list)) return { os: 'lwIP (embedded)', confidence: 0.35 };
+  if (list === DEBIAN_DHCLIENT) return { os: 'Linux (Debian or Ubuntu)', confidence: 0.4 };
   return undefined;
 }
 

@@ -1,0 +1,212 @@
+// DHCP from real clients and a real server: ISC dhclient with the
+// configuration Debian ships, and BusyBox's udhcpc (the client of embedded
+// Linux), each in a network namespace under a hostname and MAC of its own,
+// lease an address from dnsmasq on this side. tcpdump records the exchanges;
+// the agent's inventory of them is checked against what each client is and
+// was told, and against tshark's reading of the same messages.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DeviceRecord } from '@hark/contracts/inventory';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { tsharkAvailable } from './reframe.js';
+
+const DHCLIENT = '/usr/sbin/dhclient';
+const UDHCPC = '/usr/sbin/udhcpc';
+const DNSMASQ = '/usr/sbin/dnsmasq';
+const canRun =
+  netnsAvailable('tcpdump') &&
+  commandWorks(DNSMASQ, ['--version']) &&
+  commandWorks(DHCLIENT, ['--version']) &&
+  commandWorks(UDHCPC, ['--help']) &&
+  commandWorks('unshare', ['--version']) &&
+  tsharkAvailable();
+if (!canRun)
+  console.warn(
+    'DHCP client test skipped: needs root, iproute2, tcpdump, tshark, unshare, dnsmasq, dhclient and udhcpc (apt-get install dnsmasq-base isc-dhcp-client udhcpc)',
+  );
+
+const SERVER_IP = '10.82.1.1';
+const CLIENTS = {
+  dhclient: { mac: '02:48:4b:00:0d:01', hostname: `hark-dhclient-${process.pid}` },
+  udhcpc: { mac: '02:48:4b:00:0d:02', hostname: `hark-udhcpc-${process.pid}` },
+} as const;
+
+describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', () => {
+  let netns: VethNamespace;
+  let dir: string;
+  let capture: string;
+  let result: InventoryResult;
+  const device = (mac: string): DeviceRecord => result.devices.find((d) => d.macs.includes(mac))!;
+
+  /**
+   * Runs `command` in a UTS namespace of its own inside the test's network
+   * namespace, named `hostname`, with the far end at `mac`, until `leased()`
+   * (or the command's own end).
+   */
+  async function lease(mac: string, hostname: string, command: string, leased: () => boolean): Promise<void> {
+    const far = netns.pairs[0]!.far;
+    netns.exec(['ip', 'link', 'set', far, 'down']);
+    netns.exec(['ip', 'link', 'set', far, 'address', mac]);
+    netns.exec(['ip', 'link', 'set', far, 'up']);
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns.name,
+        'unshare',
+        '--uts',
+        'sh',
+        '-c',
+        `hostname "$0" && exec ${command}`,
+        hostname,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!leased() && child.exitCode === null) {
+        if (Date.now() > deadline) throw new Error(`no lease for ${hostname}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await stop(child, 'SIGTERM');
+    }
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hark-dhcp-'));
+    capture = join(dir, 'dhcp.pcap');
+    netns = VethNamespace.create('hkd');
+    const near = netns.pairs[0]!.near;
+    const far = netns.pairs[0]!.far;
+    execFileSync('ip', ['addr', 'add', `${SERVER_IP}/24`, 'dev', near]);
+    const tcpdump = spawn(
+      'tcpdump',
+      ['-i', near, '--immediate-mode', '-U', '-w', capture, 'udp port 67 or udp port 68'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    // No DNS (port 0), no configuration but these flags, leases in the test's directory.
+    const dnsmasq = spawn(
+      DNSMASQ,
+      [
+        '--no-daemon',
+        '--conf-file=/dev/null',
+        '--port=0',
+        `--interface=${near}`,
+        '--bind-interfaces',
+        '--dhcp-range=10.82.1.50,10.82.1.99,1h',
+        `--dhcp-leasefile=${join(dir, 'leases')}`,
+        '--no-resolv',
+        '--no-hosts',
+        '--no-ping', // offers at once, instead of after a second's ping of the address
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 1000)); // tcpdump and dnsmasq are listening
+      // dhclient with Debian's /etc/dhcp/dhclient.conf (it sends gethostname()); no script touches the namespace.
+      // In the foreground (-d) until its lease file holds the lease.
+      const leases = join(dir, 'dhclient.leases');
+      await lease(
+        CLIENTS.dhclient.mac,
+        CLIENTS.dhclient.hostname,
+        `${DHCLIENT} -1 -d -sf /bin/true -lf ${leases} -pf ${join(dir, 'dhclient.pid')} ${far}`,
+        () => existsSync(leases) && readFileSync(leases, 'utf8').includes('fixed-address'),
+      );
+      // -q: it quits once leased.
+      await lease(
+        CLIENTS.udhcpc.mac,
+        CLIENTS.udhcpc.hostname,
+        `${UDHCPC} -i ${far} -n -q -f -s /bin/true -x hostname:${CLIENTS.udhcpc.hostname}`,
+        () => false,
+      );
+      await new Promise((r) => setTimeout(r, 500)); // the last ACK is written
+    } finally {
+      await stop(tcpdump, 'SIGINT');
+      await stop(dnsmasq, 'SIGTERM');
+    }
+    result = await buildInventory(capture);
+  }, 90_000);
+
+  afterAll(() => {
+    netns?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** tshark's values of `field` in the messages of `mac` (requests from it, and answers to it). */
+  function tshark(mac: string, field: string): string[] {
+    const out = execFileSync(
+      'tshark',
+      ['-r', capture, '-Y', `dhcp.hw.mac_addr == ${mac}`, '-T', 'fields', '-e', field],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    return out.split('\n').filter(Boolean);
+  }
+
+  it('reads every message of both leases and finds nothing malformed', () => {
+    expect(result.stats.malformed).toBe(0);
+    const messages =
+      tshark(CLIENTS.dhclient.mac, 'frame.number').length + tshark(CLIENTS.udhcpc.mac, 'frame.number').length;
+    expect(messages).toBeGreaterThanOrEqual(8); // discover, offer, request, ack for each
+    expect(result.stats.decoded.dhcp).toBe(messages);
+  });
+
+  it.each(Object.entries(CLIENTS))(
+    '%s: named by the host name it sent, at the address it was leased',
+    (_, client) => {
+      const d = device(client.mac);
+      expect(tshark(client.mac, 'dhcp.option.hostname')).toContain(client.hostname);
+      expect(d.hostname?.value).toBe(client.hostname);
+      // The address of the ACK (yiaddr), as tshark reads it.
+      const leased = execFileSync(
+        'tshark',
+        [
+          '-r',
+          capture,
+          '-Y',
+          `dhcp.hw.mac_addr == ${client.mac} && dhcp.option.dhcp == 5`,
+          '-T',
+          'fields',
+          '-e',
+          'dhcp.ip.your',
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+      ).trim();
+      expect(d.ipv4).toEqual([leased]);
+    },
+  );
+
+  it("dhclient: Debian's configuration names Debian or Ubuntu Linux by the options it asks for", () => {
+    expect(tshark(CLIENTS.dhclient.mac, 'dhcp.option.request_list_item')[0]).toBe(
+      '1,28,2,3,15,6,119,12,44,47,26,121,42',
+    );
+    const os = device(CLIENTS.dhclient.mac).os;
+    expect(os?.value).toBe('Linux (Debian or Ubuntu)');
+    expect(os?.evidence.map((e) => e.field)).toContain('option55.parameter_request_list');
+  });
+
+  it('udhcpc: its vendor class names BusyBox on embedded Linux', () => {
+    expect(tshark(CLIENTS.udhcpc.mac, 'dhcp.option.vendor_class_id')[0]).toMatch(/^udhcp \d/);
+    expect(device(CLIENTS.udhcpc.mac).os?.value).toBe('Linux (embedded, BusyBox udhcpc)');
+  });
+
+  it('dnsmasq: the address that hands out leases is known as the DHCP server', () => {
+    const server = result.devices.find((d) => d.ipv4.includes(SERVER_IP));
+    expect(server?.protocols).toContain('dhcp');
+  });
+});
+
+function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
