@@ -58,8 +58,10 @@ const PRINTER_MODEL =
   /laserjet|officejet|deskjet|designjet|\bprinter\b|\bMFC-|\bHL-\d|ecosys|imagerunner|workcentre|bizhub/i;
 const CAMERA_TEXT =
   /\bDCS-\d|\baxis\b|ipcam|ip ?camera|network camera|internet camera|\bNVR\b|\bDVR\b|webcam|\bIC-\d{4}|hikvision|dahua|\bonvif\b/i;
+// Schneider's CPU part numbers, as a Modicon answers Modbus's Read Device Identification (product code, model):
+// BMX P34 (M340), BME P58 (M580), 140 CPU (Quantum), TSX P57 (Premium), TM221/TM241/TM251/TM262 (M221-M262).
 const PLC_TEXT =
-  /\b1756-|logix|\bS7-?\d{3,4}\b|\bCPU ?31\d|\bIM151|\bIC200CPU|simatic s7|modicon|micrologix|compactlogix|controllogix|\bDL[0-9]{3}\b|koyo/i;
+  /\b1756-|logix|\bS7-?\d{3,4}\b|\bCPU ?31\d|\bIM151|\bIC200CPU|simatic s7|modicon|micrologix|compactlogix|controllogix|\bDL[0-9]{3}\b|koyo|\bBM[XE] ?P ?(?:34|58)|\b140 ?CPU|\bTSX ?P ?57|\bTM2[2-6][1-2]/i;
 const HMI_TEXT =
   /\bwincc\b|panelview|simatic (?:hmi|panel)|\bK?TP\d{3,4}\b|\bHMI\b|factorytalk view|\bpro-face\b/i;
 const INDUSTRIAL_SWITCH = /scalance|hirschmann|moxa eds|stratix|ruggedcom/i;
