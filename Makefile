@@ -68,7 +68,7 @@ controlplane: ## Build (or reuse the cached) kube-apiserver, etcd, controller-ma
 
 test: setup lint controlplane ## Lint, then every test: unit, real captures, real control plane, Mosquitto, end to end
 	@command -v mosquitto >/dev/null || { echo "mosquitto is missing: run 'sudo apt-get install -y mosquitto' (Debian) or let .ci/run do it"; exit 1; }
-	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" npx vitest run
+	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" HARK_PEER_PYTHON="$$(bash test/peers/python.sh)" npx vitest run
 
 helm-test: setup controlplane ## Only the Helm chart, Argo CD health (Lua) and Flux kstatus tests
 	HARK_CONTROLPLANE_BIN="$$(bash test/controlplane/build.sh)" npx vitest run test/helm
