@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the Python interpreter of a virtual environment holding the peers
 # some tests run that Debian does not package (asyncua, a real OPC UA server
-# and client), installed from PyPI at the versions requirements.txt pins.
+# and client; bacpypes3, a real BACnet/IP device and client), installed from
+# PyPI at the versions requirements.txt pins.
 # Cached outside the repository, keyed by that file's hash, as the control
 # plane is. Prints nothing (and says why on stderr) where it cannot be made:
 # those tests then skip, saying so.
@@ -9,13 +10,13 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 key="$(sha256sum "$here/requirements.txt" | cut -c1-16)"
 dir="${HARK_CACHE:-$HOME/.cache/hark}/peers/python-$key"
-if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c 'import asyncua' 2>/dev/null; then
+if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c 'import asyncua, bacpypes3' 2>/dev/null; then
   echo "$dir/bin/python"
   exit 0
 fi
 python="$(command -v python3 || true)"
 if [ -z "$python" ]; then
-  echo "peers: no python3 on PATH; the OPC UA peer test will skip" >&2
+  echo "peers: no python3 on PATH; the OPC UA and BACnet peer tests will skip" >&2
   exit 0
 fi
 rm -rf "$dir"
@@ -23,5 +24,5 @@ if "$python" -m venv "$dir" >&2 && "$dir/bin/pip" install -q --disable-pip-versi
   echo "$dir/bin/python"
 else
   rm -rf "$dir"
-  echo "peers: could not install $here/requirements.txt from PyPI; the OPC UA peer test will skip" >&2
+  echo "peers: could not install $here/requirements.txt from PyPI; the OPC UA and BACnet peer tests will skip" >&2
 fi
