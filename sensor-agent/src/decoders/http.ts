@@ -13,8 +13,15 @@ import type { Decoder, ObservationSink } from './types.js';
 import { parseUserAgent } from './useragent.js';
 import { emitForLocalSender, headerFields, indexOfWithin } from './util.js';
 
-/** Ports where embedded devices and proxies commonly serve HTTP. */
-export const HTTP_PORTS = [80, 631, 5000, 5357, 8000, 8008, 8060, 8080, 8081, 8888, 9000, 49152, 49153];
+/**
+ * Ports where embedded devices and proxies commonly serve HTTP, and where
+ * UPnP devices serve the description an SSDP LOCATION points to: Windows's
+ * UPnP device host (2869), MiniDLNA, the media server of NAS boxes and
+ * routers (8200), AVM's FRITZ!Box (49000), libupnp's first ports (49152+).
+ */
+export const HTTP_PORTS = [
+  80, 631, 2869, 5000, 5357, 8000, 8008, 8060, 8080, 8081, 8200, 8888, 9000, 49000, 49152, 49153,
+];
 const MAX_HEAD = 4096;
 /** Request methods (RFC 9110 §9, WebDAV, SSDP-style) as the first four bytes, and "HTTP". */
 const STARTS = new Set(

@@ -74,12 +74,21 @@ export const ssdpDecoder: Decoder = {
 /**
  * The first product token of a UPnP SERVER header is the OS ("Linux/2.6",
  * "Windows/10.0"); many devices fill it with junk ("Unspecified"), hence the
- * low confidence and the filter.
+ * low confidence and the filter. Software built by a distribution may put
+ * the distribution there instead: Debian's MiniDLNA says "Debian DLNADOC/1.50
+ * UPnP/1.0 MiniDLNA/1.3.0".
  */
 function osToken(server: string): string | undefined {
   const first = server.split(/[\s,]+/)[0] ?? '';
   const name = first.split('/')[0] ?? '';
+  const distribution = LINUX_DISTRIBUTIONS.get(name.toLowerCase());
+  if (distribution) return `Linux (${distribution})`;
   if (!/^(linux|windows|darwin|macos|freebsd|android|ios|vxworks|threadx|qnx|rtos)/i.test(name))
     return undefined;
   return first.replace('/', ' ');
 }
+
+/** Distributions whose name stands for the OS in a SERVER header, spelt as they spell themselves. */
+const LINUX_DISTRIBUTIONS = new Map(
+  ['Debian', 'Ubuntu', 'Raspbian', 'Fedora', 'CentOS', 'OpenWrt', 'Alpine'].map((d) => [d.toLowerCase(), d]),
+);

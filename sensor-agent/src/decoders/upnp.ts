@@ -13,6 +13,12 @@ import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 
 const MAX_DOCUMENT = 16 * 1024;
+/**
+ * Manufacturers that UPnP server software writes into every description it
+ * serves, whoever built the device: MiniDLNA, the media server of countless
+ * NAS boxes and routers, names its author. Not the device's maker.
+ */
+const SOFTWARE_MANUFACTURERS = new Set(['Justin Maggard']);
 const ROOT = '<root';
 const ELEMENTS: readonly [element: string, name: ObservationName, confidence: number][] = [
   ['manufacturer', 'manufacturer', 0.8],
@@ -34,6 +40,7 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
     emitForLocalSender(pkt, sink, 'upnp', name, value, confidence, `device_description.${element}`);
   for (const [element, name, confidence] of ELEMENTS) {
     const value = xmlElementText(doc, element);
+    if (name === 'manufacturer' && value && SOFTWARE_MANUFACTURERS.has(value)) continue;
     if (value)
       emit(
         name,

@@ -1,0 +1,152 @@
+// SSDP and a UPnP device description from a real implementation: MiniDLNA,
+// the media server of countless NAS boxes and routers, runs in a network
+// namespace and announces itself; a control point on this side fetches the
+// description its LOCATION names, on MiniDLNA's own port. tcpdump records
+// it all; the agent's inventory of it is checked against MiniDLNA's
+// configuration and tshark's reading of the same messages.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DeviceRecord } from '@hark/contracts/inventory';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { tsharkAvailable } from './reframe.js';
+
+const MINIDLNA = '/usr/sbin/minidlnad';
+const canRun = netnsAvailable('tcpdump') && commandWorks(MINIDLNA, ['-V']) && tsharkAvailable();
+if (!canRun)
+  console.warn(
+    'MiniDLNA test skipped: needs root, iproute2, tcpdump, tshark and minidlna (apt-get install minidlna)',
+  );
+
+const CONTROL_POINT_IP = '10.86.1.1';
+const SERVER_IP = '10.86.1.2';
+const PORT = 8200; // MiniDLNA's default, as its LOCATION names it
+const CONFIG = {
+  friendlyName: 'Basement NAS',
+  modelName: 'ReadyNAS Media',
+  modelNumber: '6.10.8',
+  serial: 'HARK-0001',
+};
+
+describe.skipIf(!canRun)('SSDP and UPnP from MiniDLNA, a real media server', () => {
+  let netns: VethNamespace;
+  let dir: string;
+  let capture: string;
+  let result: InventoryResult;
+  let server: DeviceRecord;
+  let location: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hark-minidlna-'));
+    capture = join(dir, 'upnp.pcap');
+    for (const sub of ['media', 'db', 'log']) mkdirSync(join(dir, sub));
+    netns = VethNamespace.create('hkl');
+    netns.address(CONTROL_POINT_IP, SERVER_IP);
+    writeFileSync(
+      join(dir, 'minidlna.conf'),
+      [
+        `port=${PORT}`,
+        `network_interface=${netns.pairs[0]!.far}`,
+        `media_dir=${join(dir, 'media')}`,
+        `db_dir=${join(dir, 'db')}`,
+        `log_dir=${join(dir, 'log')}`,
+        `friendly_name=${CONFIG.friendlyName}`,
+        `model_name=${CONFIG.modelName}`,
+        `model_number=${CONFIG.modelNumber}`,
+        `serial=${CONFIG.serial}`,
+        'inotify=no',
+        '',
+      ].join('\n'),
+    );
+    const tcpdump = spawn(
+      'tcpdump',
+      [
+        '-i',
+        netns.pairs[0]!.near,
+        '--immediate-mode',
+        '-U',
+        '-w',
+        capture,
+        `udp port 1900 or tcp port ${PORT}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // tcpdump is listening
+    const minidlna = spawn(
+      'ip',
+      ['netns', 'exec', netns.name, MINIDLNA, '-d', '-f', join(dir, 'minidlna.conf'), '-P', join(dir, 'pid')],
+      { stdio: 'ignore' },
+    );
+    try {
+      location = `http://${SERVER_IP}:${PORT}/rootDesc.xml`;
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 500));
+        try {
+          const response = await fetch(location, { signal: AbortSignal.timeout(2000) });
+          if (response.ok) {
+            await response.text();
+            break;
+          }
+        } catch (error) {
+          if (Date.now() > deadline) throw error; // not serving yet
+        }
+      }
+      await new Promise((r) => setTimeout(r, 500)); // the last segment is written
+    } finally {
+      await stop(minidlna, 'SIGTERM'); // it says ssdp:byebye as it goes
+      await stop(tcpdump, 'SIGINT');
+    }
+    result = await buildInventory(capture);
+    server = result.devices.find((d) => d.macs.includes(netns.macs().far))!;
+  }, 60_000);
+
+  afterAll(() => {
+    netns?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function tshark(filter: string, field: string): string[] {
+    const out = execFileSync('tshark', ['-r', capture, '-Y', filter, '-T', 'fields', '-e', field], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return out.split('\n').filter(Boolean);
+  }
+
+  it('reads every announcement and the description, and finds nothing malformed', () => {
+    expect(server).toBeDefined();
+    expect(result.stats.malformed).toBe(0);
+    expect(tshark('ssdp', 'http.location')).toContain(location);
+    expect(server.protocols).toEqual(expect.arrayContaining(['ssdp', 'upnp']));
+  });
+
+  it('names it, its model and serial number from the description fetched on its own port', () => {
+    expect(tshark(`tcp.srcport == ${PORT} && xml`, 'frame.number').length).toBeGreaterThan(0);
+    expect(server.hostname?.value).toBe(CONFIG.friendlyName);
+    expect(server.model?.value).toBe(`${CONFIG.modelName} ${CONFIG.modelNumber}`);
+    expect(server.serialNumber?.value).toBe(CONFIG.serial);
+  });
+
+  it('takes no maker from the author MiniDLNA writes into every description', () => {
+    expect(server.manufacturer).toBeUndefined();
+  });
+
+  it("reads the OS from the SERVER header's first token, a distribution's name where Debian built it", () => {
+    const servers = [...new Set(tshark('ssdp', 'http.server'))];
+    expect(servers.length).toBeGreaterThan(0);
+    if (servers[0]!.startsWith('Debian ')) expect(server.os?.value).toBe('Linux (Debian)');
+    else expect(server.os?.value ?? '').toMatch(/^(Linux|$)/);
+  });
+});
+
+function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
