@@ -5,7 +5,7 @@
 // reads those properties, as a BMS front end does. tcpdump records the
 // exchange; the agent's inventory of it is checked against what the device
 // was given and tshark's reading of the same answers.
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
@@ -87,40 +88,23 @@ describe.skipIf(!canRun)('BACnet/IP from bacpypes3, a real device and workstatio
     writeFileSync(join(dir, 'workstation.py'), WORKSTATION);
     netns = VethNamespace.create('hkc');
     netns.address(WORKSTATION_IP, DEVICE_IP);
-    const bacpypes = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        netns.name,
-        PYTHON,
-        join(dir, 'device.py'),
-        `${DEVICE_IP}/24`,
-        JSON.stringify(DEVICE),
-      ],
-      { stdio: 'ignore' },
-    );
-    const tcpdump = spawn(
-      'tcpdump',
-      ['-i', netns.pairs[0]!.near, '--immediate-mode', '-U', '-w', capture, 'udp port 47808'],
-      { stdio: 'ignore' },
-    );
+    const bacpypes = spawnInside(netns, PYTHON, [
+      join(dir, 'device.py'),
+      `${DEVICE_IP}/24`,
+      JSON.stringify(DEVICE),
+    ]);
     try {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 1000)); // tcpdump listening, the device up
-        try {
-          await run(PYTHON, [join(dir, 'workstation.py'), `${WORKSTATION_IP}/24`, DEVICE_IP], {
-            timeout: 20_000,
-          });
-          break;
-        } catch (error) {
-          if (Date.now() > deadline) throw error;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 500)); // the last answer is written
+      await recording(netns, capture, 'udp port 47808', () =>
+        retry(
+          () =>
+            run(PYTHON, [join(dir, 'workstation.py'), `${WORKSTATION_IP}/24`, DEVICE_IP], {
+              timeout: 20_000,
+            }),
+          30_000,
+          1000,
+        ),
+      );
     } finally {
-      await stop(tcpdump, 'SIGINT');
       await stop(bacpypes, 'SIGTERM');
     }
     result = await buildInventory(capture);
@@ -144,13 +128,7 @@ describe.skipIf(!canRun)('BACnet/IP from bacpypes3, a real device and workstatio
     expect(device).toBeDefined();
     expect(result.stats.malformed).toBe(0);
     expect(result.stats.decodeErrors.bacnet).toBe(0);
-    const fromDevice = execFileSync(
-      'tshark',
-      ['-r', capture, '-Y', `bacapp && ip.src == ${DEVICE_IP}`, '-T', 'fields', '-e', 'frame.number'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    )
-      .split('\n')
-      .filter(Boolean);
+    const fromDevice = tsharkFields(capture, `bacapp && ip.src == ${DEVICE_IP}`, 'frame.number');
     expect(fromDevice.length).toBe(6); // the I-Am and five answers
     expect(device.protocols).toContain('bacnet');
   });
@@ -165,11 +143,3 @@ describe.skipIf(!canRun)('BACnet/IP from bacpypes3, a real device and workstatio
     expect(device.category?.value).toBe('bms');
   });
 });
-
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}

@@ -13,6 +13,7 @@ import {
   readCaptureBatches,
 } from '../src/capture/index.js';
 import { buildInventory } from '../src/pipeline.js';
+import { pcapFileHeader, pcapRecord } from '../src/simulate/pcap-writer.js';
 import { MISSING, pcap } from './support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hark-compressed-'));
@@ -120,16 +121,8 @@ describe('compressed capture streams', () => {
   it('a reader stopped early closes its source, compressed or not', async () => {
     for (const wrap of [(b: Buffer) => b, gzipSync]) {
       let closed = false;
-      const header = Buffer.alloc(24);
-      header.writeUInt32LE(0xa1b2c3d4, 0);
-      header.writeUInt16LE(2, 4);
-      header.writeUInt16LE(4, 6);
-      header.writeUInt32LE(65535, 16);
-      header.writeUInt32LE(1, 20);
-      const record = Buffer.alloc(16 + 60);
-      record.writeUInt32LE(60, 8);
-      record.writeUInt32LE(60, 12);
-      const whole = wrap(Buffer.concat([header, ...Array.from({ length: 1000 }, () => record)]));
+      const record = pcapRecord(0, Buffer.alloc(60));
+      const whole = wrap(Buffer.concat([pcapFileHeader(), ...Array.from({ length: 1000 }, () => record)]));
       const source = (async function* () {
         try {
           for (let at = 0; at < whole.length; at += 512) yield whole.subarray(at, at + 512);

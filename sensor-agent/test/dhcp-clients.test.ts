@@ -4,7 +4,7 @@
 // lease an address from dnsmasq on this side. tcpdump records the exchanges;
 // the agent's inventory of them is checked against what each client is and
 // was told, and against tshark's reading of the same messages.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const DHCLIENT = '/usr/sbin/dhclient';
@@ -47,32 +48,26 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
    * namespace, named `hostname`, with the far end at `mac`, until `leased()`
    * (or the command's own end).
    */
-  async function lease(mac: string, hostname: string, command: string, leased: () => boolean): Promise<void> {
+  async function lease(
+    mac: string,
+    hostname: string,
+    command: string[],
+    leased: () => boolean,
+  ): Promise<void> {
     const far = netns.pairs[0]!.far;
     netns.exec(['ip', 'link', 'set', far, 'down']);
     netns.exec(['ip', 'link', 'set', far, 'address', mac]);
     netns.exec(['ip', 'link', 'set', far, 'up']);
-    const child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        netns.name,
-        'unshare',
-        '--uts',
-        'sh',
-        '-c',
-        `hostname "$0" && exec ${command}`,
-        hostname,
-      ],
-      { stdio: 'ignore' },
-    );
+    const [program, ...args] = command;
+    const child = spawnInside(netns, program!, args, hostname);
     try {
-      const deadline = Date.now() + 20_000;
-      while (!leased() && child.exitCode === null) {
-        if (Date.now() > deadline) throw new Error(`no lease for ${hostname}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await retry(
+        async () => {
+          if (!leased() && child.exitCode === null) throw new Error(`no lease for ${hostname}`);
+        },
+        20_000,
+        100,
+      );
     } finally {
       await stop(child, 'SIGTERM');
     }
@@ -85,13 +80,6 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
     const near = netns.pairs[0]!.near;
     const far = netns.pairs[0]!.far;
     execFileSync('ip', ['addr', 'add', `${SERVER_IP}/24`, 'dev', near]);
-    const tcpdump = spawn(
-      'tcpdump',
-      ['-i', near, '--immediate-mode', '-U', '-w', capture, 'udp port 67 or udp port 68'],
-      {
-        stdio: 'ignore',
-      },
-    );
     // No DNS (port 0), no configuration but these flags, leases in the test's directory.
     const dnsmasq = spawn(
       DNSMASQ,
@@ -110,26 +98,36 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
       { stdio: 'ignore' },
     );
     try {
-      await new Promise((r) => setTimeout(r, 1000)); // tcpdump and dnsmasq are listening
-      // dhclient with Debian's /etc/dhcp/dhclient.conf (it sends gethostname()); no script touches the namespace.
-      // In the foreground (-d) until its lease file holds the lease.
-      const leases = join(dir, 'dhclient.leases');
-      await lease(
-        CLIENTS.dhclient.mac,
-        CLIENTS.dhclient.hostname,
-        `${DHCLIENT} -1 -d -sf /bin/true -lf ${leases} -pf ${join(dir, 'dhclient.pid')} ${far}`,
-        () => existsSync(leases) && readFileSync(leases, 'utf8').includes('fixed-address'),
-      );
-      // -q: it quits once leased.
-      await lease(
-        CLIENTS.udhcpc.mac,
-        CLIENTS.udhcpc.hostname,
-        `${UDHCPC} -i ${far} -n -q -f -s /bin/true -x hostname:${CLIENTS.udhcpc.hostname}`,
-        () => false,
-      );
-      await new Promise((r) => setTimeout(r, 500)); // the last ACK is written
+      await recording(netns, capture, 'udp port 67 or udp port 68', async () => {
+        // dhclient with Debian's /etc/dhcp/dhclient.conf (it sends gethostname()); no script touches the namespace.
+        // In the foreground (-d) until its lease file holds the lease.
+        const leases = join(dir, 'dhclient.leases');
+        await lease(
+          CLIENTS.dhclient.mac,
+          CLIENTS.dhclient.hostname,
+          [DHCLIENT, '-1', '-d', '-sf', '/bin/true', '-lf', leases, '-pf', join(dir, 'dhclient.pid'), far],
+          () => existsSync(leases) && readFileSync(leases, 'utf8').includes('fixed-address'),
+        );
+        // -q: it quits once leased.
+        await lease(
+          CLIENTS.udhcpc.mac,
+          CLIENTS.udhcpc.hostname,
+          [
+            UDHCPC,
+            '-i',
+            far,
+            '-n',
+            '-q',
+            '-f',
+            '-s',
+            '/bin/true',
+            '-x',
+            `hostname:${CLIENTS.udhcpc.hostname}`,
+          ],
+          () => false,
+        );
+      });
     } finally {
-      await stop(tcpdump, 'SIGINT');
       await stop(dnsmasq, 'SIGTERM');
     }
     result = await buildInventory(capture);
@@ -141,14 +139,7 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
   });
 
   /** tshark's values of `field` in the messages of `mac` (requests from it, and answers to it). */
-  function tshark(mac: string, field: string): string[] {
-    const out = execFileSync(
-      'tshark',
-      ['-r', capture, '-Y', `dhcp.hw.mac_addr == ${mac}`, '-T', 'fields', '-e', field],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    return out.split('\n').filter(Boolean);
-  }
+  const tshark = (mac: string, field: string) => tsharkFields(capture, `dhcp.hw.mac_addr == ${mac}`, field);
 
   it('reads every message of both leases and finds nothing malformed', () => {
     expect(result.stats.malformed).toBe(0);
@@ -165,21 +156,12 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
       expect(tshark(client.mac, 'dhcp.option.hostname')).toContain(client.hostname);
       expect(d.hostname?.value).toBe(client.hostname);
       // The address of the ACK (yiaddr), as tshark reads it.
-      const leased = execFileSync(
-        'tshark',
-        [
-          '-r',
-          capture,
-          '-Y',
-          `dhcp.hw.mac_addr == ${client.mac} && dhcp.option.dhcp == 5`,
-          '-T',
-          'fields',
-          '-e',
-          'dhcp.ip.your',
-        ],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-      ).trim();
-      expect(d.ipv4).toEqual([leased]);
+      const leased = tsharkFields(
+        capture,
+        `dhcp.hw.mac_addr == ${client.mac} && dhcp.option.dhcp == 5`,
+        'dhcp.ip.your',
+      );
+      expect(d.ipv4).toEqual(leased);
     },
   );
 
@@ -202,11 +184,3 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
     expect(server?.protocols).toContain('dhcp');
   });
 });
-
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}

@@ -4,7 +4,7 @@
 // hostname of its own. tcpdump records what it sends; the agent's inventory
 // of that capture is checked against what lldpd was told and what the host
 // is, and against tshark's reading of the same frames.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/
 import { readCapture } from '../src/capture/index.js';
 import { parseSystemDescription } from '../src/decoders/sysdescr.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const canRun =
@@ -58,32 +59,18 @@ describe.skipIf(!canRun)('discovery protocols from lldpd, a real implementation'
 
   /** Runs lldpd with `flags` in the namespace until frames to every one of `wanted` are captured, then stops it. */
   async function lldpd(flags: string[], wanted: string[]): Promise<void> {
-    const args = [...flags, '-m', FAR_IP, '-u', join(dir, 'lldpd.socket'), '-I', netns.pairs[0]!.far];
-    // Its own UTS namespace: the hostname lldpd announces is set there, not on this machine.
-    const child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        netns.name,
-        'unshare',
-        '--uts',
-        'sh',
-        '-c',
-        `hostname "$0" && exec lldpd -d -O /dev/null -L '' "$@"`,
-        HOSTNAME,
-        ...args,
-      ],
-      { stdio: 'ignore' },
-    );
+    const args = ['-d', '-O', '/dev/null', '-L', '', ...flags, '-m', FAR_IP, '-u', join(dir, 'lldpd.socket')];
+    const child = spawnInside(netns, 'lldpd', [...args, '-I', netns.pairs[0]!.far], HOSTNAME);
     try {
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        const seen = await destinations();
-        if (wanted.every((d) => seen.has(d))) break;
-        if (Date.now() > deadline) throw new Error(`lldpd ${flags.join(' ')} sent no frame to ${wanted}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await retry(
+        async () => {
+          const seen = await destinations();
+          if (!wanted.every((d) => seen.has(d)))
+            throw new Error(`lldpd ${flags.join(' ')} sent no frame to ${wanted}`);
+        },
+        15_000,
+        200,
+      );
     } finally {
       await stop(child, 'SIGTERM'); // it sends a shutdown LLDPDU (TTL 0) as it goes
     }
@@ -95,22 +82,12 @@ describe.skipIf(!canRun)('discovery protocols from lldpd, a real implementation'
     netns = VethNamespace.create('hkl');
     netns.address(NEAR_IP, FAR_IP);
     far = netns.macs().far;
-    const tcpdump = spawn(
-      'tcpdump',
-      ['-i', netns.pairs[0]!.near, '--immediate-mode', '-U', '-w', capture, 'not ip6'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    try {
-      await new Promise((r) => setTimeout(r, 1000)); // tcpdump is listening
+    await recording(netns, capture, 'not ip6', async () => {
       // LLDP with LLDP-MED (class I endpoint) first; lldpd sends LLDP only alone (or to LLDP peers).
       await lldpd(['-M', '1'], [LLDP_DST]);
       // Then the other vendors' protocols, sent without waiting for a peer of theirs: CDPv1 and v2, EDP, FDP, SONMP.
       await lldpd(['-ccc', '-ee', '-ff', '-ss'], [CDP_DST, FDP_DST, EDP_DST]);
-    } finally {
-      await stop(tcpdump, 'SIGINT');
-    }
+    });
     result = await buildInventory(capture);
     peer = result.devices.find((d) => d.macs.includes(far))!;
   }, 60_000);
@@ -121,14 +98,7 @@ describe.skipIf(!canRun)('discovery protocols from lldpd, a real implementation'
   });
 
   /** tshark's values of `field` in the capture, one per frame that has it. */
-  function tshark(field: string): string[] {
-    return execFileSync('tshark', ['-r', capture, '-T', 'fields', '-e', field], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    })
-      .split('\n')
-      .filter(Boolean);
-  }
+  const tshark = (field: string) => tsharkFields(capture, field, field);
 
   const evidence = (name: keyof DeviceRecord) =>
     ((peer[name] as DeviceRecord['hostname'])?.evidence ?? []).map((e) => `${e.protocol}:${e.value}`);
@@ -176,11 +146,3 @@ describe.skipIf(!canRun)('discovery protocols from lldpd, a real implementation'
     expect(peer.model).toBeUndefined();
   });
 });
-
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}

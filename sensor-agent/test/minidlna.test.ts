@@ -4,7 +4,6 @@
 // description its LOCATION names, on MiniDLNA's own port. tcpdump records
 // it all; the agent's inventory of it is checked against MiniDLNA's
 // configuration and tshark's reading of the same messages.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const MINIDLNA = '/usr/sbin/minidlnad';
@@ -43,7 +43,7 @@ describe.skipIf(!canRun)('SSDP and UPnP from MiniDLNA, a real media server', () 
     dir = mkdtempSync(join(tmpdir(), 'hark-minidlna-'));
     capture = join(dir, 'upnp.pcap');
     for (const sub of ['media', 'db', 'log']) mkdirSync(join(dir, sub));
-    netns = VethNamespace.create('hkl');
+    netns = VethNamespace.create('hkm');
     netns.address(CONTROL_POINT_IP, SERVER_IP);
     writeFileSync(
       join(dir, 'minidlna.conf'),
@@ -61,45 +61,25 @@ describe.skipIf(!canRun)('SSDP and UPnP from MiniDLNA, a real media server', () 
         '',
       ].join('\n'),
     );
-    const tcpdump = spawn(
-      'tcpdump',
-      [
-        '-i',
-        netns.pairs[0]!.near,
-        '--immediate-mode',
-        '-U',
-        '-w',
-        capture,
-        `udp port 1900 or tcp port ${PORT}`,
-      ],
-      { stdio: 'ignore' },
-    );
-    await new Promise((r) => setTimeout(r, 1000)); // tcpdump is listening
-    const minidlna = spawn(
-      'ip',
-      ['netns', 'exec', netns.name, MINIDLNA, '-d', '-f', join(dir, 'minidlna.conf'), '-P', join(dir, 'pid')],
-      { stdio: 'ignore' },
-    );
-    try {
-      location = `http://${SERVER_IP}:${PORT}/rootDesc.xml`;
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 500));
-        try {
+    location = `http://${SERVER_IP}:${PORT}/rootDesc.xml`;
+    await recording(netns, capture, `udp port 1900 or tcp port ${PORT}`, async () => {
+      const minidlna = spawnInside(netns, MINIDLNA, [
+        '-d',
+        '-f',
+        join(dir, 'minidlna.conf'),
+        '-P',
+        join(dir, 'pid'),
+      ]);
+      try {
+        await retry(async () => {
           const response = await fetch(location, { signal: AbortSignal.timeout(2000) });
-          if (response.ok) {
-            await response.text();
-            break;
-          }
-        } catch (error) {
-          if (Date.now() > deadline) throw error; // not serving yet
-        }
+          if (!response.ok) throw new Error(`${location}: ${response.status}`);
+          await response.text();
+        }, 15_000);
+      } finally {
+        await stop(minidlna, 'SIGTERM'); // it says ssdp:byebye as it goes
       }
-      await new Promise((r) => setTimeout(r, 500)); // the last segment is written
-    } finally {
-      await stop(minidlna, 'SIGTERM'); // it says ssdp:byebye as it goes
-      await stop(tcpdump, 'SIGINT');
-    }
+    });
     result = await buildInventory(capture);
     server = result.devices.find((d) => d.macs.includes(netns.macs().far))!;
   }, 60_000);
@@ -109,13 +89,7 @@ describe.skipIf(!canRun)('SSDP and UPnP from MiniDLNA, a real media server', () 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function tshark(filter: string, field: string): string[] {
-    const out = execFileSync('tshark', ['-r', capture, '-Y', filter, '-T', 'fields', '-e', field], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    return out.split('\n').filter(Boolean);
-  }
+  const tshark = (filter: string, field: string) => tsharkFields(capture, filter, field);
 
   it('reads every announcement and the description, and finds nothing malformed', () => {
     expect(server).toBeDefined();
@@ -142,11 +116,3 @@ describe.skipIf(!canRun)('SSDP and UPnP from MiniDLNA, a real media server', () 
     else expect(server.os?.value ?? '').toMatch(/^(Linux|$)/);
   });
 });
-
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}

@@ -4,7 +4,7 @@
 // client polls and asks for the identity from this side. tcpdump records the
 // exchange; the agent's inventory of it is checked against the identity the
 // server was given and tshark's reading of the same answers.
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 /** Debian's interpreter, which Debian's python3-pymodbus installs into. */
@@ -74,30 +75,16 @@ describe.skipIf(!canRun)('Modbus/TCP from pymodbus, a real server and client', (
     writeFileSync(join(dir, 'client.py'), CLIENT);
     netns = VethNamespace.create('hkb');
     netns.address(CLIENT_IP, SERVER_IP);
-    const pymodbus = spawn(
-      'ip',
-      ['netns', 'exec', netns.name, PYTHON, join(dir, 'server.py'), SERVER_IP, JSON.stringify(IDENTITY)],
-      { stdio: 'ignore' },
-    );
-    const tcpdump = spawn(
-      'tcpdump',
-      ['-i', netns.pairs[0]!.near, '--immediate-mode', '-U', '-w', capture, 'tcp port 502'],
-      { stdio: 'ignore' },
-    );
+    const pymodbus = spawnInside(netns, PYTHON, [
+      join(dir, 'server.py'),
+      SERVER_IP,
+      JSON.stringify(IDENTITY),
+    ]);
     try {
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 500)); // tcpdump listening, the server up
-        try {
-          await run(PYTHON, [join(dir, 'client.py'), SERVER_IP]);
-          break;
-        } catch (error) {
-          if (Date.now() > deadline) throw error;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 500)); // the last answer is written
+      await recording(netns, capture, 'tcp port 502', () =>
+        retry(() => run(PYTHON, [join(dir, 'client.py'), SERVER_IP]), 15_000),
+      );
     } finally {
-      await stop(tcpdump, 'SIGINT');
       await stop(pymodbus, 'SIGTERM');
     }
     result = await buildInventory(capture);
@@ -112,14 +99,7 @@ describe.skipIf(!canRun)('Modbus/TCP from pymodbus, a real server and client', (
   });
 
   /** tshark's values of `field` in the server's answers. */
-  function answers(field: string): string[] {
-    const out = execFileSync(
-      'tshark',
-      ['-r', capture, '-Y', `mbtcp && ip.src == ${SERVER_IP}`, '-T', 'fields', '-e', field],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    return out.split('\n').filter(Boolean);
-  }
+  const answers = (field: string) => tsharkFields(capture, `mbtcp && ip.src == ${SERVER_IP}`, field);
 
   it('reads the identity the server answers with, as tshark reads it', () => {
     expect(result.stats.malformed).toBe(0);
@@ -137,11 +117,3 @@ describe.skipIf(!canRun)('Modbus/TCP from pymodbus, a real server and client', (
     expect(client.type?.value).toBe('hmi');
   });
 });
-
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}

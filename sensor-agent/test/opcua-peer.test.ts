@@ -5,7 +5,7 @@
 // with SecurityMode None and reads ServerStatus twice, as SCADA clients poll
 // it, then BuildInfo. tcpdump records the exchange; the agent's inventory of
 // it is checked against what the server was given and tshark's reading.
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
@@ -83,39 +84,17 @@ describe.skipIf(!canRun)('OPC UA from asyncua, a real server and client', () => 
     writeFileSync(join(dir, 'client.py'), CLIENT);
     netns = VethNamespace.create('hku');
     netns.address(CLIENT_IP, SERVER_IP);
-    const asyncua = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        netns.name,
-        PYTHON,
-        join(dir, 'server.py'),
-        SERVER_IP,
-        JSON.stringify(BUILD),
-        APPLICATION_NAME,
-      ],
-      { stdio: 'ignore' },
-    );
-    const tcpdump = spawn(
-      'tcpdump',
-      ['-i', netns.pairs[0]!.near, '--immediate-mode', '-U', '-w', capture, 'tcp port 4840'],
-      { stdio: 'ignore' },
-    );
+    const asyncua = spawnInside(netns, PYTHON, [
+      join(dir, 'server.py'),
+      SERVER_IP,
+      JSON.stringify(BUILD),
+      APPLICATION_NAME,
+    ]);
     try {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 1000)); // tcpdump listening, the server up
-        try {
-          await run(PYTHON, [join(dir, 'client.py'), SERVER_IP], { timeout: 20_000 });
-          break;
-        } catch (error) {
-          if (Date.now() > deadline) throw error;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 500)); // the last answer is written
+      await recording(netns, capture, 'tcp port 4840', () =>
+        retry(() => run(PYTHON, [join(dir, 'client.py'), SERVER_IP], { timeout: 20_000 }), 30_000, 1000),
+      );
     } finally {
-      await stop(tcpdump, 'SIGINT');
       await stop(asyncua, 'SIGTERM');
     }
     result = await buildInventory(capture);
@@ -128,14 +107,7 @@ describe.skipIf(!canRun)('OPC UA from asyncua, a real server and client', () => 
   });
 
   /** tshark's values of `field` in the server's messages. */
-  function tshark(field: string): string[] {
-    const out = execFileSync(
-      'tshark',
-      ['-r', capture, '-Y', `opcua && ip.src == ${SERVER_IP}`, '-T', 'fields', '-e', field],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    return out.split('\n').filter(Boolean);
-  }
+  const tshark = (field: string) => tsharkFields(capture, `opcua && ip.src == ${SERVER_IP}`, field);
 
   it('reads the server and finds nothing malformed', () => {
     expect(server).toBeDefined();
@@ -159,11 +131,3 @@ describe.skipIf(!canRun)('OPC UA from asyncua, a real server and client', () => 
     expect(server.model?.value).not.toBe(APPLICATION_NAME);
   });
 });
-
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}

@@ -4,7 +4,7 @@
 // side. tcpdump records the exchange; the agent's inventory of it is checked
 // against what snmpd was configured with, what the host is, and tshark's
 // reading of the same answers.
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
+import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const SNMPD = '/usr/sbin/snmpd';
@@ -63,47 +64,20 @@ describe.skipIf(!canRun)('SNMP from Net-SNMP, a real agent', () => {
       ].join('\n'),
     );
     // Its own UTS namespace: sysDescr names the host snmpd runs on, which is not this machine.
-    const snmpd = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        netns.name,
-        'unshare',
-        '--uts',
-        'sh',
-        '-c',
-        `hostname "$0" && exec ${SNMPD} -f -Lo -C -c "$1" -p "$2"`,
-        UTS_NAME,
-        config,
-        join(dir, 'snmpd.pid'),
-      ],
-      { stdio: 'ignore' },
-    );
-    const tcpdump = spawn(
-      'tcpdump',
-      ['-i', netns.pairs[0]!.near, '--immediate-mode', '-U', '-w', capture, 'udp port 161'],
-      {
-        stdio: 'ignore',
-      },
+    const snmpd = spawnInside(
+      netns,
+      SNMPD,
+      ['-f', '-Lo', '-C', '-c', config, '-p', join(dir, 'snmpd.pid')],
+      UTS_NAME,
     );
     try {
-      await new Promise((r) => setTimeout(r, 1000)); // tcpdump is listening
-      const ask = (command: string, version: string, oids: string[]) =>
-        run(command, [version, '-On', '-r', '1', '-t', '1', '-c', 'public', FAR_IP, ...oids]);
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        try {
-          await ask('snmpget', '-v2c', [SYS_DESCR, SYS_OBJECT_ID, SYS_NAME_OID]);
-          break;
-        } catch (error) {
-          if (Date.now() > deadline) throw error; // snmpd not answering yet
-        }
-      }
-      await ask('snmpwalk', '-v1', ['.1.3.6.1.2.1.1']);
-      await new Promise((r) => setTimeout(r, 500)); // the last answer is written
+      await recording(netns, capture, 'udp port 161', async () => {
+        const ask = (command: string, version: string, oids: string[]) =>
+          run(command, [version, '-On', '-r', '1', '-t', '1', '-c', 'public', FAR_IP, ...oids]);
+        await retry(() => ask('snmpget', '-v2c', [SYS_DESCR, SYS_OBJECT_ID, SYS_NAME_OID]), 10_000); // snmpd starting
+        await ask('snmpwalk', '-v1', ['.1.3.6.1.2.1.1']);
+      });
     } finally {
-      await stop(tcpdump, 'SIGINT');
       await stop(snmpd, 'SIGTERM');
     }
     result = await buildInventory(capture);
@@ -116,32 +90,15 @@ describe.skipIf(!canRun)('SNMP from Net-SNMP, a real agent', () => {
   });
 
   /** tshark's reading of the value of `oid` (dotted, no leading dot) in every answer that carries it. */
-  function answers(oid: string, field: 'snmp.value.octets' | 'snmp.value.oid'): string[] {
-    const out = execFileSync(
-      'tshark',
-      ['-r', capture, '-Y', `snmp.name == ${oid} && ip.src == ${FAR_IP}`, '-T', 'fields', '-e', field],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    return out.split('\n').filter(Boolean);
-  }
+  const answers = (oid: string, field: 'snmp.value.octets' | 'snmp.value.oid') =>
+    tsharkFields(capture, `snmp.name == ${oid} && ip.src == ${FAR_IP}`, field);
 
   it('reads every answer, v1 and v2c, and finds nothing malformed', () => {
     expect(agent).toBeDefined();
     expect(agent.protocols).toContain('snmp');
     expect(result.stats.malformed).toBe(0);
     expect(result.stats.decoded.snmp).toBe(
-      Number(
-        execFileSync(
-          'tshark',
-          ['-r', capture, '-Y', `snmp && ip.src == ${FAR_IP}`, '-T', 'fields', '-e', 'frame.number'],
-          {
-            encoding: 'utf8',
-            stdio: ['ignore', 'pipe', 'ignore'],
-          },
-        )
-          .split('\n')
-          .filter(Boolean).length,
-      ),
+      tsharkFields(capture, `snmp && ip.src == ${FAR_IP}`, 'frame.number').length,
     );
   });
 
@@ -164,11 +121,3 @@ describe.skipIf(!canRun)('SNMP from Net-SNMP, a real agent', () => {
     expect(agent.model).toBeUndefined();
   });
 });
-
-function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
