@@ -5,11 +5,19 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import type { VethNamespace } from '../../test/support/netns.js';
 
-/** Sends `signal` and waits for the exit (at once when the child is already gone). */
-export function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+/**
+ * Sends `signal` and waits for the exit (at once when the child is already
+ * gone); SIGKILL after `graceMs`, so that a daemon slow to go cannot hang the
+ * test.
+ */
+export function stop(child: ChildProcess, signal: NodeJS.Signals, graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    child.once('exit', () => resolve());
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
     child.kill(signal);
   });
 }

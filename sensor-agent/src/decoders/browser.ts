@@ -77,7 +77,12 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   }
   const os = announcedOs(major, minor, serverType, comment);
   if (os) emit('os', os, 0.6, 'os_version');
-  for (const [bits, role] of ROLES) if (serverType & bits) emit('role', role, 0.8, 'server_type');
+  for (const [bits, role] of ROLES) {
+    // Samba announces a print queue server whether or not it shares a printer (its default server type, even
+    // with `load printers = no`): from a Samba host the bit says nothing.
+    if (bits === SV_TYPE_PRINTQ_SERVER && serverType & SV_TYPE_SERVER_UNIX) continue;
+    if (serverType & bits) emit('role', role, 0.8, 'server_type');
+  }
 }
 
 /**

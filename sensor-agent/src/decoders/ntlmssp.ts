@@ -97,8 +97,19 @@ export function emitNtlmIdentity(
 ): void {
   const emit = (name: 'hostname' | 'os' | 'netbiosName', value: string, confidence: number, field: string) =>
     emitForLocalSender(pkt, sink, protocol, name, value, confidence, `ntlmssp.${id.kind}.${field}`);
-  if (id.version)
-    emit('os', windowsRelease(id.version.major, id.version.minor, id.version.build), 0.75, 'version');
+  if (id.version) {
+    const { major, minor, build } = id.version;
+    // Samba (smbd, and smbclient and the libraries that share its code) always sends 6.1, build 0; every
+    // Windows sends its real build number. Only the server's CHALLENGE says it serves files.
+    if (major === 6 && minor === 1 && build === 0)
+      emit(
+        'os',
+        id.kind === 'challenge' ? 'Linux/Unix (Samba)' : 'Linux/Unix (Samba client)',
+        0.6,
+        'version',
+      );
+    else emit('os', windowsRelease(major, minor, build), 0.75, 'version');
+  }
   if (id.workstation) emit('hostname', id.workstation, 0.8, 'workstation');
   if (id.dnsComputerName) emit('hostname', id.dnsComputerName, 0.85, 'dns_computer_name');
   else if (id.nbComputerName) emit('hostname', id.nbComputerName, 0.8, 'nb_computer_name');

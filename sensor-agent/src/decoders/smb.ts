@@ -75,7 +75,9 @@ function smb1(pkt: PacketView, sink: ObservationSink, h: number, end: number): v
 
 function smb2(pkt: PacketView, sink: ObservationSink, h: number, end: number): void {
   const b = pkt.data;
-  if (end < h + SMB2_HEADER + 8) throw new RangeError('SMB2 header truncated');
+  // The header alone: Tree Disconnect, Logoff and Echo carry a 4-byte body, which the session setup check below
+  // (its security buffer's offset and length) would take for a truncated one.
+  if (end < h + SMB2_HEADER) throw new RangeError('SMB2 header truncated');
   if (b.readUInt16LE(h + 12) !== SMB2_SESSION_SETUP) return;
   const response = (b.readUInt32LE(h + 16) & SMB2_FLAGS_SERVER_TO_REDIR) !== 0;
   const body = h + SMB2_HEADER;

@@ -454,6 +454,9 @@ const RULES: readonly Rule[] = [
   (f) => {
     if (/^Windows Server/i.test(f.os)) return c('it', 'server', 0.7, 'os.windows-server', `runs ${f.os}`);
     if (/^Windows/i.test(f.os)) return c('it', 'workstation', 0.55, 'os.windows', `runs ${f.os}`);
+    // Samba makes a Unix host a Windows file server (its own browser announcement and NTLM version say so).
+    if (/\(Samba\b(?! client)/.test(f.os))
+      return c('it', 'server', 0.5, 'os.samba', `runs ${f.os}, a file server`);
     if (/^Android/i.test(f.os)) return c('mobile', 'mobile-phone', 0.55, 'os.android', `runs ${f.os}`);
     if (/^(iOS|iPadOS)/i.test(f.os)) return c('mobile', 'mobile-phone', 0.6, 'os.ios', `runs ${f.os}`);
     if (/^macOS/i.test(f.os)) return c('it', 'workstation', 0.5, 'os.macos', `runs ${f.os}`);
