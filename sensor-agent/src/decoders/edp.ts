@@ -1,6 +1,6 @@
 // Extreme Discovery Protocol (802.3 LLC/SNAP, OUI 00:e0:2b, PID 0x00bb, to
-// 00:e0:2b:00:00:00): what Extreme Networks switches (ExtremeXOS, and
-// EXOS-era stacks) announce on every port, and lldpd speaks to them.
+// 00:e0:2b:00:00:00): what Extreme Networks switches (ExtremeWare and
+// ExtremeXOS) announce on every port, and lldpd speaks to them.
 // Unpublished; the layout is the one Extreme's knowledge base gives, as
 // Wireshark's packet-extreme.c quotes it: a 16-byte header (version,
 // reserved, length, checksum, sequence, machine id type and MAC), then TLVs

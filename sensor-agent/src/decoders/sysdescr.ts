@@ -30,6 +30,8 @@ const OS_RULES: readonly { pattern: RegExp; os: string; versionIsFirmware: boole
   { pattern: /^Ubuntu\b/i, os: 'Linux (Ubuntu)', versionIsFirmware: false },
   { pattern: /^Debian\b/i, os: 'Linux (Debian)', versionIsFirmware: false },
   { pattern: /^(?:Microsoft )?Windows\b/i, os: 'Windows', versionIsFirmware: false },
+  // Windows's SNMP service: "Hardware: Intel64 Family 6 ... - Software: Windows Version 6.3 (Build 17763 ...)".
+  { pattern: /^Hardware: .* Software: Windows\b/i, os: 'Windows', versionIsFirmware: false },
   // lldpd's default description is the distribution's name, then `uname -srvm`:
   // "Alpine Linux v3.18 Linux 6.1.0-13-lts #1-Alpine SMP ... x86_64".
   { pattern: /\bLinux \d+\.\d+\S* #/, os: 'Linux', versionIsFirmware: false },
