@@ -163,7 +163,10 @@ function skipValue(r: Reader, type: number): boolean {
   }
 }
 
-/** The BuildInfo (§12.4) at the reader: ProductUri, ManufacturerName, ProductName, SoftwareVersion, BuildNumber. */
+/**
+ * The BuildInfo (§12.4) at the reader: ProductUri, ManufacturerName,
+ * ProductName, SoftwareVersion (BuildNumber and BuildDate follow, unread).
+ */
 function buildInfo(r: Reader): {
   productUri?: string;
   manufacturer?: string;
