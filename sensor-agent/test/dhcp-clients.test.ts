@@ -31,6 +31,7 @@ if (!canRun)
   );
 
 const SERVER_IP = '10.82.1.1';
+const SERVER_IP6 = 'fd00:82::1';
 const CLIENTS = {
   dhclient: { mac: '02:48:4b:00:0d:01', hostname: `hark-dhclient-${process.pid}` },
   udhcpc: { mac: '02:48:4b:00:0d:02', hostname: `hark-udhcpc-${process.pid}` },
@@ -80,6 +81,12 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
     const near = netns.pairs[0]!.near;
     const far = netns.pairs[0]!.far;
     execFileSync('ip', ['addr', 'add', `${SERVER_IP}/24`, 'dev', near]);
+    // DHCPv6 too: the namespace's helper turns IPv6 off on the near end; the server needs its link there. No
+    // duplicate address detection on either end: a link-local address still tentative cannot send.
+    execFileSync('sysctl', ['-qw', `net.ipv6.conf.${near}.accept_dad=0`]);
+    execFileSync('sysctl', ['-qw', `net.ipv6.conf.${near}.disable_ipv6=0`]);
+    netns.exec(['sysctl', '-qw', `net.ipv6.conf.${far}.accept_dad=0`]);
+    execFileSync('ip', ['-6', 'addr', 'add', `${SERVER_IP6}/64`, 'dev', near, 'nodad']);
     // No DNS (port 0), no configuration but these flags, leases in the test's directory.
     const dnsmasq = spawn(
       DNSMASQ,
@@ -90,6 +97,7 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
         `--interface=${near}`,
         '--bind-interfaces',
         '--dhcp-range=10.82.1.50,10.82.1.99,1h',
+        '--dhcp-range=fd00:82::100,fd00:82::1ff,64,1h',
         `--dhcp-leasefile=${join(dir, 'leases')}`,
         '--no-resolv',
         '--no-hosts',
@@ -98,35 +106,60 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
       { stdio: 'ignore' },
     );
     try {
-      await recording(netns, capture, 'udp port 67 or udp port 68', async () => {
-        // dhclient with Debian's /etc/dhcp/dhclient.conf (it sends gethostname()); no script touches the namespace.
-        // In the foreground (-d) until its lease file holds the lease.
-        const leases = join(dir, 'dhclient.leases');
-        await lease(
-          CLIENTS.dhclient.mac,
-          CLIENTS.dhclient.hostname,
-          [DHCLIENT, '-1', '-d', '-sf', '/bin/true', '-lf', leases, '-pf', join(dir, 'dhclient.pid'), far],
-          () => existsSync(leases) && readFileSync(leases, 'utf8').includes('fixed-address'),
-        );
-        // -q: it quits once leased.
-        await lease(
-          CLIENTS.udhcpc.mac,
-          CLIENTS.udhcpc.hostname,
-          [
-            UDHCPC,
-            '-i',
-            far,
-            '-n',
-            '-q',
-            '-f',
-            '-s',
-            '/bin/true',
-            '-x',
-            `hostname:${CLIENTS.udhcpc.hostname}`,
-          ],
-          () => false,
-        );
-      });
+      await recording(
+        netns,
+        capture,
+        'udp port 67 or udp port 68 or udp port 546 or udp port 547',
+        async () => {
+          // dhclient with Debian's /etc/dhcp/dhclient.conf (it sends gethostname()); no script touches the namespace.
+          // In the foreground (-d) until its lease file holds the lease.
+          const leases = join(dir, 'dhclient.leases');
+          await lease(
+            CLIENTS.dhclient.mac,
+            CLIENTS.dhclient.hostname,
+            [DHCLIENT, '-1', '-d', '-sf', '/bin/true', '-lf', leases, '-pf', join(dir, 'dhclient.pid'), far],
+            () => existsSync(leases) && readFileSync(leases, 'utf8').includes('fixed-address'),
+          );
+          // And an address by DHCPv6 (-6), on the same MAC: its link-local address comes up with the link.
+          const leases6 = join(dir, 'dhclient6.leases');
+          await lease(
+            CLIENTS.dhclient.mac,
+            CLIENTS.dhclient.hostname,
+            [
+              DHCLIENT,
+              '-6',
+              '-1',
+              '-d',
+              '-sf',
+              '/bin/true',
+              '-lf',
+              leases6,
+              '-pf',
+              join(dir, 'dhclient6.pid'),
+              far,
+            ],
+            () => existsSync(leases6) && readFileSync(leases6, 'utf8').includes('iaaddr'),
+          );
+          // -q: it quits once leased.
+          await lease(
+            CLIENTS.udhcpc.mac,
+            CLIENTS.udhcpc.hostname,
+            [
+              UDHCPC,
+              '-i',
+              far,
+              '-n',
+              '-q',
+              '-f',
+              '-s',
+              '/bin/true',
+              '-x',
+              `hostname:${CLIENTS.udhcpc.hostname}`,
+            ],
+            () => false,
+          );
+        },
+      );
     } finally {
       await stop(dnsmasq, 'SIGTERM');
     }
@@ -164,6 +197,18 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
       expect(d.ipv4).toEqual(leased);
     },
   );
+
+  it('dhclient -6: the address a DHCPv6 Reply leases it is its own, and the server is known as one', () => {
+    const leased = tsharkFields(
+      capture,
+      `dhcpv6.msgtype == 7 && eth.dst == ${CLIENTS.dhclient.mac}`,
+      'dhcpv6.iaaddr.ip',
+    );
+    expect(leased.length).toBeGreaterThan(0);
+    expect(device(CLIENTS.dhclient.mac).ipv6).toContain(leased[0]);
+    const server = result.devices.find((d) => d.ipv4.includes(SERVER_IP));
+    expect(server?.protocols).toContain('dhcpv6');
+  });
 
   it("dhclient: Debian's configuration names Debian or Ubuntu Linux by the options it asks for", () => {
     expect(tshark(CLIENTS.dhclient.mac, 'dhcp.option.request_list_item')[0]).toBe(
