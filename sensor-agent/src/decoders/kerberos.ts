@@ -3,8 +3,8 @@
 // on, the client principal is its machine account ("NAME$", MS-KILE
 // §3.1.5.2); older Windows also lists its NetBIOS name among the request's
 // addresses (HostAddress type 20). Either names the sender. User principals
-// are never reported. Only the request is read: replies are encrypted where
-// they would say more.
+// are never reported. Of a reply only its kind is read (it is encrypted where
+// it would say more): whoever answers AS-REQs on port 88 is a KDC.
 import { IpProto } from '../packet/ethertypes.js';
 import type { PacketView } from '../packet/view.js';
 import { berChildren, berElement, berField } from './ber.js';
@@ -13,6 +13,8 @@ import { emitForLocalSender } from './util.js';
 
 const KERBEROS_PORT = 88;
 const AS_REQ = 0x6a; // [APPLICATION 10]
+const AS_REP = 0x6b; // [APPLICATION 11]
+const KRB_ERROR = 0x7e; // [APPLICATION 30]: "pre-authentication required" is a KDC's usual first answer
 const SEQUENCE = 0x30;
 const ADDRESS_NETBIOS = 20;
 /** A machine account: a NetBIOS computer name (up to 15 characters) and "$". */
@@ -24,6 +26,11 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   const end = pkt.payloadEnd;
   // Over TCP a 4-byte record mark (the message's length) precedes it (RFC 4120 §7.2.2).
   if (pkt.ipProto === IpProto.TCP) o += 4;
+  if (pkt.srcPort === KERBEROS_PORT) {
+    if (b[o] === AS_REP || b[o] === KRB_ERROR)
+      emitForLocalSender(pkt, sink, 'kerberos', 'role', 'kerberos:kdc', 0.8, 'reply');
+    return;
+  }
   if (b[o] !== AS_REQ) return; // TGS-REQ and the rest name services, not the sender
   const message = berElement(b, o, end);
   const request = berElement(b, message.start, message.end);
@@ -67,7 +74,9 @@ export const kerberosDecoder: Decoder = {
   name: 'kerberos',
   family: 'udp',
   keys: [KERBEROS_PORT],
-  match: (pkt) => pkt.dstPort === KERBEROS_PORT && pkt.payloadEnd - pkt.payloadOffset > 8,
+  match: (pkt) =>
+    (pkt.dstPort === KERBEROS_PORT || pkt.srcPort === KERBEROS_PORT) &&
+    pkt.payloadEnd - pkt.payloadOffset > 8,
   decode,
 };
 

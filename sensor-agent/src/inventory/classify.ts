@@ -185,6 +185,9 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['routing:router', 'network', 'router', 0.7],
   // What a Windows or Samba host announces it serves (browser server type bits).
   ['windows:domain-controller', 'it', 'domain-controller', 0.8],
+  // Answers Kerberos logons on port 88: a KDC, which in an enterprise network is an Active Directory domain
+  // controller (a Kerberos realm of its own is rarer).
+  ['kerberos:kdc', 'it', 'domain-controller', 0.6],
   ['windows:sql-server', 'it', 'server', 0.65],
   ['windows:terminal-server', 'it', 'server', 0.65],
   ['windows:print-server', 'it', 'print-server', 0.6],
