@@ -27,8 +27,8 @@ if (!canRun)
     'lldpd test skipped: needs root, iproute2, tcpdump, tshark, unshare and lldpd (apt-get install lldpd)',
   );
 
-const NEAR_IP = '10.79.1.1';
-const FAR_IP = '10.79.1.2';
+const NEAR_IP = '10.91.1.1';
+const FAR_IP = '10.91.1.2';
 const HOSTNAME = `hark-peer-${process.pid}`;
 /** What each run waits for in the capture: frames to these destinations (LLDP; CDP; FDP; EDP). */
 const LLDP_DST = '01:80:c2:00:00:0e';
