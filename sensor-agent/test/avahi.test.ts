@@ -6,15 +6,15 @@
 // agent's inventory of it is checked against what Avahi was given and
 // tshark's reading of the same answers.
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { startProcess, waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, stop, tsharkFields } from './peers.js';
+import { recording, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const AVAHI = '/usr/sbin/avahi-daemon';
@@ -86,21 +86,23 @@ describe.skipIf(!canRun)('mDNS and DNS-SD from Avahi, a real responder', () => {
     ].join(' && ');
     const args = [HOSTNAME, join(dir, 'services'), join(dir, 'run'), join(dir, 'avahi-daemon.conf')];
     await recording(netns, capture, 'udp port 5353', async () => {
-      const avahi = spawn(
+      const avahi = startProcess(
+        'avahi-daemon',
         'ip',
         ['netns', 'exec', netns.name, 'unshare', '--uts', '--mount', 'sh', '-c', script, ...args],
-        {
-          stdio: 'ignore',
-        },
+        { logFile: join(dir, 'avahi-daemon.log') },
       );
       try {
         // Until it has announced the printer (probing and announcing take a few seconds).
-        await retry(async () => {
-          if (tsharkFields(capture, 'mdns && dns.txt', 'frame.number').length === 0)
-            throw new Error('not announced yet');
-        }, 20_000);
+        await waitFor(
+          'Avahi to announce the printer',
+          () => tsharkFields(capture, 'mdns && dns.txt', 'frame.number').length > 0,
+          {
+            timeoutMs: 20_000,
+          },
+        );
       } finally {
-        await stop(avahi, 'SIGTERM'); // it says goodbye (TTL 0) as it goes
+        await avahi.stop(); // it says goodbye (TTL 0) as it goes
       }
     });
     result = await buildInventory(capture);

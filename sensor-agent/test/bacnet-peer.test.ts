@@ -13,8 +13,9 @@ import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
@@ -88,24 +89,26 @@ describe.skipIf(!canRun)('BACnet/IP from bacpypes3, a real device and workstatio
     writeFileSync(join(dir, 'workstation.py'), WORKSTATION);
     netns = VethNamespace.create('hkc');
     netns.address(WORKSTATION_IP, DEVICE_IP);
-    const bacpypes = spawnInside(netns, PYTHON, [
+    const bacpypes = spawnInside(netns, dir, PYTHON, [
       join(dir, 'device.py'),
       `${DEVICE_IP}/24`,
       JSON.stringify(DEVICE),
     ]);
     try {
       await recording(netns, capture, 'udp port 47808', () =>
-        retry(
-          () =>
-            run(PYTHON, [join(dir, 'workstation.py'), `${WORKSTATION_IP}/24`, DEVICE_IP], {
-              timeout: 20_000,
-            }),
-          30_000,
-          1000,
+        waitFor(
+          'the workstation to read the device',
+          async () =>
+            Boolean(
+              await run(PYTHON, [join(dir, 'workstation.py'), `${WORKSTATION_IP}/24`, DEVICE_IP], {
+                timeout: 20_000,
+              }),
+            ),
+          { timeoutMs: 30_000, intervalMs: 1000 },
         ),
       );
     } finally {
-      await stop(bacpypes, 'SIGTERM');
+      await bacpypes.stop();
     }
     result = await buildInventory(capture);
     device = result.devices.find((d) => d.macs.includes(netns.macs().far))!;

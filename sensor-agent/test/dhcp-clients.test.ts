@@ -4,15 +4,16 @@
 // lease an address from dnsmasq on this side. tcpdump records the exchanges;
 // the agent's inventory of them is checked against what each client is and
 // was told, and against tshark's reading of the same messages.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { startProcess, waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const DHCLIENT = '/usr/sbin/dhclient';
@@ -60,17 +61,14 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
     netns.exec(['ip', 'link', 'set', far, 'address', mac]);
     netns.exec(['ip', 'link', 'set', far, 'up']);
     const [program, ...args] = command;
-    const child = spawnInside(netns, program!, args, hostname);
+    const client = spawnInside(netns, dir, program!, args, hostname);
     try {
-      await retry(
-        async () => {
-          if (!leased() && child.exitCode === null) throw new Error(`no lease for ${hostname}`);
-        },
-        20_000,
-        100,
-      );
+      await waitFor(`a lease for ${hostname}`, () => leased() || client.child.exitCode !== null, {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      });
     } finally {
-      await stop(child, 'SIGTERM');
+      await client.stop();
     }
   }
 
@@ -88,7 +86,8 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
     netns.exec(['sysctl', '-qw', `net.ipv6.conf.${far}.accept_dad=0`]);
     execFileSync('ip', ['-6', 'addr', 'add', `${SERVER_IP6}/64`, 'dev', near, 'nodad']);
     // No DNS (port 0), no configuration but these flags, leases in the test's directory.
-    const dnsmasq = spawn(
+    const dnsmasq = startProcess(
+      'dnsmasq',
       DNSMASQ,
       [
         '--no-daemon',
@@ -103,7 +102,7 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
         '--no-hosts',
         '--no-ping', // offers at once, instead of after a second's ping of the address
       ],
-      { stdio: 'ignore' },
+      { logFile: join(dir, 'dnsmasq.log') },
     );
     try {
       await recording(
@@ -161,7 +160,7 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
         },
       );
     } finally {
-      await stop(dnsmasq, 'SIGTERM');
+      await dnsmasq.stop();
     }
     result = await buildInventory(capture);
   }, 90_000);

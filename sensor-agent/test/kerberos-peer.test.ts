@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const KRB5KDC = '/usr/sbin/krb5kdc';
@@ -77,7 +78,7 @@ describe.skipIf(!canRun)('Kerberos from MIT Kerberos, a real KDC and client', ()
     admin(`addprinc -randkey ${MACHINE}$`);
     admin(`ktadd -k ${join(dir, 'machine.keytab')} ${MACHINE}$`);
     admin('addprinc -pw a-password alice');
-    const kdcProcess = spawnInside(netns, 'env', [
+    const kdcProcess = spawnInside(netns, dir, 'env', [
       `KRB5_CONFIG=${env.KRB5_CONFIG}`,
       `KRB5_KDC_PROFILE=${env.KRB5_KDC_PROFILE}`,
       KRB5KDC,
@@ -96,14 +97,18 @@ describe.skipIf(!canRun)('Kerberos from MIT Kerberos, a real KDC and client', ()
             child.stdin?.end(input ?? '');
           });
         // The computer logs on with its keytab, as a domain member does; then a user with her password.
-        await retry(
-          () => kinit(['-k', '-t', join(dir, 'machine.keytab'), `${MACHINE}$@${REALM}`], 'machine.cc'),
-          10_000,
+        await waitFor(
+          'the KDC to issue the machine its ticket',
+          async () => {
+            await kinit(['-k', '-t', join(dir, 'machine.keytab'), `${MACHINE}$@${REALM}`], 'machine.cc');
+            return true;
+          },
+          { timeoutMs: 10_000 },
         );
         await kinit([`alice@${REALM}`], 'alice.cc', 'a-password\n');
       });
     } finally {
-      await stop(kdcProcess, 'SIGTERM');
+      await kdcProcess.stop();
     }
     result = await buildInventory(capture);
     const macs = netns.macs();

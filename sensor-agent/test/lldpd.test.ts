@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { waitFor } from '../../test/support/processes.js';
 import { readCapture } from '../src/capture/index.js';
 import { parseSystemDescription } from '../src/decoders/sysdescr.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const canRun =
@@ -60,19 +61,18 @@ describe.skipIf(!canRun)('discovery protocols from lldpd, a real implementation'
   /** Runs lldpd with `flags` in the namespace until frames to every one of `wanted` are captured, then stops it. */
   async function lldpd(flags: string[], wanted: string[]): Promise<void> {
     const args = ['-d', '-O', '/dev/null', '-L', '', ...flags, '-m', FAR_IP, '-u', join(dir, 'lldpd.socket')];
-    const child = spawnInside(netns, 'lldpd', [...args, '-I', netns.pairs[0]!.far], HOSTNAME);
+    const child = spawnInside(netns, dir, 'lldpd', [...args, '-I', netns.pairs[0]!.far], HOSTNAME);
     try {
-      await retry(
+      await waitFor(
+        `lldpd ${flags.join(' ')} to send frames to ${wanted}`,
         async () => {
           const seen = await destinations();
-          if (!wanted.every((d) => seen.has(d)))
-            throw new Error(`lldpd ${flags.join(' ')} sent no frame to ${wanted}`);
+          return wanted.every((d) => seen.has(d));
         },
-        15_000,
-        200,
+        { timeoutMs: 15_000 },
       );
     } finally {
-      await stop(child, 'SIGTERM'); // it sends a shutdown LLDPDU (TTL 0) as it goes
+      await child.stop(); // it sends a shutdown LLDPDU (TTL 0) as it goes
     }
   }
 

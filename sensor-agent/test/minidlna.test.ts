@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const MINIDLNA = '/usr/sbin/minidlnad';
@@ -63,7 +64,7 @@ describe.skipIf(!canRun)('SSDP and UPnP from MiniDLNA, a real media server', () 
     );
     location = `http://${SERVER_IP}:${PORT}/rootDesc.xml`;
     await recording(netns, capture, `udp port 1900 or tcp port ${PORT}`, async () => {
-      const minidlna = spawnInside(netns, MINIDLNA, [
+      const minidlna = spawnInside(netns, dir, MINIDLNA, [
         '-d',
         '-f',
         join(dir, 'minidlna.conf'),
@@ -71,13 +72,17 @@ describe.skipIf(!canRun)('SSDP and UPnP from MiniDLNA, a real media server', () 
         join(dir, 'pid'),
       ]);
       try {
-        await retry(async () => {
-          const response = await fetch(location, { signal: AbortSignal.timeout(2000) });
-          if (!response.ok) throw new Error(`${location}: ${response.status}`);
-          await response.text();
-        }, 15_000);
+        await waitFor(
+          `${location} to be served`,
+          async () => {
+            const response = await fetch(location, { signal: AbortSignal.timeout(2000) });
+            await response.text();
+            return response.ok;
+          },
+          { timeoutMs: 15_000 },
+        );
       } finally {
-        await stop(minidlna, 'SIGTERM'); // it says ssdp:byebye as it goes
+        await minidlna.stop(); // it says ssdp:byebye as it goes
       }
     });
     result = await buildInventory(capture);

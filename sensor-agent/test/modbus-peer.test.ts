@@ -12,8 +12,9 @@ import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 /** Debian's interpreter, which Debian's python3-pymodbus installs into. */
@@ -75,17 +76,23 @@ describe.skipIf(!canRun)('Modbus/TCP from pymodbus, a real server and client', (
     writeFileSync(join(dir, 'client.py'), CLIENT);
     netns = VethNamespace.create('hkb');
     netns.address(CLIENT_IP, SERVER_IP);
-    const pymodbus = spawnInside(netns, PYTHON, [
+    const pymodbus = spawnInside(netns, dir, PYTHON, [
       join(dir, 'server.py'),
       SERVER_IP,
       JSON.stringify(IDENTITY),
     ]);
     try {
       await recording(netns, capture, 'tcp port 502', () =>
-        retry(() => run(PYTHON, [join(dir, 'client.py'), SERVER_IP]), 15_000),
+        waitFor(
+          'the client to poll the server',
+          async () => Boolean(await run(PYTHON, [join(dir, 'client.py'), SERVER_IP])),
+          {
+            timeoutMs: 15_000,
+          },
+        ),
       );
     } finally {
-      await stop(pymodbus, 'SIGTERM');
+      await pymodbus.stop();
     }
     result = await buildInventory(capture);
     const macs = netns.macs();

@@ -13,8 +13,9 @@ import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
@@ -84,7 +85,7 @@ describe.skipIf(!canRun)('OPC UA from asyncua, a real server and client', () => 
     writeFileSync(join(dir, 'client.py'), CLIENT);
     netns = VethNamespace.create('hku');
     netns.address(CLIENT_IP, SERVER_IP);
-    const asyncua = spawnInside(netns, PYTHON, [
+    const asyncua = spawnInside(netns, dir, PYTHON, [
       join(dir, 'server.py'),
       SERVER_IP,
       JSON.stringify(BUILD),
@@ -92,10 +93,14 @@ describe.skipIf(!canRun)('OPC UA from asyncua, a real server and client', () => 
     ]);
     try {
       await recording(netns, capture, 'tcp port 4840', () =>
-        retry(() => run(PYTHON, [join(dir, 'client.py'), SERVER_IP], { timeout: 20_000 }), 30_000, 1000),
+        waitFor(
+          'the client to read the server',
+          async () => Boolean(await run(PYTHON, [join(dir, 'client.py'), SERVER_IP], { timeout: 20_000 })),
+          { timeoutMs: 30_000, intervalMs: 1000 },
+        ),
       );
     } finally {
-      await stop(asyncua, 'SIGTERM');
+      await asyncua.stop();
     }
     result = await buildInventory(capture);
     server = result.devices.find((d) => d.macs.includes(netns.macs().far))!;

@@ -14,8 +14,9 @@ import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { type ManagedProcess, waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const SMBD = '/usr/sbin/smbd';
@@ -77,26 +78,27 @@ describe.skipIf(!canRun)('NetBIOS, browser and SMB from Samba, a real server and
     // Guests are nobody: the share (and the private directory above it) must be theirs to read.
     chmodSync(dir, 0o755);
     chmodSync(join(dir, 'share'), 0o755);
-    const daemons: ReturnType<typeof spawnInside>[] = [];
+    const daemons: ManagedProcess[] = [];
     try {
       await recording(netns, capture, 'not ip6', async () => {
         // Each in its own process group (no --no-process-group): smbd, stopping, signals its group, which would
         // otherwise be this test's.
         for (const daemon of [NMBD, SMBD])
-          daemons.push(spawnInside(netns, daemon, ['-F', '-s', config], NETBIOS_NAME.toLowerCase()));
+          daemons.push(spawnInside(netns, dir, daemon, ['-F', '-s', config], NETBIOS_NAME.toLowerCase()));
         // Reads the share: no RPC (listing shares would start smbd's RPC helpers, samba-dcerpcd).
         const ls = () =>
           run('smbclient', ['-N', '-s', config, `//${SERVER_IP}/share`, '-c', 'ls'], { timeout: 10_000 });
-        await retry(ls, 15_000);
+        await waitFor('smbd to serve the share', async () => Boolean(await ls()), { timeoutMs: 15_000 });
         await ls();
         // nmbd's first host announcement comes once it has registered its names.
-        await retry(async () => {
-          if (tsharkFields(capture, 'browser.command == 0x01', 'frame.number').length === 0)
-            throw new Error('no host announcement yet');
-        }, 30_000);
+        await waitFor(
+          "nmbd's host announcement",
+          () => tsharkFields(capture, 'browser.command == 0x01', 'frame.number').length > 0,
+          { timeoutMs: 30_000 },
+        );
       });
     } finally {
-      for (const daemon of daemons) await stop(daemon, 'SIGTERM');
+      for (const daemon of daemons) await daemon.stop();
     }
     result = await buildInventory(capture);
     const macs = netns.macs();

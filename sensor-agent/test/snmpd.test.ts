@@ -12,8 +12,9 @@ import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, retry, spawnInside, stop, tsharkFields } from './peers.js';
+import { recording, spawnInside, tsharkFields } from './peers.js';
 import { tsharkAvailable } from './reframe.js';
 
 const SNMPD = '/usr/sbin/snmpd';
@@ -66,6 +67,7 @@ describe.skipIf(!canRun)('SNMP from Net-SNMP, a real agent', () => {
     // Its own UTS namespace: sysDescr names the host snmpd runs on, which is not this machine.
     const snmpd = spawnInside(
       netns,
+      dir,
       SNMPD,
       ['-f', '-Lo', '-C', '-c', config, '-p', join(dir, 'snmpd.pid')],
       UTS_NAME,
@@ -74,11 +76,17 @@ describe.skipIf(!canRun)('SNMP from Net-SNMP, a real agent', () => {
       await recording(netns, capture, 'udp port 161', async () => {
         const ask = (command: string, version: string, oids: string[]) =>
           run(command, [version, '-On', '-r', '1', '-t', '1', '-c', 'public', FAR_IP, ...oids]);
-        await retry(() => ask('snmpget', '-v2c', [SYS_DESCR, SYS_OBJECT_ID, SYS_NAME_OID]), 10_000); // snmpd starting
+        await waitFor(
+          'snmpd to answer',
+          async () => Boolean(await ask('snmpget', '-v2c', [SYS_DESCR, SYS_OBJECT_ID, SYS_NAME_OID])),
+          {
+            timeoutMs: 10_000,
+          },
+        );
         await ask('snmpwalk', '-v1', ['.1.3.6.1.2.1.1']);
       });
     } finally {
-      await stop(snmpd, 'SIGTERM');
+      await snmpd.stop();
     }
     result = await buildInventory(capture);
     agent = result.devices.find((d) => d.macs.includes(netns.macs().far))!;

@@ -67,26 +67,13 @@ class Reader {
     const len = this.i32();
     if (len > 0) this.skip(len);
   }
-  nodeId(): number {
-    const encoding = this.u8() & 0x3f;
-    if (encoding === 0) return this.u8();
-    if (encoding === 1) {
-      this.skip(1);
-      return this.u16();
-    }
-    if (encoding === 2) {
-      this.skip(2);
-      return this.i32();
-    }
-    throw new RangeError('OPC UA NodeId encoding not expected here');
-  }
   localizedText(): string | undefined {
     const mask = this.u8();
     if (mask & 0x01) this.skipString();
     return mask & 0x02 ? this.string() : undefined;
   }
   /** Any NodeId or ExpandedNodeId (§5.2.2.9-10): numeric ones give their id, the others -1. */
-  anyNodeId(): number {
+  nodeId(): number {
     const flags = this.u8();
     const encoding = flags & 0x0f;
     let id = -1;
@@ -112,7 +99,7 @@ class Reader {
    * is left at the body's start.
    */
   extensionObject(): { type: number; binary: boolean; end: number } {
-    const type = this.anyNodeId();
+    const type = this.nodeId();
     const encoding = this.u8();
     if (encoding === 0) return { type, binary: false, end: this.o };
     const length = this.i32();
@@ -146,7 +133,7 @@ function skipValue(r: Reader, type: number): boolean {
       return true;
     case 17: // NodeId
     case 18: // ExpandedNodeId
-      r.anyNodeId();
+      r.nodeId();
       return true;
     case 20: // QualifiedName
       r.skip(2);

@@ -36,18 +36,27 @@ const ENTERPRISES: Record<number, string> = {
  * was built for (NET-SNMP-TC's netSnmpAgentOIDs; Microsoft's
  * 1.3.6.1.4.1.311.1.1.3.1.*: workstation, server, domain controller).
  */
-const AGENT_OS: readonly [RegExp, string][] = [
-  [/^1\.3\.6\.1\.4\.1\.311\.1\.1\.3\.1\.\d+$/, 'Windows'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.10$/, 'Linux'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.(?:1|6|14)$/, 'HP-UX'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.3$/, 'Solaris'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.7$/, 'NetBSD'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.8$/, 'FreeBSD'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.12$/, 'OpenBSD'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.13$/, 'Windows'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.15$/, 'AIX'],
-  [/^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.16$/, 'macOS'],
-];
+const NET_SNMP_AGENT = /^1\.3\.6\.1\.4\.1\.(?:8072\.3\.2|2021\.250)\.(\d+)$/;
+const NET_SNMP_AGENT_OS: Record<number, string> = {
+  1: 'HP-UX', // hpux9
+  3: 'Solaris',
+  6: 'HP-UX', // hpux10
+  7: 'NetBSD',
+  8: 'FreeBSD',
+  10: 'Linux',
+  12: 'OpenBSD',
+  13: 'Windows', // win32
+  14: 'HP-UX', // hpux11
+  15: 'AIX',
+  16: 'macOS',
+};
+const MICROSOFT_AGENT = /^1\.3\.6\.1\.4\.1\.311\.1\.1\.3\.1\.\d+$/;
+
+function agentOs(id: string): string | undefined {
+  if (MICROSOFT_AGENT.test(id)) return 'Windows';
+  const netSnmp = NET_SNMP_AGENT.exec(id);
+  return netSnmp ? NET_SNMP_AGENT_OS[Number(netSnmp[1])] : undefined;
+}
 
 export function oidText(b: Buffer, start: number, end: number): string {
   if (start >= end) return '';
@@ -106,7 +115,7 @@ export const snmpDecoder: Decoder = {
         const enterprise = /^1\.3\.6\.1\.4\.1\.(\d+)/.exec(id);
         const vendor = enterprise ? ENTERPRISES[Number(enterprise[1])] : undefined;
         if (vendor) emit('manufacturer', vendor, 0.75, 'sysObjectID');
-        const os = AGENT_OS.find(([pattern]) => pattern.test(id))?.[1];
+        const os = agentOs(id);
         if (os) emit('os', os, 0.6, 'sysObjectID');
       } else if (name === SYS_NAME && valTag === 0x04) {
         emit('hostname', text(b, val, valEnd), 0.8, 'sysName');
