@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prints the Python interpreter of a virtual environment holding the peers
-# some tests run that Debian does not package (asyncua, a real OPC UA server
-# and client; bacpypes3, a real BACnet/IP device and client), installed from
-# PyPI at the versions requirements.txt pins.
+# some tests run that Debian does not package, installed from PyPI at the
+# versions requirements.txt pins: asyncua (an OPC UA server and client),
+# bacpypes3 (a BACnet/IP device and client), cpppo and pycomm3 (an
+# EtherNet/IP target and client) and c104 (lib60870's IEC 104 server and
+# client).
 # Cached outside the repository, keyed by that file's hash, as the control
 # plane is. Prints nothing (and says why on stderr) where it cannot be made:
 # those tests then skip, saying so.
@@ -10,13 +12,13 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 key="$(sha256sum "$here/requirements.txt" | cut -c1-16)"
 dir="${HARK_CACHE:-$HOME/.cache/hark}/peers/python-$key"
-if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c 'import asyncua, bacpypes3' 2>/dev/null; then
+if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c 'import asyncua, bacpypes3, cpppo, pycomm3, c104' 2>/dev/null; then
   echo "$dir/bin/python"
   exit 0
 fi
 python="$(command -v python3 || true)"
 if [ -z "$python" ]; then
-  echo "peers: no python3 on PATH; the OPC UA and BACnet peer tests will skip" >&2
+  echo "peers: no python3 on PATH; the peer tests that need it will skip" >&2
   exit 0
 fi
 rm -rf "$dir"
@@ -24,5 +26,5 @@ if "$python" -m venv "$dir" >&2 && "$dir/bin/pip" install -q --disable-pip-versi
   echo "$dir/bin/python"
 else
   rm -rf "$dir"
-  echo "peers: could not install $here/requirements.txt from PyPI; the OPC UA and BACnet peer tests will skip" >&2
+  echo "peers: could not install $here/requirements.txt from PyPI; the peer tests that need it will skip" >&2
 fi
