@@ -1,7 +1,9 @@
 // DHCP from real clients and a real server: ISC dhclient with the
-// configuration Debian ships, and BusyBox's udhcpc (the client of embedded
-// Linux), each in a network namespace under a hostname and MAC of its own,
-// lease an address from dnsmasq on this side. tcpdump records the exchanges;
+// configuration Debian ships, BusyBox's udhcpc (the client of embedded
+// Linux) and dhcpcd (Raspberry Pi OS's, Arch's and NetBSD's), the last both
+// with Debian's dhcpcd.conf and with its own defaults, each in a network
+// namespace under a hostname and MAC of its own, lease an address from
+// dnsmasq on this side. tcpdump records the exchanges;
 // the agent's inventory of them is checked against what each client is and
 // was told, and against tshark's reading of the same messages.
 import { execFileSync } from 'node:child_process';
@@ -19,16 +21,18 @@ import { tsharkAvailable } from './reframe.js';
 const DHCLIENT = '/usr/sbin/dhclient';
 const UDHCPC = '/usr/sbin/udhcpc';
 const DNSMASQ = '/usr/sbin/dnsmasq';
+const DHCPCD = '/usr/sbin/dhcpcd';
 const canRun =
   netnsAvailable('tcpdump') &&
   commandWorks(DNSMASQ, ['--version']) &&
   commandWorks(DHCLIENT, ['--version']) &&
   commandWorks(UDHCPC, ['--help']) &&
+  commandWorks(DHCPCD, ['--version']) &&
   commandWorks('unshare', ['--version']) &&
   tsharkAvailable();
 if (!canRun)
   console.warn(
-    'DHCP client test skipped: needs root, iproute2, tcpdump, tshark, unshare, dnsmasq, dhclient and udhcpc (apt-get install dnsmasq-base isc-dhcp-client udhcpc)',
+    'DHCP client test skipped: needs root, iproute2, tcpdump, tshark, unshare, dnsmasq, dhclient, udhcpc and dhcpcd (apt-get install dnsmasq-base isc-dhcp-client udhcpc dhcpcd-base)',
   );
 
 const SERVER_IP = '10.82.1.1';
@@ -37,8 +41,13 @@ const CLIENTS = {
   dhclient: { mac: '02:48:4b:00:0d:01', hostname: `hark-dhclient-${process.pid}` },
   udhcpc: { mac: '02:48:4b:00:0d:02', hostname: `hark-udhcpc-${process.pid}` },
 } as const;
+/** dhcpcd with Debian's /etc/dhcpcd.conf (no vendor class, no host name) and with its built-in defaults. */
+const DHCPCD_CLIENTS = {
+  debian: { mac: '02:48:4b:00:0d:03', config: '/etc/dhcpcd.conf' },
+  defaults: { mac: '02:48:4b:00:0d:04', config: '/dev/null' },
+} as const;
 
-describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', () => {
+describe.skipIf(!canRun)('DHCP from dhclient, udhcpc and dhcpcd, leasing from dnsmasq', () => {
   let netns: VethNamespace;
   let dir: string;
   let capture: string;
@@ -157,6 +166,32 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
             ],
             () => false,
           );
+          // One shot (-1), IPv4 only, no hooks; its lease and DUID files and control socket on a tmpfs of its own.
+          for (const [name, client] of Object.entries(DHCPCD_CLIENTS))
+            await lease(
+              client.mac,
+              `hark-dhcpcd-${name}`,
+              [
+                'unshare',
+                '--mount',
+                'sh',
+                '-c',
+                'mount -t tmpfs tmpfs /var/lib/dhcpcd && mount -t tmpfs tmpfs /run && exec "$@"',
+                'sh',
+                DHCPCD,
+                '-B',
+                '-1',
+                '-4',
+                '--noipv4ll',
+                '--noarp', // no probe of the offered address: seconds of waiting, and not DHCP
+                '-c',
+                '/bin/true',
+                '-f',
+                client.config,
+                far,
+              ],
+              () => false,
+            );
         },
       );
     } finally {
@@ -173,11 +208,11 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
   /** tshark's values of `field` in the messages of `mac` (requests from it, and answers to it). */
   const tshark = (mac: string, field: string) => tsharkFields(capture, `dhcp.hw.mac_addr == ${mac}`, field);
 
-  it('reads every message of both leases and finds nothing malformed', () => {
+  it('reads every message of every lease and finds nothing malformed', () => {
     expect(result.stats.malformed).toBe(0);
-    const messages =
-      tshark(CLIENTS.dhclient.mac, 'frame.number').length + tshark(CLIENTS.udhcpc.mac, 'frame.number').length;
-    expect(messages).toBeGreaterThanOrEqual(8); // discover, offer, request, ack for each
+    const macs = [...Object.values(CLIENTS), ...Object.values(DHCPCD_CLIENTS)].map((c) => c.mac);
+    const messages = macs.reduce((n, mac) => n + tshark(mac, 'frame.number').length, 0);
+    expect(messages).toBeGreaterThanOrEqual(16); // discover, offer, request, ack for each
     expect(result.stats.decoded.dhcp).toBe(messages);
   });
 
@@ -221,6 +256,24 @@ describe.skipIf(!canRun)('DHCP from dhclient and udhcpc, leasing from dnsmasq', 
   it('udhcpc: its vendor class names BusyBox on embedded Linux', () => {
     expect(tshark(CLIENTS.udhcpc.mac, 'dhcp.option.vendor_class_id')[0]).toMatch(/^udhcp \d/);
     expect(device(CLIENTS.udhcpc.mac).os?.value).toBe('Linux (embedded, BusyBox udhcpc)');
+  });
+
+  it('dhcpcd: its vendor class names the kernel it runs on', () => {
+    const { mac } = DHCPCD_CLIENTS.defaults;
+    expect(tshark(mac, 'dhcp.option.vendor_class_id')[0]).toMatch(/^dhcpcd-[\d.]+:Linux-/);
+    const os = device(mac).os;
+    expect(os?.value).toBe('Linux');
+    expect(os?.evidence.map((e) => e.field)).toEqual(['option60.vendor_class']);
+  });
+
+  it("dhcpcd with Debian's configuration: no vendor class, but the Forcerenew it offers names it", () => {
+    const { mac } = DHCPCD_CLIENTS.debian;
+    expect(tshark(mac, 'dhcp.option.vendor_class_id')).toEqual([]);
+    expect(tshark(mac, 'dhcp.option.forcerenew_nonce.algorithm').length).toBeGreaterThan(0);
+    const os = device(mac).os;
+    expect(os?.value).toBe('Linux');
+    expect(os?.evidence.map((e) => e.field)).toEqual(['option145.forcerenew_nonce']);
+    expect(os?.confidence).toBeLessThan(0.5);
   });
 
   it('dnsmasq: the address that hands out leases is known as the DHCP server', () => {

@@ -21,6 +21,8 @@ const OPT_PARAMETER_LIST = 55;
 const OPT_VENDOR_CLASS = 60;
 const OPT_CLIENT_ID = 61;
 const OPT_FQDN = 81;
+/** Forcerenew Nonce Capable (RFC 6704). */
+const OPT_FORCERENEW_NONCE = 145;
 const OPT_END = 255;
 
 const DHCPACK = 5;
@@ -33,6 +35,7 @@ interface Options {
   parameterList?: string;
   clientId?: string;
   serverId?: number;
+  forcerenewNonce?: boolean;
 }
 
 export const dhcpDecoder: Decoder = {
@@ -80,6 +83,10 @@ export const dhcpDecoder: Decoder = {
         // Apple's and the embedded stacks send no vendor class: the order of the options they ask for names them.
         const stack = osFromParameterList(opts.parameterList);
         if (stack) emit('os', stack.os, stack.confidence, 'option55.parameter_request_list');
+        // dhcpcd offers Forcerenew (RFC 6704) unasked, vendor class or not (Debian's dhcpcd.conf sends none);
+        // no other common client does. Its usual home is Linux (Raspberry Pi OS, Arch, Debian's
+        // dhcpcd-base); NetBSD's default client too, hence the low confidence.
+        else if (opts.forcerenewNonce) emit('os', 'Linux', 0.3, 'option145.forcerenew_nonce');
       }
       const ciaddr = b.readUInt32BE(o + 12);
       if (isHostIp4(ciaddr)) emit('ipv4', formatIp4(ciaddr), 0.8, 'ciaddr');
@@ -178,6 +185,9 @@ function readOptions(b: Buffer, start: number, end: number, opts: Options): numb
       case OPT_SERVER_ID:
         if (len === 4) opts.serverId = b.readUInt32BE(v);
         break;
+      case OPT_FORCERENEW_NONCE:
+        opts.forcerenewNonce = true;
+        break;
       case OPT_OVERLOAD:
         if (len >= 1) overload = b[v]!;
         break;
@@ -228,6 +238,17 @@ function osFromVendorClass(vc: string | undefined): string | undefined {
   const android = /^android-dhcp-(\d+)/.exec(vc);
   if (android) return `Android ${android[1]}`;
   if (vc.startsWith('udhcp')) return 'Linux (embedded, BusyBox udhcpc)';
-  if (vc.startsWith('dhcpcd')) return 'Linux';
+  if (vc.startsWith('dhcpcd')) return dhcpcdSystem(vc);
   return undefined;
+}
+
+/**
+ * dhcpcd 5 and later send "dhcpcd-<version>:<sysname>-<release>:<machine>:<platform>"
+ * (e.g. "dhcpcd-9.4.1:Linux-6.1.0-18-amd64:x86_64:GenuineIntel"): the
+ * kernel's uname -s names the OS, which is NetBSD's, FreeBSD's or
+ * DragonFly's as well as Linux's. Older ones (and Android's of KitKat
+ * and before) send the version alone, and ran on Linux.
+ */
+function dhcpcdSystem(vc: string): string {
+  return /^dhcpcd-[^:]*:([A-Za-z]+)-/.exec(vc)?.[1] ?? 'Linux';
 }
