@@ -46,6 +46,7 @@ import type { Decoder, DecoderFamily } from './types.js';
 import { ubiquitiDecoder } from './ubiquiti.js';
 import { upnpDecoder } from './upnp.js';
 import { wsdDecoder } from './wsd.js';
+import { wsdMetadataDecoder } from './wsd-metadata.js';
 
 export const ALL_DECODERS: readonly Decoder[] = [
   arpDecoder,
@@ -102,6 +103,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   routingUdpDecoder,
   upnpDecoder,
   hnapDecoder,
+  wsdMetadataDecoder,
   rtspDecoder,
   kerberosDecoder,
   kerberosTcpDecoder,

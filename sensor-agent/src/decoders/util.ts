@@ -143,9 +143,17 @@ export function headerFields(head: string, wanted?: ReadonlySet<string>): [name:
 /** TTLs hosts start with; a packet arriving with one of them has not crossed a router. */
 const INITIAL_TTLS = new Set([255, 128, 64, 60, 32, 30]);
 
-/** True when the IPv4 TTL / IPv6 hop limit has been decremented on the way (the frame's MAC is a router's). */
+/**
+ * True when the IPv4 TTL / IPv6 hop limit has been decremented on the way (the frame's MAC is a router's).
+ * Multicast sent with a TTL of 1 is meant for the sender's own link, as link-scope discovery sends it:
+ * WS-Discovery (wsdd's and Windows's Hello and Probe Matches), LLMNR's queries. Nor does an IPv6
+ * link-local group (ff02::/16) ever cross a router, whatever its hop limit.
+ */
 export function crossedRouter(pkt: PacketView): boolean {
-  return pkt.ipVersion !== 0 && !INITIAL_TTLS.has(pkt.ttl);
+  if (pkt.ipVersion === 0 || INITIAL_TTLS.has(pkt.ttl)) return false;
+  if (pkt.ipVersion === 4) return !(pkt.ttl === 1 && pkt.dstIp4 >>> 28 === 0xe);
+  const dst = pkt.dstIp6Offset;
+  return !(pkt.data[dst] === 0xff && ((pkt.data[dst + 1]! & 0x0f) === 2 || pkt.ttl === 1));
 }
 
 /**
@@ -308,9 +316,9 @@ export function dnsName(b: Buffer, o: number, end: number, base: number): { name
   throw new RangeError('DNS name has too many compression pointers');
 }
 
-/** The text of the first <element> (any namespace prefix), XML entities decoded; undefined when absent or empty. */
+/** The text of the first <element> (any namespace prefix, any attributes such as xml:lang), XML entities decoded; undefined when absent or empty. */
 export function xmlElementText(doc: string, element: string): string | undefined {
-  const m = new RegExp(`<(?:[\\w-]+:)?${element}>([^<]{1,256})</`).exec(doc);
+  const m = new RegExp(`<(?:[\\w-]+:)?${element}(?:\\s[^>]*)?>([^<]{1,256})</`).exec(doc);
   if (!m) return undefined;
   const text = m[1]!
     .replace(/&lt;/g, '<')
