@@ -33,6 +33,12 @@ describe('User-Agent product tokens', () => {
       'Redmi Note 9 Pro',
     ],
     ['Roku/DVP-9.10 (519.10E04111A)', 'Roku OS 9.10', undefined],
+    // The re library's platform token (baresip, and the phones and intercoms built on it): sip-peer.test.ts
+    // shows Debian's baresip sending the first.
+    ['baresip v1.0.0 (x86_64/linux)', 'Linux', undefined],
+    ['baresip v3.10.1 (arm64/darwin)', 'macOS', undefined],
+    ['baresip v2.0.0 (i686/win32)', 'Windows', undefined],
+    ['Wget/1.21.3 (linux-gnu)', 'Linux', undefined],
   ])('%s', (ua, os, model) => {
     const facts = parseUserAgent(ua);
     expect(facts.os).toBe(os);

@@ -42,6 +42,25 @@ export function parseUserAgent(ua: string): AgentFacts {
   const ubuntu = /Ubuntu[/ ]([\d.]+)/.exec(ua);
   if (ubuntu) return { os: `Linux (Ubuntu ${ubuntu[1]})` };
   if (/linux-uclibc|uClibc|BusyBox/i.test(ua)) return { os: 'Linux (embedded)' };
-  if (/\bLinux\b/.test(ua)) return { os: 'Linux' };
+  const platform = PLATFORM_TOKEN.exec(ua);
+  if (platform) return { os: PLATFORM_OS[platform[1]!.toLowerCase()]! };
+  // Lower case too: wget's "(linux-gnu)", libre's (baresip's) "(x86_64/linux)".
+  if (/\blinux\b/i.test(ua)) return { os: 'Linux' };
   return {};
 }
+
+/**
+ * "(<machine>/<os>)", the platform token the re library (baresip and the
+ * SIP phones and intercoms built on it) appends, its OS in lower case as
+ * its build names it.
+ */
+const PLATFORM_TOKEN =
+  /\((?:x86_64|i[3-6]86|aarch64|arm\w*|mips\w*|ppc\w*|riscv\w*)\/(linux|darwin|win32|freebsd|openbsd|netbsd)\)/i;
+const PLATFORM_OS: Record<string, string> = {
+  linux: 'Linux',
+  darwin: 'macOS',
+  win32: 'Windows',
+  freebsd: 'FreeBSD',
+  openbsd: 'OpenBSD',
+  netbsd: 'NetBSD',
+};
