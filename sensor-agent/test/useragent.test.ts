@@ -39,6 +39,22 @@ describe('User-Agent product tokens', () => {
     ['baresip v3.10.1 (arm64/darwin)', 'macOS', undefined],
     ['baresip v2.0.0 (i686/win32)', 'Windows', undefined],
     ['Wget/1.21.3 (linux-gnu)', 'Linux', undefined],
+    // Servers: Apache's build comment, IIS's version (one per Windows release), HTTP.sys.
+    ['Apache/2.4.62 (Debian)', 'Linux (Debian)', undefined],
+    ['Apache/2.4.41 (Ubuntu)', 'Linux (Ubuntu)', undefined],
+    ['Apache/2.4.6 (CentOS) OpenSSL/1.0.2k-fips', 'Linux (CentOS)', undefined],
+    [
+      'Apache/2.4.37 (Red Hat Enterprise Linux) OpenSSL/1.1.1k',
+      'Linux (Red Hat Enterprise Linux)',
+      undefined,
+    ],
+    ['Apache/2.4.54 (FreeBSD)', 'FreeBSD', undefined],
+    ['Apache/2.4.58 (Win64) OpenSSL/3.1.3 PHP/8.2.12', 'Windows', undefined],
+    ['Apache/2.4.57 (Unix)', undefined, undefined],
+    ['Microsoft-IIS/10.0', 'Windows Server 2016 or later', undefined],
+    ['Microsoft-IIS/7.5', 'Windows Server 2008 R2', undefined],
+    ['Microsoft-HTTPAPI/2.0', 'Windows', undefined],
+    ['nginx/1.22.1', undefined, undefined],
   ])('%s', (ua, os, model) => {
     const facts = parseUserAgent(ua);
     expect(facts.os).toBe(os);

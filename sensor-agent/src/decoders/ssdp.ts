@@ -4,6 +4,7 @@
 // through its USER-AGENT. Text headers, case-insensitive names.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
+import { linuxDistribution } from './useragent.js';
 import { emitForSender, headerFields } from './util.js';
 
 const SSDP_PORT = 1900;
@@ -81,14 +82,9 @@ export const ssdpDecoder: Decoder = {
 function osToken(server: string): string | undefined {
   const first = server.split(/[\s,]+/)[0] ?? '';
   const name = first.split('/')[0] ?? '';
-  const distribution = LINUX_DISTRIBUTIONS.get(name.toLowerCase());
+  const distribution = linuxDistribution(name);
   if (distribution) return `Linux (${distribution})`;
   if (!/^(linux|windows|darwin|macos|freebsd|android|ios|vxworks|threadx|qnx|rtos)/i.test(name))
     return undefined;
   return first.replace('/', ' ');
 }
-
-/** Distributions whose name stands for the OS in a SERVER header, spelt as they spell themselves. */
-const LINUX_DISTRIBUTIONS = new Map(
-  ['Debian', 'Ubuntu', 'Raspbian', 'Fedora', 'CentOS', 'OpenWrt', 'Alpine'].map((d) => [d.toLowerCase(), d]),
-);

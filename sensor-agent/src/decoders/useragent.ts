@@ -1,9 +1,53 @@
 // OS and model hints from HTTP/SIP product tokens (RFC 9110 §10.1.5 User-Agent,
-// §10.2.4 Server). Free text that anyone can set: low confidence (0.3-0.4).
+// §10.2.4 Server) and their comments. Free text that anyone can set: low confidence (0.3-0.4).
 
 export interface AgentFacts {
   os?: string;
   model?: string;
+}
+
+/** IIS ships with its Windows release, one version each; servers run it far more than desktops do. */
+const IIS_WINDOWS: Record<string, string> = {
+  '10.0': 'Windows Server 2016 or later',
+  '8.5': 'Windows Server 2012 R2',
+  '8.0': 'Windows Server 2012',
+  '7.5': 'Windows Server 2008 R2',
+  '7.0': 'Windows Server 2008',
+  '6.0': 'Windows Server 2003',
+  '5.1': 'Windows XP',
+  '5.0': 'Windows 2000',
+};
+
+/**
+ * Linux distributions, as products built by them name them in a product
+ * comment ("Apache/2.4.62 (Debian)") or as a first token ("Debian
+ * DLNADOC/1.50 UPnP/1.0 MiniDLNA/1.3.0"), spelt as they spell themselves.
+ */
+const LINUX_DISTRIBUTIONS = new Map(
+  [
+    'Debian',
+    'Ubuntu',
+    'Raspbian',
+    'Fedora',
+    'CentOS',
+    'Red Hat',
+    'Red Hat Enterprise Linux',
+    'Rocky Linux',
+    'AlmaLinux',
+    'Oracle Linux',
+    'Amazon Linux',
+    'openSUSE',
+    'SUSE',
+    'Alpine',
+    'Gentoo',
+    'Arch Linux',
+    'OpenWrt',
+  ].map((d) => [d.toLowerCase(), d]),
+);
+
+/** The distribution `name` is one of, as it spells itself; undefined when it is none. */
+export function linuxDistribution(name: string): string | undefined {
+  return LINUX_DISTRIBUTIONS.get(name.trim().toLowerCase());
 }
 
 const WINDOWS_NT: Record<string, string> = {
@@ -37,6 +81,18 @@ export function parseUserAgent(ua: string): AgentFacts {
     /\bWindows\b|^Microsoft NCSI$|^Microsoft-(?:Delivery-Optimization|WNS)\b|^Windows-Update-Agent\b/.test(ua)
   )
     return { os: 'Windows' };
+  const iis = /^Microsoft-IIS\/(\d+\.\d+)/.exec(ua);
+  if (iis) return { os: IIS_WINDOWS[iis[1]!] ?? 'Windows Server' };
+  // HTTP.sys, the kernel's HTTP server: WinRM, WSD, SSDP's description server, IIS Express.
+  if (/^Microsoft-HTTPAPI\//.test(ua)) return { os: 'Windows' };
+  // Apache's comment names the platform it was built for: "(Win64)", "(Debian)", "(FreeBSD)".
+  const platformComment = /\((Win32|Win64|[A-Za-z][\w ]*?)\)/.exec(ua)?.[1];
+  if (platformComment) {
+    if (/^Win(32|64)$/.test(platformComment)) return { os: 'Windows' };
+    const distribution = linuxDistribution(platformComment);
+    if (distribution) return { os: `Linux (${distribution})` };
+    if (/^(FreeBSD|OpenBSD|NetBSD)$/.test(platformComment)) return { os: platformComment };
+  }
   const roku = /^Roku\/DVP-(\d+\.\d+)/.exec(ua);
   if (roku) return { os: `Roku OS ${roku[1]}` };
   const ubuntu = /Ubuntu[/ ]([\d.]+)/.exec(ua);
