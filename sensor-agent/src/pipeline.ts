@@ -25,11 +25,12 @@ import type { CapturedPacket, CaptureFormat } from './capture/types.js';
 import { DecoderIndex, FamilyCode } from './decoders/registry.js';
 import type { Decoder } from './decoders/types.js';
 import { DeviceStore } from './inventory/store.js';
+import { LearnedEndpoints } from './learned-endpoints.js';
 import { MAX_MESSAGE, MessageReassembler } from './message-reassembly.js';
 import { IpProto } from './packet/ethertypes.js';
 import { parsePacket } from './packet/parse.js';
 import { decapsulate, mayCarryTunnel } from './packet/tunnel.js';
-import { PacketView, ParseResult } from './packet/view.js';
+import { LearnedServer, PacketView, ParseResult } from './packet/view.js';
 import { RepeatCache } from './repeat-cache.js';
 
 export interface PipelineStats {
@@ -65,6 +66,9 @@ export interface PipelineOptions {
   repeatSlots?: number;
 }
 
+/** The port whose decoders (HTTP, UPnP, HNAP, WS-Discovery metadata) a learned HTTP server's segments get. */
+const HTTP_PORT = 80;
+
 export class Pipeline {
   readonly store: DeviceStore;
   private readonly counts: PipelineStats;
@@ -89,6 +93,10 @@ export class Pipeline {
   private readonly messages: MessageReassembler;
   /** The packet being decoded continues a gathered message: it begins none (message-reassembly.ts). */
   private continuation = false;
+  /** HTTP servers devices announced on ports the decoders' table does not hold, and the decoders they get. */
+  private readonly httpServers = new LearnedEndpoints();
+  private readonly learnedPorts = this.httpServers.ports;
+  private readonly httpOrdinals: readonly number[];
 
   constructor(options: PipelineOptions = {}) {
     this.decoders = options.decoders ?? new DecoderIndex();
@@ -106,6 +114,8 @@ export class Pipeline {
     this.measuring = flags((d) => d.messageLength !== undefined);
     this.matchers = this.decoders.decoders.map((d) => d.match);
     this.repeatKeys = this.decoders.decoders.map((d) => d.repeatKey);
+    this.httpOrdinals = this.decoders.candidateOrdinals(FamilyCode.tcp, HTTP_PORT);
+    this.store.onHttpServer = (ip4, port) => this.httpServers.add(ip4, port);
     this.counts = {
       packets: 0,
       bytes: 0,
@@ -231,11 +241,32 @@ export class Pipeline {
     if (family === -1) return;
     const byDst = index.candidateOrdinals(family, v.dstPort);
     for (let i = 0; i < byDst.length; i++) this.run(byDst[i]!, v);
+    // Two typed-array reads per TCP segment: is either port one a device announced its HTTP server on?
+    const learnedPorts = this.learnedPorts;
+    if (family === FamilyCode.tcp && (learnedPorts[v.srcPort] !== 0 || learnedPorts[v.dstPort] !== 0))
+      this.runLearned(v, byDst);
     if (v.srcPort === v.dstPort) return;
     const bySrc = index.candidateOrdinals(family, v.srcPort);
     for (let i = 0; i < bySrc.length; i++) {
       const d = bySrc[i]!;
       if (!listed(byDst, d)) this.run(d, v);
+    }
+  }
+
+  /**
+   * A segment to or from an HTTP server a device announced: the HTTP decoders its ports do not already
+   * give it (run before those of its source port, which are none of them: the server's port is not listed).
+   */
+  private runLearned(v: PacketView, byDst: readonly number[]): void {
+    const servers = this.httpServers;
+    if (servers.has(v.srcIp4, v.srcPort)) v.learnedServer = LearnedServer.SOURCE;
+    else if (servers.has(v.dstIp4, v.dstPort)) v.learnedServer = LearnedServer.DESTINATION;
+    else return;
+    const bySrc = this.decoders.candidateOrdinals(FamilyCode.tcp, v.srcPort);
+    const http = this.httpOrdinals;
+    for (let i = 0; i < http.length; i++) {
+      const d = http[i]!;
+      if (!listed(byDst, d) && !listed(bySrc, d)) this.run(d, v);
     }
   }
 

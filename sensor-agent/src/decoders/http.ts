@@ -6,12 +6,12 @@
 // segments, and a response whose body a decoder reads (a UPnP description, an HNAP answer, IPP
 // printer attributes), are gathered whole (`httpMessageLength`, message-reassembly.ts).
 import { MAX_MESSAGE } from '../message-reassembly.js';
-import type { PacketView } from '../packet/view.js';
+import { LearnedServer, type PacketView } from '../packet/view.js';
 import { readIppPrinter } from './ipp.js';
 import { emitNtlmIdentity, findNtlmssp, parseNtlmssp } from './ntlmssp.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { parseUserAgent } from './useragent.js';
-import { emitForLocalSender, headerFields, indexOfWithin } from './util.js';
+import { emitForLocalSender, headerFields, indexOfWithin, ip4Text } from './util.js';
 
 /**
  * Ports where embedded devices and proxies commonly serve HTTP, and where
@@ -108,8 +108,30 @@ const measureHttp = (_pkt: PacketView, b: Buffer, start: number, end: number) =>
 
 /** Responses from a device's own web server: what UPnP and HNAP read a device's identity from. */
 export const HTTP_SERVER_PORTS: ReadonlySet<number> = new Set(HTTP_PORTS);
+
+/** The segment comes from a device's web server: a port of the list, or one the device announced (learnHttpServer). */
+export function fromHttpServer(pkt: PacketView): boolean {
+  return HTTP_SERVER_PORTS.has(pkt.srcPort) || pkt.learnedServer === LearnedServer.SOURCE;
+}
+
 export const measureServerResponse = (pkt: PacketView, b: Buffer, start: number, end: number) =>
-  HTTP_SERVER_PORTS.has(pkt.srcPort) && b[start] === 0x48 /* H */ ? httpMessageLength(b, start, end) : 0;
+  fromHttpServer(pkt) && b[start] === 0x48 /* H */ ? httpMessageLength(b, start, end) : 0;
+
+const HTTP_URL = /^http:\/\/(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\//i;
+
+/**
+ * A URL the sender announced for itself (a UPnP LOCATION, a WS-Discovery
+ * XAddrs): when it is plain HTTP at the sender's own IPv4 address on a port
+ * the list does not hold, the sink is told, so that the description or
+ * metadata fetched from it is read (learned-endpoints.ts).
+ */
+export function learnHttpServer(pkt: PacketView, sink: ObservationSink, url: string): void {
+  if (pkt.ipVersion !== 4 || !sink.httpServerAt) return;
+  const m = HTTP_URL.exec(url);
+  if (!m || m[1] !== ip4Text(pkt.srcIp4)) return;
+  const port = Number(m[2]);
+  if (port > 0 && port < 65536 && !HTTP_SERVER_PORTS.has(port)) sink.httpServerAt(pkt.srcIp4, port);
+}
 
 export const httpDecoder: Decoder = {
   name: 'http',

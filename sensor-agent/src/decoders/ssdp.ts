@@ -3,6 +3,7 @@
 // its description XML); an M-SEARCH describes only the searching client
 // through its USER-AGENT. Text headers, case-insensitive names.
 import type { PacketView } from '../packet/view.js';
+import { learnHttpServer } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { linuxDistribution } from './useragent.js';
 import { emitForSender, headerFields } from './util.js';
@@ -66,6 +67,7 @@ export const ssdpDecoder: Decoder = {
         case 'location':
         case 'al':
           emit('upnpLocation', value, 0.8, header);
+          learnHttpServer(pkt, sink, value);
           break;
       }
     }

@@ -98,6 +98,12 @@ export interface Observation {
 
 export interface ObservationSink {
   observe(observation: Observation): void;
+  /**
+   * A device announced that it serves plain HTTP at ip4:port (a UPnP
+   * LOCATION, a WS-Discovery XAddrs): the pipeline hands that endpoint's
+   * segments to the HTTP decoders whatever the port (learned-endpoints.ts).
+   */
+  httpServerAt?(ip4: number, port: number): void;
 }
 
 /** Which layer a decoder's dispatch keys refer to. */

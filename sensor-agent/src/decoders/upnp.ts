@@ -8,7 +8,7 @@
 // devices, after <deviceList>, describe other functions and are left out.
 // DIAL (Chromecast, Roku) serves the same document.
 import type { PacketView } from '../packet/view.js';
-import { HTTP_PORTS, HTTP_SERVER_PORTS, measureServerResponse } from './http.js';
+import { fromHttpServer, HTTP_PORTS, measureServerResponse } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 
@@ -70,8 +70,7 @@ export const upnpDecoder: Decoder = {
   // Responses from the device's web server (the sender is the device described): a segment that
   // starts the response, or one that starts with markup (the document in the next segment).
   match: (pkt) => {
-    if (!HTTP_SERVER_PORTS.has(pkt.srcPort) || pkt.payloadEnd - pkt.payloadOffset <= ROOT.length)
-      return false;
+    if (!fromHttpServer(pkt) || pkt.payloadEnd - pkt.payloadOffset <= ROOT.length) return false;
     const first = pkt.data[pkt.payloadOffset];
     return first === H || first === LT;
   },

@@ -8,7 +8,7 @@
 // or "NAME/Domain:example.com", MS-PBSD). Read from the server's HTTP
 // response, gathered whole when it spans segments (httpMessageLength).
 import type { PacketView } from '../packet/view.js';
-import { HTTP_PORTS, HTTP_SERVER_PORTS, measureServerResponse } from './http.js';
+import { fromHttpServer, HTTP_PORTS, measureServerResponse } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 
@@ -70,8 +70,6 @@ export const wsdMetadataDecoder: Decoder = {
   messageLength: measureServerResponse,
   // A response from the device's web server (the sender is the device described).
   match: (pkt) =>
-    HTTP_SERVER_PORTS.has(pkt.srcPort) &&
-    pkt.payloadEnd - pkt.payloadOffset > 64 &&
-    pkt.data[pkt.payloadOffset] === H,
+    fromHttpServer(pkt) && pkt.payloadEnd - pkt.payloadOffset > 64 && pkt.data[pkt.payloadOffset] === H,
   decode,
 };

@@ -5,6 +5,7 @@
 // XAddrs (where its metadata is) and Scopes (ONVIF puts hardware model and
 // name there). Probe and Resolve name what someone looks for: ignored.
 import type { PacketView } from '../packet/view.js';
+import { learnHttpServer } from './http.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { emitForLocalSender } from './util.js';
 
@@ -44,7 +45,11 @@ export const wsdDecoder: Decoder = {
     const xaddrs = element(xml, XADDRS);
     const scopes = element(xml, SCOPES);
     if (types) emitForLocalSender(pkt, sink, 'wsd', 'wsdTypes', types, 0.85, `${field}.types`);
-    if (xaddrs) emitForLocalSender(pkt, sink, 'wsd', 'wsdXAddrs', xaddrs, 0.85, `${field}.xaddrs`);
+    if (xaddrs) {
+      emitForLocalSender(pkt, sink, 'wsd', 'wsdXAddrs', xaddrs, 0.85, `${field}.xaddrs`);
+      // Where the host's metadata is fetched from (HP printers serve theirs on 3911).
+      for (const url of xaddrs.split(' ')) learnHttpServer(pkt, sink, url);
+    }
     if (!scopes) return;
     for (const scope of scopes.split(' ')) {
       emitForLocalSender(pkt, sink, 'wsd', 'wsdScopes', scope, 0.8, `${field}.scopes`);

@@ -89,6 +89,8 @@ export interface RecordContext {
 }
 
 export class DeviceStore implements ObservationSink {
+  /** Hears of the HTTP servers devices announce (the pipeline's learned endpoints). */
+  onHttpServer: ((ip4: number, port: number) => void) | undefined;
   private readonly byMac = new MacMap<Device>();
   /** Strongly bound addresses -> device: IPv4 by uint32, IPv6 (and odd IPv4 text) by text. */
   private readonly byIp4 = new Map<number, Device>();
@@ -200,6 +202,10 @@ export class DeviceStore implements ObservationSink {
         this.markChanged(device);
       }
     }
+  }
+
+  httpServerAt(ip4: number, port: number): void {
+    this.onHttpServer?.(ip4, port);
   }
 
   observe(o: Observation): void {

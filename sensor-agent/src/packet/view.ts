@@ -43,6 +43,11 @@ export class PacketView {
   ttl = 0;
   /** True for IPv4/IPv6 fragments other than the first: no transport header to read. */
   laterFragment = false;
+  /**
+   * Set by the pipeline where a device announced this TCP endpoint as its HTTP server
+   * (learned-endpoints.ts): SOURCE when the sender is that server, DESTINATION when the receiver is.
+   */
+  learnedServer: LearnedServer = LearnedServer.NONE;
 
   srcPort = -1;
   dstPort = -1;
@@ -98,6 +103,7 @@ export class PacketView {
     this.ipProto = -1;
     this.ttl = 0;
     this.laterFragment = false;
+    this.learnedServer = LearnedServer.NONE;
     this.srcPort = -1;
     this.dstPort = -1;
     this.payloadOffset = 0;
@@ -136,6 +142,7 @@ export class PacketView {
     this.ipProto = from.ipProto;
     this.ttl = from.ttl;
     this.laterFragment = from.laterFragment;
+    this.learnedServer = from.learnedServer;
     this.srcPort = from.srcPort;
     this.dstPort = from.dstPort;
     this.payloadOffset = from.payloadOffset - shift;
@@ -149,6 +156,10 @@ export class PacketView {
     return this.payloadEnd - this.payloadOffset;
   }
 }
+
+/** Which end of a TCP segment a device announced as its HTTP server (PacketView.learnedServer). */
+export const LearnedServer = { NONE: 0, SOURCE: 1, DESTINATION: 2 } as const;
+export type LearnedServer = (typeof LearnedServer)[keyof typeof LearnedServer];
 
 /** Outcome of parsing a frame's headers. */
 export const ParseResult = {
