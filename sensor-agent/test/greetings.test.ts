@@ -86,7 +86,7 @@ describe.skipIf(MISSING)('greetings that name the platform', () => {
       line: '220 mail.example.org ESMTP Postfix (Debian/GNU)',
       port: 25,
       protocol: 'smtp',
-      expect: { os: 'Debian', hostname: 'mail.example.org', type: 'server' },
+      expect: { os: 'Linux (Debian)', hostname: 'mail.example.org', type: 'server' },
     },
     {
       line: '220 exch01.corp.example.com Microsoft ESMTP MAIL Service ready at Mon, 1 Dec 2025 10:00:00 +0000',
@@ -99,13 +99,13 @@ describe.skipIf(MISSING)('greetings that name the platform', () => {
       line: '* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS] Dovecot (Ubuntu) ready.',
       port: 143,
       protocol: 'imap',
-      expect: { os: 'Ubuntu', type: 'server' },
+      expect: { os: 'Linux (Ubuntu)', type: 'server' },
     },
     {
       line: '+OK Dovecot (Debian) ready.',
       port: 110,
       protocol: 'pop3',
-      expect: { os: 'Debian', type: 'server' },
+      expect: { os: 'Linux (Debian)', type: 'server' },
     },
   ];
 

@@ -135,7 +135,7 @@ describe.skipIf(!canRun)('SSH identification strings, from a real client and ser
       ] as const) {
         const [software, ...comments] = line.split(' ');
         const os = sshOs(software!, comments.join(' '));
-        if (/\+deb\d+u\d+/.test(line)) expect(os?.os).toMatch(/^Debian \d+$/);
+        if (/\+deb\d+u\d+/.test(line)) expect(os?.os).toMatch(/^Linux \(Debian \d+\)$/);
         if (os) expect(facts(mac, 'os')).toContain(os.os);
       }
       // The server answers on 22: a Debian host that does is a server; the client is not called one.

@@ -34,9 +34,9 @@ const PLATFORMS: readonly [RegExp, (m: RegExpExecArray) => Found[]][] = [
     () => [{ name: 'os', value: 'Windows', confidence: 0.5 }],
   ],
   [/\bFileZilla Server\b/, () => [{ name: 'os', value: 'Windows', confidence: 0.4 }]],
-  [/\(Ubuntu\)|\bUbuntu\b/, () => [{ name: 'os', value: 'Ubuntu', confidence: 0.45 }]],
-  [/\(Debian(?:\/GNU)?\)|\bDebian\b/, () => [{ name: 'os', value: 'Debian', confidence: 0.45 }]],
-  [/\(Raspbian\)/, () => [{ name: 'os', value: 'Raspberry Pi OS', confidence: 0.45 }]],
+  [/\(Ubuntu\)|\bUbuntu\b/, () => [{ name: 'os', value: 'Linux (Ubuntu)', confidence: 0.45 }]],
+  [/\(Debian(?:\/GNU)?\)|\bDebian\b/, () => [{ name: 'os', value: 'Linux (Debian)', confidence: 0.45 }]],
+  [/\(Raspbian\)/, () => [{ name: 'os', value: 'Linux (Raspbian)', confidence: 0.45 }]],
 ];
 
 function platformOf(text: string): Found[] {

@@ -33,18 +33,22 @@ interface Os {
   manufacturer?: string;
 }
 
-/** What the identification says of the OS (and, for network gear, its maker). */
+/**
+ * What the identification says of the OS (and, for network gear, its maker). A distribution is named
+ * "Linux (<distribution>)", as every decoder names one, so that a host's OS reads the same whichever
+ * protocol told it.
+ */
 export function sshOs(software: string, comments: string): Os | undefined {
   const openssh = /^OpenSSH_(\d+\.\d+(?:p\d+)?)/.exec(software);
   if (openssh) {
     const deb = /^Debian-\S*\+deb(\d+)u\d+/.exec(comments);
-    if (deb) return { os: `Debian ${deb[1]}`, confidence: 0.65 };
-    if (/^Debian-/.test(comments)) return { os: 'Debian', confidence: 0.6 };
+    if (deb) return { os: `Linux (Debian ${deb[1]})`, confidence: 0.65 };
+    if (/^Debian-/.test(comments)) return { os: 'Linux (Debian)', confidence: 0.6 };
     if (/^Ubuntu-/.test(comments)) {
       const release = UBUNTU_OPENSSH[openssh[1]!];
-      return { os: release ? `Ubuntu ${release}` : 'Ubuntu', confidence: 0.6 };
+      return { os: release ? `Linux (Ubuntu ${release})` : 'Linux (Ubuntu)', confidence: 0.6 };
     }
-    if (/^Raspbian-/.test(comments)) return { os: 'Raspberry Pi OS', confidence: 0.6 };
+    if (/^Raspbian-/.test(comments)) return { os: 'Linux (Raspbian)', confidence: 0.6 };
     if (/^FreeBSD-/.test(comments)) return { os: 'FreeBSD', confidence: 0.6 };
     return undefined;
   }
