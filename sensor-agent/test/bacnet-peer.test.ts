@@ -145,4 +145,11 @@ describe.skipIf(!canRun)('BACnet/IP from bacpypes3, a real device and workstatio
     expect(device.firmwareVersion?.value).toBe(DEVICE.firmware);
     expect(device.category?.value).toBe('bms');
   });
+
+  it('classifies the workstation, which reads the device and answers as none, as a BMS workstation', () => {
+    const requests = tsharkFields(capture, `bacapp.type == 0 && ip.src == ${WORKSTATION_IP}`, 'frame.number');
+    expect(requests.length).toBe(5); // the five ReadProperty requests
+    const workstation = result.devices.find((d) => d.ipv4.includes(WORKSTATION_IP))!;
+    expect([workstation.category?.value, workstation.type?.value]).toEqual(['bms', 'bms-workstation']);
+  });
 });

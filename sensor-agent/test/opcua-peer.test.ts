@@ -131,6 +131,12 @@ describe.skipIf(!canRun)('OPC UA from asyncua, a real server and client', () => 
     expect(server.firmwareVersion?.evidence.map((e) => e.field)).toEqual(['build_info.software_version']);
   });
 
+  it('classifies the client that opened a session to the server as what polls one', () => {
+    const client = result.devices.find((d) => d.ipv4.includes(CLIENT_IP))!;
+    expect(tsharkFields(capture, `opcua && ip.src == ${CLIENT_IP}`, 'opcua.transport.type')).toContain('HEL');
+    expect([client.category?.value, client.type?.value]).toEqual(['ot', 'hmi']);
+  });
+
   it('prefers the product name to the application name its endpoints give', () => {
     expect(tshark('opcua.loctext.Text').join(',')).toContain(APPLICATION_NAME);
     expect(server.model?.value).not.toBe(APPLICATION_NAME);

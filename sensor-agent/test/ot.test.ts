@@ -184,10 +184,16 @@ describe.skipIf(MISSING)('BACnet/IP', () => {
     ['172.20.32.129', '788', '116', 'PLC_66', 'WLK-428', '2.0.0', '2.8.4', 'bay_6414'],
   ];
 
-  it('cisagov bacnet_example: 30 BACnet devices and 8 sensors behind one MAC, one device per IP', async () => {
+  it('cisagov bacnet_example: 30 BACnet devices, 8 sensors and 2 clients behind one MAC, one device per IP', async () => {
     const { devices, hints } = await run('cisagov-icsnpp-bacnet__bacnet_example.pcap');
     const bacnet = devices.filter((d) => d.id.startsWith('ip:172.20.32.') && d.protocols.includes('bacnet'));
-    expect(bacnet).toHaveLength(38);
+    expect(bacnet).toHaveLength(40);
+    // tshark: .200 sends ReadProperty (service 12) and .250 SubscribeCOV (20); neither answers as a device.
+    for (const ip of ['172.20.32.200', '172.20.32.250']) {
+      const client = byId(devices, `ip:${ip}`);
+      expect(hints(client.id, 'role')).toEqual(['bacnet:client']);
+      expect([client.category?.value, client.type?.value]).toEqual(['bms', 'bms-workstation']);
+    }
     const withInstance = bacnet.filter((d) => hints(d.id, 'deviceInstance').length === 1);
     expect(withInstance).toHaveLength(30);
     for (const [ip, instance, vendor, name, model, firmware, app, location] of truth) {

@@ -80,7 +80,8 @@ export const bacnetDecoder: Decoder = {
   /**
    * Cyclic polling: what a device answers about objects other than its
    * device object (present values) says only that it is a BACnet device (1);
-   * requests and other services say nothing here (0). I-Am, device-object
+   * a confirmed request, only that its sender asks one (2); other services
+   * say nothing here (0). I-Am, device-object
    * properties, routed and forwarded messages, and anything malformed are
    * decoded.
    */
@@ -104,6 +105,7 @@ export const bacnetDecoder: Decoder = {
     if (o + 2 > end) return undefined;
     const type = b[o]! >> 4;
     if (type === PDU_UNCONFIRMED) return b[o + 1] === SERVICE_I_AM ? undefined : 0;
+    if (type === PDU_CONFIRMED_REQUEST) return 2;
     if (type !== PDU_COMPLEX_ACK) return 0;
     if ((b[o]! & 0x08) !== 0 || b[o + 2] !== SERVICE_READ_PROPERTY) return 1;
     try {
@@ -182,6 +184,10 @@ export const bacnetDecoder: Decoder = {
     }
     if (type === PDU_UNCONFIRMED && b[o + 1] === SERVICE_I_AM) {
       iAm(b, o + 2, end, emit);
+    } else if (type === PDU_CONFIRMED_REQUEST) {
+      // Reads, writes or subscribes to another device's objects: a BMS front end or workstation, or a
+      // controller reading its peers (whose own I-Am and answers then say it is one).
+      emit('role', 'bacnet:client', 0.7, 'confirmed_request');
     } else if (type === PDU_COMPLEX_ACK) {
       emit('role', 'bacnet:device', 0.8, 'complex_ack');
       const segmented = (b[o]! & 0x08) !== 0;

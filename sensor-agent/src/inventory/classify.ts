@@ -152,6 +152,9 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['enip:io', 'ot', 'ot-device', 0.55],
   ['modbus:server', 'ot', 'ot-device', 0.55],
   ['opcua:server', 'ot', 'opcua-server', 0.5],
+  // Asks BACnet devices (reads, writes, subscriptions) without being heard as one itself: a BMS front end
+  // or operator workstation. A controller that reads its peers also answers as a device, which outweighs it.
+  ['bacnet:client', 'bms', 'bms-workstation', 0.45],
   // Answers IPP on 631 (a printer, or a print server sharing one).
   ['ipp:printer', 'it', 'printer', 0.7],
   // Polls process values (Modbus/TCP client) or masters outstations (DNP3, IEC 104): the SCADA side.
@@ -160,6 +163,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['modbus:client', 'ot', 'hmi', 0.5],
   // Opens EtherNet/IP sessions to targets: an HMI, an engineering tool (RSLinx), a SCADA driver.
   ['enip:client', 'ot', 'hmi', 0.5],
+  // Opens OPC UA sessions: SCADA, an HMI, a historian or MES, an engineering tool.
+  ['opcua:client', 'ot', 'hmi', 0.45],
   ['dnp3:master', 'ot', 'scada-server', 0.6],
   ['iec104:controlling-station', 'ot', 'scada-server', 0.6],
   // Sends MMS requests to IEDs: a SCADA server or station gateway; engineering tools do too, at times.
