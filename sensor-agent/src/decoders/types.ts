@@ -54,6 +54,8 @@ export type HintName =
   | 'certificateSubject'
   | 'dnsQuery'
   | 'snmpSysObjectId'
+  /** An SNMPv3 agent's authoritative engine id (RFC 3411 §5), in hex. */
+  | 'snmpEngineId'
   | 'sipUserAgent'
   /** An FTP or SMTP server's greeting text ("ProFTPD 1.3.8 Server (Debian)"). */
   | 'banner'
