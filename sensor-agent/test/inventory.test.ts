@@ -152,7 +152,7 @@ describe.skipIf(MISSING)('DHCP: clients name themselves, servers bind addresses'
     expect(koyo.category?.value).toBe('ot');
   });
 
-  it('vendor class MSFT 5.0 means Windows; android-dhcp-9 means Android 9', async () => {
+  it('vendor class MSFT 5.0 (DHCPv4 or DHCPv6) means Windows; android-dhcp-9 means Android 9', async () => {
     const laptop = mustFindMac(
       await devicesOf('cisagov-icsnpp-profinet-io-cm__profinet_io_cm_mixed_1.pcap'),
       'e4:11:5b:5a:d9:73',
@@ -165,6 +165,13 @@ describe.skipIf(MISSING)('DHCP: clients name themselves, servers bind addresses'
       '00:0e:8c:ef:75:c5',
     );
     expect(siemens.hostname?.value).toBe('siemens-x208-switch');
+    // MANIFEST: Phoenix Contact's Valueline IPC, a Windows industrial PC whose only vendor class is DHCPv6's.
+    const ipc = mustFindMac(
+      await devicesOf('cisagov-icsnpp-profinet-io-cm__profinet_io_cm_mixed_1.pcap'),
+      '00:a0:45:6d:d3:44',
+    );
+    expect(ipc.os?.value).toBe('Windows');
+    expect(ipc.os?.evidence.map((e) => e.field)).toEqual(['option16.vendor_class']);
     const nokia = mustFindMac(await devicesOf('ndpi__android.pcap'), '4c:6a:f6:9f:f6:27');
     expect(nokia.os?.value).toBe('Android 9');
     expect(nokia.ipv4).toContain('192.168.2.16');

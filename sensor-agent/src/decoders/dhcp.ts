@@ -231,8 +231,8 @@ export function osFromParameterList(
   return undefined;
 }
 
-/** Vendor classes that name the OS family outright. */
-function osFromVendorClass(vc: string | undefined): string | undefined {
+/** Vendor classes that name the OS family outright (DHCPv4's option 60, DHCPv6's option 16). */
+export function osFromVendorClass(vc: string | undefined): string | undefined {
   if (!vc) return undefined;
   if (vc.startsWith('MSFT')) return 'Windows';
   const android = /^android-dhcp-(\d+)/.exec(vc);

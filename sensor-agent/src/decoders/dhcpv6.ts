@@ -6,6 +6,7 @@
 // client it is sent to, as a DHCPv4 ACK's yiaddr does; its sender is a server.
 import { formatIp6, formatMac, isDeviceMac } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
+import { osFromVendorClass } from './dhcp.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { dnsLabels, emitForSender, observation, text } from './util.js';
 
@@ -54,15 +55,11 @@ export const dhcpv6Decoder: Decoder = {
         // enterprise number u32, then length-prefixed opaque strings
         const dataLen = b.readUInt16BE(v + 4);
         if (v + 6 + dataLen <= v + len) {
-          emitForSender(
-            pkt,
-            sink,
-            'dhcpv6',
-            'dhcpVendorClass',
-            text(b, v + 6, v + 6 + dataLen),
-            0.9,
-            'option16.vendor_class',
-          );
+          const vendorClass = text(b, v + 6, v + 6 + dataLen);
+          emitForSender(pkt, sink, 'dhcpv6', 'dhcpVendorClass', vendorClass, 0.9, 'option16.vendor_class');
+          // The same strings as DHCPv4's option 60: Windows's "MSFT 5.0" (enterprise 311), dhcpcd's (40712).
+          const os = osFromVendorClass(vendorClass);
+          if (os) emitForSender(pkt, sink, 'dhcpv6', 'os', os, 0.5, 'option16.vendor_class');
         }
       } else if (code === OPT_CLIENT_ID && len >= 4) {
         // The DUID is the client's stable identity across MAC changes (RFC 8415 section 11): the store stitches on it.
