@@ -88,6 +88,11 @@ const KERBEROS_AS_REQ = udpPacket(
 );
 /** An SSH server's identification string (RFC 4253 §4.2), as Debian's OpenSSH sends it. */
 const SSH_IDENTIFICATION = tcpPacket(22, Buffer.from('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6\r\n', 'latin1'));
+/**
+ * An RDP server's X.224 Connection Confirm with its negotiation response for TLS (MS-RDPBCGR 2.2.1.2), as
+ * xrdp sent it in rdp-peer.test.ts.
+ */
+const RDP_CONNECTION_CONFIRM = tcpPacket(3389, Buffer.from('030000130ed000001234000201080001000000', 'hex'));
 /** Mail servers' greetings (RFC 5321 §4.2, RFC 1939 §4, RFC 9051 §7.1), as Postfix and Dovecot word them. */
 const MAIL_GREETINGS = [
   tcpPacket(25, Buffer.from('220 mail.example.org ESMTP Postfix (Debian/GNU)\r\n', 'latin1')),
@@ -247,7 +252,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         .filter(([, n]) => n > 0)
         .map(([name]) => name);
       // Every decoder ran, except those of what the shared corpus lacks (SNMP and LLMNR responses, Kerberos,
-      // SSH, syslog, mail greetings, substation, PLC and neighbour-discovery protocols, Foundry's and Extreme's
+      // SSH, syslog, mail greetings, RDP, substation, PLC and neighbour-discovery protocols, Foundry's and Extreme's
       // switch announcements): those are fuzzed from
       // packets built per their RFCs and standards.
       const built = [
@@ -268,6 +273,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         'ads',
         'fdp',
         'edp',
+        'rdp',
       ];
       const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
       expect(decodedProtocols.sort()).toEqual(names.sort());
@@ -288,6 +294,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         ADS_DEVICE_INFO,
         FDP_ANNOUNCEMENT,
         EDP_HELLO,
+        RDP_CONNECTION_CONFIRM,
         ...MAIL_GREETINGS,
       ];
       // ...and each of those decoders does decode its built packet, so none goes unfuzzed.

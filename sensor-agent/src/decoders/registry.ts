@@ -29,6 +29,7 @@ import { nbnsDecoder } from './nbns.js';
 import { opcuaDecoder } from './opcua.js';
 import { profinetDcpDecoder } from './profinet.js';
 import { profinetCmDecoder } from './profinet-cm.js';
+import { rdpDecoder } from './rdp.js';
 import { routingDecoder, routingUdpDecoder } from './routing.js';
 import { rtspDecoder } from './rtsp.js';
 import { s7commDecoder } from './s7comm.js';
@@ -85,6 +86,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   httpDecoder,
   tlsDecoder,
   sshDecoder,
+  rdpDecoder,
   ftpDecoder,
   smtpDecoder,
   pop3Decoder,
@@ -121,7 +123,7 @@ const KEYS = 0x10001;
  * descriptions are where SSDP's LOCATION leads. HNAP is SOAP over a device's
  * own web server. RTSP is HTTP's syntax for streams.
  * Syslog is SNMP's companion in managing network gear. SSH's identification strings and the greetings of FTP, SMTP,
- * POP3 and IMAP, like TLS hellos, are the clear-text start of a session. IEC 60870-5-104 is DNP3's
+ * POP3 and IMAP, and RDP's connection request, like TLS hellos, are the clear-text start of a session. IEC 60870-5-104 is DNP3's
  * counterpart in telecontrol (grids, substations, pipelines), and IEC 61850's
  * GOOSE and sampled values run inside the substations they reach. (New families would make
  * older agents refuse a newer operator's configuration.)
@@ -139,6 +141,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   rtsp: 'http',
   syslog: 'snmp',
   ssh: 'tls',
+  rdp: 'tls',
   ftp: 'tls',
   smtp: 'tls',
   pop3: 'tls',

@@ -15,7 +15,8 @@ import { CERTIFICATE, decodeCertificate, flightLength, SERVER_HELLO } from './tl
 import type { Decoder, ObservationSink } from './types.js';
 import { emitForLocalSender, text } from './util.js';
 
-const TLS_PORTS = [443, 465, 636, 853, 993, 995, 5061, 5223, 5986, 8443, 8883, 9443];
+/** 3389: RDP upgrades to TLS after its connection sequence (rdp.ts); a Windows host's certificate names it. */
+const TLS_PORTS = [443, 465, 636, 853, 993, 995, 3389, 5061, 5223, 5986, 8443, 8883, 9443];
 const CONTENT_HANDSHAKE = 0x16;
 const CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0x0000;
