@@ -7,7 +7,7 @@
 // server's HTTP response, gathered whole when it spans segments
 // (httpMessageLength). The request names nothing the answer does not.
 import type { PacketView } from '../packet/view.js';
-import { fromHttpServer, HTTP_PORTS, measureServerResponse } from './http.js';
+import { beginsServerResponse, HTTP_PORTS, measureServerResponse } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 
@@ -38,15 +38,12 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   }
 }
 
-const H = 0x48;
-
 export const hnapDecoder: Decoder = {
   name: 'hnap',
   family: 'tcp',
   keys: HTTP_PORTS,
   messageLength: measureServerResponse,
   // A response from the device's web server (the sender is the device that answers).
-  match: (pkt) =>
-    fromHttpServer(pkt) && pkt.payloadEnd - pkt.payloadOffset > 64 && pkt.data[pkt.payloadOffset] === H,
+  match: beginsServerResponse,
   decode,
 };

@@ -114,6 +114,13 @@ export function fromHttpServer(pkt: PacketView): boolean {
   return HTTP_SERVER_PORTS.has(pkt.srcPort) || pkt.learnedServer === LearnedServer.SOURCE;
 }
 
+/** The segment begins a response from a device's web server: where HNAP and WS-Discovery metadata read answers. */
+export function beginsServerResponse(pkt: PacketView): boolean {
+  return (
+    fromHttpServer(pkt) && pkt.payloadEnd - pkt.payloadOffset > 64 && pkt.data[pkt.payloadOffset] === 0x48
+  ); // H
+}
+
 export const measureServerResponse = (pkt: PacketView, b: Buffer, start: number, end: number) =>
   fromHttpServer(pkt) && b[start] === 0x48 /* H */ ? httpMessageLength(b, start, end) : 0;
 

@@ -8,7 +8,7 @@
 // or "NAME/Domain:example.com", MS-PBSD). Read from the server's HTTP
 // response, gathered whole when it spans segments (httpMessageLength).
 import type { PacketView } from '../packet/view.js';
-import { fromHttpServer, HTTP_PORTS, measureServerResponse } from './http.js';
+import { beginsServerResponse, HTTP_PORTS, measureServerResponse } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 
@@ -61,15 +61,12 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   if (types.size > 0) emit('wsdTypes', [...types].join(' '), 0.85, 'Types');
 }
 
-const H = 0x48;
-
 export const wsdMetadataDecoder: Decoder = {
   name: 'wsd',
   family: 'tcp',
   keys: HTTP_PORTS,
   messageLength: measureServerResponse,
   // A response from the device's web server (the sender is the device described).
-  match: (pkt) =>
-    fromHttpServer(pkt) && pkt.payloadEnd - pkt.payloadOffset > 64 && pkt.data[pkt.payloadOffset] === H,
+  match: beginsServerResponse,
   decode,
 };
