@@ -116,9 +116,8 @@ export function fromHttpServer(pkt: PacketView): boolean {
 
 /** The segment begins a response from a device's web server: where HNAP and WS-Discovery metadata read answers. */
 export function beginsServerResponse(pkt: PacketView): boolean {
-  return (
-    fromHttpServer(pkt) && pkt.payloadEnd - pkt.payloadOffset > 64 && pkt.data[pkt.payloadOffset] === 0x48
-  ); // H
+  const o = pkt.payloadOffset;
+  return fromHttpServer(pkt) && pkt.payloadEnd - o > 64 && pkt.data[o] === 0x48 /* H */;
 }
 
 export const measureServerResponse = (pkt: PacketView, b: Buffer, start: number, end: number) =>
