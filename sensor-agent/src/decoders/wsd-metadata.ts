@@ -11,6 +11,7 @@ import type { PacketView } from '../packet/view.js';
 import { beginsServerResponse, HTTP_PORTS, measureServerResponse } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
+import { elementPattern } from './wsd.js';
 
 const DEVPROF = 'schemas.xmlsoap.org/ws/2006/02/devprof';
 const MAX_DOCUMENT = 32 * 1024;
@@ -29,7 +30,8 @@ const DEVICE_ELEMENTS: readonly [element: string, name: ObservationName, confide
   ['FriendlyName', 'hostname', 0.5],
 ];
 const COMPUTER = /^([^/\s]{1,63})\/(?:Workgroup|Domain):/;
-const TYPES = /<(?:[\w-]+:)?Types(?:\s[^>]*)?>([^<]{1,512})</g;
+/** Every Types element: the host's own (pub:Computer) and its hosted services' (a printer's PrinterServiceType). */
+const TYPES = elementPattern('Types', 'g');
 
 function decode(pkt: PacketView, sink: ObservationSink): void {
   const b = pkt.data;

@@ -12,9 +12,9 @@ import { emitForLocalSender } from './util.js';
 const WSD_PORT = 3702;
 const MAX_MESSAGE = 16384;
 
-/** The text of the first <local>…</local> element, any namespace prefix. */
-const elementPattern = (local: string): RegExp =>
-  new RegExp(`<(?:[\\w-]+:)?${local}(?:\\s[^>]*)?>([^<]*)</(?:[\\w-]+:)?${local}>`);
+/** The text of a <local>…</local> element, any namespace prefix (every one with flags "g"). */
+export const elementPattern = (local: string, flags = ''): RegExp =>
+  new RegExp(`<(?:[\\w-]+:)?${local}(?:\\s[^>]*)?>([^<]*)</(?:[\\w-]+:)?${local}>`, flags);
 // Compiled once: a RegExp built per call was a fifth of a WS-Discovery decode.
 const ACTION = elementPattern('Action');
 const TYPES = elementPattern('Types');
