@@ -13,18 +13,12 @@
 // messages arrive (bounded memory: a row group per open file), and a
 // compaction closes and renames the files of the covered generations, writes
 // the inventory snapshot, and the journal's state file.
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import parquet from '@dsnp/parquetjs';
 import type { Device } from '../inventory/store.js';
-import { installFlatShredder, shredRun } from './flat-shredder.js';
+import { ColumnFile, type Int64Column, type Utf8Column } from './column-file.js';
 import { type ScannedInventory, scanInventory } from './inventory-scan.js';
-import { installPlainEncoder } from './plain-encoder.js';
-import { installRowGroupWriter } from './row-group-writer.js';
-
-installFlatShredder();
-installPlainEncoder();
-installRowGroupWriter();
 
 /** One applied inventory message, as the ingest thread hands it over. */
 export interface HistoryItem {
@@ -96,46 +90,92 @@ function parsedInventory(payload: Buffer): Omit<ScannedInventory, 'devices'> & {
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-type Writer = Awaited<ReturnType<typeof parquet.ParquetWriter.openFile>>;
-
-async function openTmp(
-  schema: InstanceType<typeof parquet.ParquetSchema>,
-  path: string,
-): Promise<{ writer: Writer; tmp: string }> {
-  await mkdir(join(path, '..'), { recursive: true });
-  const tmp = `${path}.tmp`;
-  return { writer: await parquet.ParquetWriter.openFile(schema, tmp), tmp };
+async function tmpFor(path: string): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  return `${path}.tmp`;
 }
 
-async function closeAndRename(writer: Writer, tmp: string, path: string): Promise<void> {
-  await writer.close();
+/** Renames a finished (closed and fsynced) file into place, and fsyncs its directory. */
+async function renameIntoPlace(tmp: string, path: string): Promise<void> {
   await rename(tmp, path).catch(async (err) => {
     await rm(tmp, { force: true });
     throw err;
   });
+  await syncPath(dirname(path));
 }
 
+/**
+ * fsyncs a file or directory. A history file is renamed into place before the
+ * WAL generations it holds are deleted: it must be on disk first, and so must
+ * its name.
+ */
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes the rows `fill` appends to a new file, closes, fsyncs and renames it into place. */
 async function writeAtomically(
   schema: InstanceType<typeof parquet.ParquetSchema>,
   path: string,
-  rows: Record<string, unknown>[],
+  fill: (file: ColumnFile) => Promise<void>,
 ): Promise<void> {
-  const { writer, tmp } = await openTmp(schema, path);
+  const tmp = await tmpFor(path);
+  const file = await ColumnFile.open(schema, tmp);
   try {
-    for (const row of rows) await writer.appendRow(row);
+    await fill(file);
+    await file.close();
   } catch (err) {
-    await writer.close().catch(() => undefined);
+    await file.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
   }
-  await closeAndRename(writer, tmp, path);
+  await renameIntoPlace(tmp, path);
 }
 
+/** An observation file being written, and its columns. */
 interface OpenFile {
   gen: number;
   path: string;
   tmp: string;
-  writer: Writer;
+  file: ColumnFile;
+  site: Utf8Column;
+  sensor: Utf8Column;
+  node: Utf8Column;
+  runId: Utf8Column;
+  seq: Int64Column;
+  mode: Utf8Column;
+  zone: Utf8Column;
+  deviceId: Utf8Column;
+  receivedAt: Int64Column;
+  lastSeen: Int64Column;
+  record: Utf8Column;
+}
+
+async function openObservations(gen: number, path: string): Promise<OpenFile> {
+  const tmp = await tmpFor(path);
+  const file = await ColumnFile.open(observationSchema, tmp);
+  return {
+    gen,
+    path,
+    tmp,
+    file,
+    site: file.utf8('site'),
+    sensor: file.utf8('sensor'),
+    node: file.utf8('node'),
+    runId: file.utf8('run_id'),
+    seq: file.int64('seq'),
+    mode: file.utf8('mode'),
+    zone: file.utf8('zone'),
+    deviceId: file.utf8('device_id'),
+    receivedAt: file.int64('received_at'),
+    lastSeen: file.int64('last_seen'),
+    record: file.utf8('record'),
+  };
 }
 
 export class HistoryWriter {
@@ -158,44 +198,28 @@ export class HistoryWriter {
     let file = this.open.get(path);
     if (!file) {
       // A file of this generation may exist from before a crash: it is rewritten from the replay.
-      file = { gen: item.gen, path, ...(await openTmp(observationSchema, path)) };
+      file = await openObservations(item.gen, path);
       this.open.set(path, file);
     }
     const count = message.devices.length;
     if (count === 0) return 0;
-    const shared = {
-      site: item.site,
-      sensor: item.sensor,
-      node: item.node,
-      run_id: message.runId,
-      seq: message.seq,
-      mode: message.mode,
-      zone: message.zone,
-      received_at: item.receivedAt,
-    };
-    const deviceIds: string[] = [];
-    const lastSeen: number[] = [];
-    // The record goes in as the sensor sent it (a slice of the payload, not re-encoded).
-    const records: (string | Buffer)[] = [];
+    // What every record of the message shares is encoded once and copied.
+    file.site.repeat(item.site, count);
+    file.sensor.repeat(item.sensor, count);
+    file.node.repeat(item.node, count);
+    file.runId.repeat(message.runId, count);
+    file.seq.repeat(message.seq, count);
+    file.mode.repeat(message.mode, count);
+    file.zone.repeat(message.zone, count);
+    file.receivedAt.repeat(item.receivedAt, count);
     for (const d of message.devices) {
-      deviceIds.push(d.id);
-      lastSeen.push(d.lastSeenMs);
-      records.push('record' in d ? d.record : payload.subarray(d.start, d.end));
+      file.deviceId.push(d.id);
+      file.lastSeen.push(d.lastSeenMs);
+      // The record goes in as the sensor sent it (its bytes in the payload), not re-encoded.
+      if ('record' in d) file.record.push(d.record);
+      else file.record.pushBytes(payload, d.start, d.end);
     }
-    // All rows but the last straight into the writer's row buffer; the last through appendRow,
-    // which encodes the pages and the row group once they are full.
-    const lastRow = {
-      ...shared,
-      device_id: deviceIds.pop(),
-      last_seen: lastSeen.pop(),
-      record: records.pop(),
-    };
-    shredRun(
-      observationSchema,
-      { shared, perRow: { device_id: deviceIds, last_seen: lastSeen, record: records }, count: count - 1 },
-      file.writer.rowBuffer,
-    );
-    await file.writer.appendRow(lastRow);
+    await file.file.commit(count);
     return count;
   }
 
@@ -205,7 +229,8 @@ export class HistoryWriter {
     for (const [path, file] of this.open) {
       if (file.gen > gen) continue;
       this.open.delete(path);
-      await closeAndRename(file.writer, file.tmp, file.path);
+      await file.file.close();
+      await renameIntoPlace(file.tmp, file.path);
       n++;
     }
     return n;
@@ -214,7 +239,7 @@ export class HistoryWriter {
   /** Drops unfinished files (their generations are replayed from the WAL after a restart). */
   async abandon(): Promise<void> {
     for (const file of this.open.values()) {
-      await file.writer.close().catch(() => undefined);
+      await file.file.close().catch(() => undefined);
       await rm(file.tmp, { force: true });
     }
     this.open.clear();
@@ -232,30 +257,44 @@ export class HistoryWriter {
       list.push(d);
     }
     for (const [site, list] of bySite) {
-      await writeAtomically(
-        inventorySchema,
-        join(
-          this.dir,
-          'inventory',
-          `site=${site}`,
-          `date=${day(at)}`,
-          `inventory-${String(gen).padStart(12, '0')}.parquet`,
-        ),
-        list.map((d) => ({
-          site: d.site,
-          ...(d.zone !== undefined ? { zone: d.zone } : {}),
-          id: d.id,
-          device_id: d.deviceId,
-          macs: d.macs,
-          ipv4: d.ipv4,
-          sensors: d.sensors,
-          ...(d.hostname ? { hostname: d.hostname.value } : {}),
-          ...(d.vendor ? { vendor: d.vendor.value } : {}),
-          first_seen: new Date(Date.parse(d.firstSeen)),
-          last_seen: new Date(Date.parse(d.lastSeen)),
-          device: JSON.stringify(d),
-        })),
+      const path = join(
+        this.dir,
+        'inventory',
+        `site=${site}`,
+        `date=${day(at)}`,
+        `inventory-${String(gen).padStart(12, '0')}.parquet`,
       );
+      await writeAtomically(inventorySchema, path, async (file) => {
+        const c = {
+          site: file.utf8('site'),
+          zone: file.utf8('zone'),
+          id: file.utf8('id'),
+          deviceId: file.utf8('device_id'),
+          macs: file.utf8('macs'),
+          ipv4: file.utf8('ipv4'),
+          sensors: file.utf8('sensors'),
+          hostname: file.utf8('hostname'),
+          vendor: file.utf8('vendor'),
+          firstSeen: file.int64('first_seen'),
+          lastSeen: file.int64('last_seen'),
+          device: file.utf8('device'),
+        };
+        for (const d of list) {
+          c.site.push(d.site);
+          c.zone.push(d.zone);
+          c.id.push(d.id);
+          c.deviceId.push(d.deviceId);
+          c.macs.list(d.macs);
+          c.ipv4.list(d.ipv4);
+          c.sensors.list(d.sensors);
+          c.hostname.push(d.hostname?.value);
+          c.vendor.push(d.vendor?.value);
+          c.firstSeen.push(Date.parse(d.firstSeen));
+          c.lastSeen.push(Date.parse(d.lastSeen));
+          c.device.push(JSON.stringify(d));
+          await file.commit(1);
+        }
+      });
     }
   }
 }
