@@ -447,7 +447,7 @@ export const mqttThroughput: Benchmark = {
         `latency at ${(LATENCY_RATE / 1e3).toFixed(0)}k obs/s (${latencies.length} messages over ${LATENCY_SECONDS} s from ${new Date(latStart).toISOString().slice(11, 19)}, ~${(achieved / 1e3).toFixed(1)}k obs/s offered), publishDelta() -> visible in GET /api/v1/devices/:id: p50 ${p50} ms, p99 ${p99} ms, max ${latencies.at(-1)} ms`,
       );
       // 4b. The aggregator's catch-up: stopped (its session stays in Mosquitto), the agents publish
-      // 200k observations, then it starts again and drains them.
+      // a phase's observations, then it starts again and drains them.
       await aggregator.stop();
       aggregator = undefined;
       await runChild({ mode: 'backlog', brokerUrl: broker.url, work, sensors }, () => undefined).exited;
