@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import parquet from '@dsnp/parquetjs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ColumnFile } from '../src/durability/column-file.js';
+import { ColumnFile, type ColumnFileOptions } from '../src/durability/column-file.js';
 
 const work = mkdtempSync(join(tmpdir(), 'hark-column-file-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -45,8 +45,13 @@ function rowAt(i: number): Row {
   };
 }
 
-async function write(path: string, rows: Row[], perCommit: number): Promise<void> {
-  const file = await ColumnFile.open(schema, path);
+async function write(
+  path: string,
+  rows: Row[],
+  perCommit: number,
+  options?: ColumnFileOptions,
+): Promise<void> {
+  const file = await ColumnFile.open(schema, path, options);
   const name = file.utf8('name');
   const note = file.utf8('note');
   const tags = file.utf8('tags');
@@ -94,10 +99,20 @@ describe('column file', () => {
       const groups = (
         await connection.runAndReadAll(
           `select row_group_id::INTEGER as g, path_in_schema as col, row_group_num_rows::INTEGER as n,
-             stats_min_value as min, stats_max_value as max, stats_null_count::INTEGER as nulls
+             stats_min_value as min, stats_max_value as max, stats_null_count::INTEGER as nulls, compression
            from parquet_metadata('${path}') order by g, column_id`,
         )
-      ).getRowObjectsJS() as { g: number; col: string; n: number; min: string; max: string; nulls: number }[];
+      ).getRowObjectsJS() as {
+        g: number;
+        col: string;
+        n: number;
+        min: string;
+        max: string;
+        nulls: number;
+        compression: string;
+      }[];
+      // Zstandard by default, the records' column included.
+      expect([...new Set(groups.map((r) => r.compression))]).toEqual(['ZSTD']);
       const sizes = [...new Set(groups.map((r) => `${r.g}:${r.n}`))];
       expect(sizes).toEqual(['0:4100', '1:4100', '2:800']);
       let first = 0;
@@ -121,8 +136,10 @@ describe('column file', () => {
     }
   });
 
-  it('writes rows parquetjs reads back as they were', async () => {
-    const reader = await parquet.ParquetReader.openFile(path);
+  it('writes rows parquetjs reads back as they were, uncompressed (its reader has no Zstandard)', async () => {
+    const plain = join(work, 'plain.parquet');
+    await write(plain, rows, 100, { compression: 'UNCOMPRESSED' });
+    const reader = await parquet.ParquetReader.openFile(plain);
     const cursor = reader.getCursor();
     const got: Row[] = [];
     for (
