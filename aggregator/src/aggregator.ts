@@ -114,6 +114,11 @@ export interface AggregatorOptions {
    * until the history catches up (durability/backpressure.ts).
    */
   historyBacklogBytes?: number;
+  /**
+   * The Parquet history's upkeep: days kept (default 30; 0 keeps all), and
+   * how often a compaction also writes an inventory snapshot (default 1 h).
+   */
+  history?: { retentionDays?: number; snapshotIntervalMs?: number };
 }
 
 export interface RunningAggregator {
@@ -234,6 +239,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     ...(options.historyBacklogBytes !== undefined
       ? { historyBacklogBytes: options.historyBacklogBytes }
       : {}),
+    ...(options.history ? { history: options.history } : {}),
   });
   const { handler, backpressure, compact } = core;
   const fleetWatch = new FleetWatch(fleet, alerts, {

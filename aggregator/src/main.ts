@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { startAggregator } from './aggregator.js';
 import { DEFAULTS } from './config.js';
+import { HISTORY_DEFAULTS } from './ingest/core.js';
 import { createLogger } from './log.js';
 
 const int = (value: string): number => {
@@ -120,6 +121,24 @@ program
       .env('HARK_HISTORY_BACKLOG_MIB')
       .argParser(int)
       .default(64),
+  )
+  .addOption(
+    new Option(
+      '--history-retention-days <days>',
+      'days of Parquet history kept (observations and inventory snapshots, by date partition); 0 keeps everything',
+    )
+      .env('HARK_HISTORY_RETENTION_DAYS')
+      .argParser(int)
+      .default(HISTORY_DEFAULTS.retentionDays),
+  )
+  .addOption(
+    new Option(
+      '--inventory-snapshot-interval <seconds>',
+      'write a Parquet snapshot of the whole inventory at most this often (and at every clean stop)',
+    )
+      .env('HARK_INVENTORY_SNAPSHOT_SECONDS')
+      .argParser(int)
+      .default(HISTORY_DEFAULTS.snapshotIntervalMs / 1000),
   )
   .addOption(
     new Option(
@@ -244,6 +263,10 @@ program
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       compaction: { intervalMs: Math.max(1, opts.compactInterval) * 1000 },
       historyBacklogBytes: Math.max(1, opts.historyBacklogMib) * 1024 * 1024,
+      history: {
+        retentionDays: Math.max(0, opts.historyRetentionDays),
+        snapshotIntervalMs: Math.max(1, opts.inventorySnapshotInterval) * 1000,
+      },
       logger,
     });
 

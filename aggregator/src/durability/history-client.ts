@@ -9,7 +9,7 @@
 // WAL write) and the restart replays them into the history.
 // Its backlog is one half of what ingest flow control bounds (backpressure.ts).
 import { Worker } from 'node:worker_threads';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { HistoryBatch, HistoryItem } from './history.js';
 import type { FromWorker, ToWorker } from './history-worker.js';
@@ -31,12 +31,18 @@ export class HistoryClient {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   private readonly backlogGauge: Gauge;
+  private readonly prunedCounter: Counter;
   private terminated = false;
 
   constructor(dir: string, log: Logger, registry?: Registry) {
     this.backlogGauge = new Gauge({
       name: 'hark_aggregator_history_backlog_bytes',
       help: 'Inventory payload bytes handed to the history worker and not yet written to Parquet',
+      registers: registry ? [registry] : [],
+    });
+    this.prunedCounter = new Counter({
+      name: 'hark_aggregator_history_partitions_pruned_total',
+      help: 'Date partitions of the Parquet history removed as older than the retention',
       registers: registry ? [registry] : [],
     });
     this.worker = new Worker(workerUrl(), { workerData: { dir }, name: 'hark-history' });
@@ -49,8 +55,10 @@ export class HistoryClient {
       }
       const waiter = m.id !== undefined ? this.waiting.get(m.id) : undefined;
       if (m.id !== undefined) this.waiting.delete(m.id);
-      if (m.type === 'done') waiter?.resolve();
-      else if (waiter) waiter.reject(new Error(`history: ${m.message}`));
+      if (m.type === 'done') {
+        if (m.pruned) this.prunedCounter.inc(m.pruned);
+        waiter?.resolve();
+      } else if (waiter) waiter.reject(new Error(`history: ${m.message}`));
       else {
         log.fatal({ err: m.message }, 'history worker failed; exiting so the WAL is replayed');
         process.exit(70);

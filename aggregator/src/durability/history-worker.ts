@@ -4,7 +4,8 @@
 // thread. It receives, in order:
 //   { type: 'rows', items }   applied inventory messages (history.ts)
 //   { type: 'compact', ... }  close the files of generations <= covered,
-//                             write the inventory snapshot and the state file
+//                             write the inventory snapshot (when asked), the
+//                             state file, and remove partitions past retention
 //   { type: 'abandon' }       drop unfinished files (clean stop)
 // and answers 'done' (with the bytes of rows written) or 'failed'.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -21,6 +22,10 @@ export type ToWorker =
       at: number;
       walGen: number;
       stateTmp: string;
+      /** Write an inventory snapshot with this compaction (snapshots are taken less often than compactions). */
+      snapshot: boolean;
+      /** Retention: remove the history's date partitions of days before this one (ms); none if undefined. */
+      retainFrom?: number;
       /**
        * The aggregator's state (AggregatorState) as UTF-8 JSON (ingest/state-text.ts), in a
        * buffer of its own to transfer: written to the state file as it is; its `inventory`
@@ -32,7 +37,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'written'; bytes: number }
-  | { type: 'done'; id: number }
+  | { type: 'done'; id: number; pruned?: number }
   | { type: 'failed'; id: number | undefined; message: string };
 
 const port = parentPort;
@@ -60,14 +65,17 @@ if (port) {
               message.state.byteOffset,
               message.state.byteLength,
             ).toString();
-            const state = JSON.parse(stateText) as {
-              inventory: Parameters<InventoryStore['importState']>[0];
-            };
-            const inventory = new InventoryStore();
-            inventory.importState(state.inventory);
-            await writer.writeInventory(inventory.all(), message.covered, message.at);
+            if (message.snapshot) {
+              const state = JSON.parse(stateText) as {
+                inventory: Parameters<InventoryStore['importState']>[0];
+              };
+              const inventory = new InventoryStore();
+              inventory.importState(state.inventory);
+              await writer.writeInventory(inventory.all(), message.covered, message.at);
+            }
             await writeStateText(message.stateTmp, message.walGen, stateText);
-            port.postMessage({ type: 'done', id: message.id } satisfies FromWorker);
+            const pruned = message.retainFrom !== undefined ? await writer.prune(message.retainFrom) : 0;
+            port.postMessage({ type: 'done', id: message.id, pruned } satisfies FromWorker);
             return;
           }
           case 'abandon':

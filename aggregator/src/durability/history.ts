@@ -13,7 +13,7 @@
 // messages arrive (bounded memory: a row group per open file), and a
 // compaction closes and renames the files of the covered generations, writes
 // the inventory snapshot, and the journal's state file.
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import parquet from '@dsnp/parquetjs';
 import type { Device } from '../inventory/store.js';
@@ -89,6 +89,14 @@ function parsedInventory(payload: Buffer): Omit<ScannedInventory, 'devices'> & {
 }
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** A directory's entries; none where it does not exist (yet). */
+async function entries(dir: string): Promise<string[]> {
+  return readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+}
 
 async function tmpFor(path: string): Promise<string> {
   await mkdir(dirname(path), { recursive: true });
@@ -243,6 +251,29 @@ export class HistoryWriter {
       await rm(file.tmp, { force: true });
     }
     this.open.clear();
+  }
+
+  /**
+   * Retention: removes the date partitions (observations and inventory
+   * snapshots, every site) of days before the one `before` falls on; returns
+   * how many. Whole days go, as the partitions are laid out: a reader sees a
+   * day entire or not at all.
+   */
+  async prune(before: number): Promise<number> {
+    const cutoff = `date=${day(before)}`;
+    let removed = 0;
+    for (const kind of ['observations', 'inventory']) {
+      for (const site of await entries(join(this.dir, kind))) {
+        if (!site.startsWith('site=')) continue;
+        for (const date of await entries(join(this.dir, kind, site))) {
+          // date=YYYY-MM-DD sorts as its day does.
+          if (!date.startsWith('date=') || date >= cutoff) continue;
+          await rm(join(this.dir, kind, site, date), { recursive: true, force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
   }
 
   /** One file per site: the merged inventory as it stands at generation `gen`. */

@@ -32,7 +32,15 @@ export interface IngestCoreOptions {
   compaction?: { everyRecords?: number; intervalMs?: number };
   /** Payload bytes held between the broker and the history before reading pauses (default 64 MiB). */
   historyBacklogBytes?: number;
+  /**
+   * The Parquet history's upkeep: days kept (default 30; 0 keeps everything),
+   * and how often a compaction also writes an inventory snapshot (default an
+   * hour; the first compaction after start and a clean stop always do).
+   */
+  history?: { retentionDays?: number; snapshotIntervalMs?: number };
 }
+
+export const HISTORY_DEFAULTS = { retentionDays: 30, snapshotIntervalMs: 3_600_000 } as const;
 
 export interface IngestCore {
   handler: MessageHandler;
@@ -83,8 +91,13 @@ export function openIngestCore(options: IngestCoreOptions): IngestCore {
     );
   }
 
+  const retentionDays = options.history?.retentionDays ?? HISTORY_DEFAULTS.retentionDays;
+  const snapshotIntervalMs = options.history?.snapshotIntervalMs ?? HISTORY_DEFAULTS.snapshotIntervalMs;
+  // A snapshot of the whole inventory per compaction (a minute) would be most of the history's bytes
+  // at a large site: one an interval, as the inventory stood then; the observation log has the rest.
+  let lastSnapshotAt: number | undefined;
   let compacting: Promise<void> | undefined;
-  const compact = (): Promise<void> => {
+  const compact = (final = false): Promise<void> => {
     if (!journal || !history) return Promise.resolve();
     compacting ??= journal
       .compact(
@@ -96,7 +109,18 @@ export function openIngestCore(options: IngestCoreOptions): IngestCore {
           // A buffer of its own (not from the pool), to be transferred to the worker.
           const state = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
           state.write(text);
-          await history.compact({ covered, walGen, stateTmp, state, at: Date.now() });
+          const at = Date.now();
+          const snapshot = final || lastSnapshotAt === undefined || at - lastSnapshotAt >= snapshotIntervalMs;
+          await history.compact({
+            covered,
+            walGen,
+            stateTmp,
+            state,
+            at,
+            snapshot,
+            ...(retentionDays > 0 ? { retainFrom: at - retentionDays * 86_400_000 } : {}),
+          });
+          if (snapshot) lastSnapshotAt = at;
         },
       )
       .catch((err) => logger.error({ err }, 'compaction failed'))
@@ -118,12 +142,14 @@ export function openIngestCore(options: IngestCoreOptions): IngestCore {
   return {
     handler,
     backpressure,
-    compact,
+    compact: () => compact(),
     close: () => {
       closing ??= (async () => {
         clearInterval(compactTimer);
         if (!journal) return;
-        await compact();
+        // One under way finishes first; then the last, which always writes a snapshot.
+        await compacting;
+        await compact(true);
         await journal.close();
         await history?.close();
         // Nothing more will be written: a paused ingest may go on to its own shutdown.

@@ -75,6 +75,8 @@ whose pods get their data volume from its claim template).
             - { name: HARK_DATA_DIR, value: /var/lib/hark }
             - { name: HARK_COMPACT_INTERVAL_SECONDS, value: {{ .Values.compactIntervalSeconds | quote }} }
             - { name: HARK_HISTORY_BACKLOG_MIB, value: {{ .Values.historyBacklogMiB | quote }} }
+            - { name: HARK_HISTORY_RETENTION_DAYS, value: {{ .Values.historyRetentionDays | quote }} }
+            - { name: HARK_INVENTORY_SNAPSHOT_SECONDS, value: {{ .Values.inventorySnapshotIntervalSeconds | quote }} }
             - { name: HARK_LOG_LEVEL, value: {{ .Values.logLevel | quote }} }
             {{- if $sharded }}
             # One shard per pod: its ordinal is its shard, its name its MQTT session (both kept across reschedules).

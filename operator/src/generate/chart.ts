@@ -401,6 +401,14 @@ export const AggregatorValues = Type.Object(
       'How far (MiB of inventory messages) the Parquet history may fall behind before the aggregator stops reading from the broker until it catches up.',
       { default: 64, minimum: 1 },
     ),
+    historyRetentionDays: int(
+      'Days of Parquet history kept (observations and inventory snapshots, removed a date partition at a time); 0 keeps everything. Size persistence for it.',
+      { default: 30, minimum: 0 },
+    ),
+    inventorySnapshotIntervalSeconds: int(
+      'How often the Parquet history gets a snapshot of the whole inventory (also at every clean stop).',
+      { default: 3600, minimum: 1 },
+    ),
     api: obj(
       {
         auth: Type.Union([Type.Literal('kubernetes'), Type.Literal('none')], {
