@@ -192,9 +192,12 @@ describe.skipIf(MISSING)('classification matches MANIFEST.md ground truth', () =
     expect(devices.some((d) => d.type?.value === 'printer')).toBe(false);
   });
 
-  it('an S7 client that only reads SZLs is not called an engineering station or HMI (s7comm_reading_plc_status)', async () => {
+  it('an S7 client that only reads SZLs and the CPU state is an HMI at low confidence (MANIFEST: "HMI/PG")', async () => {
     const d = find(await devicesOf('iti__s7comm_reading_plc_status.pcap'), '90:e6:ba:84:5e:41')!;
-    expect(['engineering-workstation', 'hmi']).not.toContain(d.type?.value);
+    // Its requests show neither engineering nor operator functions: the generic client role alone, as a
+    // Modbus or EtherNet/IP client's, below what either specific role would give.
+    expect([d.category?.value, d.type?.value, d.type?.confidence]).toEqual(['ot', 'hmi', 0.45]);
+    expect(d.type?.evidence.map((e) => e.field)).toEqual(['role.s7comm:client']);
   });
 
   it('fuses agreeing evidence: the TIA PLC is a PLC by its S7 server role and its SZL module type', async () => {

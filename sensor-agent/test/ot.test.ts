@@ -277,8 +277,10 @@ describe.skipIf(MISSING)('S7comm SZL identity', () => {
     expect(hints(cpu.id, 'stationName')).toEqual(['IM151-8-CPU']);
     expect(cpu.manufacturer?.value).toBe('Siemens');
     expect([cpu.category?.value, cpu.type?.value]).toEqual(['ot', 'plc']);
+    // The client that read them (MANIFEST: "HMI/PG"): an S7 client, classified in classify.test.ts.
     const client = mustFindMac(devices, '90:e6:ba:84:5e:41');
-    expect(client.category?.value).not.toBe('ot');
+    expect(client.ipv4).toEqual(['192.168.1.10']);
+    expect(client.protocols).toContain('s7comm');
   });
 
   it('iti__tia_s300_goOnline: S7-300 "PLC_1", CPU 315-2 PN/DP, station S7300/ET200M station_1', async () => {

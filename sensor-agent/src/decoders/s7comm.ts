@@ -12,7 +12,8 @@
 // upload/download (job 0x1a-0x1f) or CPU start/stop (0x28/0x29) is an
 // engineering station (STEP 7 / TIA Portal); one that reads/writes variables
 // (job 0x04/0x05) or subscribes to cyclic data (group 2) is an operator
-// station (HMI/SCADA). A client that only reads SZLs is just a client.
+// station (HMI/SCADA). A client that shows neither (reads SZLs, the CPU
+// state) is a generic client (classified as the HMI side at low confidence).
 import type { PacketView } from '../packet/view.js';
 import { firstDataTpdu, forEachDataTpdu, ISO_TSAP_PORT, onIsoTsap, tpktMessageLength } from './tpkt.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';

@@ -118,6 +118,10 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['s7comm:engineering', 'ot', 'engineering-workstation', 0.7],
   // An S7 client that reads/writes variables or subscribes to cyclic data is an operator station (HMI/SCADA).
   ['s7comm:hmi', 'ot', 'hmi', 0.6],
+  // One that shows neither (reads system status lists, the CPU state) still talks to PLCs as their
+  // operator and diagnostic tools do: as Modbus, EtherNet/IP and OPC UA clients are, an HMI at less
+  // confidence, which either role above outweighs.
+  ['s7comm:client', 'ot', 'hmi', 0.45],
   // Answers FINS: an Omron controller. Asks for program areas, run/stop or files: CX-Programmer; memory areas: an HMI or SCADA driver.
   ['fins:plc', 'ot', 'plc', 0.75],
   ['fins:engineering', 'ot', 'engineering-workstation', 0.65],
