@@ -121,6 +121,8 @@ const FACTS: [string, string, string, string, string][] = [
   ['iti__s7comm_reading_plc_status.pcap', '00:1b:1b:23:eb:3b', 'ot', 'plc', 'ET200S IM151-8 PN/DP CPU'],
   ['zeek__wikipedia.pcap', '00:24:7e:e0:1d:b5', 'it', 'workstation', 'Linux (Ubuntu 10.04) workstation'],
   ['zeek__wikipedia.pcap', '00:17:f2:d7:cf:65', 'it', 'workstation', 'Mac (gemini, _sftp-ssh)'],
+  // Its only frames are Chrome's Cast (DIAL) M-SEARCH: "Google Chrome/99.0.4844.74 Mac OS X".
+  ['ndpi__ssdp-m-search-ua.pcap', 'f0:2f:4b:09:93:bc', 'it', 'workstation', 'desktop Chrome on a Mac'],
   // PROFINET IO CM: the Hilscher controller names itself in its Connects; the VersaMax PNS is a scanner (IO device).
   [
     'cisagov-icsnpp-profinet-io-cm__profinet_io_cm.pcap',

@@ -250,6 +250,13 @@ describe.skipIf(MISSING)('SSDP and NBNS', () => {
     expect([roku.category?.value, roku.type?.value]).toEqual(['iot', 'media-player']);
   });
 
+  it('ssdp-m-search-ua: a search names its sender by its USER-AGENT ("Google Chrome/99.0.4844.74 Mac OS X")', async () => {
+    const mac = mustFindMac(await devicesOf('ndpi__ssdp-m-search-ua.pcap'), 'f0:2f:4b:09:93:bc');
+    expect(mac.ipv4).toEqual(['192.168.242.50']);
+    expect(mac.os?.value).toBe('macOS');
+    expect(mac.os?.evidence.map((e) => `${e.protocol} ${e.field}`)).toEqual(['ssdp user-agent']);
+  });
+
   it('arkime__nbns: the Windows 98 host registers MDJR98 at 192.168.239.129', async () => {
     const devices = await devicesOf('arkime__nbns.pcap');
     const host = mustFindMac(devices, '00:50:56:33:78:9e');

@@ -5,7 +5,7 @@
 import type { PacketView } from '../packet/view.js';
 import { learnHttpServer } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
-import { linuxDistribution } from './useragent.js';
+import { linuxDistribution, parseUserAgent } from './useragent.js';
 import { emitForSender, headerFields } from './util.js';
 
 const SSDP_PORT = 1900;
@@ -45,6 +45,9 @@ export const ssdpDecoder: Decoder = {
     for (const [header, value] of headerFields(message, HEADERS)) {
       if (header === 'user-agent' || header === 'x-user-agent') {
         emit('userAgent', value, 0.7, header);
+        // UPnP's "OS/version UPnP/2.0 product/version", or a browser's own: Chrome's Cast (DIAL)
+        // discovery says "Google Chrome/<version> <OS>".
+        emit('os', parseUserAgent(value).os, 0.4, header);
         continue;
       }
       if (kind === 'search') continue; // the rest of a search names what is wanted, not who asks
