@@ -158,6 +158,15 @@ describe.skipIf(!canRun)('IPP from ippeveprinter, a real IPP Everywhere printer,
     expect(printer.model?.value).toBe(MODEL);
   });
 
+  it("names the client's OS from the User-Agent libcups gives its requests", () => {
+    const agents = tsharkFields(capture, `http.request && ip.src == ${CLIENT_IP}`, 'http.user_agent');
+    // cupsSetUserAgent: "CUPS/<version> (<uname -s> <uname -r>; <uname -m>) IPP/2.0".
+    expect(agents[0]).toMatch(/^CUPS\/\S+ \(Linux [^;]+; \w+\) IPP\/2\.\d$/);
+    const client = result.devices.find((d) => d.macs.includes(netns.macs().near))!;
+    expect(client.os?.value).toBe('Linux');
+    expect(client.os?.evidence.map((e) => e.protocol)).toContain('http');
+  });
+
   it('is a printer, named by the host name its mDNS answer gives', () => {
     const targets = tsharkFields(capture, 'mdns && dns.flags.response == 1', 'dns.srv.target');
     expect(targets.join(',').split(',')).toContain(`${HOSTNAME}.local`);

@@ -38,6 +38,13 @@ describe('User-Agent product tokens', () => {
     ['baresip v1.0.0 (x86_64/linux)', 'Linux', undefined],
     ['baresip v3.10.1 (arm64/darwin)', 'macOS', undefined],
     ['baresip v2.0.0 (i686/win32)', 'Windows', undefined],
+    // libcups' "CUPS/<version> (<uname -s> <uname -r>; <uname -m>) IPP/2.0" (cupsSetUserAgent; on Windows
+    // the NT version): ipp-peer.test.ts shows Debian's ipptool sending the Linux form.
+    ['CUPS/2.4.2 (Linux 6.1.0-13-amd64; x86_64) IPP/2.0', 'Linux', undefined],
+    ['CUPS/2.2.7 (Darwin 19.6.0; x86_64) IPP/2.0', 'macOS', undefined],
+    ['CUPS/2.3.4 (macOS 12.6.1; arm64) IPP/2.0', 'macOS 12.6.1', undefined],
+    ['CUPS/2.4.7 (FreeBSD 14.0-RELEASE; amd64) IPP/2.0', 'FreeBSD', undefined],
+    ['CUPS/2.2.0 (Windows 10.0; amd64) IPP/2.0', 'Windows 10/11', undefined],
     ['Wget/1.21.3 (linux-gnu)', 'Linux', undefined],
     // Servers: Apache's build comment, IIS's version (one per Windows release), HTTP.sys.
     ['Apache/2.4.62 (Debian)', 'Linux (Debian)', undefined],

@@ -59,7 +59,29 @@ const WINDOWS_NT: Record<string, string> = {
   '5.1': 'Windows XP',
 };
 
+/**
+ * libcups' own User-Agent, sent by every CUPS client (lp, print dialogs,
+ * cups-browsed) and server: "CUPS/<version> (<uname -s> <uname -r>;
+ * <uname -m>) IPP/2.0", or "(Windows <major>.<minor>; <arch>)" on Windows
+ * (cupsSetUserAgent, CUPS 1.7 on). Apple's builds may say "macOS <version>".
+ */
+const CUPS_AGENT = /^CUPS\/\S+ \((\w+) ([^;)]*);/;
+
+function cupsOs(system: string, release: string): string | undefined {
+  if (system === 'Linux') return 'Linux';
+  if (system === 'Darwin') return 'macOS';
+  if (system === 'macOS') return `macOS ${release}`;
+  if (system === 'Windows') return WINDOWS_NT[release] ?? 'Windows';
+  if (/^(?:FreeBSD|OpenBSD|NetBSD)$/.test(system)) return system;
+  return undefined;
+}
+
 export function parseUserAgent(ua: string): AgentFacts {
+  const cups = CUPS_AGENT.exec(ua);
+  if (cups) {
+    const os = cupsOs(cups[1]!, cups[2]!);
+    return os ? { os } : {};
+  }
   const android = /Android ([\d.]+)(?:; ([^;)]+?))?(?: Build\/| MIUI\/|\)|;)/.exec(ua);
   if (android) {
     const model = android[2]?.trim();

@@ -450,10 +450,16 @@ const RULES: readonly Rule[] = [
         return c('it', 'workstation', 0.5, 'user_agent.windows', `User-Agent "${ua}" is a Windows desktop's`);
       if (/X11; (?:U; )?(?:Linux|Ubuntu|FreeBSD)|Macintosh; Intel Mac OS X/.test(ua))
         return c('it', 'workstation', 0.5, 'user_agent.desktop', `User-Agent "${ua}" is a desktop browser's`);
-      // Chrome's Cast discovery (DIAL M-SEARCH) names the product and the OS, and runs on the desktop
-      // builds only (Chromium's dial_service_impl.cc); Brave and other Chromium builds say the same.
-      if (/^Google Chrome\/[\d.]+ (?:Mac OS X|Windows|Linux|CrOS)/.test(ua))
-        return c('it', 'workstation', 0.5, 'user_agent.chrome-dial', `User-Agent "${ua}" is desktop Chrome's`);
+      // Chromium's Cast discovery (DIAL M-SEARCH) names the product and the OS, and runs on the desktop
+      // builds only (dial_service_impl.cc): Chrome (Brave says it is Chrome too), Edge.
+      if (/^(?:Google Chrome|Microsoft Edge|Chromium)\/[\d.]+ (?:Mac OS X|Windows|Linux|CrOS)$/.test(ua))
+        return c(
+          'it',
+          'workstation',
+          0.5,
+          'user_agent.chrome-dial',
+          `User-Agent "${ua}" is desktop Chrome's`,
+        );
     }
     return undefined;
   },
