@@ -143,6 +143,18 @@ const TPLINK_SYSINFO = udpPacket(
     'abf9adfdb1e4a3f0a7eebaf9b193bf9df09ffb9ef2d0eac880d3e2d3e3cb8edbf2d0fcdebfd3badba88ab092d9b0c4a7' +
     'cfaac4e48fea9eea86e3c1bcc1bc',
 );
+/**
+ * A DNP3 outstation's response with device attributes (IEEE 1815-2012 §A.2, built as dnp3.test.ts
+ * builds them, CRC blocks included): maker, product and model "D20MX", software 4.10, serial.
+ */
+const DNP3_DEVICE_ATTRIBUTES = tcpPacket(
+  20000,
+  Buffer.from(
+    '0564434401000a0028a4c1c181000000fc000000010a47452056037665726e6f766100fa00000001054432303de74d58' +
+      '00f20000000104342e313000f80053510000010a4432304d582d303034328acf',
+    'hex',
+  ),
+);
 /** A Beckhoff ADS answer to READ DEVICE INFO from TCP 48898: "Plc30 App", TwinCAT 3.1.4024. */
 const ADS_DEVICE_INFO = tcpPacket(
   48898,
@@ -295,6 +307,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         FDP_ANNOUNCEMENT,
         EDP_HELLO,
         RDP_CONNECTION_CONFIRM,
+        // The corpus has DNP3, but no device attributes: their parser is fuzzed from this.
+        DNP3_DEVICE_ATTRIBUTES,
         ...MAIL_GREETINGS,
       ];
       // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
@@ -312,6 +326,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         [ADS_DEVICE_INFO, '3.1.4024'],
         [FDP_ANNOUNCEMENT, 'ICX7150-48P'],
         [EDP_HELLO, '31.7.1.4'],
+        [DNP3_DEVICE_ATTRIBUTES, 'D20MX'],
       ] as const) {
         const alone = new Pipeline();
         alone.process(packet);
