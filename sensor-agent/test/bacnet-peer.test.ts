@@ -12,22 +12,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { pythonPeer, recording, spawnInside, tsharkFields } from './peers.js';
 
-const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
-const canRun =
-  PYTHON !== '' &&
-  netnsAvailable('tcpdump') &&
-  commandWorks(PYTHON, ['-c', 'import bacpypes3']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'BACnet peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with bacpypes3 (make test sets it: test/peers/python.sh)',
-  );
+const PYTHON = pythonPeer('BACnet', 'bacpypes3', 'bacpypes3');
 
 const WORKSTATION_IP = '10.85.1.1';
 const DEVICE_IP = '10.85.1.2';
@@ -75,7 +65,7 @@ asyncio.run(main())
 `;
 const run = promisify(execFile);
 
-describe.skipIf(!canRun)('BACnet/IP from bacpypes3, a real device and workstation', () => {
+describe.skipIf(!PYTHON)('BACnet/IP from bacpypes3, a real device and workstation', () => {
   let netns: VethNamespace;
   let dir: string;
   let capture: string;

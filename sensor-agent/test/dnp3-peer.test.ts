@@ -15,26 +15,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { readCapture } from '../src/capture/index.js';
 import type { HintName } from '../src/decoders/index.js';
 import { hintValues } from '../src/inventory/device.js';
 import { formatMac } from '../src/packet/addresses.js';
 import { Pipeline, type PipelineStats } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { pythonPeer, recording, spawnInside, tsharkFields } from './peers.js';
 
-const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
-const canRun =
-  PYTHON !== '' &&
-  netnsAvailable('tcpdump') &&
-  commandWorks(PYTHON, ['-c', 'import opendnp3']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'DNP3 peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with yadnp3 (make test sets it: test/peers/python.sh)',
-  );
+const PYTHON = pythonPeer('DNP3', 'opendnp3', 'yadnp3');
 
 const MASTER_IP = '10.99.1.1';
 const OUTSTATION_IP = '10.99.1.2';
@@ -89,7 +79,7 @@ os._exit(0)  # as a front end that drops its connection: nothing to wait for in 
 `;
 const run = promisify(execFile);
 
-describe.skipIf(!canRun)('DNP3 from opendnp3 (yadnp3), a real master and outstation', () => {
+describe.skipIf(!PYTHON)('DNP3 from opendnp3 (yadnp3), a real master and outstation', () => {
   let netns: VethNamespace;
   let dir: string;
   let capture: string;

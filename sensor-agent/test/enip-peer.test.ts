@@ -14,22 +14,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { pythonPeer, recording, spawnInside, tsharkFields } from './peers.js';
 
-const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
-const canRun =
-  PYTHON !== '' &&
-  netnsAvailable('tcpdump') &&
-  commandWorks(PYTHON, ['-c', 'import cpppo.server.enip, pycomm3']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'EtherNet/IP peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with cpppo and pycomm3 (make test sets it: test/peers/python.sh)',
-  );
+const PYTHON = pythonPeer('EtherNet/IP', 'cpppo.server.enip, pycomm3', 'cpppo and pycomm3');
 
 const CLIENT_IP = '10.92.1.1';
 const TARGET_IP = '10.92.1.2';
@@ -63,7 +53,7 @@ with CIPDriver(sys.argv[1]) as driver:
 `;
 const run = promisify(execFile);
 
-describe.skipIf(!canRun)('EtherNet/IP from cpppo and pycomm3, a real target and client', () => {
+describe.skipIf(!PYTHON)('EtherNet/IP from cpppo and pycomm3, a real target and client', () => {
   let netns: VethNamespace;
   let dir: string;
   let capture: string;

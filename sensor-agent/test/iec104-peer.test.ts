@@ -16,22 +16,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { pythonPeer, recording, spawnInside, tsharkFields } from './peers.js';
 
-const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
-const canRun =
-  PYTHON !== '' &&
-  netnsAvailable('tcpdump') &&
-  commandWorks(PYTHON, ['-c', 'import c104']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'IEC 104 peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with c104 (make test sets it: test/peers/python.sh)',
-  );
+const PYTHON = pythonPeer('IEC 104', 'c104', 'c104');
 
 const SCADA_IP = '10.93.1.1';
 const RTU_IP = '10.93.1.2';
@@ -85,7 +75,7 @@ os._exit(0)
 `;
 const run = promisify(execFile);
 
-describe.skipIf(!canRun)('IEC 104 from lib60870 (c104), a real controlled and controlling station', () => {
+describe.skipIf(!PYTHON)('IEC 104 from lib60870 (c104), a real controlled and controlling station', () => {
   let netns: VethNamespace;
   let dir: string;
   let capture: string;

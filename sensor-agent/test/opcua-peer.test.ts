@@ -12,22 +12,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { pythonPeer, recording, spawnInside, tsharkFields } from './peers.js';
 
-const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
-const canRun =
-  PYTHON !== '' &&
-  netnsAvailable('tcpdump') &&
-  commandWorks(PYTHON, ['-c', 'import asyncua']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'OPC UA peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with asyncua (make test sets it: test/peers/python.sh)',
-  );
+const PYTHON = pythonPeer('OPC UA', 'asyncua', 'asyncua');
 
 const CLIENT_IP = '10.84.1.1';
 const SERVER_IP = '10.84.1.2';
@@ -71,7 +61,7 @@ asyncio.run(main())
 `;
 const run = promisify(execFile);
 
-describe.skipIf(!canRun)('OPC UA from asyncua, a real server and client', () => {
+describe.skipIf(!PYTHON)('OPC UA from asyncua, a real server and client', () => {
   let netns: VethNamespace;
   let dir: string;
   let capture: string;

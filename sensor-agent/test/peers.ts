@@ -6,8 +6,30 @@
 // and is killed when the test process exits, however it exits.
 import { execFileSync } from 'node:child_process';
 import { basename, join } from 'node:path';
-import type { VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, netnsAvailable, type VethNamespace } from '../../test/support/netns.js';
 import { type ManagedProcess, startProcess } from '../../test/support/processes.js';
+import { tsharkAvailable } from './reframe.js';
+
+/**
+ * The interpreter of the Python peers' environment (test/peers/python.sh,
+ * which `make test` passes as HARK_PEER_PYTHON) when the peer test `test`
+ * can run here: as root, with iproute2, tcpdump and tshark, and `modules`
+ * importable (what `packages` install). Else '', having said why it skips.
+ */
+export function pythonPeer(test: string, modules: string, packages: string): string {
+  const python = process.env.HARK_PEER_PYTHON ?? '';
+  if (
+    python !== '' &&
+    netnsAvailable('tcpdump') &&
+    commandWorks(python, ['-c', `import ${modules}`]) &&
+    tsharkAvailable()
+  )
+    return python;
+  console.warn(
+    `${test} peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with ${packages} (make test sets it: test/peers/python.sh)`,
+  );
+  return '';
+}
 
 /**
  * Starts `command args` inside the namespace, logging to `<logDir>/<command>.log`;

@@ -14,22 +14,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { pythonPeer, recording, spawnInside, tsharkFields } from './peers.js';
 
-const PYTHON = process.env.HARK_PEER_PYTHON ?? '';
-const canRun =
-  PYTHON !== '' &&
-  netnsAvailable('tcpdump') &&
-  commandWorks(PYTHON, ['-c', 'import snap7.server']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'S7comm peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with python-snap7 (make test sets it: test/peers/python.sh)',
-  );
+const PYTHON = pythonPeer('S7comm', 'snap7.server', 'python-snap7');
 
 const HMI_IP = '10.97.1.1';
 const PLC_IP = '10.97.1.2';
@@ -55,7 +45,7 @@ client.disconnect()
 `;
 const run = promisify(execFile);
 
-describe.skipIf(!canRun)('S7comm from Snap7, a real S7 server and client', () => {
+describe.skipIf(!PYTHON)('S7comm from Snap7, a real S7 server and client', () => {
   let netns: VethNamespace;
   let dir: string;
   let capture: string;
