@@ -5,14 +5,16 @@
 // Observation rows are grouped by the WAL generation their message was
 // logged in, and a file's name carries that generation: after a crash,
 // replaying a generation rewrites the same file with the same rows, so
-// history neither loses nor doubles an observation. Every file is written to
-// a temporary name, then renamed into place once its generation is compacted.
+// history neither loses nor doubles an observation. Every file is written
+// (column-file.ts) to a temporary name, fsynced, then renamed into place once
+// its generation is compacted.
 //
 // This runs in the history worker (history-worker.ts), off the ingest
 // thread: rows are appended to the open files of their generation as
 // messages arrive (bounded memory: a row group per open file), and a
 // compaction closes and renames the files of the covered generations, writes
-// the inventory snapshot, and the journal's state file.
+// the inventory snapshot when one is due, the journal's state file, and
+// removes the days past retention (prune).
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import parquet from '@dsnp/parquetjs';
