@@ -2,11 +2,20 @@
 // runs it: inventory snapshots at most once an interval (and at the first
 // compaction and a clean stop), and date partitions past the retention
 // removed at compaction, the observation log of the days kept untouched.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { topicFor } from '@hark/contracts/mqtt';
+import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HistoryWriter } from '../src/durability/history.js';
@@ -94,5 +103,38 @@ describe('history upkeep', () => {
     } finally {
       connection.closeSync();
     }
+  });
+
+  it('compacts, and says so, when a partition past retention cannot be removed', async () => {
+    const dataDir = join(work, 'stuck');
+    // A "site" that is a file, not a directory: listing its days fails.
+    mkdirSync(join(dataDir, 'history', 'observations'), { recursive: true });
+    writeFileSync(join(dataDir, 'history', 'observations', 'site=stuck'), 'not a directory');
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const core = openIngestCore({
+      topicPrefix: 'hark',
+      inventory: new InventoryStore(),
+      fleet: new FleetRegistry({ staleAfterMs: 90_000 }),
+      alerts: new AlertStore({ learningMs: 0, logger: silentLogger }),
+      logger,
+      dataDir,
+      compaction: { everyRecords: Number.MAX_SAFE_INTEGER, intervalMs: 2 ** 31 - 1 },
+      history: { retentionDays: 30 },
+    });
+    await new Promise<void>((resolve) =>
+      core.handler.receive(topic, inventory([device('02:00:00:00:00:05')]), false, resolve),
+    );
+    const logs = () => readdirSync(join(dataDir, 'wal')).filter((f) => f.startsWith('wal-'));
+    const [compacted] = logs();
+    expect(compacted).toBeDefined();
+    await core.compact();
+    // The compaction went through: the state file holds the device, the compacted WAL file is gone.
+    expect(readFileSync(join(dataDir, 'wal', 'state.json'), 'utf8')).toContain('02:00:00:00:00:05');
+    expect(logs()).not.toContain(compacted);
+    expect(lines.map((l) => JSON.parse(l).msg)).toContain(
+      'history retention: could not remove old partitions (tried again at the next compaction); check the data volume',
+    );
+    await core.close();
   });
 });

@@ -57,6 +57,11 @@ export class HistoryClient {
       if (m.id !== undefined) this.waiting.delete(m.id);
       if (m.type === 'done') {
         if (m.pruned) this.prunedCounter.inc(m.pruned);
+        if (m.pruneError)
+          log.warn(
+            { err: m.pruneError },
+            'history retention: could not remove old partitions (tried again at the next compaction); check the data volume',
+          );
         waiter?.resolve();
       } else if (waiter) waiter.reject(new Error(`history: ${m.message}`));
       else {

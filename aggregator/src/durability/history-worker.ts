@@ -37,7 +37,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'written'; bytes: number }
-  | { type: 'done'; id: number; pruned?: number }
+  | { type: 'done'; id: number; pruned?: number; pruneError?: string }
   | { type: 'failed'; id: number | undefined; message: string };
 
 const port = parentPort;
@@ -74,8 +74,21 @@ if (port) {
               await writer.writeInventory(inventory.all(), message.covered, message.at);
             }
             await writeStateText(message.stateTmp, message.walGen, stateText);
-            const pruned = message.retainFrom !== undefined ? await writer.prune(message.retainFrom) : 0;
-            port.postMessage({ type: 'done', id: message.id, pruned } satisfies FromWorker);
+            // Retention is upkeep: a partition that cannot be removed now is tried again at the next
+            // compaction, and never holds this one (and the WAL it frees) back.
+            let pruned = 0;
+            let pruneError: string | undefined;
+            if (message.retainFrom !== undefined)
+              pruned = await writer.prune(message.retainFrom).catch((err: Error) => {
+                pruneError = err.message;
+                return 0;
+              });
+            port.postMessage({
+              type: 'done',
+              id: message.id,
+              pruned,
+              ...(pruneError ? { pruneError } : {}),
+            } satisfies FromWorker);
             return;
           }
           case 'abandon':
