@@ -75,6 +75,7 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
   if (fromMaster) return;
   // Every whole frame of the segment (a TCP segment may carry several).
   for (let at = o; at + HEADER <= pkt.payloadEnd && b.readUInt16BE(at) === START; ) {
+    if (b[at + 2]! < 5) throw new RangeError('DNP3 link length below 5');
     const size = frameSize(b[at + 2]!);
     if (at + size > pkt.payloadEnd) return; // continued in the next segment: not reassembled
     if (beginsWithAttributes(b, at)) attributes(pkt, sink, userData(b, at));
