@@ -144,6 +144,15 @@ const TPLINK_SYSINFO = udpPacket(
     'cfaac4e48fea9eea86e3c1bcc1bc',
 );
 /**
+ * A KNXnet/IP SEARCH_RESPONSE as knxd sent it in knx-peer.test.ts, with another serial number and
+ * friendly name: routing and tunnelling, individual address 1.1.128, "KNX IP Router 752".
+ */
+const KNX_SEARCH_RESPONSE = udpPacket(
+  3671,
+  '06100202004c08010a4d09020e57360102001180000000c5004b1d2ee000170cb6869f5ce7ae4b4e5820495020526f757465' +
+    '7220373532000000000000000000000000000802020104010501',
+);
+/**
  * A DNP3 outstation's response with device attributes (IEEE 1815-2012 §A.2, built as dnp3.test.ts
  * builds them, CRC blocks included): maker, product and model "D20MX", software 4.10, serial.
  */
@@ -264,8 +273,8 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         .filter(([, n]) => n > 0)
         .map(([name]) => name);
       // Every decoder ran, except those of what the shared corpus lacks (SNMP and LLMNR responses, Kerberos,
-      // SSH, syslog, mail greetings, RDP, substation, PLC and neighbour-discovery protocols, Foundry's and Extreme's
-      // switch announcements): those are fuzzed from
+      // SSH, syslog, mail greetings, RDP, KNXnet/IP, substation, PLC and neighbour-discovery protocols, Foundry's
+      // and Extreme's switch announcements): those are fuzzed from
       // packets built per their RFCs and standards.
       const built = [
         'snmp',
@@ -286,6 +295,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         'fdp',
         'edp',
         'rdp',
+        'knxnetip',
       ];
       const names = [...new Set(ALL_DECODERS.map((d) => d.name))].filter((n) => !built.includes(n));
       expect(decodedProtocols.sort()).toEqual(names.sort());
@@ -309,6 +319,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         RDP_CONNECTION_CONFIRM,
         // The corpus has DNP3, but no device attributes: their parser is fuzzed from this.
         DNP3_DEVICE_ATTRIBUTES,
+        KNX_SEARCH_RESPONSE,
         ...MAIL_GREETINGS,
       ];
       // ...and each of those decoders does decode its built packet, so none goes unfuzzed.
@@ -327,6 +338,7 @@ describe.skipIf(MISSING)('fuzzing the decoders with mutated real packets', () =>
         [FDP_ANNOUNCEMENT, 'ICX7150-48P'],
         [EDP_HELLO, '31.7.1.4'],
         [DNP3_DEVICE_ATTRIBUTES, 'D20MX'],
+        [KNX_SEARCH_RESPONSE, 'KNX IP Router 752'],
       ] as const) {
         const alone = new Pipeline();
         alone.process(packet);

@@ -5,8 +5,8 @@
 # bacpypes3 (a BACnet/IP device and client), cpppo and pycomm3 (an
 # EtherNet/IP target and client), c104 (lib60870's IEC 104 server and
 # client), python-snap7 2.x (the Snap7 C library's S7 server and client;
-# 3.x replaced it with Python of its own) and yadnp3 (opendnp3's DNP3
-# outstation and master).
+# 3.x replaced it with Python of its own), yadnp3 (opendnp3's DNP3
+# outstation and master) and xknx (a KNXnet/IP client).
 # Cached outside the repository, keyed by that file's hash, as the control
 # plane is. Prints nothing (and says why on stderr) where it cannot be made:
 # those tests then skip, saying so.
@@ -14,7 +14,7 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 key="$(sha256sum "$here/requirements.txt" | cut -c1-16)"
 dir="${HARK_CACHE:-$HOME/.cache/hark}/peers/python-$key"
-if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c 'import asyncua, bacpypes3, cpppo, pycomm3, c104, snap7, opendnp3' 2>/dev/null; then
+if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c 'import asyncua, bacpypes3, cpppo, pycomm3, c104, snap7, opendnp3, xknx' 2>/dev/null; then
   echo "$dir/bin/python"
   exit 0
 fi

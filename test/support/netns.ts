@@ -70,7 +70,7 @@ export class VethNamespace {
    * own (10.78.0 reassembly-live, 10.78.1 ssh, 10.79.1 syslog, 10.80.1 snmpd, 10.82.1 dhcp-clients, 10.83.1
    * modbus-peer, 10.84.1 opcua-peer, 10.85.1 bacnet-peer, 10.86.1 minidlna, 10.87.1 samba, 10.88.1 avahi, 10.89.1
    * kerberos-peer, 10.91.1 lldpd, 10.92.1 enip-peer, 10.93.1 iec104-peer, 10.94.1 wsdd, 10.95.1 ipp-peer, 10.96.1 sip-peer, 10.97.1 s7-peer, 10.98.1 rdp-peer,
-   * 10.99.1 dnp3-peer); two files on one /24 would fight over its route.
+   * 10.99.1 dnp3-peer, 10.77.1 knx-peer); two files on one /24 would fight over its route.
    */
   address(near: string, far: string): void {
     const pair = this.pairs[0]!;

@@ -20,6 +20,7 @@ import { httpDecoder } from './http.js';
 import { iec104Decoder } from './iec104.js';
 import { iec61850Decoder } from './iec61850.js';
 import { kerberosDecoder, kerberosTcpDecoder } from './kerberos.js';
+import { knxnetIpDecoder } from './knxnetip.js';
 import { lldpDecoder } from './lldp.js';
 import { mdnsDecoder } from './mdns.js';
 import { mmsDecoder } from './mms.js';
@@ -69,6 +70,7 @@ export const ALL_DECODERS: readonly Decoder[] = [
   enipIoDecoder,
   modbusDecoder,
   bacnetDecoder,
+  knxnetIpDecoder,
   profinetDcpDecoder,
   profinetCmDecoder,
   s7commDecoder,
@@ -125,7 +127,8 @@ const KEYS = 0x10001;
  * Syslog is SNMP's companion in managing network gear. SSH's identification strings and the greetings of FTP, SMTP,
  * POP3 and IMAP, and RDP's connection request, like TLS hellos, are the clear-text start of a session. IEC 60870-5-104 is DNP3's
  * counterpart in telecontrol (grids, substations, pipelines), and IEC 61850's
- * GOOSE and sampled values run inside the substations they reach. (New families would make
+ * GOOSE and sampled values run inside the substations they reach. KNXnet/IP is BACnet's counterpart in
+ * building automation (lighting, blinds, HVAC). (New families would make
  * older agents refuse a newer operator's configuration.)
  */
 const DECODER_FAMILY: Record<string, ProtocolFamily> = {
@@ -158,6 +161,7 @@ const DECODER_FAMILY: Record<string, ProtocolFamily> = {
   fdp: 'cdp',
   edp: 'cdp',
   tplink: 'ssdp',
+  knxnetip: 'bacnet',
 };
 
 const FAMILIES = ['link', 'ip', 'udp', 'tcp'] as const satisfies readonly DecoderFamily[];

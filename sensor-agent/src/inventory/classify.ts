@@ -151,6 +151,10 @@ const ROLES: readonly [string, Category, string, number][] = [
   ['mms:server', 'ot', 'ied', 0.65],
   ['bacnet:device', 'bms', 'building-controller', 0.6],
   ['bacnet:router', 'bms', 'bacnet-router', 0.6],
+  // Answers KNXnet/IP searches offering routing (an IP router coupling a KNX line to the backbone) or
+  // tunnelling (an IP interface to the bus): a KNX gateway.
+  ['knx:ip-router', 'bms', 'knx-gateway', 0.7],
+  ['knx:ip-interface', 'bms', 'knx-gateway', 0.65],
   ['enip:device', 'ot', 'ot-device', 0.55],
   // Produces CIP real-time I/O (UDP 2222): a controller, an adapter, a drive.
   ['enip:io', 'ot', 'ot-device', 0.55],
@@ -159,6 +163,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   // Asks BACnet devices (reads, writes, subscriptions) without being heard as one itself: a BMS front end
   // or operator workstation. A controller that reads its peers also answers as a device, which outweighs it.
   ['bacnet:client', 'bms', 'bms-workstation', 0.45],
+  // Searches for KNX gateways or connects to one: ETS, a visualisation, a home automation server.
+  ['knx:client', 'bms', 'bms-workstation', 0.45],
   // Answers IPP on 631 (a printer, or a print server sharing one).
   ['ipp:printer', 'it', 'printer', 0.7],
   // Polls process values (Modbus/TCP client) or masters outstations (DNP3, IEC 104): the SCADA side.
