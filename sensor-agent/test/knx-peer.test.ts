@@ -4,7 +4,8 @@
 // 1.1.128, a friendly name of its own); from this side xknx (the client Home
 // Assistant's KNX integration uses, from PyPI at the version
 // test/peers/requirements.txt pins) multicasts its searches to 224.0.23.12
-// as ETS does, then opens a tunnel to the gateway it found and closes it.
+// as ETS does, then opens a tunnel to the gateway it found, writes a group
+// address through it (which knxd routes onto the backbone) and closes it.
 // tcpdump records the exchange; the agent's inventory of it is checked
 // against tshark's reading of the same frames.
 import { execFile } from 'node:child_process';
@@ -36,7 +37,10 @@ const ADDRESS = '1.1.128';
 const SCANNER = `
 import asyncio, sys
 from xknx import XKNX
+from xknx.dpt import DPTBinary
 from xknx.io import ConnectionConfig, ConnectionType, GatewayScanner
+from xknx.telegram import GroupAddress, Telegram
+from xknx.telegram.apci import GroupValueWrite
 async def main():
     gateways = await GatewayScanner(XKNX(), local_ip=sys.argv[1], timeout_in_seconds=2).scan()
     for g in gateways: print(g)
@@ -45,7 +49,9 @@ async def main():
     tunnel = ConnectionConfig(connection_type=ConnectionType.TUNNELING, gateway_ip=gateways[0].ip_addr, local_ip=sys.argv[1])
     xknx = XKNX(connection_config=tunnel)
     await xknx.start()
-    await asyncio.sleep(0.5)
+    # A group write through the tunnel, which knxd routes onto the IP backbone (a ROUTING_INDICATION).
+    await xknx.telegrams.put(Telegram(destination_address=GroupAddress('1/2/3'), payload=GroupValueWrite(DPTBinary(1))))
+    await asyncio.sleep(1)
     await xknx.stop()
 asyncio.run(main())
 `;
@@ -119,8 +125,9 @@ describe.skipIf(!PYTHON)('KNXnet/IP from knxd, a real IP router, and xknx, a rea
     const services = new Set(tsharkFields(capture, 'kip', 'knxip.service.type'));
     // The search (0x0201) and its response (0x0202); xknx also sends the extended search (0x020b), which knxd
     // does not answer.
-    // The tunnel: connect (0x0205, 0x0206) and disconnect (0x0209, 0x020a).
-    for (const service of ['0x0201', '0x0202', '0x0205', '0x0206', '0x0209', '0x020a'])
+    // The tunnel: connect (0x0205, 0x0206), a tunnelled telegram (0x0420) routed to the backbone (0x0530),
+    // disconnect (0x0209, 0x020a).
+    for (const service of ['0x0201', '0x0202', '0x0205', '0x0206', '0x0420', '0x0530', '0x0209', '0x020a'])
       expect(services).toContain(service);
     expect(stats.malformed).toBe(0);
     expect(stats.decodeErrors.knxnetip).toBe(0);
@@ -141,6 +148,18 @@ describe.skipIf(!PYTHON)('KNXnet/IP from knxd, a real IP router, and xknx, a rea
       /^0x0*10203040506$/,
     );
     expect(gateway.serialNumber).toBeUndefined();
+  });
+
+  it('names a router from the telegrams it routes alone, with no search heard', async () => {
+    const routed = new Pipeline();
+    for await (const p of readCapture(capture)) {
+      // UDP payload at 14 + 20 + 8: the service type is its third and fourth octets.
+      if (p.data.length > 46 && p.data.readUInt16BE(44) === 0x0530) routed.process(p);
+    }
+    routed.flush();
+    const router = routed.store.toRecords().find((d) => d.macs.includes(netns.macs().far))!;
+    expect([router.category?.value, router.type?.value]).toEqual(['bms', 'knx-gateway']);
+    expect(router.type?.evidence.map((e) => e.field)).toEqual(['role.knx:routing']);
   });
 
   it('tells the gateway (routing, tunnelling) from the client that searched for it', () => {

@@ -10,7 +10,8 @@
 //     routing (an IP router, coupling a line to the IP backbone).
 // The header is 6 octets: its length (6), protocol version (0x10), service
 // type and total length (big-endian). A client's requests name it the BMS's
-// client side.
+// client side. Routers also multicast the bus's telegrams to the group
+// (ROUTING_INDICATION): heard without any search, they name a router too.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
@@ -26,6 +27,7 @@ const DESCRIPTION_RESPONSE = 0x0204;
 const CONNECT_REQUEST = 0x0205;
 const SEARCH_REQUEST_EXTENDED = 0x020b;
 const SEARCH_RESPONSE_EXTENDED = 0x020c;
+const ROUTING_INDICATION = 0x0530;
 /** Host protocol address information: length 8 (structure length, protocol, IPv4, port). */
 const HPAI = 8;
 
@@ -60,6 +62,11 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
     case CONNECT_REQUEST:
       // Servers answer these; their senders are clients: ETS, a visualisation, a home automation server.
       emit('role', 'knx:client', 0.7, 'header.service_type');
+      return;
+    case ROUTING_INDICATION:
+      // Bus telegrams multicast onto the IP backbone: an IP router's everyday traffic, heard whether or
+      // not anyone searches (a server in routing mode sends them too, hence below a search answer's word).
+      emit('role', 'knx:routing', 0.7, 'header.service_type');
       return;
     case SEARCH_RESPONSE:
     case SEARCH_RESPONSE_EXTENDED:

@@ -155,6 +155,8 @@ const ROLES: readonly [string, Category, string, number][] = [
   // tunnelling (an IP interface to the bus): a KNX gateway.
   ['knx:ip-router', 'bms', 'knx-gateway', 0.7],
   ['knx:ip-interface', 'bms', 'knx-gateway', 0.65],
+  // Multicasts KNX telegrams onto the IP backbone: an IP router (or a server in routing mode).
+  ['knx:routing', 'bms', 'knx-gateway', 0.55],
   ['enip:device', 'ot', 'ot-device', 0.55],
   // Produces CIP real-time I/O (UDP 2222): a controller, an adapter, a drive.
   ['enip:io', 'ot', 'ot-device', 0.55],
