@@ -11,22 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { startProcess, waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, tsharkFields } from './peers.js';
 
 const AVAHI = '/usr/sbin/avahi-daemon';
-const canRun =
-  netnsAvailable('tcpdump') &&
-  commandWorks(AVAHI, ['--version']) &&
-  commandWorks('unshare', ['--version']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'Avahi test skipped: needs root, iproute2, tcpdump, tshark, unshare and avahi-daemon (apt-get install avahi-daemon)',
-  );
+const canRun = peerAvailable(
+  'Avahi test skipped: needs root, iproute2, tcpdump, tshark, unshare and avahi-daemon (apt-get install avahi-daemon)',
+  commandWorks(AVAHI, ['--version']),
+  commandWorks('unshare', ['--version']),
+);
 
 const NEAR_IP = '10.88.1.1';
 const FAR_IP = '10.88.1.2';

@@ -12,28 +12,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { startProcess, waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
 const DHCLIENT = '/usr/sbin/dhclient';
 const UDHCPC = '/usr/sbin/udhcpc';
 const DNSMASQ = '/usr/sbin/dnsmasq';
 const DHCPCD = '/usr/sbin/dhcpcd';
-const canRun =
-  netnsAvailable('tcpdump') &&
-  commandWorks(DNSMASQ, ['--version']) &&
-  commandWorks(DHCLIENT, ['--version']) &&
-  commandWorks(UDHCPC, ['--help']) &&
-  commandWorks(DHCPCD, ['--version']) &&
-  commandWorks('unshare', ['--version']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'DHCP client test skipped: needs root, iproute2, tcpdump, tshark, unshare, dnsmasq, dhclient, udhcpc and dhcpcd (apt-get install dnsmasq-base isc-dhcp-client udhcpc dhcpcd-base)',
-  );
+const canRun = peerAvailable(
+  'DHCP client test skipped: needs root, iproute2, tcpdump, tshark, unshare, dnsmasq, dhclient, udhcpc and dhcpcd (apt-get install dnsmasq-base isc-dhcp-client udhcpc dhcpcd-base)',
+  commandWorks(DNSMASQ, ['--version']),
+  commandWorks(DHCLIENT, ['--version']),
+  commandWorks(UDHCPC, ['--help']),
+  commandWorks(DHCPCD, ['--version']),
+  commandWorks('unshare', ['--version']),
+);
 
 const SERVER_IP = '10.82.1.1';
 const SERVER_IP6 = 'fd00:82::1';

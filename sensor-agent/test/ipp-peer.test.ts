@@ -16,23 +16,18 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
-const canRun =
-  netnsAvailable('tcpdump') &&
-  commandWorks('ippeveprinter', ['--version']) &&
-  commandWorks('ipptool', ['--version']) &&
-  commandWorks('dbus-daemon', ['--version']) &&
-  commandWorks('avahi-daemon', ['--version']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'IPP peer test skipped: needs root, iproute2, tcpdump, tshark, ippeveprinter and ipptool, D-Bus and Avahi (apt-get install cups-ipp-utils dbus-daemon avahi-daemon)',
-  );
+const canRun = peerAvailable(
+  'IPP peer test skipped: needs root, iproute2, tcpdump, tshark, ippeveprinter and ipptool, D-Bus and Avahi (apt-get install cups-ipp-utils dbus-daemon avahi-daemon)',
+  commandWorks('ippeveprinter', ['--version']),
+  commandWorks('ipptool', ['--version']),
+  commandWorks('dbus-daemon', ['--version']),
+  commandWorks('avahi-daemon', ['--version']),
+);
 
 const CLIENT_IP = '10.95.1.1';
 const PRINTER_IP = '10.95.1.2';

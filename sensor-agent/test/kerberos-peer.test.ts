@@ -10,23 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
 const KRB5KDC = '/usr/sbin/krb5kdc';
-const canRun =
-  netnsAvailable('tcpdump') &&
+const canRun = peerAvailable(
+  'Kerberos peer test skipped: needs root, iproute2, tcpdump, tshark and MIT Kerberos (apt-get install krb5-kdc krb5-admin-server krb5-user)',
   [KRB5KDC, '/usr/sbin/kdb5_util', '/usr/sbin/kadmin.local', '/usr/bin/kinit'].every((tool) =>
     existsSync(tool),
-  ) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'Kerberos peer test skipped: needs root, iproute2, tcpdump, tshark and MIT Kerberos (apt-get install krb5-kdc krb5-admin-server krb5-user)',
-  );
+  ),
+);
 
 const CLIENT_IP = '10.89.1.1';
 const KDC_IP = '10.89.1.2';

@@ -25,9 +25,10 @@ import { Pipeline, type PipelineStats } from '../src/pipeline.js';
 import { pythonPeer, recording, spawnInside, tsharkFields } from './peers.js';
 
 const KNXD = '/usr/bin/knxd';
-const PYTHON = commandWorks(KNXD, ['--help']) ? pythonPeer('KNXnet/IP', 'xknx', 'xknx') : '';
-if (PYTHON === '' && !commandWorks(KNXD, ['--help']))
-  console.warn('KNXnet/IP peer test skipped: needs knxd (apt-get install knxd)');
+const PYTHON = pythonPeer('KNXnet/IP', 'xknx', 'xknx', {
+  needs: 'knxd (apt-get install knxd)',
+  present: commandWorks(KNXD, ['--help']),
+});
 
 const CLIENT_IP = '10.77.1.1';
 const GATEWAY_IP = '10.77.1.2';

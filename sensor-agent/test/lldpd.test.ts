@@ -10,23 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { readCapture } from '../src/capture/index.js';
 import { parseSystemDescription } from '../src/decoders/sysdescr.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
-const canRun =
-  netnsAvailable('tcpdump') &&
-  commandWorks('lldpd', ['-v']) &&
-  commandWorks('unshare', ['--version']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'lldpd test skipped: needs root, iproute2, tcpdump, tshark, unshare and lldpd (apt-get install lldpd)',
-  );
+const canRun = peerAvailable(
+  'lldpd test skipped: needs root, iproute2, tcpdump, tshark, unshare and lldpd (apt-get install lldpd)',
+  commandWorks('lldpd', ['-v']),
+  commandWorks('unshare', ['--version']),
+);
 
 const NEAR_IP = '10.91.1.1';
 const FAR_IP = '10.91.1.2';

@@ -10,18 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
 const MINIDLNA = '/usr/sbin/minidlnad';
-const canRun = netnsAvailable('tcpdump') && commandWorks(MINIDLNA, ['-V']) && tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'MiniDLNA test skipped: needs root, iproute2, tcpdump, tshark and minidlna (apt-get install minidlna)',
-  );
+const canRun = peerAvailable(
+  'MiniDLNA test skipped: needs root, iproute2, tcpdump, tshark and minidlna (apt-get install minidlna)',
+  commandWorks(MINIDLNA, ['-V']),
+);
 
 const CONTROL_POINT_IP = '10.86.1.1';
 const SERVER_IP = '10.86.1.2';

@@ -11,20 +11,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
 /** Debian's interpreter, which Debian's python3-pymodbus installs into. */
 const PYTHON = '/usr/bin/python3';
-const canRun =
-  netnsAvailable('tcpdump') && commandWorks(PYTHON, ['-c', 'import pymodbus.server']) && tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'Modbus peer test skipped: needs root, iproute2, tcpdump, tshark and pymodbus (apt-get install python3-pymodbus)',
-  );
+const canRun = peerAvailable(
+  'Modbus peer test skipped: needs root, iproute2, tcpdump, tshark and pymodbus (apt-get install python3-pymodbus)',
+  commandWorks(PYTHON, ['-c', 'import pymodbus.server']),
+);
 
 const CLIENT_IP = '10.83.1.1';
 const SERVER_IP = '10.83.1.2';

@@ -11,24 +11,37 @@ import { type ManagedProcess, startProcess } from '../../test/support/processes.
 import { tsharkAvailable } from './reframe.js';
 
 /**
+ * Whether a test against real protocol software can run here: as root, with
+ * iproute2, tcpdump and tshark, and with `software` there (each check true).
+ * Else false, having printed `skipped` (what the test needs, and how to
+ * install it).
+ */
+export function peerAvailable(skipped: string, ...software: boolean[]): boolean {
+  if (netnsAvailable('tcpdump') && software.every(Boolean) && tsharkAvailable()) return true;
+  console.warn(skipped);
+  return false;
+}
+
+/**
  * The interpreter of the Python peers' environment (test/peers/python.sh,
  * which `make test` passes as HARK_PEER_PYTHON) when the peer test `test`
- * can run here: as root, with iproute2, tcpdump and tshark, and `modules`
- * importable (what `packages` install). Else '', having said why it skips.
+ * can run here (peerAvailable) with `modules` importable (what `packages`
+ * install), and `also` (software of another kind it needs) present. Else '',
+ * having said why it skips.
  */
-export function pythonPeer(test: string, modules: string, packages: string): string {
+export function pythonPeer(
+  test: string,
+  modules: string,
+  packages: string,
+  also?: { needs: string; present: boolean },
+): string {
   const python = process.env.HARK_PEER_PYTHON ?? '';
-  if (
-    python !== '' &&
-    netnsAvailable('tcpdump') &&
-    commandWorks(python, ['-c', `import ${modules}`]) &&
-    tsharkAvailable()
-  )
-    return python;
-  console.warn(
-    `${test} peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with ${packages} (make test sets it: test/peers/python.sh)`,
+  const available = peerAvailable(
+    `${test} peer test skipped: needs root, iproute2, tcpdump, tshark and HARK_PEER_PYTHON with ${packages} (make test sets it: test/peers/python.sh)${also ? `, and ${also.needs}` : ''}`,
+    python !== '' && commandWorks(python, ['-c', `import ${modules}`]),
+    also?.present ?? true,
   );
-  return '';
+  return available ? python : '';
 }
 
 /**

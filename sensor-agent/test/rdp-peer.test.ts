@@ -13,23 +13,18 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
 const XRDP = '/usr/sbin/xrdp';
-const canRun =
-  netnsAvailable('tcpdump') &&
-  commandWorks(XRDP, ['--version']) &&
-  commandWorks('openssl', ['version']) &&
-  commandWorks('python3', ['--version']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'RDP peer test skipped: needs root, iproute2, tcpdump, tshark, openssl, python3 and xrdp (apt-get install xrdp)',
-  );
+const canRun = peerAvailable(
+  'RDP peer test skipped: needs root, iproute2, tcpdump, tshark, openssl, python3 and xrdp (apt-get install xrdp)',
+  commandWorks(XRDP, ['--version']),
+  commandWorks('openssl', ['version']),
+  commandWorks('python3', ['--version']),
+);
 
 const CLIENT_IP = '10.98.1.1';
 const SERVER_IP = '10.98.1.2';

@@ -13,25 +13,20 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { type ManagedProcess, waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
 const SMBD = '/usr/sbin/smbd';
 const NMBD = '/usr/sbin/nmbd';
-const canRun =
-  netnsAvailable('tcpdump') &&
-  existsSync(SMBD) &&
-  existsSync(NMBD) &&
-  commandWorks('smbclient', ['--version']) &&
-  commandWorks('unshare', ['--version']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'Samba test skipped: needs root, iproute2, tcpdump, tshark, unshare, smbd, nmbd and smbclient (apt-get install samba smbclient)',
-  );
+const canRun = peerAvailable(
+  'Samba test skipped: needs root, iproute2, tcpdump, tshark, unshare, smbd, nmbd and smbclient (apt-get install samba smbclient)',
+  existsSync(SMBD),
+  existsSync(NMBD),
+  commandWorks('smbclient', ['--version']),
+  commandWorks('unshare', ['--version']),
+);
 
 const CLIENT_IP = '10.87.1.1';
 const SERVER_IP = '10.87.1.2';

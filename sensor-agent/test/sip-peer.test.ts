@@ -11,18 +11,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
 // baresip has no option that exits 0 without starting (its -h exits 254): is it installed?
-const canRun =
-  netnsAvailable('tcpdump') && commandWorks('sh', ['-c', 'command -v baresip']) && tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'SIP peer test skipped: needs root, iproute2, tcpdump, tshark and baresip (apt-get install baresip)',
-  );
+const canRun = peerAvailable(
+  'SIP peer test skipped: needs root, iproute2, tcpdump, tshark and baresip (apt-get install baresip)',
+  commandWorks('sh', ['-c', 'command -v baresip']),
+);
 
 const CALLER_IP = '10.96.1.1';
 const CALLEE_IP = '10.96.1.2';

@@ -12,25 +12,20 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { waitFor } from '../../test/support/processes.js';
 import { readCapture } from '../src/capture/reader.js';
 import { buildInventory, type InventoryResult, Pipeline } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 import { RecordingStore } from './support.js';
 
 const SNMPD = '/usr/sbin/snmpd';
-const canRun =
-  netnsAvailable('tcpdump') &&
-  commandWorks(SNMPD, ['-v']) &&
-  commandWorks('snmpget', ['--version']) &&
-  commandWorks('unshare', ['--version']) &&
-  tsharkAvailable();
-if (!canRun)
-  console.warn(
-    'snmpd test skipped: needs root, iproute2, tcpdump, tshark, unshare, snmpd and snmpget (apt-get install snmpd snmp)',
-  );
+const canRun = peerAvailable(
+  'snmpd test skipped: needs root, iproute2, tcpdump, tshark, unshare, snmpd and snmpget (apt-get install snmpd snmp)',
+  commandWorks(SNMPD, ['-v']),
+  commandWorks('snmpget', ['--version']),
+  commandWorks('unshare', ['--version']),
+);
 
 const NEAR_IP = '10.80.1.1';
 const FAR_IP = '10.80.1.2';

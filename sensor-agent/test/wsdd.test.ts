@@ -11,16 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceRecord } from '@hark/contracts/inventory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandWorks, netnsAvailable, VethNamespace } from '../../test/support/netns.js';
+import { commandWorks, VethNamespace } from '../../test/support/netns.js';
 import { startProcess, waitFor } from '../../test/support/processes.js';
 import { buildInventory, type InventoryResult } from '../src/pipeline.js';
-import { recording, spawnInside, tsharkFields } from './peers.js';
-import { tsharkAvailable } from './reframe.js';
+import { peerAvailable, recording, spawnInside, tsharkFields } from './peers.js';
 
 const WSDD = '/usr/sbin/wsdd';
-const canRun = netnsAvailable('tcpdump') && commandWorks(WSDD, ['--version']) && tsharkAvailable();
-if (!canRun)
-  console.warn('wsdd test skipped: needs root, iproute2, tcpdump, tshark and wsdd (apt-get install wsdd)');
+const canRun = peerAvailable(
+  'wsdd test skipped: needs root, iproute2, tcpdump, tshark and wsdd (apt-get install wsdd)',
+  commandWorks(WSDD, ['--version']),
+);
 
 const CLIENT_IP = '10.94.1.1';
 const HOST_IP = '10.94.1.2';
