@@ -5,6 +5,11 @@
       "sources": ["pcap_capture.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "libraries": ["-l:libpcap.so.0.8"]
+    },
+    {
+      "target_name": "hark_frame_memo",
+      "sources": ["frame_memo.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

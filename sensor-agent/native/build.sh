@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Builds the agent's in-process libpcap capture addon (pcap_capture.c) with the
-# node-gyp that ships inside npm, against the headers of the Node that runs
-# hark. Needs a C compiler, make, python3 and the libpcap runtime library
+# Builds the agent's two addons with the node-gyp that ships inside npm, against
+# the headers of the Node that runs hark: the in-process libpcap capture
+# (pcap_capture.c) and the frame memo (frame_memo.c, see src/frame-memo.ts).
+# Needs a C compiler, make, python3 and the libpcap runtime library
 # (libpcap.so.0.8, which tcpdump depends on); not libpcap-dev. Without them it
-# says so and live capture falls back to a supervised tcpdump.
+# says so: live capture falls back to a supervised tcpdump, and the pipeline
+# judges every frame in JavaScript (the same inventory, slower).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/build/Release/hark_pcap.node"
-if [ -f "$out" ] && [ "$out" -nt "$here/pcap_capture.c" ] && [ "$out" -nt "$here/binding.gyp" ]; then
+memo="$here/build/Release/hark_frame_memo.node"
+if [ -f "$out" ] && [ "$out" -nt "$here/pcap_capture.c" ] && [ "$out" -nt "$here/binding.gyp" ] &&
+  [ -f "$memo" ] && [ "$memo" -nt "$here/frame_memo.c" ] && [ "$memo" -nt "$here/binding.gyp" ]; then
   exit 0
 fi
 missing=()
@@ -17,7 +21,7 @@ command -v python3 >/dev/null 2>&1 || missing+=("python3")
 libs="$(/sbin/ldconfig -p 2>/dev/null || true)"
 [[ "$libs" == *"libpcap.so.0.8 "* ]] || missing+=("libpcap.so.0.8 (Debian: libpcap0.8, installed with tcpdump)")
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "hark: not building the libpcap capture addon, missing: ${missing[*]}; live capture will use tcpdump" >&2
+  echo "hark: not building the native addons, missing: ${missing[*]}; live capture will use tcpdump, and frames are judged in JavaScript" >&2
   exit 0
 fi
 npm_cli="$(readlink -f "$(command -v npm)")"
@@ -25,4 +29,4 @@ gyp="$(dirname "$npm_cli")/../node_modules/node-gyp/bin/node-gyp.js"
 nodedir="${npm_config_nodedir:-$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")}"
 cd "$here"
 node "$gyp" rebuild --nodedir="$nodedir" --loglevel=warn >/dev/null
-echo "hark: built $(realpath --relative-to="$PWD/../.." "$out")"
+echo "hark: built $(realpath --relative-to="$PWD/../.." "$out") and $(basename "$memo")"

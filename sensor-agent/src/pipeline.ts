@@ -13,6 +13,11 @@
 // (a large TLS ClientHello, an HTTP device description) is gathered from the
 // segments that follow and decoded once, whole (message-reassembly.ts).
 //
+// Before any of that, with the native addon built, the frame memo
+// (frame-memo.ts) recognises a batch's frames that change nothing but
+// last-seen, in C, and those are replayed: their devices seen, their
+// decoders' repeats counted, without parsing them here.
+//
 // The header parse stays in JavaScript. A C addon that parsed a whole batch's
 // headers in one call was measured (callgrind, the benchmark's mix): copying
 // its two dozen fields per frame into the PacketView cost ~380 instructions,
@@ -24,6 +29,8 @@ import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from 
 import type { CapturedPacket, CaptureFormat } from './capture/types.js';
 import { DecoderIndex, FamilyCode } from './decoders/registry.js';
 import type { Decoder } from './decoders/types.js';
+import { FrameMemo, type MemoEntry, VERDICT_HIT, VERDICT_TCP } from './frame-memo.js';
+import type { Device } from './inventory/device.js';
 import { DeviceStore } from './inventory/store.js';
 import { LearnedEndpoints } from './learned-endpoints.js';
 import { MAX_MESSAGE, MessageReassembler } from './message-reassembly.js';
@@ -46,6 +53,8 @@ export interface PipelineStats {
   decodeErrors: Record<string, number>;
   /** Of the decoded packets, those that repeated an earlier one byte for byte and were not decoded again. */
   repeats: number;
+  /** Frames the frame memo recognised as changing nothing but last-seen, replayed without being parsed (frame-memo.ts). */
+  replayed: number;
   /** Frames read from inside a mirroring or overlay tunnel (ERSPAN, GRE, VXLAN, Geneve; see packet/tunnel.ts). */
   decapsulated: number;
   /** TCP messages gathered from several segments and decoded whole. */
@@ -64,7 +73,20 @@ export interface PipelineOptions {
   skipRepeats?: boolean;
   /** The repeat cache's slots: a power of two, at least 2 (default REPEAT_SLOTS, 4096). */
   repeatSlots?: number;
+  /**
+   * Replay frames the native frame memo recognises (default true, where the
+   * addon is built; never with skipRepeats: false). The inventory is the same
+   * either way; tests turn it off to prove that.
+   */
+  frameMemo?: boolean;
 }
+
+/**
+ * Frames judged by the frame memo in one native call. Its commits reach it
+ * between calls, so a smaller slice replays a repeat sooner after its first
+ * copy; each call costs ~1 us.
+ */
+const MEMO_SLICE = 256;
 
 /** The port whose decoders (HTTP, UPnP, HNAP, WS-Discovery metadata) a learned HTTP server's segments get. */
 const HTTP_PORT = 80;
@@ -97,6 +119,15 @@ export class Pipeline {
   private readonly httpServers = new LearnedEndpoints();
   private readonly learnedPorts = this.httpServers.ports;
   private readonly httpOrdinals: readonly number[];
+  private readonly memo: FrameMemo | undefined;
+  /**
+   * While processing a frame the memo gave a key: whether it changed nothing
+   * but last-seen so far, and the repeats it was (their decoders and devices).
+   */
+  private recording = false;
+  private unchanged = true;
+  private readonly repeatOrdinals: number[] = [];
+  private readonly repeatDevices: Device[] = [];
 
   constructor(options: PipelineOptions = {}) {
     this.decoders = options.decoders ?? new DecoderIndex();
@@ -115,6 +146,8 @@ export class Pipeline {
     this.matchers = this.decoders.decoders.map((d) => d.match);
     this.repeatKeys = this.decoders.decoders.map((d) => d.repeatKey);
     this.httpOrdinals = this.decoders.candidateOrdinals(FamilyCode.tcp, HTTP_PORT);
+    this.memo =
+      this.repeats !== undefined && options.frameMemo !== false ? FrameMemo.create(this.decoders) : undefined;
     this.store.onHttpServer = (ip4, port) => this.httpServers.add(ip4, port);
     this.counts = {
       packets: 0,
@@ -124,6 +157,7 @@ export class Pipeline {
       decoded: {},
       decodeErrors: {},
       repeats: 0,
+      replayed: 0,
       decapsulated: 0,
       reassembled: 0,
       reassemblyIncomplete: 0,
@@ -175,7 +209,45 @@ export class Pipeline {
   /** The frames [from, to) of a reader's batch (all of them by default), read in place. */
   processBatch(batch: FrameBatch, from = 0, to = batch.length): void {
     const { buffers, starts, ends, originalLengths, linkTypes, interfaceIds, timestampsMs } = batch;
-    for (let i = from; i < to; i++)
+    const memo = this.memo;
+    if (memo === undefined) {
+      for (let i = from; i < to; i++)
+        this.processFrame(
+          buffers[i]!,
+          starts[i]!,
+          ends[i]!,
+          originalLengths[i]!,
+          linkTypes[i]!,
+          interfaceIds[i]!,
+          timestampsMs[i]!,
+        );
+      return;
+    }
+    // A batch is judged a slice at a time, each slice's commits made before the next is judged: a
+    // frame repeating one earlier in the same read is replayed too.
+    for (let slice = from; slice < to; slice += MEMO_SLICE)
+      this.processSlice(memo, batch, slice, Math.min(to, slice + MEMO_SLICE));
+  }
+
+  private processSlice(memo: FrameMemo, batch: FrameBatch, from: number, to: number): void {
+    const { buffers, starts, ends, originalLengths, linkTypes, interfaceIds, timestampsMs } = batch;
+    memo.judge(batch, from, to);
+    const verdicts = memo.verdicts;
+    for (let i = from; i < to; i++) {
+      const verdict = verdicts[i]!;
+      let record = verdict >= 0;
+      if (record && (verdict & VERDICT_HIT) !== 0) {
+        const replay = this.replay(memo, verdict, i, originalLengths[i]!, timestampsMs[i]!);
+        if (replay === Replay.DONE) continue;
+        // A TCP segment while a message is gathered, or on a learned HTTP port: processed, its key kept.
+        record = replay === Replay.CHANGED;
+      }
+      if (record) {
+        this.recording = true;
+        this.unchanged = true;
+        this.repeatOrdinals.length = 0;
+        this.repeatDevices.length = 0;
+      }
       this.processFrame(
         buffers[i]!,
         starts[i]!,
@@ -185,6 +257,57 @@ export class Pipeline {
         interfaceIds[i]!,
         timestampsMs[i]!,
       );
+      if (record) {
+        this.recording = false;
+        memo.settle(verdict, memo.versions[i]!, this.unchanged ? this.entryOfFrame() : undefined);
+      }
+    }
+    memo.flush();
+  }
+
+  /**
+   * Frame i of the batch has a committed memo key: does what processing it
+   * would, if that is still only seeing its devices again.
+   */
+  private replay(
+    memo: FrameMemo,
+    verdict: number,
+    i: number,
+    originalLength: number,
+    timestampMs: number,
+  ): Replay {
+    const entry = memo.entry(verdict);
+    if (entry === undefined) return Replay.CHANGED;
+    const messages = this.messages;
+    if ((verdict & VERDICT_TCP) !== 0) {
+      const ports = memo.ports[i]!;
+      const learned = this.learnedPorts;
+      if (messages.size > 0 || learned[ports >>> 16] !== 0 || learned[ports & 0xffff] !== 0)
+        return Replay.NOT_NOW;
+    }
+    const devices = entry.devices;
+    let generation = 0;
+    for (let k = 0; k < devices.length; k++) generation += devices[k]!.generation;
+    if (generation !== entry.generation) return Replay.CHANGED;
+    const stats = this.counts;
+    stats.packets++;
+    stats.bytes += originalLength;
+    stats.replayed++;
+    if (messages.size > 0) messages.expire(timestampMs);
+    this.store.seen(devices, timestampMs);
+    const ordinals = entry.ordinals;
+    for (let k = 0; k < ordinals.length; k++) this.decodedBy[ordinals[k]!]!++;
+    stats.repeats += ordinals.length;
+    return Replay.DONE;
+  }
+
+  /** What the frame just processed (it changed nothing but last-seen) does when replayed. */
+  private entryOfFrame(): MemoEntry {
+    const sender = this.store.sender(this.view);
+    const devices = sender ? [sender, ...this.repeatDevices] : this.repeatDevices.slice();
+    let generation = 0;
+    for (const d of devices) generation += d.generation;
+    return { devices, generation, ordinals: this.repeatOrdinals.slice() };
   }
 
   /** The frame data[start, end). */
@@ -203,18 +326,17 @@ export class Pipeline {
     const v = this.view;
     v.resetFrame(data, start, end, linkType, interfaceId, timestampMs);
     const result = parsePacket(v);
-    if (result === ParseResult.UNSUPPORTED_LINK) {
-      stats.unsupportedLink++;
-      return;
-    }
-    if (result === ParseResult.MALFORMED) {
-      stats.malformed++;
+    if (result !== ParseResult.OK) {
+      this.unchanged = false;
+      if (result === ParseResult.UNSUPPORTED_LINK) stats.unsupportedLink++;
+      else stats.malformed++;
       return;
     }
     this.store.touch(v);
     // Mirrored traffic: the tunnel's sender is a device too, and the frame inside is what is decoded.
     if (mayCarryTunnel(v))
       for (let inner = decapsulate(v); inner !== undefined; inner = decapsulate(v)) {
+        this.unchanged = false;
         stats.decapsulated++;
         if (inner === ParseResult.MALFORMED) {
           stats.malformed++;
@@ -228,6 +350,7 @@ export class Pipeline {
       messages.expire(v.timestampMs);
       if (v.ipProto === IpProto.TCP && v.srcPort >= 0 && !v.laterFragment)
         this.continuation = messages.segment(v);
+      if (this.continuation) this.unchanged = false;
     }
     const index = this.decoders;
     const link = index.candidateOrdinals(FamilyCode.link, v.etherType);
@@ -238,7 +361,9 @@ export class Pipeline {
     if (v.srcPort < 0) return;
     const family: FamilyCode | -1 =
       v.ipProto === IpProto.UDP ? FamilyCode.udp : v.ipProto === IpProto.TCP ? FamilyCode.tcp : -1;
-    if (family === -1) return;
+    // A TCP segment without payload (a handshake, an ACK, a FIN) holds nothing a port's decoders read:
+    // they read messages, and none reads the TCP header (the frame memo's native half relies on this).
+    if (family === -1 || (family === FamilyCode.tcp && v.payloadEnd === v.payloadOffset)) return;
     const byDst = index.candidateOrdinals(family, v.dstPort);
     for (let i = 0; i < byDst.length; i++) this.run(byDst[i]!, v);
     // Two typed-array reads per TCP segment: is either port one a device announced its HTTP server on?
@@ -262,6 +387,7 @@ export class Pipeline {
     if (servers.has(v.srcIp4, v.srcPort)) v.learnedServer = LearnedServer.SOURCE;
     else if (servers.has(v.dstIp4, v.dstPort)) v.learnedServer = LearnedServer.DESTINATION;
     else return;
+    this.unchanged = false;
     const bySrc = this.decoders.candidateOrdinals(FamilyCode.tcp, v.srcPort);
     const http = this.httpOrdinals;
     for (let i = 0; i < http.length; i++) {
@@ -281,7 +407,7 @@ export class Pipeline {
       v.payloadEnd > v.payloadOffset &&
       !this.continuation;
     if (!this.matchers[ordinal]!.call(decoder, v)) {
-      if (gathers) this.holdUnfinished(ordinal, decoder, v);
+      if (gathers && this.holdUnfinished(ordinal, decoder, v)) this.unchanged = false;
       return;
     }
     const store = this.store;
@@ -297,9 +423,14 @@ export class Pipeline {
         store.seen(devices, v.timestampMs);
         this.decodedBy[ordinal]!++;
         this.counts.repeats++;
+        if (this.recording) {
+          this.repeatOrdinals.push(ordinal);
+          for (let k = 0; k < devices.length; k++) this.repeatDevices.push(devices[k]!);
+        }
         return;
       }
     }
+    this.unchanged = false;
     if (gathers && this.holdUnfinished(ordinal, decoder, v)) return;
     if (repeats) store.beginTrace();
     try {
@@ -351,6 +482,13 @@ export class Pipeline {
   flush(): void {
     this.messages.flush();
   }
+}
+
+/** What replay() did with a frame: replayed it; found its devices changed; left it, only this time. */
+enum Replay {
+  DONE,
+  CHANGED,
+  NOT_NOW,
 }
 
 /** ordinals includes d: a loop, as Array.prototype.includes is a builtin call per packet for lists of a few. */

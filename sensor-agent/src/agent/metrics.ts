@@ -42,6 +42,11 @@ export function createMetrics(sources: MetricsSources): Registry {
     (s) => s.repeats,
   );
   fromStats(
+    'hark_agent_replayed_frames_total',
+    'Frames the native frame memo recognised as changing nothing but last-seen (a known sender, or a repeat already decoded) and replayed without parsing them.',
+    (s) => s.replayed,
+  );
+  fromStats(
     'hark_agent_reassembled_messages_total',
     'TCP messages (TLS ClientHellos, HTTP device descriptions, OT identity answers) gathered from several segments and decoded whole.',
     (s) => s.reassembled,

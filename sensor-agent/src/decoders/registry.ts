@@ -219,6 +219,14 @@ export class DecoderIndex {
   }
 
   /**
+   * Per family (by FamilyCode), a byte per key that is nonzero where decoders
+   * are listed: what the frame memo's native half dispatches on (frame-memo.ts).
+   */
+  get dispatchTables(): readonly Uint8Array[] {
+    return this.tables;
+  }
+
+  /**
    * Only the decoders of the listed protocol families (config
    * `capture.protocols`, the Sensor API's names). A name outside the API is an
    * error worth seeing; an API family this agent has no decoder for yet is

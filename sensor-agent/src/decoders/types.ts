@@ -175,7 +175,12 @@ export interface Decoder {
    * place lies among others), be cheap, and not throw.
    */
   messageLength?(pkt: PacketView, data: Buffer, start: number, end: number): number;
-  /** Cheap check on the parsed headers (e.g. LLC SNAP id, multicast group); no payload parsing. */
+  /**
+   * Cheap check on the parsed headers (e.g. LLC SNAP id, multicast group); no
+   * payload parsing. It must depend on the packet alone (the frame memo
+   * replays a frame's verdict: frame-memo.ts). A UDP/TCP decoder is not asked
+   * about a TCP segment without payload.
+   */
   match(pkt: PacketView): boolean;
   /**
    * Decodes and reports observations. May throw on malformed input; the

@@ -173,6 +173,11 @@ export class DeviceStore implements ObservationSink {
     return device.x?.merged !== true;
   }
 
+  /** The device touch() refreshes for the frame in `pkt` (after touching it), if its sender is one. */
+  sender(pkt: PacketView): Device | undefined {
+    return isDeviceMac(pkt.srcMac) ? this.byMac.get(pkt.srcMac) : undefined;
+  }
+
   /** Called for every parsed frame: the sender exists, and (cheaply) which IP it used. */
   touch(pkt: PacketView): void {
     const mac = pkt.srcMac;

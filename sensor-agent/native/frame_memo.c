@@ -1,0 +1,389 @@
+// The frame memo's native half (see src/frame-memo.ts for the whole design).
+//
+// Most frames on a segment change nothing in the inventory but a device's
+// last-seen time: a byte-identical repeat of an announcement already decoded
+// (an SSDP NOTIFY, an LLDP frame, a BACnet I-Am), or a frame of a protocol no
+// decoder reads from a sender whose address is already known. The JavaScript
+// pipeline spends ~90-230 ns on each (headers, dispatch, match(), the repeat
+// cache's hash and compare); here the same verdict takes a few tens, for a
+// batch of frames in one call. This file only recognises frames: a "touch
+// key" (sender MAC and IP) for a frame no decoder is registered for, a
+// "frame key" (every byte but the IPv4 identification and checksum) for one
+// that has decoders; JavaScript decides what a key means and says, once a
+// batch is done, which keys it found to change nothing (commit).
+//
+// The header parse below mirrors src/packet/{link,ip}.ts for the one case it
+// claims (Ethernet, optionally VLAN-tagged, then IPv4, IPv6 without extension
+// headers, or another EtherType) and is at least as strict: anything else, a
+// header the JavaScript parse would call malformed, a later fragment or a
+// tunnel, is left to JavaScript whole (verdict -1). Nothing here allocates
+// per frame, and nothing here writes to the network.
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEYS 0x10001
+#define FAMILIES 4
+enum { FAMILY_LINK = 0, FAMILY_IP = 1, FAMILY_UDP = 2, FAMILY_TCP = 3 };
+/** A frame longer than this is no announcement: left to JavaScript (the repeat cache's MAX_BYTES). */
+#define MAX_FRAME_KEY 1536
+#define KEY_TOUCH 1
+#define KEY_FRAME 2
+#define WAYS 2
+/** The verdict's low bits: found and committed; a TCP segment (JavaScript checks its reassembly state). */
+#define VERDICT_HIT 1
+#define VERDICT_TCP 2
+
+typedef struct {
+  uint64_t hash;
+  uint32_t version;  // bumped whenever the slot takes another key: a commit names the one it saw
+  uint32_t length;
+  uint32_t capacity;
+  uint8_t used;
+  uint8_t valid;  // JavaScript committed this key: it changes nothing
+  uint8_t *key;
+} slot_t;
+
+typedef struct {
+  uint8_t tables[FAMILIES][KEYS];  // nonzero where the decoder index lists decoders for the key
+  slot_t *slots;
+  uint8_t *recent;  // per set, the way found or filled last
+  uint32_t set_mask;
+  uint32_t slot_count;
+  uint32_t next_version;
+  uint8_t scratch[MAX_FRAME_KEY + 8];
+} memo_t;
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static inline uint64_t word_at(const uint8_t *p) {
+  uint64_t w;
+  memcpy(&w, p, 8);
+  return w;
+}
+
+/**
+ * A key of 64 bytes or more: its first 64 (the headers: addresses, ports) and
+ * 16 bytes spread over the rest. The words are multiplied independently and
+ * the samples gathered by shifts, so the CPU overlaps them: a chain of one
+ * multiply per word, as a textbook hash is, costs several times as long.
+ */
+static uint64_t key_hash(const uint8_t *k, uint32_t n) {
+  uint64_t a = n, b = 0, c = 0, d = 0, s0 = 0, s1 = 0;
+  if (n >= 64) {
+    a ^= word_at(k) * 0x9e3779b97f4a7c15ULL ^ word_at(k + 32) * 0xc2b2ae3d27d4eb4fULL;
+    b = word_at(k + 8) * 0x165667b19e3779f9ULL ^ word_at(k + 40) * 0x85ebca77c2b2ae63ULL;
+    c = word_at(k + 16) * 0x27d4eb2f165667c5ULL ^ word_at(k + 48) * 0xff51afd7ed558ccdULL;
+    d = word_at(k + 24) * 0xc4ceb9fe1a85ec53ULL ^ word_at(k + 56) * 0x9e3779b97f4a7c55ULL;
+    if (n > 64) {
+      // Two independent chains of eight shifts, not one multiply per byte.
+      uint32_t step = (n - 64) / 16;
+      if (step == 0) step = 1;
+      uint32_t j = 64;
+      for (int t = 0; t < 8 && j < n; t++, j += step) s0 = s0 << 8 | k[j];
+      for (int t = 0; t < 8 && j < n; t++, j += step) s1 = s1 << 8 | k[j];
+    }
+  } else {
+    // Short keys (a sender's MAC and IP): every byte.
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) a = (a ^ word_at(k + i)) * 0x9e3779b97f4a7c15ULL;
+    for (; i < n; i++) s0 = s0 << 8 | k[i];
+  }
+  uint64_t h = a ^ (b << 17 | b >> 47) ^ (c << 31 | c >> 33) ^ (d << 47 | d >> 17) ^
+               s0 * 0xc2b2ae3d27d4eb4fULL ^ s1 * 0x165667b19e3779f9ULL;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  return h ^ (h >> 29);
+}
+
+/**
+ * The key's slot, found or taken: *hit when found and committed. A key found
+ * but not committed (still pending, or found to change something) keeps its
+ * slot and version; a new key takes the set's way used less recently.
+ */
+static uint32_t lookup(memo_t *m, const uint8_t *k, uint32_t n, int *hit, uint32_t *version) {
+  uint64_t h = key_hash(k, n);
+  uint32_t set = (uint32_t)(h ^ (h >> 32)) & m->set_mask;
+  uint32_t first = set * WAYS;
+  uint8_t recent = m->recent[set];
+  for (int w = 0; w < WAYS; w++) {
+    uint8_t way = w == 0 ? recent : recent ^ 1;
+    slot_t *s = &m->slots[first + way];
+    if (s->used && s->hash == h && s->length == n && memcmp(s->key, k, n) == 0) {
+      m->recent[set] = way;
+      *hit = s->valid;
+      *version = s->version;
+      return first + way;
+    }
+  }
+  uint8_t fill = !m->slots[first + recent].used ? recent : recent ^ 1;
+  slot_t *s = &m->slots[first + fill];
+  if (s->capacity < n) {
+    uint32_t capacity = n < 64 ? 64 : n;
+    uint8_t *key = realloc(s->key, capacity);
+    if (!key) {
+      *hit = 0;
+      return UINT32_MAX;
+    }
+    s->key = key;
+    s->capacity = capacity;
+  }
+  memcpy(s->key, k, n);
+  s->length = n;
+  s->hash = h;
+  s->used = 1;
+  s->valid = 0;
+  s->version = ++m->next_version;
+  m->recent[set] = fill;
+  *hit = 0;
+  *version = s->version;
+  return first + fill;
+}
+
+/** UDP ports of the tunnels src/packet/tunnel.ts opens (VXLAN, Geneve, TZSP, GTP-U): JavaScript's. */
+static inline int tunnel_port(uint32_t port) {
+  return port == 4789 || port == 6081 || port == 37008 || port == 2152;
+}
+
+/**
+ * The verdict on one Ethernet frame b[0, n): -1 when it is left to
+ * JavaScript, else the slot of its key, times 4, plus VERDICT_* bits.
+ */
+static int32_t judge(memo_t *m, const uint8_t *b, uint32_t n, uint32_t interface_id, uint32_t *version,
+                     int32_t *ports) {
+  if (n < 14) return -1;
+  uint32_t o = 12;
+  uint32_t type = be16(b + o);
+  for (int tags = 0; type == 0x8100 || type == 0x88a8 || type == 0x9100; tags++) {
+    if (tags == 8 || n < o + 6) return -1;
+    o += 4;
+    type = be16(b + o);
+  }
+  o += 2;
+  // PPPoE, MPLS and 802.3 (a length, not a type) take parsers this file does not mirror.
+  if (type <= 1500 || type == 0x8863 || type == 0x8864 || type == 0x8847 || type == 0x8848) return -1;
+  int decoded = m->tables[FAMILY_LINK][type] != 0;
+  uint32_t ip_version = 0;
+  const uint8_t *src_ip = NULL;
+  int tcp = 0;
+  if (type == 0x0800 || type == 0x86dd) {
+    uint32_t end = n;
+    uint32_t l4;
+    uint32_t proto;
+    if (type == 0x0800) {
+      if (end < o + 20) return -1;
+      uint32_t ihl = (b[o] & 0x0f) * 4u;
+      if (b[o] >> 4 != 4 || ihl < 20 || end < o + ihl) return -1;
+      uint32_t total = be16(b + o + 2);
+      if (total != 0) {
+        if (total < ihl) return -1;
+        if (o + total < end) end = o + total;
+      }
+      if ((be16(b + o + 6) & 0x1fff) != 0) return -1;  // a later fragment
+      proto = b[o + 9];
+      src_ip = b + o + 12;
+      ip_version = 4;
+      l4 = o + ihl;
+    } else {
+      if (end < o + 40 || b[o] >> 4 != 6) return -1;
+      uint32_t payload = be16(b + o + 4);
+      if (payload != 0 && o + 40 + payload < end) end = o + 40 + payload;
+      proto = b[o + 6];
+      // Extension headers (hop-by-hop, routing, fragment, AH, destination options, mobility).
+      if (proto == 0 || proto == 43 || proto == 44 || proto == 51 || proto == 60 || proto == 135) return -1;
+      src_ip = b + o + 8;
+      ip_version = 6;
+      l4 = o + 40;
+    }
+    if (proto == 4 || proto == 41 || proto == 47) return -1;  // IP in IP, IPv6 in IP, GRE: tunnels
+    decoded |= m->tables[FAMILY_IP][proto] != 0;
+    if (proto == 17) {
+      if (end < l4 + 8) return -1;
+      uint32_t length = be16(b + l4 + 4);
+      if (length < 8 && length != 0) return -1;
+      uint32_t src = be16(b + l4), dst = be16(b + l4 + 2);
+      if (tunnel_port(dst)) return -1;
+      decoded |= m->tables[FAMILY_UDP][dst] | m->tables[FAMILY_UDP][src];
+    } else if (proto == 6) {
+      if (end < l4 + 20) return -1;
+      uint32_t header = (b[l4 + 12] >> 4) * 4u;
+      if (header < 20 || end < l4 + header) return -1;
+      uint32_t src = be16(b + l4), dst = be16(b + l4 + 2);
+      // The pipeline offers a segment without payload to no port's decoders.
+      if (end > l4 + header) decoded |= m->tables[FAMILY_TCP][dst] | m->tables[FAMILY_TCP][src];
+      tcp = 1;
+      *ports = (int32_t)(src << 16 | dst);
+    }
+  }
+  uint8_t *k = m->scratch;
+  uint32_t length;
+  if (!decoded) {
+    // What DeviceStore.touch reads: the sender's MAC and IP.
+    k[0] = KEY_TOUCH;
+    k[1] = (uint8_t)ip_version;
+    memcpy(k + 2, b + 6, 6);
+    length = 8;
+    if (ip_version) {
+      uint32_t ip_length = ip_version == 4 ? 4 : 16;
+      memcpy(k + length, src_ip, ip_length);
+      length += ip_length;
+    }
+  } else {
+    // A TCP segment with decoders is never a repeat of another (sequence numbers); reassembly is JavaScript's.
+    if (tcp || n > MAX_FRAME_KEY) return -1;
+    k[0] = KEY_FRAME;
+    memcpy(k + 1, &interface_id, 4);
+    memcpy(k + 5, b, n);
+    length = n + 5;
+    if (ip_version == 4) {
+      // The identification and the header checksum change from one copy of a datagram to the next.
+      uint8_t *ip = k + 5 + o;
+      ip[4] = ip[5] = ip[10] = ip[11] = 0;
+    }
+  }
+  int hit;
+  uint32_t slot = lookup(m, k, length, &hit, version);
+  if (slot == UINT32_MAX) return -1;
+  return (int32_t)(slot * 4 + (hit ? VERDICT_HIT : 0) + (tcp ? VERDICT_TCP : 0));
+}
+
+static napi_value throw_error(napi_env env, const char *message) {
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  memo_t *m = data;
+  for (uint32_t i = 0; i < m->slot_count; i++) free(m->slots[i].key);
+  free(m->slots);
+  free(m->recent);
+  free(m);
+}
+
+static void *typed_data(napi_env env, napi_value value, napi_typedarray_type want, size_t *length) {
+  bool is;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return NULL;
+  napi_typedarray_type type;
+  void *data;
+  if (napi_get_typedarray_info(env, value, &type, length, &data, NULL, NULL) != napi_ok || type != want)
+    return NULL;
+  return data;
+}
+
+static memo_t *memo_of(napi_env env, napi_value value) {
+  void *m = NULL;
+  if (napi_get_value_external(env, value, &m) != napi_ok) return NULL;
+  return m;
+}
+
+// create(link, ip, udp, tcp, slots): the decoder index's four tables (a byte per key, 0x10001 each,
+// nonzero where it lists decoders) and the number of slots (a power of two, at least 2).
+static napi_value create(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 5) return throw_error(env, "create(link, ip, udp, tcp, slots)");
+  uint32_t slots;
+  if (napi_get_value_uint32(env, argv[4], &slots) != napi_ok || slots < WAYS || (slots & (slots - 1)))
+    return throw_error(env, "slots must be a power of two, at least 2");
+  memo_t *m = calloc(1, sizeof(memo_t));
+  if (!m) return throw_error(env, "out of memory");
+  for (int f = 0; f < FAMILIES; f++) {
+    size_t length;
+    const uint8_t *table = typed_data(env, argv[f], napi_uint8_array, &length);
+    if (!table || length != KEYS) {
+      free(m);
+      return throw_error(env, "each table must be a Uint8Array of 0x10001 bytes");
+    }
+    memcpy(m->tables[f], table, KEYS);
+  }
+  m->slot_count = slots;
+  m->set_mask = slots / WAYS - 1;
+  m->slots = calloc(slots, sizeof(slot_t));
+  m->recent = calloc(slots / WAYS, 1);
+  if (!m->slots || !m->recent) {
+    free(m->slots);
+    free(m->recent);
+    free(m);
+    return throw_error(env, "out of memory");
+  }
+  napi_value handle;
+  if (napi_create_external(env, m, finalize, NULL, &handle) != napi_ok) {
+    finalize(env, m, NULL);
+    return throw_error(env, "could not create the memo");
+  }
+  return handle;
+}
+
+// judge(memo, buffer, starts, ends, linkTypes, interfaceIds, from, to, verdicts, versions, ports):
+// the verdict on frames [from, to), which lie in `buffer` at starts[i]..ends[i].
+static napi_value judge_frames(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 11) return throw_error(env, "judge(memo, buffer, starts, ends, linkTypes, interfaceIds, from, to, verdicts, versions, ports)");
+  memo_t *m = memo_of(env, argv[0]);
+  size_t buffer_length = 0;
+  const uint8_t *buffer = typed_data(env, argv[1], napi_uint8_array, &buffer_length);
+  size_t n_starts, n_ends, n_links, n_ifaces, n_verdicts, n_versions, n_ports;
+  const int32_t *starts = typed_data(env, argv[2], napi_int32_array, &n_starts);
+  const int32_t *ends = typed_data(env, argv[3], napi_int32_array, &n_ends);
+  const int32_t *links = typed_data(env, argv[4], napi_int32_array, &n_links);
+  const int32_t *ifaces = typed_data(env, argv[5], napi_int32_array, &n_ifaces);
+  uint32_t from, to;
+  int32_t *verdicts = typed_data(env, argv[8], napi_int32_array, &n_verdicts);
+  int32_t *versions = typed_data(env, argv[9], napi_int32_array, &n_versions);
+  int32_t *ports = typed_data(env, argv[10], napi_int32_array, &n_ports);
+  if (!m || !buffer || !starts || !ends || !links || !ifaces || !verdicts || !versions || !ports ||
+      napi_get_value_uint32(env, argv[6], &from) != napi_ok || napi_get_value_uint32(env, argv[7], &to) != napi_ok)
+    return throw_error(env, "judge: bad arguments");
+  if (from > to || to > n_starts || to > n_ends || to > n_links || to > n_ifaces || to > n_verdicts ||
+      to > n_versions || to > n_ports)
+    return throw_error(env, "judge: frames out of range");
+  for (uint32_t i = from; i < to; i++) {
+    int32_t start = starts[i], end = ends[i];
+    uint32_t version = 0;
+    int32_t verdict = -1;
+    if (links[i] == 1 && start >= 0 && end >= start && (size_t)end <= buffer_length)
+      verdict = judge(m, buffer + start, (uint32_t)(end - start), (uint32_t)ifaces[i], &version, &ports[i]);
+    verdicts[i] = verdict;
+    versions[i] = (int32_t)version;
+  }
+  return NULL;
+}
+
+// commit(memo, triples, count): for each (slot, version, changesNothing) of `triples`, whose slot still
+// holds the key that version named, whether a hit on it may be replayed.
+static napi_value commit(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  memo_t *m = argc == 3 ? memo_of(env, argv[0]) : NULL;
+  size_t length;
+  const int32_t *triples = argc == 3 ? typed_data(env, argv[1], napi_int32_array, &length) : NULL;
+  uint32_t count;
+  if (!m || !triples || napi_get_value_uint32(env, argv[2], &count) != napi_ok || (size_t)count * 3 > length)
+    return throw_error(env, "commit(memo, triples, count)");
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t slot = (uint32_t)triples[3 * i];
+    if (slot >= m->slot_count) continue;
+    slot_t *s = &m->slots[slot];
+    if (s->version == (uint32_t)triples[3 * i + 1]) s->valid = triples[3 * i + 2] != 0;
+  }
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
+      {"judge", NULL, judge_frames, NULL, NULL, NULL, napi_default, NULL},
+      {"commit", NULL, commit, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 3, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,186 @@
+// The frame memo: frames that change nothing but last-seen, recognised in C.
+//
+// On a segment most frames tell the inventory nothing new. A frame of a
+// protocol no decoder reads (the bulk of TCP and UDP traffic) only tells that
+// its sender, whose MAC and IP are already known, was seen; a byte-identical
+// repeat of an announcement already decoded (an SSDP NOTIFY, an LLDP frame, a
+// BACnet I-Am: over half of the benchmark's mix) only refreshes the devices
+// its first copy landed on (repeat-cache.ts). The JavaScript pipeline reaches
+// those verdicts for ~90 and ~230 ns a frame (headers, dispatch, match(), the
+// repeat cache's hash and compare); this puts them before it, in native code
+// over a whole batch in one call (native/frame_memo.c), for a few tens.
+//
+// Native code only recognises a frame, by one of two keys:
+// - a touch key, the sender's MAC and IP, for a frame with no decoder for its
+//   EtherType, IP protocol or ports (the dispatch tables of the DecoderIndex);
+// - a frame key, every byte of the frame but the IPv4 identification and
+//   checksum, for a frame with decoders. TCP segments with decoders never get
+//   one (their sequence numbers make every segment new, and reassembly is
+//   JavaScript's).
+// Anything its parse does not mirror exactly (other link types, 802.3, MPLS,
+// PPPoE, IPv6 extension headers, fragments, tunnels, damaged headers) is left
+// to the pipeline whole.
+//
+// What a key means is JavaScript's. The first time a key is seen the pipeline
+// processes the frame as always, noting whether it changed nothing but
+// last-seen (every decoder that matched found it a repeat; no tunnel, no
+// reassembly, no learned HTTP port; the sender's MAC and IP known) and which
+// devices it refreshed; once the batch is done it commits the keys that did.
+// A later frame with a committed key is replayed: those devices are seen and
+// those decoders count a repeat, as the pipeline would have done, unless a
+// device changed generation since (Device.generation: an address changing
+// hands, a merge), in which case the frame is processed again and its key
+// committed anew. A TCP frame is replayed only while no TCP message is being
+// gathered and neither of its ports is a learned HTTP server's.
+//
+// The inventory is the same with and without the memo (a test proves it on
+// every shared capture); only what is counted as decoded may move, as a
+// replayed repeat does not refresh the repeat cache's slots. Without the addon
+// (no C toolchain at install) the pipeline works as before.
+import { createRequire } from 'node:module';
+import type { FrameBatch } from './capture/frames.js';
+import type { DecoderIndex } from './decoders/registry.js';
+import type { Device } from './inventory/device.js';
+
+interface NativeFrameMemo {
+  create(link: Uint8Array, ip: Uint8Array, udp: Uint8Array, tcp: Uint8Array, slots: number): unknown;
+  judge(
+    memo: unknown,
+    buffer: Buffer,
+    starts: Int32Array,
+    ends: Int32Array,
+    linkTypes: Int32Array,
+    interfaceIds: Int32Array,
+    from: number,
+    to: number,
+    verdicts: Int32Array,
+    versions: Int32Array,
+    ports: Int32Array,
+  ): void;
+  commit(memo: unknown, triples: Int32Array, count: number): void;
+}
+
+/**
+ * Keys remembered (two ways per set). A key is a sender's MAC and IP, or a
+ * frame of up to 1536 bytes: 16384 hold a site of thousands of senders and
+ * their announcement cycles, for a few MB at most.
+ */
+export const FRAME_MEMO_SLOTS = 16384;
+
+/** A verdict's bits (native/frame_memo.c): found and committed; a TCP segment (its ports are in `ports`). */
+export const VERDICT_HIT = 1;
+export const VERDICT_TCP = 2;
+
+/** What replaying a committed key does: these devices are seen; each of these decoders counts a repeat. */
+export interface MemoEntry {
+  readonly devices: readonly Device[];
+  /** The devices' generations summed when committed: a replay is valid while the sum is unchanged. */
+  readonly generation: number;
+  readonly ordinals: readonly number[];
+}
+
+let native: { memo?: NativeFrameMemo; error?: string } | undefined;
+
+/** The addon, or why it is not available (not built, or built for another Node). */
+export function nativeFrameMemo(): { memo?: NativeFrameMemo; error?: string } {
+  if (native) return native;
+  try {
+    native = {
+      memo: createRequire(import.meta.url)('../native/build/Release/hark_frame_memo.node') as NativeFrameMemo,
+    };
+  } catch (error) {
+    native = { error: (error as Error).message.split('\n')[0] };
+  }
+  return native;
+}
+
+export class FrameMemo {
+  /** Per frame of the batch last judged: -1 (process it), or slot * 4 + VERDICT_* bits. */
+  verdicts = new Int32Array(1024);
+  /** Per frame, the version of its slot's key (a commit names it). */
+  versions = new Int32Array(1024);
+  /** Per TCP frame, its source port << 16 | destination port. */
+  ports = new Int32Array(1024);
+  private readonly entries: (MemoEntry | undefined)[];
+  private commits = new Int32Array(3 * 256);
+  private commitCount = 0;
+
+  private constructor(
+    private readonly addon: NativeFrameMemo,
+    private readonly handle: unknown,
+    slots: number,
+  ) {
+    this.entries = new Array<MemoEntry | undefined>(slots).fill(undefined);
+  }
+
+  /** A memo for the decoders of `index`, or undefined without the addon. */
+  static create(index: DecoderIndex, slots = FRAME_MEMO_SLOTS): FrameMemo | undefined {
+    const addon = nativeFrameMemo().memo;
+    if (!addon) return undefined;
+    const [link, ip, udp, tcp] = index.dispatchTables;
+    return new FrameMemo(addon, addon.create(link!, ip!, udp!, tcp!, slots), slots);
+  }
+
+  /** Fills verdicts[from, to) (and versions, ports) for the batch's frames, a native call per buffer they lie in. */
+  judge(batch: FrameBatch, from: number, to: number): void {
+    if (this.verdicts.length < to) {
+      const n = Math.max(to, this.verdicts.length * 2);
+      this.verdicts = new Int32Array(n);
+      this.versions = new Int32Array(n);
+      this.ports = new Int32Array(n);
+    }
+    const { buffers, starts, ends, linkTypes, interfaceIds } = batch;
+    for (let run = from; run < to; ) {
+      const buffer = buffers[run]!;
+      let end = run + 1;
+      while (end < to && buffers[end] === buffer) end++;
+      this.addon.judge(
+        this.handle,
+        buffer,
+        starts,
+        ends,
+        linkTypes,
+        interfaceIds,
+        run,
+        end,
+        this.verdicts,
+        this.versions,
+        this.ports,
+      );
+      run = end;
+    }
+  }
+
+  /** The committed meaning of a hit's slot. */
+  entry(verdict: number): MemoEntry | undefined {
+    return this.entries[verdict >> 2];
+  }
+
+  /**
+   * After the pipeline processed a frame whose verdict was `verdict`: what
+   * replaying its key does from now on, or undefined when the frame changed
+   * more than last-seen (its key is not replayed).
+   */
+  settle(verdict: number, version: number, entry: MemoEntry | undefined): void {
+    const slot = verdict >> 2;
+    // Cleared when the frame changed more: a later hit on the slot in this batch (judged before the
+    // commit below reaches the native half) then finds no entry and is processed.
+    this.entries[slot] = entry;
+    if (this.commitCount * 3 === this.commits.length) {
+      const grown = new Int32Array(this.commits.length * 2);
+      grown.set(this.commits);
+      this.commits = grown;
+    }
+    const at = this.commitCount++ * 3;
+    this.commits[at] = slot;
+    this.commits[at + 1] = version;
+    this.commits[at + 2] = entry ? 1 : 0;
+  }
+
+  /** Hands the batch's commits to the native half (call once the batch is processed). */
+  flush(): void {
+    if (this.commitCount === 0) return;
+    this.addon.commit(this.handle, this.commits, this.commitCount);
+    this.commitCount = 0;
+  }
+}
