@@ -3,7 +3,8 @@
 # comparing two trees where timed runs on a noisy host cannot tell them apart:
 #   pipeline [passes]    the agent's pipeline on the benchmark's mixed traffic,
 #                        per packet (default 40 passes; ~3 min on two cores;
-#                        needs the shared captures)
+#                        needs the shared captures; HARK_FRAME_MEMO=off: without
+#                        the native frame memo, whose instructions count too)
 #   ingest [messages]    the aggregator's ingest core (schema check, WAL
 #                        fsync, merge, alerts, Parquet history worker) on the
 #                        mqtt-throughput benchmark's messages, per observation

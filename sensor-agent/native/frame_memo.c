@@ -24,6 +24,7 @@
 #include <string.h>
 
 #define KEYS 0x10001
+#define LEADS 257
 #define FAMILIES 4
 enum { FAMILY_LINK = 0, FAMILY_IP = 1, FAMILY_UDP = 2, FAMILY_TCP = 3 };
 /** A frame longer than this is no announcement: left to JavaScript (the repeat cache's MAX_BYTES). */
@@ -31,6 +32,7 @@ enum { FAMILY_LINK = 0, FAMILY_IP = 1, FAMILY_UDP = 2, FAMILY_TCP = 3 };
 #define KEY_TOUCH 1
 #define KEY_FRAME 2
 #define WAYS 2
+#define GROUP 16
 /** The verdict's low bits: found and committed; a TCP segment (JavaScript checks its reassembly state). */
 #define VERDICT_HIT 1
 #define VERDICT_TCP 2
@@ -46,13 +48,19 @@ typedef struct {
 } slot_t;
 
 typedef struct {
-  uint8_t tables[FAMILIES][KEYS];  // nonzero where the decoder index lists decoders for the key
+  uint8_t tables[FAMILIES][KEYS];  // the decoder index's list for each key; 0 is the empty list
+  uint8_t leading[256][LEADS];     // per list, 1 at a payload's first byte (256: empty) one of its decoders reads
   slot_t *slots;
   uint8_t *recent;  // per set, the way found or filled last
-  uint32_t set_mask;
+  // Touch keys and frame keys have sets of their own: a stream of frame keys that never repeat (polls
+  // under new invoke ids) would otherwise evict the few touch keys every busy sender's frames replay.
+  uint32_t touch_mask;  // touch sets are [0, touch_mask]
+  uint32_t frame_mask;  // frame sets follow them
   uint32_t slot_count;
   uint32_t next_version;
-  uint8_t scratch[MAX_FRAME_KEY + 8];
+  // Keys of a group of frames, judged together so that each one's slots are fetched from memory
+  // while the others are keyed (a lookup is a cache miss at a busy site).
+  uint8_t keys[GROUP][MAX_FRAME_KEY + 8];
 } memo_t;
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -102,9 +110,13 @@ static uint64_t key_hash(const uint8_t *k, uint32_t n) {
  * but not committed (still pending, or found to change something) keeps its
  * slot and version; a new key takes the set's way used less recently.
  */
-static uint32_t lookup(memo_t *m, const uint8_t *k, uint32_t n, int *hit, uint32_t *version) {
-  uint64_t h = key_hash(k, n);
-  uint32_t set = (uint32_t)(h ^ (h >> 32)) & m->set_mask;
+static uint32_t set_of(const memo_t *m, const uint8_t *k, uint64_t h) {
+  uint32_t folded = (uint32_t)(h ^ (h >> 32));
+  return k[0] == KEY_TOUCH ? folded & m->touch_mask : m->touch_mask + 1 + (folded & m->frame_mask);
+}
+
+static uint32_t lookup(memo_t *m, const uint8_t *k, uint32_t n, uint64_t h, uint32_t set, int *hit,
+                       uint32_t *version) {
   uint32_t first = set * WAYS;
   uint8_t recent = m->recent[set];
   for (int w = 0; w < WAYS; w++) {
@@ -147,22 +159,23 @@ static inline int tunnel_port(uint32_t port) {
 }
 
 /**
- * The verdict on one Ethernet frame b[0, n): -1 when it is left to
- * JavaScript, else the slot of its key, times 4, plus VERDICT_* bits.
+ * The key of one Ethernet frame b[0, n), written to k (MAX_FRAME_KEY + 8
+ * bytes); its length, or 0 when the frame is left to JavaScript. *tcp is set
+ * for a TCP segment, and *ports to its ports.
  */
-static int32_t judge(memo_t *m, const uint8_t *b, uint32_t n, uint32_t interface_id, uint32_t *version,
-                     int32_t *ports) {
-  if (n < 14) return -1;
+static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t interface_id, uint8_t *k,
+                       int *tcp_out, int32_t *ports) {
+  if (n < 14) return 0;
   uint32_t o = 12;
   uint32_t type = be16(b + o);
   for (int tags = 0; type == 0x8100 || type == 0x88a8 || type == 0x9100; tags++) {
-    if (tags == 8 || n < o + 6) return -1;
+    if (tags == 8 || n < o + 6) return 0;
     o += 4;
     type = be16(b + o);
   }
   o += 2;
   // PPPoE, MPLS and 802.3 (a length, not a type) take parsers this file does not mirror.
-  if (type <= 1500 || type == 0x8863 || type == 0x8864 || type == 0x8847 || type == 0x8848) return -1;
+  if (type <= 1500 || type == 0x8863 || type == 0x8864 || type == 0x8847 || type == 0x8848) return 0;
   int decoded = m->tables[FAMILY_LINK][type] != 0;
   uint32_t ip_version = 0;
   const uint8_t *src_ip = NULL;
@@ -172,51 +185,55 @@ static int32_t judge(memo_t *m, const uint8_t *b, uint32_t n, uint32_t interface
     uint32_t l4;
     uint32_t proto;
     if (type == 0x0800) {
-      if (end < o + 20) return -1;
+      if (end < o + 20) return 0;
       uint32_t ihl = (b[o] & 0x0f) * 4u;
-      if (b[o] >> 4 != 4 || ihl < 20 || end < o + ihl) return -1;
+      if (b[o] >> 4 != 4 || ihl < 20 || end < o + ihl) return 0;
       uint32_t total = be16(b + o + 2);
       if (total != 0) {
-        if (total < ihl) return -1;
+        if (total < ihl) return 0;
         if (o + total < end) end = o + total;
       }
-      if ((be16(b + o + 6) & 0x1fff) != 0) return -1;  // a later fragment
+      if ((be16(b + o + 6) & 0x1fff) != 0) return 0;  // a later fragment
       proto = b[o + 9];
       src_ip = b + o + 12;
       ip_version = 4;
       l4 = o + ihl;
     } else {
-      if (end < o + 40 || b[o] >> 4 != 6) return -1;
+      if (end < o + 40 || b[o] >> 4 != 6) return 0;
       uint32_t payload = be16(b + o + 4);
       if (payload != 0 && o + 40 + payload < end) end = o + 40 + payload;
       proto = b[o + 6];
       // Extension headers (hop-by-hop, routing, fragment, AH, destination options, mobility).
-      if (proto == 0 || proto == 43 || proto == 44 || proto == 51 || proto == 60 || proto == 135) return -1;
+      if (proto == 0 || proto == 43 || proto == 44 || proto == 51 || proto == 60 || proto == 135) return 0;
       src_ip = b + o + 8;
       ip_version = 6;
       l4 = o + 40;
     }
-    if (proto == 4 || proto == 41 || proto == 47) return -1;  // IP in IP, IPv6 in IP, GRE: tunnels
+    if (proto == 4 || proto == 41 || proto == 47) return 0;  // IP in IP, IPv6 in IP, GRE: tunnels
     decoded |= m->tables[FAMILY_IP][proto] != 0;
     if (proto == 17) {
-      if (end < l4 + 8) return -1;
+      if (end < l4 + 8) return 0;
       uint32_t length = be16(b + l4 + 4);
-      if (length < 8 && length != 0) return -1;
+      if (length < 8 && length != 0) return 0;
       uint32_t src = be16(b + l4), dst = be16(b + l4 + 2);
-      if (tunnel_port(dst)) return -1;
-      decoded |= m->tables[FAMILY_UDP][dst] | m->tables[FAMILY_UDP][src];
+      if (tunnel_port(dst)) return 0;
+      uint32_t payload_end = length == 0 || l4 + length > end ? end : l4 + length;
+      uint32_t lead = payload_end > l4 + 8 ? b[l4 + 8] : 256;
+      decoded |= m->leading[m->tables[FAMILY_UDP][dst]][lead] | m->leading[m->tables[FAMILY_UDP][src]][lead];
     } else if (proto == 6) {
-      if (end < l4 + 20) return -1;
+      if (end < l4 + 20) return 0;
       uint32_t header = (b[l4 + 12] >> 4) * 4u;
-      if (header < 20 || end < l4 + header) return -1;
+      if (header < 20 || end < l4 + header) return 0;
       uint32_t src = be16(b + l4), dst = be16(b + l4 + 2);
       // The pipeline offers a segment without payload to no port's decoders.
-      if (end > l4 + header) decoded |= m->tables[FAMILY_TCP][dst] | m->tables[FAMILY_TCP][src];
+      if (end > l4 + header) {
+        uint32_t lead = b[l4 + header];
+        decoded |= m->leading[m->tables[FAMILY_TCP][dst]][lead] | m->leading[m->tables[FAMILY_TCP][src]][lead];
+      }
       tcp = 1;
       *ports = (int32_t)(src << 16 | dst);
     }
   }
-  uint8_t *k = m->scratch;
   uint32_t length;
   if (!decoded) {
     // What DeviceStore.touch reads: the sender's MAC and IP.
@@ -231,7 +248,7 @@ static int32_t judge(memo_t *m, const uint8_t *b, uint32_t n, uint32_t interface
     }
   } else {
     // A TCP segment with decoders is never a repeat of another (sequence numbers); reassembly is JavaScript's.
-    if (tcp || n > MAX_FRAME_KEY) return -1;
+    if (tcp || n > MAX_FRAME_KEY) return 0;
     k[0] = KEY_FRAME;
     memcpy(k + 1, &interface_id, 4);
     memcpy(k + 5, b, n);
@@ -242,10 +259,8 @@ static int32_t judge(memo_t *m, const uint8_t *b, uint32_t n, uint32_t interface
       ip[4] = ip[5] = ip[10] = ip[11] = 0;
     }
   }
-  int hit;
-  uint32_t slot = lookup(m, k, length, &hit, version);
-  if (slot == UINT32_MAX) return -1;
-  return (int32_t)(slot * 4 + (hit ? VERDICT_HIT : 0) + (tcp ? VERDICT_TCP : 0));
+  *tcp_out = tcp;
+  return length;
 }
 
 static napi_value throw_error(napi_env env, const char *message) {
@@ -279,16 +294,22 @@ static memo_t *memo_of(napi_env env, napi_value value) {
   return m;
 }
 
-// create(link, ip, udp, tcp, slots): the decoder index's four tables (a byte per key, 0x10001 each,
-// nonzero where it lists decoders) and the number of slots (a power of two, at least 2).
+// create(link, ip, udp, tcp, leading, touchSlots, frameSlots): the decoder index's four tables (its
+// list for each key, 0x10001 bytes each), its leading table (LEADS bytes per list, see
+// DecoderIndex.leadingTable) and the slots for each kind of key (powers of two, at least 2). Slots
+// are numbered touch slots first.
 static napi_value create(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 7;
+  napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 5) return throw_error(env, "create(link, ip, udp, tcp, slots)");
-  uint32_t slots;
-  if (napi_get_value_uint32(env, argv[4], &slots) != napi_ok || slots < WAYS || (slots & (slots - 1)))
-    return throw_error(env, "slots must be a power of two, at least 2");
+  if (argc != 7) return throw_error(env, "create(link, ip, udp, tcp, leading, touchSlots, frameSlots)");
+  uint32_t touch_slots, frame_slots;
+  if (napi_get_value_uint32(env, argv[5], &touch_slots) != napi_ok ||
+      napi_get_value_uint32(env, argv[6], &frame_slots) != napi_ok || touch_slots < WAYS ||
+      frame_slots < WAYS || (touch_slots & (touch_slots - 1)) || (frame_slots & (frame_slots - 1)) ||
+      touch_slots > (1u << 24) || frame_slots > (1u << 24))
+    return throw_error(env, "slots must be powers of two, at least 2");
+  uint32_t slots = touch_slots + frame_slots;
   memo_t *m = calloc(1, sizeof(memo_t));
   if (!m) return throw_error(env, "out of memory");
   for (int f = 0; f < FAMILIES; f++) {
@@ -300,9 +321,19 @@ static napi_value create(napi_env env, napi_callback_info info) {
     }
     memcpy(m->tables[f], table, KEYS);
   }
+  size_t leading_length;
+  const uint8_t *leading = typed_data(env, argv[4], napi_uint8_array, &leading_length);
+  if (!leading || leading_length != sizeof m->leading) {
+    free(m);
+    return throw_error(env, "the leading table must be a Uint8Array of 256 x 257 bytes");
+  }
+  memcpy(m->leading, leading, sizeof m->leading);
   m->slot_count = slots;
-  m->set_mask = slots / WAYS - 1;
-  m->slots = calloc(slots, sizeof(slot_t));
+  m->touch_mask = touch_slots / WAYS - 1;
+  m->frame_mask = frame_slots / WAYS - 1;
+  // A set's two slots share a cache line.
+  m->slots = aligned_alloc(64, slots * sizeof(slot_t));
+  if (m->slots) memset(m->slots, 0, slots * sizeof(slot_t));
   m->recent = calloc(slots / WAYS, 1);
   if (!m->slots || !m->recent) {
     free(m->slots);
@@ -343,14 +374,45 @@ static napi_value judge_frames(napi_env env, napi_callback_info info) {
   if (from > to || to > n_starts || to > n_ends || to > n_links || to > n_ifaces || to > n_verdicts ||
       to > n_versions || to > n_ports)
     return throw_error(env, "judge: frames out of range");
-  for (uint32_t i = from; i < to; i++) {
-    int32_t start = starts[i], end = ends[i];
-    uint32_t version = 0;
-    int32_t verdict = -1;
-    if (links[i] == 1 && start >= 0 && end >= start && (size_t)end <= buffer_length)
-      verdict = judge(m, buffer + start, (uint32_t)(end - start), (uint32_t)ifaces[i], &version, &ports[i]);
-    verdicts[i] = verdict;
-    versions[i] = (int32_t)version;
+  for (uint32_t group = from; group < to; group += GROUP) {
+    uint32_t count = to - group < GROUP ? to - group : GROUP;
+    uint32_t lengths[GROUP], sets[GROUP];
+    uint64_t hashes[GROUP];
+    int tcps[GROUP];
+    // Keyed and hashed first, each key's set fetched...
+    for (uint32_t g = 0; g < count; g++) {
+      uint32_t i = group + g;
+      int32_t start = starts[i], end = ends[i];
+      lengths[g] = 0;
+      tcps[g] = 0;
+      if (links[i] == 1 && start >= 0 && end >= start && (size_t)end <= buffer_length)
+        lengths[g] =
+            key_of(m, buffer + start, (uint32_t)(end - start), (uint32_t)ifaces[i], m->keys[g], &tcps[g], &ports[i]);
+      if (lengths[g] == 0) continue;
+      hashes[g] = key_hash(m->keys[g], lengths[g]);
+      sets[g] = set_of(m, m->keys[g], hashes[g]);
+      __builtin_prefetch(&m->slots[sets[g] * WAYS]);
+    }
+    // ...then the keys the set's slots hold...
+    for (uint32_t g = 0; g < count; g++) {
+      if (lengths[g] == 0) continue;
+      const slot_t *s = &m->slots[sets[g] * WAYS];
+      if (s[0].key) __builtin_prefetch(s[0].key);
+      if (s[1].key) __builtin_prefetch(s[1].key);
+    }
+    // ...then each is looked up, in order.
+    for (uint32_t g = 0; g < count; g++) {
+      uint32_t i = group + g;
+      uint32_t version = 0;
+      int32_t verdict = -1;
+      if (lengths[g] != 0) {
+        int hit;
+        uint32_t slot = lookup(m, m->keys[g], lengths[g], hashes[g], sets[g], &hit, &version);
+        if (slot != UINT32_MAX) verdict = (int32_t)(slot * 4 + (hit ? VERDICT_HIT : 0) + (tcps[g] ? VERDICT_TCP : 0));
+      }
+      verdicts[i] = verdict;
+      versions[i] = (int32_t)version;
+    }
   }
   return NULL;
 }

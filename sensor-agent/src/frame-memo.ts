@@ -12,7 +12,10 @@
 //
 // Native code only recognises a frame, by one of two keys:
 // - a touch key, the sender's MAC and IP, for a frame with no decoder for its
-//   EtherType, IP protocol or ports (the dispatch tables of the DecoderIndex);
+//   EtherType, IP protocol or ports (the dispatch tables of the DecoderIndex),
+//   or none for a payload that begins so (Decoder.leadingBytes: a TLS
+//   segment of encrypted data, a UDP datagram on an ephemeral port that no
+//   DCE/RPC begins);
 // - a frame key, every byte of the frame but the IPv4 identification and
 //   checksum, for a frame with decoders. TCP segments with decoders never get
 //   one (their sequence numbers make every segment new, and reassembly is
@@ -40,10 +43,18 @@
 import { createRequire } from 'node:module';
 import type { FrameBatch } from './capture/frames.js';
 import type { DecoderIndex } from './decoders/registry.js';
-import type { Device } from './inventory/device.js';
+import { type Device, generationBumpCount } from './inventory/device.js';
 
 interface NativeFrameMemo {
-  create(link: Uint8Array, ip: Uint8Array, udp: Uint8Array, tcp: Uint8Array, slots: number): unknown;
+  create(
+    link: Uint8Array,
+    ip: Uint8Array,
+    udp: Uint8Array,
+    tcp: Uint8Array,
+    leading: Uint8Array,
+    touchSlots: number,
+    frameSlots: number,
+  ): unknown;
   judge(
     memo: unknown,
     buffer: Buffer,
@@ -61,23 +72,17 @@ interface NativeFrameMemo {
 }
 
 /**
- * Keys remembered (two ways per set). A key is a sender's MAC and IP, or a
- * frame of up to 1536 bytes: 16384 hold a site of thousands of senders and
- * their announcement cycles, for a few MB at most.
+ * Keys remembered (two ways per set), each kind in sets of its own: senders'
+ * MACs and IPs (a few dozen bytes each), and frames of up to 1536 bytes. They
+ * hold a site of thousands of senders and their announcement cycles, for a
+ * few MB at most.
  */
-export const FRAME_MEMO_SLOTS = 16384;
+export const TOUCH_SLOTS = 8192;
+export const FRAME_SLOTS = 16384;
 
 /** A verdict's bits (native/frame_memo.c): found and committed; a TCP segment (its ports are in `ports`). */
 export const VERDICT_HIT = 1;
 export const VERDICT_TCP = 2;
-
-/** What replaying a committed key does: these devices are seen; each of these decoders counts a repeat. */
-export interface MemoEntry {
-  readonly devices: readonly Device[];
-  /** The devices' generations summed when committed: a replay is valid while the sum is unchanged. */
-  readonly generation: number;
-  readonly ordinals: readonly number[];
-}
 
 let native: { memo?: NativeFrameMemo; error?: string } | undefined;
 
@@ -101,7 +106,22 @@ export class FrameMemo {
   versions = new Int32Array(1024);
   /** Per TCP frame, its source port << 16 | destination port. */
   ports = new Int32Array(1024);
-  private readonly entries: (MemoEntry | undefined)[];
+  // What replaying each slot's committed key does, column by column: its devices are seen, each of its
+  // decoders counts a repeat. Columns, not an object per slot: a replay then reads one array element
+  // per fact, not an entry object, its arrays and their elements (a cache miss each at a busy site).
+  /** 1 where the slot has a meaning; 2 where that is no more than two devices seen and one decoder's repeat. */
+  readonly committed: Uint8Array;
+  /** The first two of its devices (undefined: none), and the others (rarely any). */
+  readonly firstDevice: (Device | undefined)[];
+  readonly secondDevice: (Device | undefined)[];
+  readonly otherDevices: (readonly Device[] | undefined)[];
+  /** The first decoder that counts a repeat (-1: none), and the others. */
+  readonly firstOrdinal: Int32Array;
+  readonly otherOrdinals: (readonly number[] | undefined)[];
+  /** Its devices' generations summed when committed: a replay is valid while the sum is unchanged. */
+  readonly generations: Float64Array;
+  /** generationBumpCount() when the sum was last found unchanged: while it still reads so, no device's moved. */
+  readonly bumps: Float64Array;
   private commits = new Int32Array(3 * 256);
   private commitCount = 0;
 
@@ -110,15 +130,23 @@ export class FrameMemo {
     private readonly handle: unknown,
     slots: number,
   ) {
-    this.entries = new Array<MemoEntry | undefined>(slots).fill(undefined);
+    this.committed = new Uint8Array(slots);
+    this.firstDevice = new Array<Device | undefined>(slots).fill(undefined);
+    this.secondDevice = new Array<Device | undefined>(slots).fill(undefined);
+    this.otherDevices = new Array<readonly Device[] | undefined>(slots).fill(undefined);
+    this.firstOrdinal = new Int32Array(slots).fill(-1);
+    this.otherOrdinals = new Array<readonly number[] | undefined>(slots).fill(undefined);
+    this.generations = new Float64Array(slots);
+    this.bumps = new Float64Array(slots);
   }
 
   /** A memo for the decoders of `index`, or undefined without the addon. */
-  static create(index: DecoderIndex, slots = FRAME_MEMO_SLOTS): FrameMemo | undefined {
+  static create(index: DecoderIndex): FrameMemo | undefined {
     const addon = nativeFrameMemo().memo;
     if (!addon) return undefined;
     const [link, ip, udp, tcp] = index.dispatchTables;
-    return new FrameMemo(addon, addon.create(link!, ip!, udp!, tcp!, slots), slots);
+    const handle = addon.create(link!, ip!, udp!, tcp!, index.leadingTable, TOUCH_SLOTS, FRAME_SLOTS);
+    return new FrameMemo(addon, handle, TOUCH_SLOTS + FRAME_SLOTS);
   }
 
   /** Fills verdicts[from, to) (and versions, ports) for the batch's frames, a native call per buffer they lie in. */
@@ -151,21 +179,50 @@ export class FrameMemo {
     }
   }
 
-  /** The committed meaning of a hit's slot. */
-  entry(verdict: number): MemoEntry | undefined {
-    return this.entries[verdict >> 2];
+  /** Whether none of the slot's devices changed generation since it was committed. */
+  current(slot: number): boolean {
+    const bumps = generationBumpCount();
+    if (this.bumps[slot] === bumps) return true;
+    const first = this.firstDevice[slot];
+    const second = this.secondDevice[slot];
+    let generation =
+      (first === undefined ? 0 : first.generation) + (second === undefined ? 0 : second.generation);
+    const others = this.otherDevices[slot];
+    if (others !== undefined) for (let k = 0; k < others.length; k++) generation += others[k]!.generation;
+    if (generation !== this.generations[slot]) return false;
+    this.bumps[slot] = bumps;
+    return true;
   }
 
   /**
    * After the pipeline processed a frame whose verdict was `verdict`: what
-   * replaying its key does from now on, or undefined when the frame changed
-   * more than last-seen (its key is not replayed).
+   * replaying its key does from now on (these devices seen, these decoders
+   * counting a repeat), or nothing when the frame changed more than
+   * last-seen (its key is not replayed).
    */
-  settle(verdict: number, version: number, entry: MemoEntry | undefined): void {
+  settle(
+    verdict: number,
+    version: number,
+    replay: { devices: readonly Device[]; ordinals: readonly number[] } | undefined,
+  ): void {
     const slot = verdict >> 2;
     // Cleared when the frame changed more: a later hit on the slot in this batch (judged before the
-    // commit below reaches the native half) then finds no entry and is processed.
-    this.entries[slot] = entry;
+    // commit below reaches the native half) then finds nothing and is processed.
+    this.committed[slot] = 0;
+    if (replay) {
+      // A device named twice (the sender, and what a repeat landed on) is seen once.
+      const devices = [...new Set(replay.devices)];
+      this.committed[slot] = devices.length <= 2 && replay.ordinals.length <= 1 ? 2 : 1;
+      let generation = 0;
+      for (const d of devices) generation += d.generation;
+      this.firstDevice[slot] = devices[0];
+      this.secondDevice[slot] = devices[1];
+      this.otherDevices[slot] = devices.length > 2 ? devices.slice(2) : undefined;
+      this.firstOrdinal[slot] = replay.ordinals[0] ?? -1;
+      this.otherOrdinals[slot] = replay.ordinals.length > 1 ? replay.ordinals.slice(1) : undefined;
+      this.generations[slot] = generation;
+      this.bumps[slot] = generationBumpCount();
+    }
     if (this.commitCount * 3 === this.commits.length) {
       const grown = new Int32Array(this.commits.length * 2);
       grown.set(this.commits);
@@ -174,7 +231,7 @@ export class FrameMemo {
     const at = this.commitCount++ * 3;
     this.commits[at] = slot;
     this.commits[at + 1] = version;
-    this.commits[at + 2] = entry ? 1 : 0;
+    this.commits[at + 2] = replay ? 1 : 0;
   }
 
   /** Hands the batch's commits to the native half (call once the batch is processed). */

@@ -27,9 +27,9 @@ import type { DeviceRecord } from '@hark/contracts/inventory';
 import type { FrameBatch } from './capture/frames.js';
 import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from './capture/reader.js';
 import type { CapturedPacket, CaptureFormat } from './capture/types.js';
-import { DecoderIndex, FamilyCode } from './decoders/registry.js';
+import { DecoderIndex, FamilyCode, LEADS } from './decoders/registry.js';
 import type { Decoder } from './decoders/types.js';
-import { FrameMemo, type MemoEntry, VERDICT_HIT, VERDICT_TCP } from './frame-memo.js';
+import { FrameMemo, VERDICT_HIT, VERDICT_TCP } from './frame-memo.js';
 import type { Device } from './inventory/device.js';
 import { DeviceStore } from './inventory/store.js';
 import { LearnedEndpoints } from './learned-endpoints.js';
@@ -109,6 +109,12 @@ export class Pipeline {
   private readonly measuring: Uint8Array;
   /** Each decoder's match() and repeatKey(), by position, for the same reason (called with the decoder as `this`). */
   private readonly matchers: readonly Decoder['match'][];
+  /**
+   * Per decoder, 1 where it declares leadingBytes; and per decoder, LEADS
+   * bytes: 1 at a first payload byte (256: none) it is offered.
+   */
+  private readonly leading: Uint8Array;
+  private readonly leads: Uint8Array;
   private readonly repeatKeys: readonly Decoder['repeatKey'][];
   private readonly view = new PacketView();
   private readonly repeats: RepeatCache | undefined;
@@ -144,6 +150,10 @@ export class Pipeline {
     this.keyed = flags((d) => d.repeatKey !== undefined);
     this.measuring = flags((d) => d.messageLength !== undefined);
     this.matchers = this.decoders.decoders.map((d) => d.match);
+    this.leading = flags((d) => d.leadingBytes !== undefined);
+    this.leads = new Uint8Array(this.decoders.decoders.length * LEADS);
+    for (const [ordinal, d] of this.decoders.decoders.entries())
+      for (const byte of d.leadingBytes ?? []) this.leads[ordinal * LEADS + byte] = 1;
     this.repeatKeys = this.decoders.decoders.map((d) => d.repeatKey);
     this.httpOrdinals = this.decoders.candidateOrdinals(FamilyCode.tcp, HTTP_PORT);
     this.memo =
@@ -230,39 +240,82 @@ export class Pipeline {
   }
 
   private processSlice(memo: FrameMemo, batch: FrameBatch, from: number, to: number): void {
-    const { buffers, starts, ends, originalLengths, linkTypes, interfaceIds, timestampsMs } = batch;
     memo.judge(batch, from, to);
     const verdicts = memo.verdicts;
+    const { originalLengths, timestampsMs } = batch;
+    const { committed, generations, firstDevice, secondDevice, firstOrdinal, ports } = memo;
+    const stats = this.counts;
+    const store = this.store;
+    const learned = this.learnedPorts;
+    // Kept small, so that the common replay stays inlined here: processing a frame is another method.
     for (let i = from; i < to; i++) {
       const verdict = verdicts[i]!;
-      let record = verdict >= 0;
-      if (record && (verdict & VERDICT_HIT) !== 0) {
+      const slot = verdict >> 2;
+      // The common replay, inline: a key that sees one or two devices (whose generations have not moved)
+      // and counts one decoder's repeat, with no TCP message being gathered and no learned port.
+      const device =
+        verdict >= 0 && (verdict & VERDICT_HIT) !== 0 && committed[slot] === 2 ? firstDevice[slot] : null;
+      const second = device ? secondDevice[slot] : undefined;
+      if (
+        device !== null &&
+        (device === undefined ? 0 : device.generation) + (second === undefined ? 0 : second.generation) ===
+          generations[slot] &&
+        this.messages.size === 0 &&
+        ((verdict & VERDICT_TCP) === 0 ||
+          (learned[ports[i]! >>> 16] === 0 && learned[ports[i]! & 0xffff] === 0))
+      ) {
+        stats.packets++;
+        stats.bytes += originalLengths[i]!;
+        stats.replayed++;
+        if (device !== undefined) store.seenOne(device, timestampsMs[i]!);
+        if (second !== undefined) store.seenOne(second, timestampsMs[i]!);
+        const ordinal = firstOrdinal[slot]!;
+        if (ordinal >= 0) {
+          this.decodedBy[ordinal]!++;
+          stats.repeats++;
+        }
+        continue;
+      }
+      if (verdict < 0) this.processFrameOf(batch, i);
+      else if ((verdict & VERDICT_HIT) === 0) this.processJudged(memo, batch, i, verdict);
+      else {
         const replay = this.replay(memo, verdict, i, originalLengths[i]!, timestampsMs[i]!);
-        if (replay === Replay.DONE) continue;
-        // A TCP segment while a message is gathered, or on a learned HTTP port: processed, its key kept.
-        record = replay === Replay.CHANGED;
-      }
-      if (record) {
-        this.recording = true;
-        this.unchanged = true;
-        this.repeatOrdinals.length = 0;
-        this.repeatDevices.length = 0;
-      }
-      this.processFrame(
-        buffers[i]!,
-        starts[i]!,
-        ends[i]!,
-        originalLengths[i]!,
-        linkTypes[i]!,
-        interfaceIds[i]!,
-        timestampsMs[i]!,
-      );
-      if (record) {
-        this.recording = false;
-        memo.settle(verdict, memo.versions[i]!, this.unchanged ? this.entryOfFrame() : undefined);
+        // NOT_NOW: a TCP segment while a message is gathered, or on a learned HTTP port: processed, its key kept.
+        if (replay === Replay.CHANGED) this.processJudged(memo, batch, i, verdict);
+        else if (replay === Replay.NOT_NOW) this.processFrameOf(batch, i);
       }
     }
     memo.flush();
+  }
+
+  private processFrameOf(batch: FrameBatch, i: number): void {
+    this.processFrame(
+      batch.buffers[i]!,
+      batch.starts[i]!,
+      batch.ends[i]!,
+      batch.originalLengths[i]!,
+      batch.linkTypes[i]!,
+      batch.interfaceIds[i]!,
+      batch.timestampsMs[i]!,
+    );
+  }
+
+  /** Processes frame i, whose key the memo holds, and settles what replaying the key does. */
+  private processJudged(memo: FrameMemo, batch: FrameBatch, i: number, verdict: number): void {
+    this.recording = true;
+    this.unchanged = true;
+    this.repeatOrdinals.length = 0;
+    this.repeatDevices.length = 0;
+    this.processFrameOf(batch, i);
+    this.recording = false;
+    // A TCP segment's key is its sender's (native/frame_memo.c keys no TCP segment a decoder reads):
+    // a message it continued, or a learned HTTP port, is checked again at every replay.
+    const sender = (verdict & VERDICT_TCP) !== 0;
+    memo.settle(
+      verdict,
+      memo.versions[i]!,
+      sender || this.unchanged ? this.replayOfFrame(sender) : undefined,
+    );
   }
 
   /**
@@ -276,8 +329,8 @@ export class Pipeline {
     originalLength: number,
     timestampMs: number,
   ): Replay {
-    const entry = memo.entry(verdict);
-    if (entry === undefined) return Replay.CHANGED;
+    const slot = verdict >> 2;
+    if (memo.committed[slot] === 0) return Replay.CHANGED;
     const messages = this.messages;
     if ((verdict & VERDICT_TCP) !== 0) {
       const ports = memo.ports[i]!;
@@ -285,29 +338,38 @@ export class Pipeline {
       if (messages.size > 0 || learned[ports >>> 16] !== 0 || learned[ports & 0xffff] !== 0)
         return Replay.NOT_NOW;
     }
-    const devices = entry.devices;
-    let generation = 0;
-    for (let k = 0; k < devices.length; k++) generation += devices[k]!.generation;
-    if (generation !== entry.generation) return Replay.CHANGED;
+    if (!memo.current(slot)) return Replay.CHANGED;
     const stats = this.counts;
     stats.packets++;
     stats.bytes += originalLength;
     stats.replayed++;
     if (messages.size > 0) messages.expire(timestampMs);
-    this.store.seen(devices, timestampMs);
-    const ordinals = entry.ordinals;
-    for (let k = 0; k < ordinals.length; k++) this.decodedBy[ordinals[k]!]!++;
-    stats.repeats += ordinals.length;
+    const store = this.store;
+    const first = memo.firstDevice[slot];
+    if (first !== undefined) store.seenOne(first, timestampMs);
+    const second = memo.secondDevice[slot];
+    if (second !== undefined) store.seenOne(second, timestampMs);
+    const others = memo.otherDevices[slot];
+    if (others !== undefined) store.seen(others, timestampMs);
+    const ordinal = memo.firstOrdinal[slot]!;
+    if (ordinal >= 0) {
+      this.decodedBy[ordinal]!++;
+      stats.repeats++;
+      const more = memo.otherOrdinals[slot];
+      if (more !== undefined) {
+        for (let k = 0; k < more.length; k++) this.decodedBy[more[k]!]!++;
+        stats.repeats += more.length;
+      }
+    }
     return Replay.DONE;
   }
 
-  /** What the frame just processed (it changed nothing but last-seen) does when replayed. */
-  private entryOfFrame(): MemoEntry {
+  /** What replaying the frame just processed does: its sender seen, and its repeats (unless `senderOnly`). */
+  private replayOfFrame(senderOnly: boolean): { devices: readonly Device[]; ordinals: readonly number[] } {
     const sender = this.store.sender(this.view);
+    if (senderOnly) return { devices: sender ? [sender] : [], ordinals: [] };
     const devices = sender ? [sender, ...this.repeatDevices] : this.repeatDevices.slice();
-    let generation = 0;
-    for (const d of devices) generation += d.generation;
-    return { devices, generation, ordinals: this.repeatOrdinals.slice() };
+    return { devices, ordinals: this.repeatOrdinals.slice() };
   }
 
   /** The frame data[start, end). */
@@ -397,6 +459,10 @@ export class Pipeline {
   }
 
   private run(ordinal: number, v: PacketView): void {
+    if (this.leading[ordinal] === 1) {
+      const o = v.payloadOffset;
+      if (this.leads[ordinal * LEADS + (o < v.payloadEnd ? v.data[o]! : 256)] === 0) return;
+    }
     const decoder = this.decoders.decoders[ordinal]!;
     // A TCP message this segment only begins is matched and decoded once whole, or once given up
     // (message-reassembly.ts). Measured only where the segment does not match (a first segment too short for

@@ -36,7 +36,7 @@
 // time), and the protocol bytes; not the IPv4 identification or checksums,
 // which change from one copy of a datagram to the next.
 import type { Decoder } from './decoders/types.js';
-import type { Device } from './inventory/device.js';
+import { type Device, generationBumpCount } from './inventory/device.js';
 import type { PacketView } from './packet/view.js';
 
 /**
@@ -57,6 +57,8 @@ class Slot {
   decoder = -1;
   /** The sum of the devices' generations when remembered: any bump since changes it. */
   generation = -1;
+  /** generationBumpCount() when the sum was last found unchanged: while it still reads so, no device's moved. */
+  bumps = -1;
   sender = -1;
   dstMac = -1;
   etherType = -1;
@@ -154,7 +156,11 @@ export class RepeatCache {
       // Found: a repeat, unless its devices changed since (then decoded again, and remembered here).
       this.index = first + way;
       this.recent[set] = way;
-      return generationOf(s.devices) === s.generation ? s.devices : undefined;
+      const bumps = generationBumpCount();
+      if (s.bumps === bumps) return s.devices;
+      if (generationOf(s.devices) !== s.generation) return undefined;
+      s.bumps = bumps;
+      return s.devices;
     }
     // A miss: an unused way, else the one not used last.
     const fill = this.slots[first + recent] === undefined ? recent : recent ^ 1;
@@ -237,6 +243,7 @@ export class RepeatCache {
     }
     s.decoder = decoder;
     s.generation = generationOf(devices);
+    s.bumps = generationBumpCount();
     s.sender = v.srcMac >= 0 ? v.srcMac : v.srcIp4;
     s.dstMac = v.dstMac;
     s.etherType = v.etherType;

@@ -7,6 +7,7 @@
 //
 //   node test/dist/bench/pipeline-passes.js <passes> [--none]
 //   hack/instructions.sh pipeline [passes]
+// HARK_FRAME_MEMO=off counts the pipeline without its native frame memo.
 import { Pipeline } from '@hark/sensor-agent';
 import { inMemoryFrames, loadMixedTraffic } from './mixed-traffic.js';
 
@@ -20,9 +21,10 @@ if (!Number.isInteger(requested) || requested < 0) {
 const passes = process.argv[3] === '--none' ? 0 : requested;
 const packets = await loadMixedTraffic();
 const frames = inMemoryFrames(packets);
-const warm = new Pipeline();
+const frameMemo = process.env.HARK_FRAME_MEMO !== 'off';
+const warm = new Pipeline({ frameMemo });
 for (let i = 0; i < WARM_UP_PASSES; i++) warm.processBatch(frames);
-const pipeline = new Pipeline();
+const pipeline = new Pipeline({ frameMemo });
 for (let i = 0; i < passes; i++) pipeline.processBatch(frames);
 // What the caller divides by, and what shows the run did what it says.
 console.log(
@@ -32,5 +34,6 @@ console.log(
     packetsPerPass: packets.length,
     passes,
     repeats: pipeline.stats.repeats,
+    replayed: pipeline.stats.replayed,
   }),
 );

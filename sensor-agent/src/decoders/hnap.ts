@@ -7,7 +7,7 @@
 // server's HTTP response, gathered whole when it spans segments
 // (httpMessageLength). The request names nothing the answer does not.
 import type { PacketView } from '../packet/view.js';
-import { beginsServerResponse, HTTP_PORTS, measureServerResponse } from './http.js';
+import { beginsServerResponse, HTTP_PORTS, measureServerResponse, SERVER_RESPONSE_LEADS } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 
@@ -42,6 +42,7 @@ export const hnapDecoder: Decoder = {
   name: 'hnap',
   family: 'tcp',
   keys: HTTP_PORTS,
+  leadingBytes: SERVER_RESPONSE_LEADS,
   messageLength: measureServerResponse,
   // A response from the device's web server (the sender is the device that answers).
   match: beginsServerResponse,

@@ -11,7 +11,7 @@ import { readIppPrinter } from './ipp.js';
 import { emitNtlmIdentity, findNtlmssp, parseNtlmssp } from './ntlmssp.js';
 import type { Decoder, ObservationSink } from './types.js';
 import { parseUserAgent } from './useragent.js';
-import { emitForLocalSender, headerFields, indexOfWithin, ip4Text } from './util.js';
+import { emitForLocalSender, headerFields, indexOfWithin, ip4Text, leadingBytesOf } from './util.js';
 
 /**
  * Ports where embedded devices and proxies commonly serve HTTP, and where
@@ -120,6 +120,9 @@ export function beginsServerResponse(pkt: PacketView): boolean {
   return fromHttpServer(pkt) && pkt.payloadEnd - o > 64 && pkt.data[o] === 0x48 /* H */;
 }
 
+/** Decoder.leadingBytes of what reads server responses: "HTTP/1.x", an H. */
+export const SERVER_RESPONSE_LEADS: readonly number[] = [0x48];
+
 export const measureServerResponse = (pkt: PacketView, b: Buffer, start: number, end: number) =>
   fromHttpServer(pkt) && b[start] === 0x48 /* H */ ? httpMessageLength(b, start, end) : 0;
 
@@ -143,6 +146,7 @@ export const httpDecoder: Decoder = {
   name: 'http',
   family: 'tcp',
   keys: HTTP_PORTS,
+  leadingBytes: leadingBytesOf(STARTS),
   messageLength: measureHttp,
   match: (pkt) =>
     pkt.payloadEnd - pkt.payloadOffset >= 16 && STARTS.has(pkt.data.readUInt32BE(pkt.payloadOffset)),

@@ -277,6 +277,8 @@ export const profinetCmDecoder: Decoder = {
   name: 'profinet',
   family: 'udp',
   keys: [PNIO_CM_PORT, ...DYNAMIC_PORTS],
+  // Every other use of the dynamic ports (a DNS answer, RTP, QUIC) is no DCE/RPC version 4.
+  leadingBytes: [RPC_VERSION],
   match: (pkt) => {
     const b = pkt.data;
     const o = pkt.payloadOffset;

@@ -116,6 +116,8 @@ export const ALL_DECODERS: readonly Decoder[] = [
 const EMPTY: readonly Decoder[] = [];
 /** EtherTypes and ports are 16-bit; EtherType.LLC (802.3 frames) is 0x10000, one past them. */
 const KEYS = 0x10001;
+/** A payload's first byte, or 256 for an empty payload: the columns of DecoderIndex.leadingTable. */
+export const LEADS = 257;
 
 /**
  * The Sensor API's protocol family of each decoder whose name differs from
@@ -189,6 +191,12 @@ export class DecoderIndex {
    * number took ~9% off the pipeline's instructions per packet (callgrind).
    */
   private readonly tables: readonly Uint8Array[] = FAMILIES.map(() => new Uint8Array(KEYS));
+  /**
+   * Per list, LEADS bytes: 1 at a payload's first byte (or at 256, for an
+   * empty payload) that some decoder of the list may read (see
+   * Decoder.leadingBytes); the empty list's row is all 0.
+   */
+  readonly leadingTable = new Uint8Array(256 * LEADS);
 
   constructor(readonly decoders: readonly Decoder[] = ALL_DECODERS) {
     // Each key's list grows decoder by decoder, in the decoders' order, so a list is the path that
@@ -203,6 +211,11 @@ export class DecoderIndex {
       for (const key of d.keys) {
         if (!Number.isInteger(key) || key < 0 || key >= KEYS)
           throw new RangeError(`decoder ${d.name}: key ${key} is not an EtherType or port`);
+        if (
+          d.leadingBytes &&
+          (d.family === 'link' || d.family === 'ip' || d.leadingBytes.some((b) => !(b >= 0 && b <= 255)))
+        )
+          throw new RangeError(`decoder ${d.name}: leadingBytes are bytes of a UDP/TCP payload`);
         const from = table[key]!;
         const step = from * decoders.length + ordinal;
         let to = next.get(step);
@@ -214,6 +227,13 @@ export class DecoderIndex {
           this.ordinalLists.push([...this.ordinalLists[from]!, ordinal]);
         }
         table[key] = to;
+      }
+    }
+    for (const [list, members] of this.lists.entries()) {
+      const row = this.leadingTable.subarray(list * LEADS, (list + 1) * LEADS);
+      for (const d of members) {
+        if (d.leadingBytes === undefined) row.fill(1);
+        else for (const byte of d.leadingBytes) row[byte] = 1;
       }
     }
   }

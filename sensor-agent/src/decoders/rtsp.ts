@@ -7,7 +7,7 @@
 // User-Agent name the software on each side.
 import type { PacketView } from '../packet/view.js';
 import type { Decoder, ObservationSink } from './types.js';
-import { emitForLocalSender, headerFields } from './util.js';
+import { emitForLocalSender, headerFields, leadingBytesOf } from './util.js';
 
 const RTSP_PORTS = [554, 8554];
 const MAX_HEAD = 2048;
@@ -24,6 +24,7 @@ export const rtspDecoder: Decoder = {
   name: 'rtsp',
   family: 'tcp',
   keys: RTSP_PORTS,
+  leadingBytes: leadingBytesOf(STARTS),
   match: (pkt) =>
     pkt.payloadEnd - pkt.payloadOffset >= 12 && STARTS.has(pkt.data.readUInt32BE(pkt.payloadOffset)),
   decode(pkt: PacketView, sink: ObservationSink): void {

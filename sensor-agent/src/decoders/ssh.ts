@@ -91,6 +91,7 @@ export const sshDecoder: Decoder = {
   name: 'ssh',
   family: 'tcp',
   keys: SSH_PORTS,
+  leadingBytes: [S],
   match: (pkt) =>
     pkt.payloadEnd - pkt.payloadOffset >= 9 &&
     pkt.data[pkt.payloadOffset] === S &&

@@ -38,6 +38,7 @@ export const syslogDecoder: Decoder = {
   name: 'syslog',
   family: 'udp',
   keys: [SYSLOG_PORT],
+  leadingBytes: [0x3c],
   match: (pkt) =>
     pkt.dstPort === SYSLOG_PORT &&
     pkt.payloadEnd - pkt.payloadOffset >= 4 &&

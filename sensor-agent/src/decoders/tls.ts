@@ -238,6 +238,7 @@ export const tlsDecoder: Decoder = {
   // The handshake record that holds a ClientHello (RFC 8446 §5.1: at most 2^14 bytes of plaintext); a
   // server's flight (or a client's Certificate) up to the end of its Certificate (tls-certificate.ts).
   // Other handshake records (a client's key exchange, a TLS 1.3 server's encrypted rest) are not gathered.
+  leadingBytes: [CONTENT_HANDSHAKE],
   messageLength: (_pkt, b, start, end) => {
     const n = end - start;
     if (b[start] !== CONTENT_HANDSHAKE || (n > 1 && b[start + 1] !== 3)) return 0;

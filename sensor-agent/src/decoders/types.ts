@@ -176,6 +176,16 @@ export interface Decoder {
    */
   messageLength?(pkt: PacketView, data: Buffer, start: number, end: number): number;
   /**
+   * For a UDP/TCP decoder: the bytes its messages begin with (a TLS record's
+   * content type, a DCE/RPC version, the letters HTTP methods start with).
+   * The pipeline asks neither match() nor messageLength() about a payload
+   * that is empty or begins with another byte, and the frame memo's native
+   * half (frame-memo.ts) can then tell, from that byte, that no decoder reads
+   * a segment of encrypted or bulk data on the decoder's port. Leave it unset
+   * unless match() and messageLength() reject every other first byte.
+   */
+  readonly leadingBytes?: readonly number[];
+  /**
    * Cheap check on the parsed headers (e.g. LLC SNAP id, multicast group); no
    * payload parsing. It must depend on the packet alone (the frame memo
    * replays a frame's verdict: frame-memo.ts). A UDP/TCP decoder is not asked

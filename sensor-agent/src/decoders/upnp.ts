@@ -66,6 +66,7 @@ export const upnpDecoder: Decoder = {
   name: 'upnp',
   family: 'tcp',
   keys: HTTP_PORTS,
+  leadingBytes: [H, LT],
   messageLength: measureServerResponse,
   // Responses from the device's web server (the sender is the device described): a segment that
   // starts the response, or one that starts with markup (the document in the next segment).

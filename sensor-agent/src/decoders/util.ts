@@ -94,6 +94,11 @@ export function observation(
  * mDNS and LLMNR share the header): it pairs a query with its answer and
  * says nothing about the sender, so repeats are compared without it.
  */
+/** Decoder.leadingBytes of a protocol recognised by its first four bytes (a set of big-endian words): their first bytes. */
+export function leadingBytesOf(starts: ReadonlySet<number>): number[] {
+  return [...new Set([...starts].map((word) => word >>> 24))];
+}
+
 export const DNS_MESSAGE_ID = { length: 2, offset: () => 0 } as const;
 
 /**

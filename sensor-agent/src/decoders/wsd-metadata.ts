@@ -8,7 +8,7 @@
 // or "NAME/Domain:example.com", MS-PBSD). Read from the server's HTTP
 // response, gathered whole when it spans segments (httpMessageLength).
 import type { PacketView } from '../packet/view.js';
-import { beginsServerResponse, HTTP_PORTS, measureServerResponse } from './http.js';
+import { beginsServerResponse, HTTP_PORTS, measureServerResponse, SERVER_RESPONSE_LEADS } from './http.js';
 import type { Decoder, ObservationName, ObservationSink } from './types.js';
 import { emitForLocalSender, indexOfWithin, xmlElementText } from './util.js';
 import { elementPattern } from './wsd.js';
@@ -67,6 +67,7 @@ export const wsdMetadataDecoder: Decoder = {
   name: 'wsd',
   family: 'tcp',
   keys: HTTP_PORTS,
+  leadingBytes: SERVER_RESPONSE_LEADS,
   messageLength: measureServerResponse,
   // A response from the device's web server (the sender is the device described).
   match: beginsServerResponse,

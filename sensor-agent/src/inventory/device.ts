@@ -154,6 +154,24 @@ export class Device {
   }
 }
 
+/**
+ * Generation bumps of all devices so far. Unchanged since a check means no
+ * device's generation moved, which lets the repeat cache and the frame memo
+ * trust what they remembered without reading each device again.
+ */
+let generationBumps = 0;
+
+/** Moves the device's generation (see Device.generation). Every bump goes through here. */
+export function bumpGeneration(device: Device): void {
+  device.generation++;
+  generationBumps++;
+}
+
+/** How many generation bumps there have been: compare two readings to learn whether any device's moved. */
+export function generationBumpCount(): number {
+  return generationBumps;
+}
+
 const MAC_HALF = 2 ** 24;
 /** The first time stored in this process, whole ms: device times are kept relative to it. */
 let timeBase = Number.NaN;
@@ -398,7 +416,7 @@ export function setAttribute(
   // generation moves, so that a repeat of the packet that said the old value is decoded again
   // rather than skipped (repeat-cache.ts): a device that changes back is seen to.
   if (conf === currentConf && conf >= FOLLOWS_CHANGES && vouches(device, packed)) {
-    device.generation++;
+    bumpGeneration(device);
     replaceAttribute(device, at, index, conf, storedValue(name, value), [packed, seenMs], [undefined]);
   }
 }

@@ -39,6 +39,7 @@ import {
   addProtocol,
   aliasesOf,
   attributesOf,
+  bumpGeneration,
   type Device,
   extraOf,
   hasHeaderIp4,
@@ -147,6 +148,11 @@ export class DeviceStore implements ObservationSink {
       const d = devices[i]!;
       if (d.seenAt(timestampMs, this.lastSeenWindowMs)) this.markChanged(d);
     }
+  }
+
+  /** seen() of one device. */
+  seenOne(device: Device, timestampMs: number): void {
+    if (device.seenAt(timestampMs, this.lastSeenWindowMs)) this.markChanged(device);
   }
 
   /**
@@ -320,7 +326,7 @@ export class DeviceStore implements ObservationSink {
       this.ipOnly.set(o.ip, device);
     }
     if (o.via !== undefined && isDeviceMac(o.via) && device.x?.via !== o.via) {
-      if (device.x?.via !== undefined) device.generation++;
+      if (device.x?.via !== undefined) bumpGeneration(device);
       extraOf(device).via = o.via;
     }
     if (o.routed) extraOf(device).routed = true;
@@ -362,8 +368,8 @@ export class DeviceStore implements ObservationSink {
     if (previous !== device) {
       // Facts about this address resolved to `previous`; from now on to `device`.
       if (previous) {
-        previous.generation++;
-        device.generation++;
+        bumpGeneration(previous);
+        bumpGeneration(device);
       }
       if (n >= 0) this.byIp4.set(n, device);
       else this.byIpText.set(ip, device);
@@ -377,8 +383,8 @@ export class DeviceStore implements ObservationSink {
 
   /** Folds `source` into `target` and re-points every index entry that named `source`. */
   private merge(target: Device, source: Device): void {
-    target.generation++;
-    source.generation++;
+    bumpGeneration(target);
+    bumpGeneration(source);
     this.markChanged(target);
     extraOf(source).merged = true;
     if (source.mac >= 0) {
