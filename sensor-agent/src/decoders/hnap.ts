@@ -41,6 +41,7 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
 export const hnapDecoder: Decoder = {
   name: 'hnap',
   family: 'tcp',
+  announces: true,
   keys: HTTP_PORTS,
   leadingBytes: SERVER_RESPONSE_LEADS,
   messageLength: measureServerResponse,

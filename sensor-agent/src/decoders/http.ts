@@ -145,6 +145,7 @@ export function learnHttpServer(pkt: PacketView, sink: ObservationSink, url: str
 export const httpDecoder: Decoder = {
   name: 'http',
   family: 'tcp',
+  announces: true,
   keys: HTTP_PORTS,
   leadingBytes: leadingBytesOf(STARTS),
   messageLength: measureHttp,

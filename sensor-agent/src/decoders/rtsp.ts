@@ -23,6 +23,7 @@ const REQUEST_LINE = /^[A-Z_]+ \S+ RTSP\/[12]\.\d\r?\n/;
 export const rtspDecoder: Decoder = {
   name: 'rtsp',
   family: 'tcp',
+  announces: true,
   keys: RTSP_PORTS,
   leadingBytes: leadingBytesOf(STARTS),
   match: (pkt) =>

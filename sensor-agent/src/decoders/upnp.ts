@@ -65,6 +65,7 @@ const LT = 0x3c;
 export const upnpDecoder: Decoder = {
   name: 'upnp',
   family: 'tcp',
+  announces: true,
   keys: HTTP_PORTS,
   leadingBytes: [H, LT],
   messageLength: measureServerResponse,

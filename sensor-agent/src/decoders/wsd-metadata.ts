@@ -66,6 +66,7 @@ function decode(pkt: PacketView, sink: ObservationSink): void {
 export const wsdMetadataDecoder: Decoder = {
   name: 'wsd',
   family: 'tcp',
+  announces: true,
   keys: HTTP_PORTS,
   leadingBytes: SERVER_RESPONSE_LEADS,
   messageLength: measureServerResponse,
