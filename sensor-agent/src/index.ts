@@ -36,6 +36,7 @@ export {
   type ObservationName,
   type ObservationSink,
 } from './decoders/index.js';
+export { nativeFrameMemo } from './frame-memo.js';
 export { classify, DeviceStore, lookupVendor } from './inventory/index.js';
 export {
   LibpcapCapture,

@@ -31,6 +31,7 @@ import {
   type InventoryOutput,
   InventoryReports,
   MAX_DEVICE_BYTES,
+  nativeFrameMemo,
   Pipeline,
   readCapture,
   readCaptureBatches,
@@ -296,7 +297,7 @@ export const agentThroughput: Benchmark = {
     // Warm up (JIT), then the timed runs, each on a fresh pipeline: the best of three, as the file
     // runs and the peers below are taken (one run moves with the JIT and the host by ±10%).
     new Pipeline().processBatch(frames);
-    const timedRun = (options: { skipRepeats?: boolean }) => {
+    const timedRun = (options: { skipRepeats?: boolean; frameMemo?: boolean }) => {
       const pipeline = new Pipeline(options);
       const start = performance.now();
       for (let l = 0; l < loops; l++) pipeline.processBatch(frames);
@@ -316,9 +317,17 @@ export const agentThroughput: Benchmark = {
     for (let i = 0; i < 3; i++)
       secondsEvery = Math.min(secondsEvery, timedRun({ skipRepeats: false }).seconds);
     const ppsEvery = total / secondsEvery;
+    // And without the native frame memo (src/frame-memo.ts): what it saves.
+    let secondsNoMemo = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 3; i++)
+      secondsNoMemo = Math.min(secondsNoMemo, timedRun({ frameMemo: false }).seconds);
+    const memoBuilt = nativeFrameMemo().memo !== undefined;
     const lines = [
       `input: ${packets.length} packets (${(bytesPerLoop / 1e6).toFixed(2)} MB) from ${FILES.length} real captures, looped ${loops}x = ${total} packets`,
-      `hark pipeline (best of 3): ${(pps / 1e6).toFixed(2)} M pkt/s, ${(bps / 1e9).toFixed(2)} Gbit/s (${seconds.toFixed(2)} s, ${pipeline.store.size} devices, ${pipeline.stats.malformed} malformed, ${((100 * pipeline.stats.repeats) / total).toFixed(0)}% of packets skipped as repeats); decoding every packet: ${(ppsEvery / 1e6).toFixed(2)} M pkt/s`,
+      `hark pipeline (best of 3): ${(pps / 1e6).toFixed(2)} M pkt/s, ${(bps / 1e9).toFixed(2)} Gbit/s (${seconds.toFixed(2)} s, ${pipeline.store.size} devices, ${pipeline.stats.malformed} malformed, ${((100 * pipeline.stats.repeats) / total).toFixed(0)}% of packets skipped as repeats, ${((100 * pipeline.stats.replayed) / total).toFixed(0)}% of frames replayed by the frame memo); decoding every packet: ${(ppsEvery / 1e6).toFixed(2)} M pkt/s`,
+      memoBuilt
+        ? `  without the native frame memo: ${(total / secondsNoMemo / 1e6).toFixed(2)} M pkt/s (the memo: ${(secondsNoMemo / seconds).toFixed(2)}x)`
+        : `  the native frame memo is not built (${nativeFrameMemo().error}): every frame was judged in JavaScript`,
     ];
 
     // Peers on the same packets, written as pcaps of the mix looped. tshark reads the short one
