@@ -6,18 +6,20 @@
 // decoder reads from a sender whose address is already known. The JavaScript
 // pipeline spends ~90-230 ns on each (headers, dispatch, match(), the repeat
 // cache's hash and compare); here the same verdict takes a few tens, for a
-// batch of frames in one call. This file only recognises frames: a "touch
-// key" (sender MAC and IP) for a frame no decoder is registered for, a
-// "frame key" (every byte but the IPv4 identification and checksum) for one
-// that has decoders; JavaScript decides what a key means and says, once a
-// batch is done, which keys it found to change nothing (commit).
+// slice of frames in one call. This file only recognises frames: a "touch
+// key" (sender MAC and IP) for a frame no decoder is offered (by EtherType,
+// IP protocol, ports and the payload's first byte), a "frame key" (every byte
+// but the IPv4 identification and checksum) for one that has decoders;
+// JavaScript decides what a key means and says, once the slice is done,
+// which keys it found to change nothing (commit).
 //
 // The header parse below mirrors src/packet/{link,ip}.ts for the one case it
 // claims (Ethernet, optionally VLAN-tagged, then IPv4, IPv6 without extension
 // headers, or another EtherType) and is at least as strict: anything else, a
 // header the JavaScript parse would call malformed, a later fragment or a
 // tunnel, is left to JavaScript whole (verdict -1). Nothing here allocates
-// per frame, and nothing here writes to the network.
+// per frame (a slot's key buffer grows only when a longer key takes it), and
+// nothing here writes to the network.
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -8,7 +8,8 @@
 // its first copy landed on (repeat-cache.ts). The JavaScript pipeline reaches
 // those verdicts for ~90 and ~230 ns a frame (headers, dispatch, match(), the
 // repeat cache's hash and compare); this puts them before it, in native code
-// over a whole batch in one call (native/frame_memo.c), for a few tens.
+// over a slice of a batch in one call (native/frame_memo.c), for ~40 ns, and
+// a replay costs JavaScript ~35 more.
 //
 // Native code only recognises a frame, by one of two keys:
 // - a touch key, the sender's MAC and IP, for a frame with no decoder for its
@@ -28,7 +29,7 @@
 // processes the frame as always, noting whether it changed nothing but
 // last-seen (every decoder that matched found it a repeat; no tunnel, no
 // reassembly, no learned HTTP port; the sender's MAC and IP known) and which
-// devices it refreshed; once the batch is done it commits the keys that did.
+// devices it refreshed; once the slice is done it commits the keys that did.
 // A later frame with a committed key is replayed: those devices are seen and
 // those decoders count a repeat, as the pipeline would have done, unless a
 // device changed generation since (Device.generation: an address changing
