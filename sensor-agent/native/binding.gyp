@@ -7,8 +7,8 @@
       "libraries": ["-l:libpcap.so.0.8"]
     },
     {
-      "target_name": "hark_frame_memo",
-      "sources": ["frame_memo.c"],
+      "target_name": "hark_pipeline",
+      "sources": ["addon.c", "frame_memo.c", "pcap_records.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the agent's two addons with the node-gyp that ships inside npm, against
 # the headers of the Node that runs hark: the in-process libpcap capture
-# (pcap_capture.c) and the frame memo (frame_memo.c, see src/frame-memo.ts).
+# (pcap_capture.c) and the pipeline's hot loops (addon.c: the frame memo,
+# frame_memo.c, see src/frame-memo.ts; the pcap record scanner, pcap_records.c).
 # Needs a C compiler, make, python3 and the libpcap runtime library
 # (libpcap.so.0.8, which tcpdump depends on); not libpcap-dev. Without them it
 # says so: live capture falls back to a supervised tcpdump, and the pipeline
@@ -9,9 +10,15 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/build/Release/hark_pcap.node"
-memo="$here/build/Release/hark_frame_memo.node"
-if [ -f "$out" ] && [ "$out" -nt "$here/pcap_capture.c" ] && [ "$out" -nt "$here/binding.gyp" ] &&
-  [ -f "$memo" ] && [ "$memo" -nt "$here/frame_memo.c" ] && [ "$memo" -nt "$here/binding.gyp" ]; then
+pipeline="$here/build/Release/hark_pipeline.node"
+fresh() { # fresh <output> <sources...>: built after every source and binding.gyp
+  local output="$1" source
+  shift
+  [ -f "$output" ] || return 1
+  for source in "$@" "$here/binding.gyp"; do [ "$output" -nt "$source" ] || return 1; done
+}
+if fresh "$out" "$here/pcap_capture.c" &&
+  fresh "$pipeline" "$here/addon.h" "$here/addon.c" "$here/frame_memo.c" "$here/pcap_records.c"; then
   exit 0
 fi
 missing=()
@@ -29,4 +36,4 @@ gyp="$(dirname "$npm_cli")/../node_modules/node-gyp/bin/node-gyp.js"
 nodedir="${npm_config_nodedir:-$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")}"
 cd "$here"
 node "$gyp" rebuild --nodedir="$nodedir" --loglevel=warn >/dev/null
-echo "hark: built $(realpath --relative-to="$PWD/../.." "$out") and $(basename "$memo")"
+echo "hark: built $(realpath --relative-to="$PWD/../.." "$out") and $(basename "$pipeline")"

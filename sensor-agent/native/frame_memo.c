@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addon.h"
+
 #define KEYS 0x10001
 #define LEADS 257
 #define FAMILIES 4
@@ -265,10 +267,6 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
   return length;
 }
 
-static napi_value throw_error(napi_env env, const char *message) {
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
 
 static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -280,15 +278,6 @@ static void finalize(napi_env env, void *data, void *hint) {
   free(m);
 }
 
-static void *typed_data(napi_env env, napi_value value, napi_typedarray_type want, size_t *length) {
-  bool is;
-  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return NULL;
-  napi_typedarray_type type;
-  void *data;
-  if (napi_get_typedarray_info(env, value, &type, length, &data, NULL, NULL) != napi_ok || type != want)
-    return NULL;
-  return data;
-}
 
 static memo_t *memo_of(napi_env env, napi_value value) {
   void *m = NULL;
@@ -300,34 +289,34 @@ static memo_t *memo_of(napi_env env, napi_value value) {
 // list for each key, 0x10001 bytes each), its leading table (LEADS bytes per list, see
 // DecoderIndex.leadingTable) and the slots for each kind of key (powers of two, at least 2). Slots
 // are numbered touch slots first.
-static napi_value create(napi_env env, napi_callback_info info) {
+napi_value memo_create(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 7) return throw_error(env, "create(link, ip, udp, tcp, leading, touchSlots, frameSlots)");
+  if (argc != 7) return addon_throw(env, "create(link, ip, udp, tcp, leading, touchSlots, frameSlots)");
   uint32_t touch_slots, frame_slots;
   if (napi_get_value_uint32(env, argv[5], &touch_slots) != napi_ok ||
       napi_get_value_uint32(env, argv[6], &frame_slots) != napi_ok || touch_slots < WAYS ||
       frame_slots < WAYS || (touch_slots & (touch_slots - 1)) || (frame_slots & (frame_slots - 1)) ||
       touch_slots > (1u << 24) || frame_slots > (1u << 24))
-    return throw_error(env, "slots must be powers of two, at least 2");
+    return addon_throw(env, "slots must be powers of two, at least 2");
   uint32_t slots = touch_slots + frame_slots;
   memo_t *m = calloc(1, sizeof(memo_t));
-  if (!m) return throw_error(env, "out of memory");
+  if (!m) return addon_throw(env, "out of memory");
   for (int f = 0; f < FAMILIES; f++) {
     size_t length;
-    const uint8_t *table = typed_data(env, argv[f], napi_uint8_array, &length);
+    const uint8_t *table = addon_typed(env, argv[f], napi_uint8_array, &length);
     if (!table || length != KEYS) {
       free(m);
-      return throw_error(env, "each table must be a Uint8Array of 0x10001 bytes");
+      return addon_throw(env, "each table must be a Uint8Array of 0x10001 bytes");
     }
     memcpy(m->tables[f], table, KEYS);
   }
   size_t leading_length;
-  const uint8_t *leading = typed_data(env, argv[4], napi_uint8_array, &leading_length);
+  const uint8_t *leading = addon_typed(env, argv[4], napi_uint8_array, &leading_length);
   if (!leading || leading_length != sizeof m->leading) {
     free(m);
-    return throw_error(env, "the leading table must be a Uint8Array of 256 x 257 bytes");
+    return addon_throw(env, "the leading table must be a Uint8Array of 256 x 257 bytes");
   }
   memcpy(m->leading, leading, sizeof m->leading);
   m->slot_count = slots;
@@ -341,41 +330,41 @@ static napi_value create(napi_env env, napi_callback_info info) {
     free(m->slots);
     free(m->recent);
     free(m);
-    return throw_error(env, "out of memory");
+    return addon_throw(env, "out of memory");
   }
   napi_value handle;
   if (napi_create_external(env, m, finalize, NULL, &handle) != napi_ok) {
     finalize(env, m, NULL);
-    return throw_error(env, "could not create the memo");
+    return addon_throw(env, "could not create the memo");
   }
   return handle;
 }
 
 // judge(memo, buffer, starts, ends, linkTypes, interfaceIds, from, to, verdicts, versions, ports):
 // the verdict on frames [from, to), which lie in `buffer` at starts[i]..ends[i].
-static napi_value judge_frames(napi_env env, napi_callback_info info) {
+napi_value memo_judge(napi_env env, napi_callback_info info) {
   size_t argc = 11;
   napi_value argv[11];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 11) return throw_error(env, "judge(memo, buffer, starts, ends, linkTypes, interfaceIds, from, to, verdicts, versions, ports)");
+  if (argc != 11) return addon_throw(env, "judge(memo, buffer, starts, ends, linkTypes, interfaceIds, from, to, verdicts, versions, ports)");
   memo_t *m = memo_of(env, argv[0]);
   size_t buffer_length = 0;
-  const uint8_t *buffer = typed_data(env, argv[1], napi_uint8_array, &buffer_length);
+  const uint8_t *buffer = addon_typed(env, argv[1], napi_uint8_array, &buffer_length);
   size_t n_starts, n_ends, n_links, n_ifaces, n_verdicts, n_versions, n_ports;
-  const int32_t *starts = typed_data(env, argv[2], napi_int32_array, &n_starts);
-  const int32_t *ends = typed_data(env, argv[3], napi_int32_array, &n_ends);
-  const int32_t *links = typed_data(env, argv[4], napi_int32_array, &n_links);
-  const int32_t *ifaces = typed_data(env, argv[5], napi_int32_array, &n_ifaces);
+  const int32_t *starts = addon_typed(env, argv[2], napi_int32_array, &n_starts);
+  const int32_t *ends = addon_typed(env, argv[3], napi_int32_array, &n_ends);
+  const int32_t *links = addon_typed(env, argv[4], napi_int32_array, &n_links);
+  const int32_t *ifaces = addon_typed(env, argv[5], napi_int32_array, &n_ifaces);
   uint32_t from, to;
-  int32_t *verdicts = typed_data(env, argv[8], napi_int32_array, &n_verdicts);
-  int32_t *versions = typed_data(env, argv[9], napi_int32_array, &n_versions);
-  int32_t *ports = typed_data(env, argv[10], napi_int32_array, &n_ports);
+  int32_t *verdicts = addon_typed(env, argv[8], napi_int32_array, &n_verdicts);
+  int32_t *versions = addon_typed(env, argv[9], napi_int32_array, &n_versions);
+  int32_t *ports = addon_typed(env, argv[10], napi_int32_array, &n_ports);
   if (!m || !buffer || !starts || !ends || !links || !ifaces || !verdicts || !versions || !ports ||
       napi_get_value_uint32(env, argv[6], &from) != napi_ok || napi_get_value_uint32(env, argv[7], &to) != napi_ok)
-    return throw_error(env, "judge: bad arguments");
+    return addon_throw(env, "judge: bad arguments");
   if (from > to || to > n_starts || to > n_ends || to > n_links || to > n_ifaces || to > n_verdicts ||
       to > n_versions || to > n_ports)
-    return throw_error(env, "judge: frames out of range");
+    return addon_throw(env, "judge: frames out of range");
   for (uint32_t group = from; group < to; group += GROUP) {
     uint32_t count = to - group < GROUP ? to - group : GROUP;
     uint32_t lengths[GROUP], sets[GROUP];
@@ -421,16 +410,16 @@ static napi_value judge_frames(napi_env env, napi_callback_info info) {
 
 // commit(memo, triples, count): for each (slot, version, changesNothing) of `triples`, whose slot still
 // holds the key that version named, whether a hit on it may be replayed.
-static napi_value commit(napi_env env, napi_callback_info info) {
+napi_value memo_commit(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   memo_t *m = argc == 3 ? memo_of(env, argv[0]) : NULL;
   size_t length;
-  const int32_t *triples = argc == 3 ? typed_data(env, argv[1], napi_int32_array, &length) : NULL;
+  const int32_t *triples = argc == 3 ? addon_typed(env, argv[1], napi_int32_array, &length) : NULL;
   uint32_t count;
   if (!m || !triples || napi_get_value_uint32(env, argv[2], &count) != napi_ok || (size_t)count * 3 > length)
-    return throw_error(env, "commit(memo, triples, count)");
+    return addon_throw(env, "commit(memo, triples, count)");
   for (uint32_t i = 0; i < count; i++) {
     uint32_t slot = (uint32_t)triples[3 * i];
     if (slot >= m->slot_count) continue;
@@ -439,15 +428,3 @@ static napi_value commit(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
-
-static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
-      {"judge", NULL, judge_frames, NULL, NULL, NULL, napi_default, NULL},
-      {"commit", NULL, commit, NULL, NULL, NULL, napi_default, NULL},
-  };
-  napi_define_properties(env, exports, 3, props);
-  return exports;
-}
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

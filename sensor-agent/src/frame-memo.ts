@@ -8,7 +8,8 @@
 // its first copy landed on (repeat-cache.ts). The JavaScript pipeline reaches
 // those verdicts for ~90 and ~230 ns a frame (headers, dispatch, match(), the
 // repeat cache's hash and compare); this puts them before it, in native code
-// over a slice of a batch in one call (native/frame_memo.c), for ~40 ns, and
+// over a slice of a batch in one call (native/frame_memo.c, in the pipeline
+// addon: native-addon.ts), for ~40 ns, and
 // a replay costs JavaScript ~35 more.
 //
 // Native code only recognises a frame, by one of two keys:
@@ -41,36 +42,10 @@
 // every shared capture); only what is counted as decoded may move, as a
 // replayed repeat does not refresh the repeat cache's slots. Without the addon
 // (no C toolchain at install) the pipeline works as before.
-import { createRequire } from 'node:module';
 import type { FrameBatch } from './capture/frames.js';
 import type { DecoderIndex } from './decoders/registry.js';
 import { type Device, generationBumpCount } from './inventory/device.js';
-
-interface NativeFrameMemo {
-  create(
-    link: Uint8Array,
-    ip: Uint8Array,
-    udp: Uint8Array,
-    tcp: Uint8Array,
-    leading: Uint8Array,
-    touchSlots: number,
-    frameSlots: number,
-  ): unknown;
-  judge(
-    memo: unknown,
-    buffer: Buffer,
-    starts: Int32Array,
-    ends: Int32Array,
-    linkTypes: Int32Array,
-    interfaceIds: Int32Array,
-    from: number,
-    to: number,
-    verdicts: Int32Array,
-    versions: Int32Array,
-    ports: Int32Array,
-  ): void;
-  commit(memo: unknown, triples: Int32Array, count: number): void;
-}
+import { type PipelineAddon, pipelineAddon } from './native-addon.js';
 
 /**
  * Keys remembered (two ways per set), each kind in sets of its own: senders'
@@ -84,21 +59,6 @@ export const FRAME_SLOTS = 16384;
 /** A verdict's bits (native/frame_memo.c): found and committed; a TCP segment (its ports are in `ports`). */
 export const VERDICT_HIT = 1;
 export const VERDICT_TCP = 2;
-
-let native: { memo?: NativeFrameMemo; error?: string } | undefined;
-
-/** The addon, or why it is not available (not built, or built for another Node). */
-export function nativeFrameMemo(): { memo?: NativeFrameMemo; error?: string } {
-  if (native) return native;
-  try {
-    native = {
-      memo: createRequire(import.meta.url)('../native/build/Release/hark_frame_memo.node') as NativeFrameMemo,
-    };
-  } catch (error) {
-    native = { error: (error as Error).message.split('\n')[0] };
-  }
-  return native;
-}
 
 export class FrameMemo {
   /** Per frame of the batch last judged: -1 (process it), or slot * 4 + VERDICT_* bits. */
@@ -127,7 +87,7 @@ export class FrameMemo {
   private commitCount = 0;
 
   private constructor(
-    private readonly addon: NativeFrameMemo,
+    private readonly addon: PipelineAddon,
     private readonly handle: unknown,
     slots: number,
   ) {
@@ -143,7 +103,7 @@ export class FrameMemo {
 
   /** A memo for the decoders of `index`, or undefined without the addon. */
   static create(index: DecoderIndex): FrameMemo | undefined {
-    const addon = nativeFrameMemo().memo;
+    const addon = pipelineAddon().addon;
     if (!addon) return undefined;
     const [link, ip, udp, tcp] = index.dispatchTables;
     const handle = addon.create(link!, ip!, udp!, tcp!, index.leadingTable, TOUCH_SLOTS, FRAME_SLOTS);

@@ -36,7 +36,6 @@ export {
   type ObservationName,
   type ObservationSink,
 } from './decoders/index.js';
-export { nativeFrameMemo } from './frame-memo.js';
 export { classify, DeviceStore, lookupVendor } from './inventory/index.js';
 export {
   LibpcapCapture,
@@ -46,6 +45,7 @@ export {
   type LiveCaptureStats,
   nativePcap,
 } from './live/index.js';
+export { pipelineAddon } from './native-addon.js';
 export { formatMac, isDeviceMac, PacketView, ParseResult, parseMac, parsePacket } from './packet/index.js';
 export {
   buildInventory,

@@ -6,15 +6,15 @@
 import { describe, expect, it } from 'vitest';
 import { type CapturedPacket, FrameBatch, readCapture } from '../src/capture/index.js';
 import { DecoderIndex, FamilyCode } from '../src/decoders/registry.js';
-import { nativeFrameMemo } from '../src/frame-memo.js';
+import { pipelineAddon } from '../src/native-addon.js';
 import { buildInventory, Pipeline } from '../src/pipeline.js';
 import { arpAnnouncement, ethernet, ipv4Udp, mdnsAnnouncement } from '../src/simulate/encoders.js';
 import { MISSING, manifest, pcap } from './support.js';
 
-const BUILT = nativeFrameMemo().memo !== undefined;
+const BUILT = pipelineAddon().addon !== undefined;
 if (!BUILT)
   console.warn(
-    `the frame memo addon is not built (${nativeFrameMemo().error}): run make build; its tests are skipped`,
+    `the pipeline addon is not built (${pipelineAddon().error}): run make build; its tests are skipped`,
   );
 
 /** Each frame in a batch of its own, so that each one's commit is made before the next is judged. */

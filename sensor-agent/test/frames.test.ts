@@ -4,8 +4,18 @@
 // offset 0: on every real capture, frames read in place must give the
 // inventory and counters that the same frames give in buffers of their own,
 // and a frame amid other bytes must parse as it does alone.
+
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FrameBatch, readCapture, readCaptureBatches } from '../src/capture/index.js';
+import {
+  CaptureFormatError,
+  type CaptureSource,
+  FrameBatch,
+  type ReadCaptureOptions,
+  readCapture,
+  readCaptureBatches,
+} from '../src/capture/index.js';
+import { pipelineAddon } from '../src/native-addon.js';
 import { PacketView, parsePacket } from '../src/packet/index.js';
 import { Pipeline } from '../src/pipeline.js';
 import { MISSING, manifest, pcap } from './support.js';
@@ -129,4 +139,61 @@ describe.skipIf(MISSING)('frames read in place', () => {
       expect(counters(inPlace), file).toEqual(counters(alone));
     }
   }, 120_000);
+});
+
+describe.skipIf(MISSING || !pipelineAddon().addon)('pcap records walked by the pipeline addon', () => {
+  /** Every column of every batch, as read with the given options. */
+  async function columns(source: CaptureSource, options: ReadCaptureOptions): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for await (const b of readCaptureBatches(source, options))
+      for (let i = 0; i < b.length; i++)
+        out.push([
+          b.buffers[i]!.subarray(b.starts[i]!, b.ends[i]!).toString('hex'),
+          b.originalLengths[i],
+          b.timestampsMs[i],
+          b.seconds[i],
+          b.nanos[i],
+          b.linkTypes[i],
+          b.interfaceIds[i],
+        ]);
+    return out;
+  }
+
+  it('are the frames the JavaScript loop reads, on every real pcap, whatever the read size', async () => {
+    let frames = 0;
+    for (const { file } of manifest().filter((m) => m.file.endsWith('.pcap'))) {
+      for (const chunkSize of [97, 4096, undefined]) {
+        const options = { chunkSize, reuseBuffers: chunkSize === 97 };
+        const native = await columns(pcap(file), options);
+        expect(native, `${file} ${chunkSize}`).toEqual(
+          await columns(pcap(file), { ...options, nativeScan: false }),
+        );
+        frames += chunkSize === undefined ? native.length : 0;
+      }
+    }
+    expect(frames).toBeGreaterThan(40_000);
+  }, 120_000);
+
+  it('name a corrupt record at the offset the JavaScript loop does', async () => {
+    const bytes = Buffer.from(readFileSync(pcap('tcpdump__LLDP_and_CDP.pcap')));
+    const second = 24 + 16 + bytes.readUInt32LE(24 + 8);
+    bytes.writeUInt32LE(0x8000_0000, second + 8);
+    const errors: unknown[] = [];
+    for (const nativeScan of [true, false]) {
+      try {
+        await columns(
+          (async function* () {
+            yield bytes;
+          })(),
+          { nativeScan },
+        );
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toBeInstanceOf(CaptureFormatError);
+    expect((errors[0] as CaptureFormatError).offset).toBe(second);
+    expect((errors[0] as Error).message).toBe((errors[1] as Error).message);
+  });
 });

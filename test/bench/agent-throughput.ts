@@ -31,8 +31,8 @@ import {
   type InventoryOutput,
   InventoryReports,
   MAX_DEVICE_BYTES,
-  nativeFrameMemo,
   Pipeline,
+  pipelineAddon,
   readCapture,
   readCaptureBatches,
 } from '@hark/sensor-agent';
@@ -321,13 +321,13 @@ export const agentThroughput: Benchmark = {
     let secondsNoMemo = Number.POSITIVE_INFINITY;
     for (let i = 0; i < 3; i++)
       secondsNoMemo = Math.min(secondsNoMemo, timedRun({ frameMemo: false }).seconds);
-    const memoBuilt = nativeFrameMemo().memo !== undefined;
+    const memoBuilt = pipelineAddon().addon !== undefined;
     const lines = [
       `input: ${packets.length} packets (${(bytesPerLoop / 1e6).toFixed(2)} MB) from ${FILES.length} real captures, looped ${loops}x = ${total} packets`,
       `hark pipeline (best of 3): ${(pps / 1e6).toFixed(2)} M pkt/s, ${(bps / 1e9).toFixed(2)} Gbit/s (${seconds.toFixed(2)} s, ${pipeline.store.size} devices, ${pipeline.stats.malformed} malformed, ${((100 * pipeline.stats.repeats) / total).toFixed(0)}% of packets skipped as repeats, ${((100 * pipeline.stats.replayed) / total).toFixed(0)}% of frames replayed by the frame memo); decoding every packet: ${(ppsEvery / 1e6).toFixed(2)} M pkt/s`,
       memoBuilt
         ? `  without the native frame memo: ${(total / secondsNoMemo / 1e6).toFixed(2)} M pkt/s (the memo: ${(secondsNoMemo / seconds).toFixed(2)}x)`
-        : `  the native frame memo is not built (${nativeFrameMemo().error}): every frame was judged in JavaScript`,
+        : `  the native frame memo is not built (${pipelineAddon().error}): every frame was judged in JavaScript`,
     ];
 
     // Peers on the same packets, written as pcaps of the mix looped. tshark reads the short one

@@ -54,6 +54,17 @@ export class FrameBatch {
     this.length = i + 1;
   }
 
+  /** Makes room for one frame more at least: for a scanner that writes the columns in place (capture/pcap.ts). */
+  reserve(): void {
+    if (this.length === this.starts.length) this.grow();
+  }
+
+  /** Frames [length, to) were written to the columns in place by a scanner; they lie in `buffer`. */
+  appended(buffer: Buffer, to: number): void {
+    for (let i = this.length; i < to; i++) this.buffers[i] = buffer;
+    this.length = to;
+  }
+
   /** Frame i as a CapturedPacket (its data a view of the reader's buffer, as readCapture has always handed out). */
   packet(i: number): CapturedPacket {
     return {

@@ -3,6 +3,7 @@
 // The magic number tells the byte order of the writer and whether the
 // sub-second field counts microseconds (0xa1b2c3d4) or nanoseconds (0xa1b23c4d).
 import { u32be, u32le } from '../bytes.js';
+import { type PipelineAddon, pipelineAddon } from '../native-addon.js';
 import { ChunkAccumulator } from './accumulator.js';
 import { CaptureFormatError } from './errors.js';
 import type { FrameBatch } from './frames.js';
@@ -22,6 +23,14 @@ export class PcapParser implements CaptureParser {
   private littleEndian = true;
   private nanoResolution = false;
   private linkType = 0;
+  /** The pipeline addon's record scanner (native/pcap_records.c), and where it reports how far it got. */
+  private readonly scanner: PipelineAddon | undefined;
+  private readonly scanned = new Float64Array(3);
+
+  /** `nativeScan`: walk records with the addon where it is built (see ReadCaptureOptions.nativeScan). */
+  constructor(nativeScan = true) {
+    this.scanner = nativeScan ? pipelineAddon().addon : undefined;
+  }
 
   push(chunk: Buffer, out: FrameBatch): void {
     const acc = this.acc;
@@ -49,6 +58,10 @@ export class PcapParser implements CaptureParser {
       const held = buf.length;
       let off = base;
       try {
+        if (this.scanner) {
+          off = this.scan(this.scanner, buf, off, held, out);
+          continue;
+        }
         while (held - off >= RECORD_HEADER) {
           const sec = le ? u32le(buf, off) : u32be(buf, off);
           const frac = le ? u32le(buf, off + 4) : u32be(buf, off + 4);
@@ -69,6 +82,49 @@ export class PcapParser implements CaptureParser {
       } finally {
         if (off > base) acc.consume(off - base);
       }
+    }
+  }
+
+  /**
+   * The records lying whole in buf[off, end) into `out`, by the addon: the
+   * same frames as the loop in push(), for a native call per chunk instead of
+   * ~15 ns of JavaScript per record. Returns the offset after the last one.
+   */
+  private scan(scanner: PipelineAddon, buf: Buffer, off: number, end: number, out: FrameBatch): number {
+    const state = this.scanned;
+    for (;;) {
+      out.reserve();
+      const count = out.length;
+      scanner.scanPcap(
+        buf,
+        off,
+        end,
+        this.littleEndian ? 1 : 0,
+        this.nanoResolution ? 1 : 0,
+        this.linkType,
+        out.starts,
+        out.ends,
+        out.originalLengths,
+        out.timestampsMs,
+        out.seconds,
+        out.nanos,
+        out.linkTypes,
+        out.interfaceIds,
+        count,
+        state,
+      );
+      out.appended(buf, state[1]!);
+      off = state[0]!;
+      const corrupt = state[2]!;
+      if (corrupt >= 0) {
+        const inclLen = this.littleEndian ? u32le(buf, corrupt + 8) : u32be(buf, corrupt + 8);
+        throw new CaptureFormatError(
+          `pcap record claims ${inclLen} captured bytes; the file is corrupt`,
+          this.acc.offset + (corrupt - this.acc.start),
+        );
+      }
+      // Stopped short of the columns' end: the bytes ran out, not the room.
+      if (out.length < out.starts.length) return off;
     }
   }
 

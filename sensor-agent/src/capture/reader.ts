@@ -24,6 +24,11 @@ export interface ReadCaptureOptions {
    * and the collections it brings on). readCapture never reuses.
    */
   reuseBuffers?: boolean;
+  /**
+   * Walk pcap records with the pipeline addon's scanner where it is built
+   * (default true). The frames are the same either way; tests compare.
+   */
+  nativeScan?: boolean;
   /** Told the format once the magic number has been read. */
   onFormat?: (format: CaptureFormat) => void;
   /** Told the compression (undefined: none) once the first bytes have been read. */
@@ -48,8 +53,11 @@ export function detectFormat(head: Buffer): CaptureFormat | undefined {
   return undefined;
 }
 
-export function createParser(format: CaptureFormat): CaptureParser {
-  return format === 'pcap' ? new PcapParser() : new PcapngParser();
+export function createParser(
+  format: CaptureFormat,
+  options: Pick<ReadCaptureOptions, 'nativeScan'> = {},
+): CaptureParser {
+  return format === 'pcap' ? new PcapParser(options.nativeScan !== false) : new PcapngParser();
 }
 
 /**
@@ -132,7 +140,7 @@ async function* parsed(
         );
       }
       options.onFormat?.(format);
-      parser = createParser(format);
+      parser = createParser(format, options);
       onParser(parser);
       parser.push(head, out);
     } else {

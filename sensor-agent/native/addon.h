@@ -1,0 +1,16 @@
+// The pipeline's addon (hark_pipeline.node): the frame memo (frame_memo.c) and
+// the pcap record scanner (pcap_records.c), registered by addon.c.
+#ifndef HARK_ADDON_H
+#define HARK_ADDON_H
+#include <node_api.h>
+
+/** Throws a JavaScript Error with `message`; returns NULL for the caller to return. */
+napi_value addon_throw(napi_env env, const char *message);
+/** The data of `value` if it is a typed array of type `want` (its element count in *length), else NULL. */
+void *addon_typed(napi_env env, napi_value value, napi_typedarray_type want, size_t *length);
+
+napi_value memo_create(napi_env env, napi_callback_info info);
+napi_value memo_judge(napi_env env, napi_callback_info info);
+napi_value memo_commit(napi_env env, napi_callback_info info);
+napi_value scan_pcap(napi_env env, napi_callback_info info);
+#endif
