@@ -36,6 +36,12 @@ enum { FAMILY_LINK = 0, FAMILY_IP = 1, FAMILY_UDP = 2, FAMILY_TCP = 3 };
 #define KEY_TOUCH 1
 #define KEY_FRAME 2
 #define WAYS 2
+/**
+ * The keys' buffers may take this much in all: ~8,000 frames of a typical
+ * announcement's size (and every touch key), where 16,384 full-size frames
+ * would take 25 MB.
+ */
+#define KEY_BYTES (4u << 20)
 #define GROUP 16
 /** The verdict's low bits: found and committed; a TCP segment (JavaScript checks its reassembly state). */
 #define VERDICT_HIT 1
@@ -61,6 +67,7 @@ typedef struct {
   uint32_t touch_mask;  // touch sets are [0, touch_mask]
   uint32_t frame_mask;  // frame sets follow them
   uint32_t slot_count;
+  size_t key_bytes;  // the keys' buffers, summed (at most KEY_BYTES)
   uint32_t next_version;
   // Keys of a group of frames, judged together so that each one's slots are fetched from memory
   // while the others are keyed (a lookup is a cache miss at a busy site).
@@ -137,11 +144,14 @@ static uint32_t lookup(memo_t *m, const uint8_t *k, uint32_t n, uint64_t h, uint
   slot_t *s = &m->slots[first + fill];
   if (s->capacity < n) {
     uint32_t capacity = n < 64 ? 64 : n;
-    uint8_t *key = realloc(s->key, capacity);
+    // Past the budget a new key is not remembered (its frame is left to JavaScript): large frames
+    // with decoders, hostile or not, cannot grow the memo beyond it.
+    uint8_t *key = m->key_bytes + (capacity - s->capacity) <= KEY_BYTES ? realloc(s->key, capacity) : NULL;
     if (!key) {
       *hit = 0;
       return UINT32_MAX;
     }
+    m->key_bytes += capacity - s->capacity;
     s->key = key;
     s->capacity = capacity;
   }

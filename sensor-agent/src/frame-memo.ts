@@ -50,8 +50,9 @@ import { type PipelineAddon, pipelineAddon } from './native-addon.js';
 /**
  * Keys remembered (two ways per set), each kind in sets of its own: senders'
  * MACs and IPs (a few dozen bytes each), and frames of up to 1536 bytes. They
- * hold a site of thousands of senders and their announcement cycles, for a
- * few MB at most.
+ * hold a site of thousands of senders and their announcement cycles; the
+ * keys' bytes stay within 4 MiB (native/frame_memo.c's KEY_BYTES), the slots
+ * and the columns here take ~2 MB more.
  */
 export const TOUCH_SLOTS = 8192;
 export const FRAME_SLOTS = 16384;

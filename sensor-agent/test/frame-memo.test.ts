@@ -100,6 +100,32 @@ describe.skipIf(!BUILT)('the frame memo', () => {
     expect(memo.store.toRecords()).toEqual(without.store.toRecords());
   });
 
+  it('remembers large frames only within its byte budget, and the rest are processed as before', () => {
+    // 4,000 different frames of 1,400 bytes that a decoder is offered (BACnet's port) but does not match:
+    // each changes nothing but last-seen, so each key is committed, but 5.6 MB of them exceed the memo's
+    // 4 MiB of keys. Each frame comes twice, then all of them once more.
+    const frames = Array.from({ length: 4000 }, (_, n) => {
+      const payload = Buffer.alloc(1400 - 14 - 28);
+      payload.writeUInt32BE(n, 0);
+      return ethernet(
+        Buffer.from('001b1b00000b', 'hex'),
+        printer,
+        0x0800,
+        ipv4Udp('10.0.0.7', '10.0.0.11', 40000, 47808, payload),
+      );
+    });
+    const sequence = [...frames.flatMap((f) => [f, f]), ...frames];
+    const memo = new Pipeline();
+    oneByOne(memo, sequence, 1000, 1);
+    const without = new Pipeline({ frameMemo: false });
+    oneByOne(without, sequence, 1000, 1);
+    expect(memo.store.toRecords()).toEqual(without.store.toRecords());
+    expect(judged(memo)).toEqual(judged(without));
+    // Every second copy is replayed while the budget lasts (~3,000 keys of 1,405 bytes), not past it.
+    expect(memo.stats.replayed).toBeGreaterThan(4000);
+    expect(memo.stats.replayed).toBeLessThan(2 * 4000 - 1000);
+  });
+
   it('replays a repeat within one batch, judged a slice at a time', () => {
     const frames = Array.from({ length: 600 }, () => announcement);
     const memo = new Pipeline();
