@@ -116,16 +116,18 @@ static uint64_t key_hash(const uint8_t *k, uint32_t n) {
   return h ^ (h >> 29);
 }
 
-/**
- * The key's slot, found or taken: *hit when found and committed. A key found
- * but not committed (still pending, or found to change something) keeps its
- * slot and version; a new key takes the set's way used less recently.
- */
+/** The set a key of hash h belongs in: among the touch sets or the frame sets, by its kind. */
 static uint32_t set_of(const memo_t *m, const uint8_t *k, uint64_t h) {
   uint32_t folded = (uint32_t)(h ^ (h >> 32));
   return k[0] == KEY_TOUCH ? folded & m->touch_mask : m->touch_mask + 1 + (folded & m->frame_mask);
 }
 
+/**
+ * The key's slot in `set`, found or taken: *hit when found and committed. A
+ * key found but not committed (still pending, or found to change something)
+ * keeps its slot and version; a new key takes the set's way used less
+ * recently, or none past the key budget (UINT32_MAX).
+ */
 static uint32_t lookup(memo_t *m, const uint8_t *k, uint32_t n, uint64_t h, uint32_t set, int *hit,
                        uint32_t *version) {
   uint32_t first = set * WAYS;
@@ -356,7 +358,9 @@ napi_value memo_judge(napi_env env, napi_callback_info info) {
   size_t argc = 11;
   napi_value argv[11];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 11) return addon_throw(env, "judge(memo, buffer, starts, ends, linkTypes, interfaceIds, from, to, verdicts, versions, ports)");
+  if (argc != 11)
+    return addon_throw(env, "judge(memo, buffer, starts, ends, linkTypes, interfaceIds, from, to, verdicts, "
+                            "versions, ports)");
   memo_t *m = memo_of(env, argv[0]);
   size_t buffer_length = 0;
   const uint8_t *buffer = addon_typed(env, argv[1], napi_uint8_array, &buffer_length);
@@ -387,8 +391,8 @@ napi_value memo_judge(napi_env env, napi_callback_info info) {
       lengths[g] = 0;
       tcps[g] = 0;
       if (links[i] == 1 && start >= 0 && end >= start && (size_t)end <= buffer_length)
-        lengths[g] =
-            key_of(m, buffer + start, (uint32_t)(end - start), (uint32_t)ifaces[i], m->keys[g], &tcps[g], &ports[i]);
+        lengths[g] = key_of(m, buffer + start, (uint32_t)(end - start), (uint32_t)ifaces[i], m->keys[g],
+                            &tcps[g], &ports[i]);
       if (lengths[g] == 0) continue;
       hashes[g] = key_hash(m->keys[g], lengths[g]);
       sets[g] = set_of(m, m->keys[g], hashes[g]);
@@ -409,7 +413,8 @@ napi_value memo_judge(napi_env env, napi_callback_info info) {
       if (lengths[g] != 0) {
         int hit;
         uint32_t slot = lookup(m, m->keys[g], lengths[g], hashes[g], sets[g], &hit, &version);
-        if (slot != UINT32_MAX) verdict = (int32_t)(slot * 4 + (hit ? VERDICT_HIT : 0) + (tcps[g] ? VERDICT_TCP : 0));
+        if (slot != UINT32_MAX)
+          verdict = (int32_t)(slot * 4 + (hit ? VERDICT_HIT : 0) + (tcps[g] ? VERDICT_TCP : 0));
       }
       verdicts[i] = verdict;
       versions[i] = (int32_t)version;
