@@ -144,10 +144,7 @@ export class DeviceStore implements ObservationSink {
    * named changed generation since: they were seen at `timestampMs`.
    */
   seen(devices: readonly Device[], timestampMs: number): void {
-    for (let i = 0; i < devices.length; i++) {
-      const d = devices[i]!;
-      if (d.seenAt(timestampMs, this.lastSeenWindowMs)) this.markChanged(d);
-    }
+    for (let i = 0; i < devices.length; i++) this.seenOne(devices[i]!, timestampMs);
   }
 
   /** seen() of one device. */
