@@ -22,6 +22,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"judge", NULL, memo_judge, NULL, NULL, NULL, napi_default, NULL},
       {"commit", NULL, memo_commit, NULL, NULL, NULL, napi_default, NULL},
       {"scanPcap", NULL, scan_pcap, NULL, NULL, NULL, napi_default, NULL},
+      {"repeatKey", NULL, repeat_key_of, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,8 +1,10 @@
-// The pipeline's addon (hark_pipeline.node): the frame memo (frame_memo.c) and
-// the pcap record scanner (pcap_records.c), registered by addon.c.
+// The pipeline's addon (hark_pipeline.node): the frame memo (frame_memo.c),
+// the repeat keys of cyclic polling it uses (repeat_keys.c) and the pcap
+// record scanner (pcap_records.c), registered by addon.c.
 #ifndef HARK_ADDON_H
 #define HARK_ADDON_H
 #include <node_api.h>
+#include <stdint.h>
 
 /** Throws a JavaScript Error with `message`; returns NULL for the caller to return. */
 napi_value addon_throw(napi_env env, const char *message);
@@ -13,4 +15,10 @@ napi_value memo_create(napi_env env, napi_callback_info info);
 napi_value memo_judge(napi_env env, napi_callback_info info);
 napi_value memo_commit(napi_env env, napi_callback_info info);
 napi_value scan_pcap(napi_env env, napi_callback_info info);
+napi_value repeat_key_of(napi_env env, napi_callback_info info);
+
+/** Repeat keys the addon computes (src/decoders/types.ts NativeRepeatKey). */
+#define NATIVE_KEY_MODBUS_TCP 1
+/** The key of the payload b[start, end) by repeat key `kind`, or -1 where the decoder's repeatKey() gives none. */
+int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end);
 #endif

@@ -8,7 +8,7 @@
     },
     {
       "target_name": "hark_pipeline",
-      "sources": ["addon.c", "frame_memo.c", "pcap_records.c"],
+      "sources": ["addon.c", "frame_memo.c", "pcap_records.c", "repeat_keys.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

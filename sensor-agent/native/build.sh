@@ -18,7 +18,8 @@ fresh() { # fresh <output> <sources...>: built after every source and binding.gy
   for source in "$@" "$here/binding.gyp"; do [ "$output" -nt "$source" ] || return 1; done
 }
 if fresh "$out" "$here/pcap_capture.c" &&
-  fresh "$pipeline" "$here/addon.h" "$here/addon.c" "$here/frame_memo.c" "$here/pcap_records.c"; then
+  fresh "$pipeline" "$here/addon.h" "$here/addon.c" "$here/frame_memo.c" "$here/pcap_records.c" \
+    "$here/repeat_keys.c"; then
   exit 0
 fi
 missing=()

@@ -35,6 +35,7 @@ enum { FAMILY_LINK = 0, FAMILY_IP = 1, FAMILY_UDP = 2, FAMILY_TCP = 3 };
 #define MAX_FRAME_KEY 1536
 #define KEY_TOUCH 1
 #define KEY_FRAME 2
+#define KEY_POLL 3
 #define WAYS 2
 /**
  * The keys' buffers may take this much in all: ~8,000 frames of a typical
@@ -43,9 +44,15 @@ enum { FAMILY_LINK = 0, FAMILY_IP = 1, FAMILY_UDP = 2, FAMILY_TCP = 3 };
  */
 #define KEY_BYTES (4u << 20)
 #define GROUP 16
-/** The verdict's low bits: found and committed; a TCP segment (JavaScript checks its reassembly state). */
+/**
+ * The verdict's low bits: found and committed; a TCP segment (JavaScript
+ * checks its reassembly state); a touch key (its sender's alone). The slot is
+ * the verdict >> VERDICT_BITS.
+ */
 #define VERDICT_HIT 1
 #define VERDICT_TCP 2
+#define VERDICT_SENDER 4
+#define VERDICT_BITS 3
 
 typedef struct {
   uint64_t hash;
@@ -60,6 +67,7 @@ typedef struct {
 typedef struct {
   uint8_t tables[FAMILIES][KEYS];  // the decoder index's list for each key; 0 is the empty list
   uint8_t leading[256][LEADS];     // per list, 1 at a payload's first byte (256: empty) one of its decoders reads
+  uint8_t keyed[256];              // per list of one decoder, the repeat key it computes natively (0: none)
   slot_t *slots;
   uint8_t *recent;  // per set, the way found or filled last
   // Touch keys and frame keys have sets of their own: a stream of frame keys that never repeat (polls
@@ -196,9 +204,10 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
   uint32_t ip_version = 0;
   const uint8_t *src_ip = NULL;
   int tcp = 0;
+  // A TCP segment that only a decoder with a native repeat key reads: its payload, and that key's kind.
+  uint32_t poll = 0, payload_start = 0, payload_end = 0, l4 = 0;
   if (type == 0x0800 || type == 0x86dd) {
     uint32_t end = n;
-    uint32_t l4;
     uint32_t proto;
     if (type == 0x0800) {
       if (end < o + 20) return 0;
@@ -244,7 +253,13 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
       // The pipeline offers a segment without payload to no port's decoders.
       if (end > l4 + header) {
         uint32_t lead = b[l4 + header];
-        decoded |= m->leading[m->tables[FAMILY_TCP][dst]][lead] | m->leading[m->tables[FAMILY_TCP][src]][lead];
+        uint32_t to = m->tables[FAMILY_TCP][dst], from = m->tables[FAMILY_TCP][src];
+        decoded |= m->leading[to][lead] | m->leading[from][lead];
+        // One decoder's list on one side (or both): no other decoder reads the segment.
+        uint32_t list = to ? to : from;
+        if ((to == 0 || from == 0 || to == from) && m->tables[FAMILY_IP][proto] == 0) poll = m->keyed[list];
+        payload_start = l4 + header;
+        payload_end = end;
       }
       tcp = 1;
       *ports = (int32_t)(src << 16 | dst);
@@ -262,9 +277,28 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
       memcpy(k + length, src_ip, ip_length);
       length += ip_length;
     }
+  } else if (tcp) {
+    // A segment of cyclic polling: what its decoder's repeat cache compares (the addresses, TTL, ports) and
+    // the decoder's repeat key. Any other TCP segment with decoders is never a repeat of another (sequence
+    // numbers), and reassembly is JavaScript's.
+    int64_t key = poll ? repeat_key(poll, b, payload_start, payload_end) : -1;
+    if (key < 0) return 0;
+    k[0] = KEY_POLL;
+    memcpy(k + 1, &interface_id, 4);
+    length = 5;
+    memcpy(k + length, b, o);  // the link header: MACs, VLAN tags, EtherType
+    length += o;
+    k[length++] = b[ip_version == 4 ? o + 8 : o + 7];  // TTL, hop limit
+    uint32_t addresses = ip_version == 4 ? 8 : 32;
+    memcpy(k + length, src_ip, addresses);
+    length += addresses;
+    memcpy(k + length, b + l4, 4);  // the ports
+    length += 4;
+    k[length++] = poll;
+    memcpy(k + length, &key, 8);
+    length += 8;
   } else {
-    // A TCP segment with decoders is never a repeat of another (sequence numbers); reassembly is JavaScript's.
-    if (tcp || n > MAX_FRAME_KEY) return 0;
+    if (n > MAX_FRAME_KEY) return 0;
     k[0] = KEY_FRAME;
     memcpy(k + 1, &interface_id, 4);
     memcpy(k + 5, b, n);
@@ -297,18 +331,18 @@ static memo_t *memo_of(napi_env env, napi_value value) {
   return m;
 }
 
-// create(link, ip, udp, tcp, leading, touchSlots, frameSlots): the decoder index's four tables (its
-// list for each key, 0x10001 bytes each), its leading table (LEADS bytes per list, see
-// DecoderIndex.leadingTable) and the slots for each kind of key (powers of two, at least 2). Slots
-// are numbered touch slots first.
+// create(link, ip, udp, tcp, leading, keyed, touchSlots, frameSlots): the decoder index's four tables
+// (its list for each key, 0x10001 bytes each), its leading table (LEADS bytes per list), its native
+// repeat key per list (256 bytes; see DecoderIndex) and the slots for each kind of key (powers of two, at
+// least 2). Slots are numbered touch slots first.
 napi_value memo_create(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 7) return addon_throw(env, "create(link, ip, udp, tcp, leading, touchSlots, frameSlots)");
+  if (argc != 8) return addon_throw(env, "create(link, ip, udp, tcp, leading, keyed, touchSlots, frameSlots)");
   uint32_t touch_slots, frame_slots;
-  if (napi_get_value_uint32(env, argv[5], &touch_slots) != napi_ok ||
-      napi_get_value_uint32(env, argv[6], &frame_slots) != napi_ok || touch_slots < WAYS ||
+  if (napi_get_value_uint32(env, argv[6], &touch_slots) != napi_ok ||
+      napi_get_value_uint32(env, argv[7], &frame_slots) != napi_ok || touch_slots < WAYS ||
       frame_slots < WAYS || (touch_slots & (touch_slots - 1)) || (frame_slots & (frame_slots - 1)) ||
       touch_slots > (1u << 24) || frame_slots > (1u << 24))
     return addon_throw(env, "slots must be powers of two, at least 2");
@@ -331,6 +365,13 @@ napi_value memo_create(napi_env env, napi_callback_info info) {
     return addon_throw(env, "the leading table must be a Uint8Array of 256 x 257 bytes");
   }
   memcpy(m->leading, leading, sizeof m->leading);
+  size_t keyed_length;
+  const uint8_t *keyed = addon_typed(env, argv[5], napi_uint8_array, &keyed_length);
+  if (!keyed || keyed_length != sizeof m->keyed) {
+    free(m);
+    return addon_throw(env, "the keyed table must be a Uint8Array of 256 bytes");
+  }
+  memcpy(m->keyed, keyed, sizeof m->keyed);
   m->slot_count = slots;
   m->touch_mask = touch_slots / WAYS - 1;
   m->frame_mask = frame_slots / WAYS - 1;
@@ -414,7 +455,8 @@ napi_value memo_judge(napi_env env, napi_callback_info info) {
         int hit;
         uint32_t slot = lookup(m, m->keys[g], lengths[g], hashes[g], sets[g], &hit, &version);
         if (slot != UINT32_MAX)
-          verdict = (int32_t)(slot * 4 + (hit ? VERDICT_HIT : 0) + (tcps[g] ? VERDICT_TCP : 0));
+          verdict = (int32_t)((slot << VERDICT_BITS) | (hit ? VERDICT_HIT : 0) | (tcps[g] ? VERDICT_TCP : 0) |
+                              (m->keys[g][0] == KEY_TOUCH ? VERDICT_SENDER : 0));
       }
       verdicts[i] = verdict;
       versions[i] = (int32_t)version;

@@ -19,8 +19,12 @@
 //   segment of encrypted data, a UDP datagram on an ephemeral port that no
 //   DCE/RPC begins);
 // - a frame key, every byte of the frame but the IPv4 identification and
-//   checksum, for a frame with decoders. TCP segments with decoders never get
-//   one (their sequence numbers make every segment new, and reassembly is
+//   checksum, for a frame with decoders;
+// - a poll key, for a TCP segment only a decoder with a native repeat key
+//   reads (Decoder.nativeRepeatKey: Modbus/TCP): what the repeat cache
+//   compares (addresses, TTL, ports) and that key, computed in C as the
+//   decoder's repeatKey() does. Other TCP segments with decoders get none
+//   (their sequence numbers make every one new, and reassembly is
 //   JavaScript's).
 // Anything its parse does not mirror exactly (other link types, 802.3, MPLS,
 // PPPoE, IPv6 extension headers, fragments, tunnels, damaged headers) is left
@@ -57,12 +61,18 @@ import { type PipelineAddon, pipelineAddon } from './native-addon.js';
 export const TOUCH_SLOTS = 8192;
 export const FRAME_SLOTS = 16384;
 
-/** A verdict's bits (native/frame_memo.c): found and committed; a TCP segment (its ports are in `ports`). */
+/**
+ * A verdict's bits (native/frame_memo.c): found and committed; a TCP segment
+ * (its ports are in `ports`); a touch key (its sender's MAC and IP alone).
+ * The slot is verdict >> VERDICT_BITS.
+ */
 export const VERDICT_HIT = 1;
 export const VERDICT_TCP = 2;
+export const VERDICT_SENDER = 4;
+export const VERDICT_BITS = 3;
 
 export class FrameMemo {
-  /** Per frame of the batch last judged: -1 (process it), or slot * 4 + VERDICT_* bits. */
+  /** Per frame of the batch last judged: -1 (process it), or slot << VERDICT_BITS | VERDICT_* bits. */
   verdicts = new Int32Array(1024);
   /** Per frame, the version of its slot's key (a commit names it). */
   versions = new Int32Array(1024);
@@ -107,7 +117,16 @@ export class FrameMemo {
     const addon = pipelineAddon().addon;
     if (!addon) return undefined;
     const [link, ip, udp, tcp] = index.dispatchTables;
-    const handle = addon.create(link!, ip!, udp!, tcp!, index.leadingTable, TOUCH_SLOTS, FRAME_SLOTS);
+    const handle = addon.create(
+      link!,
+      ip!,
+      udp!,
+      tcp!,
+      index.leadingTable,
+      index.keyedTable,
+      TOUCH_SLOTS,
+      FRAME_SLOTS,
+    );
     return new FrameMemo(addon, handle, TOUCH_SLOTS + FRAME_SLOTS);
   }
 
@@ -167,7 +186,7 @@ export class FrameMemo {
     version: number,
     replay: { devices: readonly Device[]; ordinals: readonly number[] } | undefined,
   ): void {
-    const slot = verdict >> 2;
+    const slot = verdict >> VERDICT_BITS;
     // Cleared when the frame changed more: a later hit on the slot in this batch (judged before the
     // commit below reaches the native half) then finds nothing and is processed.
     this.committed[slot] = 0;

@@ -13,6 +13,7 @@ export interface PipelineAddon {
     udp: Uint8Array,
     tcp: Uint8Array,
     leading: Uint8Array,
+    keyed: Uint8Array,
     touchSlots: number,
     frameSlots: number,
   ): unknown;
@@ -30,6 +31,8 @@ export interface PipelineAddon {
     ports: Int32Array,
   ): void;
   commit(memo: unknown, triples: Int32Array, count: number): void;
+  /** Repeat key `kind` (Decoder.nativeRepeatKey) of the payload buffer[start, end), or -1: for tests. */
+  repeatKey(kind: number, buffer: Buffer, start: number, end: number): number;
   /**
    * Appends the pcap records lying whole in buffer[from, end) to a FrameBatch's
    * columns from index `count`, as many as they have room for; `state` becomes

@@ -29,7 +29,7 @@ import { type CaptureSource, type ReadCaptureOptions, readCaptureBatches } from 
 import type { CapturedPacket, CaptureFormat } from './capture/types.js';
 import { DecoderIndex, FamilyCode, LEADS } from './decoders/registry.js';
 import type { Decoder } from './decoders/types.js';
-import { FrameMemo, VERDICT_HIT, VERDICT_TCP } from './frame-memo.js';
+import { FrameMemo, VERDICT_BITS, VERDICT_HIT, VERDICT_SENDER, VERDICT_TCP } from './frame-memo.js';
 import type { Device } from './inventory/device.js';
 import { DeviceStore } from './inventory/store.js';
 import { LearnedEndpoints } from './learned-endpoints.js';
@@ -250,7 +250,7 @@ export class Pipeline {
     // Kept small, so that the common replay stays inlined here: processing a frame is another method.
     for (let i = from; i < to; i++) {
       const verdict = verdicts[i]!;
-      const slot = verdict >> 2;
+      const slot = verdict >> VERDICT_BITS;
       // The common replay, inline: a key that sees one or two devices (whose generations have not moved)
       // and counts one decoder's repeat, with no TCP message being gathered and no learned port.
       const device =
@@ -308,9 +308,9 @@ export class Pipeline {
     this.repeatDevices.length = 0;
     this.processFrameOf(batch, i);
     this.recording = false;
-    // A TCP segment's key is its sender's (native/frame_memo.c keys no TCP segment a decoder reads):
-    // a message it continued, or a learned HTTP port, is checked again at every replay.
-    const sender = (verdict & VERDICT_TCP) !== 0;
+    // A touch key means its sender seen, whatever else this frame did: no decoder reads a frame so keyed,
+    // and a TCP message it continued, or a learned HTTP port, is checked again at every replay.
+    const sender = (verdict & VERDICT_SENDER) !== 0;
     memo.settle(
       verdict,
       memo.versions[i]!,
@@ -329,7 +329,7 @@ export class Pipeline {
     originalLength: number,
     timestampMs: number,
   ): Replay {
-    const slot = verdict >> 2;
+    const slot = verdict >> VERDICT_BITS;
     if (memo.committed[slot] === 0) return Replay.CHANGED;
     const messages = this.messages;
     if ((verdict & VERDICT_TCP) !== 0) {

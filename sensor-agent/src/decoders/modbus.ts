@@ -5,7 +5,7 @@
 // for, and Read Device Identification (FC 43 / MEI 14) returns the
 // device's own vendor name, product code and revision objects.
 import type { PacketView } from '../packet/view.js';
-import type { Decoder, ObservationName, ObservationSink } from './types.js';
+import { type Decoder, NativeRepeatKey, type ObservationName, type ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
 
 const MODBUS_PORT = 502;
@@ -36,6 +36,8 @@ export const modbusDecoder: Decoder = {
     return n < 6 ? 6 : 6 + b.readUInt16BE(start + 4);
   },
   match: (pkt) => pkt.payloadEnd - pkt.payloadOffset >= MBAP + 1,
+  // native/repeat_keys.c's modbus_tcp mirrors repeatKey() below (repeat-keys.test.ts compares them).
+  nativeRepeatKey: NativeRepeatKey.modbusTcp,
   /**
    * Cyclic polling: a segment of exactly one well-formed frame that is not a
    * device identification says only the roles (from the ports) and, in a

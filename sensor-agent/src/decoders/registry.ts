@@ -197,6 +197,8 @@ export class DecoderIndex {
    * Decoder.leadingBytes); the empty list's row is all 0.
    */
   readonly leadingTable = new Uint8Array(256 * LEADS);
+  /** Per list, the native repeat key of its one decoder (Decoder.nativeRepeatKey), or 0. */
+  readonly keyedTable = new Uint8Array(256);
 
   constructor(readonly decoders: readonly Decoder[] = ALL_DECODERS) {
     // Each key's list grows decoder by decoder, in the decoders' order, so a list is the path that
@@ -216,6 +218,10 @@ export class DecoderIndex {
           (d.family === 'link' || d.family === 'ip' || d.leadingBytes.some((b) => !(b >= 0 && b <= 255)))
         )
           throw new RangeError(`decoder ${d.name}: leadingBytes are bytes of a UDP/TCP payload`);
+        if (d.nativeRepeatKey !== undefined && (d.family !== 'tcp' || d.repeatKey === undefined))
+          throw new RangeError(
+            `decoder ${d.name}: a native repeat key stands for a TCP decoder's repeatKey()`,
+          );
         const from = table[key]!;
         const step = from * decoders.length + ordinal;
         let to = next.get(step);
@@ -235,6 +241,7 @@ export class DecoderIndex {
         if (d.leadingBytes === undefined) row.fill(1);
         else for (const byte of d.leadingBytes) row[byte] = 1;
       }
+      if (members.length === 1) this.keyedTable[list] = members[0]!.nativeRepeatKey ?? 0;
     }
   }
 

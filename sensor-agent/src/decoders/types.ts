@@ -108,6 +108,9 @@ export interface ObservationSink {
   httpServerAt?(ip4: number, port: number): void;
 }
 
+/** The repeat keys the pipeline addon computes (native/repeat_keys.c), for Decoder.nativeRepeatKey. */
+export const NativeRepeatKey = { modbusTcp: 1 } as const;
+
 /** Which layer a decoder's dispatch keys refer to. */
 /** link: EtherTypes; ip: IP protocol numbers (OSPF, VRRP); udp/tcp: ports. */
 export type DecoderFamily = 'link' | 'ip' | 'udp' | 'tcp';
@@ -175,6 +178,14 @@ export interface Decoder {
    * place lies among others), be cheap, and not throw.
    */
   messageLength?(pkt: PacketView, data: Buffer, start: number, end: number): number;
+  /**
+   * Which of the pipeline addon's repeat keys (native/repeat_keys.c) computes
+   * repeatKey() as this decoder does, for the frame memo to recognise a
+   * segment of cyclic polling without JavaScript (see NativeRepeatKey; a test
+   * compares the two on every real segment). Cyclic OT polling is most of an
+   * OT network's traffic, and its TCP segments differ every time.
+   */
+  readonly nativeRepeatKey?: number;
   /**
    * For a UDP/TCP decoder: the bytes its messages begin with (a TLS record's
    * content type, a DCE/RPC version, the letters HTTP methods start with).
