@@ -19,6 +19,11 @@ napi_value repeat_key_of(napi_env env, napi_callback_info info);
 
 /** Repeat keys the addon computes (src/decoders/types.ts NativeRepeatKey). */
 #define NATIVE_KEY_MODBUS_TCP 1
-/** The key of the payload b[start, end) by repeat key `kind`, or -1 where the decoder's repeatKey() gives none. */
-int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end);
+#define NATIVE_KEY_ENIP_TCP 2
+/**
+ * The key of the payload b[start, end) of a segment between those ports by repeat key `kind`, or -1 where
+ * the decoder's match() or repeatKey() gives none.
+ */
+int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end, uint32_t src_port,
+                   uint32_t dst_port);
 #endif

@@ -281,7 +281,7 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
     // A segment of cyclic polling: what its decoder's repeat cache compares (the addresses, TTL, ports) and
     // the decoder's repeat key. Any other TCP segment with decoders is never a repeat of another (sequence
     // numbers), and reassembly is JavaScript's.
-    int64_t key = poll ? repeat_key(poll, b, payload_start, payload_end) : -1;
+    int64_t key = poll ? repeat_key(poll, b, payload_start, payload_end, be16(b + l4), be16(b + l4 + 2)) : -1;
     if (key < 0) return 0;
     k[0] = KEY_POLL;
     memcpy(k + 1, &interface_id, 4);

@@ -8,8 +8,10 @@
 #include "addon.h"
 
 static inline uint32_t be16(const uint8_t *p) { return (uint32_t)(p[0] << 8 | p[1]); }
+static inline uint32_t le16(const uint8_t *p) { return (uint32_t)(p[1] << 8 | p[0]); }
+static inline uint32_t le32(const uint8_t *p) { return le16(p) | le16(p + 2) << 16; }
 
-/** src/decoders/modbus.ts: a segment of exactly one well-formed MBAP frame, not FC 43: unit id and exception bit. */
+/** src/decoders/modbus.ts repeatKey (with its match()): one well-formed MBAP frame, not FC 43: unit id, exception bit. */
 static int64_t modbus_tcp(const uint8_t *b, uint32_t o, uint32_t end) {
   const uint32_t mbap = 7, fc_encapsulated = 0x2b;
   if (end < o + mbap + 1) return -1;  // what match() asks of the segment
@@ -19,28 +21,86 @@ static int64_t modbus_tcp(const uint8_t *b, uint32_t o, uint32_t end) {
   return (int64_t)(b[o + 6] << 1 | b[o + mbap] >> 7);
 }
 
-int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end) {
+#define ENIP_PORT 44818
+#define ENIP_HEADER 24
+
+/**
+ * src/decoders/enip.ts attributeAllReplies: whether the CPF items of a SendRRData or SendUnitData answer whose
+ * data lies in b[p, end) hold a successful Get_Attribute_All reply; -1 where that function throws.
+ */
+static int enip_has_attribute_reply(const uint8_t *b, uint32_t p, uint32_t end) {
+  p += 6;  // interface handle, timeout
+  if (p + 2 > end) return -1;
+  uint32_t count = le16(b + p);
+  p += 2;
+  int found = 0;
+  for (uint32_t i = 0; i < count && i < 8; i++) {
+    if (p + 4 > end) return -1;
+    uint32_t type = le16(b + p), item_length = le16(b + p + 2);
+    uint32_t v = p + 4, item_end = v + item_length;
+    if (item_end > end) return -1;
+    p = item_end;
+    if (type != 0xb2 && type != 0xb1) continue;  // unconnected, connected data
+    if (type == 0xb1) v += 2;                   // sequence count
+    if (v + 4 > item_end || b[v] != 0x81 || b[v + 2] != 0) continue;  // Get_Attribute_All reply, status 0
+    found = 1;
+  }
+  return found;
+}
+
+/** src/decoders/enip.ts enipTcpDecoder.repeatKey (with its match()): the command, apart from the requests'. */
+static int64_t enip_tcp(const uint8_t *b, uint32_t o, uint32_t end, uint32_t src_port, uint32_t dst_port) {
+  if (src_port == dst_port || end < o + ENIP_HEADER) return -1;
+  uint32_t command = le16(b + o);
+  // isEncapsulation: a known command, options 0.
+  switch (command) {
+    case 0x0000: case 0x0004: case 0x0063: case 0x0064: case 0x0065:
+    case 0x0066: case 0x006f: case 0x0070: case 0x0072: case 0x0073:
+      break;
+    default:
+      return -1;
+  }
+  if (le32(b + o + 20) != 0) return -1;
+  if (dst_port == ENIP_PORT) return command;
+  if (src_port != ENIP_PORT) return -1;
+  // answerSaysOnlyRoles
+  const int64_t answer = 0x10000 + command;
+  uint32_t length = le16(b + o + 2);
+  if (length == 0 || le32(b + o + 8) != 0) return answer;
+  if (command == 0x63) return -1;  // ListIdentity
+  if (command != 0x6f && command != 0x70) return answer;  // SendRRData, SendUnitData
+  uint32_t data_end = o + ENIP_HEADER + length < end ? o + ENIP_HEADER + length : end;
+  return enip_has_attribute_reply(b, o + ENIP_HEADER, data_end) == 0 ? answer : -1;
+}
+
+int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end, uint32_t src_port,
+                   uint32_t dst_port) {
   switch (kind) {
     case NATIVE_KEY_MODBUS_TCP:
       return modbus_tcp(b, start, end);
+    case NATIVE_KEY_ENIP_TCP:
+      return enip_tcp(b, start, end, src_port, dst_port);
     default:
       return -1;
   }
 }
 
-// repeatKey(kind, buffer, start, end): the key of the payload buffer[start, end), or -1 (for tests).
+// repeatKey(kind, buffer, start, end, srcPort, dstPort): the key of the payload buffer[start, end) of a
+// segment between those ports, or -1 (for tests).
 napi_value repeat_key_of(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   size_t length;
-  const uint8_t *b = argc == 4 ? addon_typed(env, argv[1], napi_uint8_array, &length) : NULL;
-  uint32_t kind, start, end;
+  const uint8_t *b = argc == 6 ? addon_typed(env, argv[1], napi_uint8_array, &length) : NULL;
+  uint32_t kind, start, end, src_port, dst_port;
   if (!b || napi_get_value_uint32(env, argv[0], &kind) != napi_ok ||
       napi_get_value_uint32(env, argv[2], &start) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &end) != napi_ok || start > end || end > length)
-    return addon_throw(env, "repeatKey(kind, buffer, start, end)");
+      napi_get_value_uint32(env, argv[3], &end) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &src_port) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &dst_port) != napi_ok || start > end || end > length)
+    return addon_throw(env, "repeatKey(kind, buffer, start, end, srcPort, dstPort)");
   napi_value out;
-  napi_create_double(env, (double)repeat_key(kind, b, start, end), &out);
+  napi_create_double(env, (double)repeat_key(kind, b, start, end, src_port, dst_port), &out);
   return out;
 }

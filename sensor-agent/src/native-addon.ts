@@ -31,8 +31,15 @@ export interface PipelineAddon {
     ports: Int32Array,
   ): void;
   commit(memo: unknown, triples: Int32Array, count: number): void;
-  /** Repeat key `kind` (Decoder.nativeRepeatKey) of the payload buffer[start, end), or -1: for tests. */
-  repeatKey(kind: number, buffer: Buffer, start: number, end: number): number;
+  /** Repeat key `kind` (Decoder.nativeRepeatKey) of a segment's payload buffer[start, end), or -1: for tests. */
+  repeatKey(
+    kind: number,
+    buffer: Buffer,
+    start: number,
+    end: number,
+    srcPort: number,
+    dstPort: number,
+  ): number;
   /**
    * Appends the pcap records lying whole in buffer[from, end) to a FrameBatch's
    * columns from index `count`, as many as they have room for; `state` becomes

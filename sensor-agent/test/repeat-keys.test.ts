@@ -3,7 +3,8 @@
 // recognises a poll without JavaScript. Each must be its decoder's
 // repeatKey() exactly: compared here on every real TCP segment on the
 // decoder's ports, and on copies of them with bytes changed where the key
-// and its conditions read (the MBAP header of Modbus/TCP).
+// and its conditions read (an MBAP header; an EtherNet/IP encapsulation
+// header and the common packet format items after it).
 import { describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/index.js';
 import { ALL_DECODERS } from '../src/decoders/index.js';
@@ -11,6 +12,7 @@ import { DecoderIndex } from '../src/decoders/registry.js';
 import type { Decoder } from '../src/decoders/types.js';
 import { pipelineAddon } from '../src/native-addon.js';
 import { IpProto, PacketView, ParseResult, parsePacket } from '../src/packet/index.js';
+import { ethernet } from '../src/simulate/encoders.js';
 import { MISSING, manifest, pcap } from './support.js';
 
 const addon = pipelineAddon().addon;
@@ -27,8 +29,8 @@ function jsKey(d: Decoder, v: PacketView): number {
 }
 
 describe('native repeat keys', () => {
-  it('are declared by Modbus/TCP, and only for a TCP decoder with a repeatKey()', () => {
-    expect(native.map((d) => d.name)).toEqual(['modbus']);
+  it('are declared by Modbus/TCP and EtherNet/IP, and only for a TCP decoder with a repeatKey()', () => {
+    expect(native.map((d) => d.name).sort()).toEqual(['enip', 'modbus']);
     const udp: Decoder = {
       name: 'x',
       family: 'udp',
@@ -39,6 +41,60 @@ describe('native repeat keys', () => {
       decode() {},
     };
     expect(() => new DecoderIndex([udp])).toThrow(/native repeat key stands for a TCP decoder's repeatKey/);
+  });
+});
+
+/** An Ethernet/IPv4/TCP frame from `srcPort` to `dstPort` carrying `payload`, parsed into a PacketView. */
+function segment(srcPort: number, dstPort: number, payload: Buffer): PacketView {
+  const tcp = Buffer.alloc(20);
+  tcp.writeUInt16BE(srcPort, 0);
+  tcp.writeUInt16BE(dstPort, 2);
+  tcp[12] = 5 << 4;
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(40 + payload.length, 2);
+  ip[8] = 64;
+  ip[9] = IpProto.TCP;
+  Buffer.from([10, 0, 0, 1, 10, 0, 0, 2]).copy(ip, 12);
+  const frame = ethernet(
+    Buffer.from('001d9c000002', 'hex'),
+    Buffer.from('001d9c000001', 'hex'),
+    0x0800,
+    Buffer.concat([ip, tcp, payload]),
+  );
+  const v = new PacketView();
+  v.reset(frame, 1, 0, 0);
+  expect(parsePacket(v)).toBe(ParseResult.OK);
+  return v;
+}
+
+describe.skipIf(!addon)('the EtherNet/IP repeat key', () => {
+  // A controller's SendUnitData answer (CIP Vol. 2 §2-4.8) whose connected data item holds a successful
+  // Get_Attribute_All reply (identity: never a repeat), and the same answer with the reply's status an error.
+  const answer = (status: number) => {
+    const reply = Buffer.from([0x81, 0, status, 0, 0x01, 0x00, 0x0c, 0x00]);
+    const items = Buffer.concat([
+      Buffer.from([0x02, 0x00]), // item count
+      Buffer.from([0xa1, 0x00, 0x04, 0x00, 1, 2, 3, 4]), // connected address: connection id
+      Buffer.from([0xb1, 0x00, 2 + reply.length, 0x00, 0x07, 0x00]), // connected data, sequence count
+      reply,
+    ]);
+    const data = Buffer.concat([Buffer.alloc(6), items]); // interface handle, timeout
+    const header = Buffer.alloc(24);
+    header.writeUInt16LE(0x70, 0); // SendUnitData
+    header.writeUInt16LE(data.length, 2);
+    header.writeUInt32LE(0x1234, 4); // session
+    return Buffer.concat([header, data]);
+  };
+  const enip = ALL_DECODERS.find((d) => d.nativeRepeatKey === 2)!;
+
+  it("reads connected data items as the decoder's repeatKey() does", () => {
+    for (const status of [0, 1]) {
+      const v = segment(44818, 51000, answer(status));
+      const key = jsKey(enip, v);
+      expect(key, `status ${status}`).toBe(status === 0 ? -1 : 0x10070);
+      expect(addon!.repeatKey(2, v.data, v.payloadOffset, v.payloadEnd, v.srcPort, v.dstPort)).toBe(key);
+    }
   });
 });
 
@@ -62,20 +118,18 @@ describe.skipIf(MISSING || !addon)('native repeat keys on the real captures', ()
         for (const d of native) {
           if (!(d.keys.includes(v.srcPort) || d.keys.includes(v.dstPort))) continue;
           const key = jsKey(d, v);
-          expect(addon!.repeatKey(d.nativeRepeatKey!, v.data, o, v.payloadEnd), `${d.name} ${file}`).toBe(
-            key,
-          );
+          const nativeKey = () =>
+            addon!.repeatKey(d.nativeRepeatKey!, v.data, o, v.payloadEnd, v.srcPort, v.dstPort);
+          expect(nativeKey(), `${d.name} ${file}`).toBe(key);
           compared++;
           if (key >= 0) keyed++;
-          // Altered copies: a byte of the first eight (the MBAP header and function code) changed.
-          for (let n = 0; n < 4; n++) {
-            const at = o + Math.floor(random() * Math.min(8, v.payloadEnd - o));
+          // Altered copies: a byte the key reads changed (the first 8 of Modbus/TCP; the first 24 of
+          // EtherNet/IP and the common packet format items after them), at random or by one bit.
+          for (let n = 0; n < 6; n++) {
+            const at = o + Math.floor(random() * Math.min(d.name === 'modbus' ? 8 : 64, v.payloadEnd - o));
             const was = v.data[at]!;
-            v.data[at] = Math.floor(random() * 256);
-            expect(
-              addon!.repeatKey(d.nativeRepeatKey!, v.data, o, v.payloadEnd),
-              `${d.name} ${file} altered`,
-            ).toBe(jsKey(d, v));
+            v.data[at] = n % 2 === 0 ? Math.floor(random() * 256) : was ^ 1;
+            expect(nativeKey(), `${d.name} ${file} altered at ${at - o}`).toBe(jsKey(d, v));
             v.data[at] = was;
             compared++;
           }

@@ -14,7 +14,7 @@
 // reached through routers, and the frame's MAC is then the router's.
 import { IpProto } from '../packet/ethertypes.js';
 import type { PacketView } from '../packet/view.js';
-import type { Decoder, ObservationName, ObservationSink } from './types.js';
+import { type Decoder, NativeRepeatKey, type ObservationName, type ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
 import { CIP_VENDOR_NAMES } from './vendor-ids/cip.js';
 
@@ -117,6 +117,8 @@ export const enipTcpDecoder: Decoder = {
   transactionId: SENDER_CONTEXT,
   keys: [ENIP_PORT],
   match: (pkt) => pkt.srcPort !== pkt.dstPort && pkt.payloadEnd - pkt.payloadOffset >= HEADER,
+  // native/repeat_keys.c's enip_tcp mirrors repeatKey() below (repeat-keys.test.ts compares them).
+  nativeRepeatKey: NativeRepeatKey.enipTcp,
   /**
    * An originator's requests (explicit messaging polls, most of a session's packets) say only the roles,
    * which the ports and a valid header fix: the command is the key. So do the target's answers that carry

@@ -109,7 +109,7 @@ export interface ObservationSink {
 }
 
 /** The repeat keys the pipeline addon computes (native/repeat_keys.c), for Decoder.nativeRepeatKey. */
-export const NativeRepeatKey = { modbusTcp: 1 } as const;
+export const NativeRepeatKey = { modbusTcp: 1, enipTcp: 2 } as const;
 
 /** Which layer a decoder's dispatch keys refer to. */
 /** link: EtherTypes; ip: IP protocol numbers (OSPF, VRRP); udp/tcp: ports. */
