@@ -26,4 +26,9 @@ napi_value repeat_key_of(napi_env env, napi_callback_info info);
  */
 int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end, uint32_t src_port,
                    uint32_t dst_port);
+/**
+ * Whether a segment of repeat key `kind` without a key is still compared byte for byte by the repeat cache
+ * (its decoder announces), and then where its transaction identifier lies, from the payload's start.
+ */
+int repeat_bytes(uint32_t kind, uint32_t *id_offset, uint32_t *id_length);
 #endif

@@ -15,9 +15,12 @@
 //
 // The header parse below mirrors src/packet/{link,ip}.ts for the one case it
 // claims (Ethernet, optionally VLAN-tagged, then IPv4, IPv6 without extension
-// headers, or another EtherType) and is at least as strict: anything else, a
-// header the JavaScript parse would call malformed, a later fragment or a
-// tunnel, is left to JavaScript whole (verdict -1). Nothing here allocates
+// headers, or another EtherType) and is at least as strict where a touch key
+// depends on it. A frame it does not go through but that carries no TCP
+// (802.3, a later fragment, IPv6 behind extension headers) is keyed by its
+// bytes, which is always safe: JavaScript processes the first copy and
+// commits only what changed nothing. Anything else (PPPoE, MPLS, tunnels,
+// damaged headers) is left to JavaScript whole (verdict -1). Nothing here allocates
 // per frame (a slot's key buffer grows only when a longer key takes it), and
 // nothing here writes to the network.
 #include <node_api.h>
@@ -183,6 +186,46 @@ static inline int tunnel_port(uint32_t port) {
 }
 
 /**
+ * A frame key: every byte of the frame b[0, n) but, where `ip4` (the IPv4
+ * header's offset) is nonzero, the identification and the header checksum,
+ * which change from one copy of a datagram to the next. 0 for a frame too
+ * long to be an announcement.
+ */
+static uint32_t frame_key(const uint8_t *b, uint32_t n, uint32_t interface_id, uint32_t ip4, uint8_t *k) {
+  if (n > MAX_FRAME_KEY) return 0;
+  k[0] = KEY_FRAME;
+  memcpy(k + 1, &interface_id, 4);
+  memcpy(k + 5, b, n);
+  if (ip4) {
+    uint8_t *ip = k + 5 + ip4;
+    ip[4] = ip[5] = ip[10] = ip[11] = 0;
+  }
+  return n + 5;
+}
+
+/** Whether IPv6 extension headers from b[p] (the first's type `next`) lead to TCP, or end unreadably. */
+static int ipv6_reaches_tcp(const uint8_t *b, uint32_t p, uint32_t end, uint32_t next) {
+  for (int i = 0; i < 8; i++) {
+    if (next == 0 || next == 43 || next == 60 || next == 135) {  // hop-by-hop, routing, destination, mobility
+      if (end < p + 8) return 1;
+      next = b[p];
+      p += (b[p + 1] + 1u) * 8;
+    } else if (next == 44) {  // fragment
+      if (end < p + 8) return 1;
+      next = b[p];
+      p += 8;
+    } else if (next == 51) {  // AH
+      if (end < p + 8) return 1;
+      next = b[p];
+      p += (b[p + 1] + 2u) * 4;
+    } else {
+      return next == 6;
+    }
+  }
+  return 1;
+}
+
+/**
  * The key of one Ethernet frame b[0, n), written to k (MAX_FRAME_KEY + 8
  * bytes); its length, or 0 when the frame is left to JavaScript. *tcp is set
  * for a TCP segment, and *ports to its ports.
@@ -198,8 +241,10 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
     type = be16(b + o);
   }
   o += 2;
-  // PPPoE, MPLS and 802.3 (a length, not a type) take parsers this file does not mirror.
-  if (type <= 1500 || type == 0x8863 || type == 0x8864 || type == 0x8847 || type == 0x8848) return 0;
+  // 802.3 (a length, not a type: spanning tree, CDP): no IP inside, so its bytes are its key. PPPoE and MPLS
+  // may carry TCP, whose reassembly JavaScript checks at a replay: left to it.
+  if (type <= 1500) return frame_key(b, n, interface_id, 0, k);
+  if (type == 0x8863 || type == 0x8864 || type == 0x8847 || type == 0x8848) return 0;
   int decoded = m->tables[FAMILY_LINK][type] != 0;
   uint32_t ip_version = 0;
   const uint8_t *src_ip = NULL;
@@ -218,7 +263,8 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
         if (total < ihl) return 0;
         if (o + total < end) end = o + total;
       }
-      if ((be16(b + o + 6) & 0x1fff) != 0) return 0;  // a later fragment
+      // A later fragment: no transport header to read, its bytes are its key.
+      if ((be16(b + o + 6) & 0x1fff) != 0) return frame_key(b, n, interface_id, o, k);
       proto = b[o + 9];
       src_ip = b + o + 12;
       ip_version = 4;
@@ -228,8 +274,10 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
       uint32_t payload = be16(b + o + 4);
       if (payload != 0 && o + 40 + payload < end) end = o + 40 + payload;
       proto = b[o + 6];
-      // Extension headers (hop-by-hop, routing, fragment, AH, destination options, mobility).
-      if (proto == 0 || proto == 43 || proto == 44 || proto == 51 || proto == 60 || proto == 135) return 0;
+      // Extension headers (hop-by-hop, routing, fragment, AH, destination options, mobility), as a multicast
+      // listener report's: not parsed here, so the frame's bytes are its key, unless TCP follows them.
+      if (proto == 0 || proto == 43 || proto == 44 || proto == 51 || proto == 60 || proto == 135)
+        return ipv6_reaches_tcp(b, o + 40, end, proto) ? 0 : frame_key(b, n, interface_id, 0, k);
       src_ip = b + o + 8;
       ip_version = 6;
       l4 = o + 40;
@@ -279,10 +327,14 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
     }
   } else if (tcp) {
     // A segment of cyclic polling: what its decoder's repeat cache compares (the addresses, TTL, ports) and
-    // the decoder's repeat key. Any other TCP segment with decoders is never a repeat of another (sequence
-    // numbers), and reassembly is JavaScript's.
-    int64_t key = poll ? repeat_key(poll, b, payload_start, payload_end, be16(b + l4), be16(b + l4 + 2)) : -1;
-    if (key < 0) return 0;
+    // the decoder's repeat key, or, where it has none, the payload but for the transaction identifier
+    // (an EtherNet/IP identity answer: compared byte for byte by the repeat cache). Any other TCP segment
+    // with decoders is never a repeat of another (sequence numbers), and reassembly is JavaScript's.
+    if (!poll) return 0;
+    int64_t key = repeat_key(poll, b, payload_start, payload_end, be16(b + l4), be16(b + l4 + 2));
+    uint32_t id_offset = 0, id_length = 0;
+    uint32_t payload = payload_end - payload_start;
+    if (key < 0 && (!repeat_bytes(poll, &id_offset, &id_length) || payload > MAX_FRAME_KEY - 64)) return 0;
     k[0] = KEY_POLL;
     memcpy(k + 1, &interface_id, 4);
     length = 5;
@@ -297,17 +349,13 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
     k[length++] = poll;
     memcpy(k + length, &key, 8);
     length += 8;
-  } else {
-    if (n > MAX_FRAME_KEY) return 0;
-    k[0] = KEY_FRAME;
-    memcpy(k + 1, &interface_id, 4);
-    memcpy(k + 5, b, n);
-    length = n + 5;
-    if (ip_version == 4) {
-      // The identification and the header checksum change from one copy of a datagram to the next.
-      uint8_t *ip = k + 5 + o;
-      ip[4] = ip[5] = ip[10] = ip[11] = 0;
+    if (key < 0) {
+      memcpy(k + length, b + payload_start, payload);
+      if (id_offset + id_length <= payload) memset(k + length + id_offset, 0, id_length);
+      length += payload;
     }
+  } else {
+    length = frame_key(b, n, interface_id, ip_version == 4 ? o : 0, k);
   }
   *tcp_out = tcp;
   return length;

@@ -85,6 +85,18 @@ int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end
   }
 }
 
+int repeat_bytes(uint32_t kind, uint32_t *id_offset, uint32_t *id_length) {
+  switch (kind) {
+    case NATIVE_KEY_ENIP_TCP:
+      // The decoder announces: an answer without a key is compared byte for byte, its sender context aside.
+      *id_offset = 12;
+      *id_length = 8;
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 // repeatKey(kind, buffer, start, end, srcPort, dstPort): the key of the payload buffer[start, end) of a
 // segment between those ports, or -1 (for tests).
 napi_value repeat_key_of(napi_env env, napi_callback_info info) {
