@@ -243,7 +243,13 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
   o += 2;
   // 802.3 (a length, not a type: spanning tree, CDP): no IP inside, so its bytes are its key. PPPoE and MPLS
   // may carry TCP, whose reassembly JavaScript checks at a replay: left to it.
-  if (type <= 1500) return frame_key(b, n, interface_id, 0, k);
+  if (type <= 1500) {
+    // Unless it is IP after an RFC 1042 or 802.1H SNAP header (src/packet/link.ts parseLlc), which may be TCP.
+    if (n >= o + 8 && b[o] == 0xaa && b[o + 1] == 0xaa && b[o + 2] == 0x03 && b[o + 3] == 0 && b[o + 4] == 0 &&
+        (b[o + 5] == 0 || b[o + 5] == 0xf8))
+      return 0;
+    return frame_key(b, n, interface_id, 0, k);
+  }
   if (type == 0x8863 || type == 0x8864 || type == 0x8847 || type == 0x8848) return 0;
   int decoded = m->tables[FAMILY_LINK][type] != 0;
   uint32_t ip_version = 0;
