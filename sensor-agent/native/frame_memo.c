@@ -479,7 +479,11 @@ napi_value memo_judge(napi_env env, napi_callback_info info) {
     uint32_t lengths[GROUP], sets[GROUP];
     uint64_t hashes[GROUP];
     int tcps[GROUP];
-    // Keyed and hashed first, each key's set fetched...
+    // The next group's frames are fetched while this one is judged (the first read of a frame's bytes
+    // waited on memory for a tenth of this function's time)...
+    for (uint32_t i = group + GROUP; i < to && i < group + 2 * GROUP; i++)
+      if (starts[i] >= 0 && (size_t)starts[i] < buffer_length) __builtin_prefetch(buffer + starts[i]);
+    // ...this one's keyed and hashed first, each key's set fetched...
     for (uint32_t g = 0; g < count; g++) {
       uint32_t i = group + g;
       int32_t start = starts[i], end = ends[i];
