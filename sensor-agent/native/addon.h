@@ -20,6 +20,7 @@ napi_value repeat_key_of(napi_env env, napi_callback_info info);
 /** Repeat keys the addon computes (src/decoders/types.ts NativeRepeatKey). */
 #define NATIVE_KEY_MODBUS_TCP 1
 #define NATIVE_KEY_ENIP_TCP 2
+#define NATIVE_KEY_BACNET 3
 /**
  * The key of the payload b[start, end) of a segment between those ports by repeat key `kind`, or -1 where
  * the decoder's match() or repeatKey() gives none.

@@ -255,7 +255,7 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
   uint32_t ip_version = 0;
   const uint8_t *src_ip = NULL;
   int tcp = 0;
-  // A TCP segment that only a decoder with a native repeat key reads: its payload, and that key's kind.
+  // A UDP/TCP message that only a decoder with a native repeat key reads: its payload, and that key's kind.
   uint32_t poll = 0, payload_start = 0, payload_end = 0, l4 = 0;
   if (type == 0x0800 || type == 0x86dd) {
     uint32_t end = n;
@@ -296,9 +296,12 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
       if (length < 8 && length != 0) return 0;
       uint32_t src = be16(b + l4), dst = be16(b + l4 + 2);
       if (tunnel_port(dst)) return 0;
-      uint32_t payload_end = length == 0 || l4 + length > end ? end : l4 + length;
-      uint32_t lead = payload_end > l4 + 8 ? b[l4 + 8] : 256;
-      decoded |= m->leading[m->tables[FAMILY_UDP][dst]][lead] | m->leading[m->tables[FAMILY_UDP][src]][lead];
+      payload_start = l4 + 8;
+      payload_end = length == 0 || l4 + length > end ? end : l4 + length;
+      uint32_t lead = payload_end > payload_start ? b[payload_start] : 256;
+      uint32_t to = m->tables[FAMILY_UDP][dst], from = m->tables[FAMILY_UDP][src];
+      decoded |= m->leading[to][lead] | m->leading[from][lead];
+      if ((to == 0 || from == 0 || to == from) && m->tables[FAMILY_IP][proto] == 0) poll = m->keyed[to ? to : from];
     } else if (proto == 6) {
       if (end < l4 + 20) return 0;
       uint32_t header = (b[l4 + 12] >> 4) * 4u;
@@ -331,13 +334,18 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
       memcpy(k + length, src_ip, ip_length);
       length += ip_length;
     }
-  } else if (tcp) {
-    // A segment of cyclic polling: what its decoder's repeat cache compares (the addresses, TTL, ports) and
-    // the decoder's repeat key, or, where it has none, the payload but for the transaction identifier
-    // (an EtherNet/IP identity answer: compared byte for byte by the repeat cache). Any other TCP segment
-    // with decoders is never a repeat of another (sequence numbers), and reassembly is JavaScript's.
+  } else {
+    // A message of cyclic polling (a TCP segment, or a datagram): what its decoder's repeat cache compares
+    // (the addresses, TTL, ports) and the decoder's repeat key, or, where it has none, for a TCP segment the
+    // payload but for the transaction identifier (an EtherNet/IP identity answer: compared byte for byte by
+    // the repeat cache), for a datagram its bytes (a frame key). Any other TCP segment with decoders is
+    // never a repeat of another (sequence numbers), and reassembly is JavaScript's.
+    int64_t key = poll ? repeat_key(poll, b, payload_start, payload_end, be16(b + l4), be16(b + l4 + 2)) : -1;
+    if (!tcp && key < 0) {
+      *tcp_out = 0;
+      return frame_key(b, n, interface_id, ip_version == 4 ? o : 0, k);
+    }
     if (!poll) return 0;
-    int64_t key = repeat_key(poll, b, payload_start, payload_end, be16(b + l4), be16(b + l4 + 2));
     uint32_t id_offset = 0, id_length = 0;
     uint32_t payload = payload_end - payload_start;
     if (key < 0 && (!repeat_bytes(poll, &id_offset, &id_length) || payload > MAX_FRAME_KEY - 64)) return 0;
@@ -360,8 +368,6 @@ static uint32_t key_of(const memo_t *m, const uint8_t *b, uint32_t n, uint32_t i
       if (id_offset + id_length <= payload) memset(k + length + id_offset, 0, id_length);
       length += payload;
     }
-  } else {
-    length = frame_key(b, n, interface_id, ip_version == 4 ? o : 0, k);
   }
   *tcp_out = tcp;
   return length;

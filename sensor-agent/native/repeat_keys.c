@@ -73,6 +73,84 @@ static int64_t enip_tcp(const uint8_t *b, uint32_t o, uint32_t end, uint32_t src
   return enip_has_attribute_reply(b, o + ENIP_HEADER, data_end) == 0 ? answer : -1;
 }
 
+#define BACNET_PORT 47808
+
+/** src/decoders/bacnet.ts tagAt: a tag's number, class, length (-6/-7: opening/closing) and content; 0 where it throws. */
+static int bacnet_tag(const uint8_t *b, uint32_t o, uint32_t end, int *tag, int *cls, int *len, uint32_t *p) {
+  if (o >= end) return 0;
+  uint32_t first = b[o];
+  *tag = (int)(first >> 4);
+  *cls = (int)((first >> 3) & 1);
+  *len = (int)(first & 0x07);
+  *p = o + 1;
+  if (*tag == 15) {
+    if (*p >= end) return 0;
+    *tag = b[(*p)++];
+  }
+  if (*len == 5) {
+    if (*p >= end) return 0;
+    *len = b[(*p)++];
+    if (*len == 254) {
+      if (*p + 2 > end) return 0;
+      *len = (int)be16(b + *p);
+      *p += 2;
+    } else if (*len == 255) {
+      return 0;
+    }
+  }
+  if (*cls == 1 && (*len == 6 || *len == 7)) {
+    *len = -*len;
+    return 1;
+  }
+  return *p + (uint32_t)*len <= end;
+}
+
+/** src/decoders/bacnet.ts readPropertyAckHead: the object identifier of a ReadProperty-ACK at b[o]; -1 where it throws. */
+static int64_t bacnet_ack_object(const uint8_t *b, uint32_t o, uint32_t end) {
+  int t, c, l;
+  uint32_t p;
+  if (!bacnet_tag(b, o, end, &t, &c, &l, &p) || t != 0 || c != 1 || l != 4) return -1;
+  int64_t object = (int64_t)be16(b + p) << 16 | be16(b + p + 2);
+  if (!bacnet_tag(b, p + 4, end, &t, &c, &l, &p) || t != 1 || c != 1) return -1;
+  if (l < 1 || l > 4) return -1;  // unsigned() of the property identifier
+  uint32_t q = p + (uint32_t)l;
+  if (!bacnet_tag(b, q, end, &t, &c, &l, &p)) return -1;
+  if (t == 2 && c == 1) {
+    q = p + (uint32_t)l;  // array index (as the decoder does, whatever its length)
+    if (!bacnet_tag(b, q, end, &t, &c, &l, &p)) return -1;
+  }
+  if (t != 3 || l != -6) return -1;
+  return object;
+}
+
+/** src/decoders/bacnet.ts bacnetDecoder.repeatKey (with its match()): what a poll or its answer says. */
+static int64_t bacnet(const uint8_t *b, uint32_t start, uint32_t payload_end, uint32_t src_port) {
+  if (src_port != BACNET_PORT || payload_end < start + 4) return -1;
+  uint32_t fn = b[start + 1];
+  if (b[start] != 0x81 || (fn != 0x0a && fn != 0x0b)) return -1;  // BVLC Original-Unicast/-Broadcast-NPDU
+  uint32_t bvlc_end = start + be16(b + start + 2);
+  uint32_t end = payload_end < bvlc_end ? payload_end : bvlc_end;
+  uint32_t o = start + 4;
+  if (o + 2 > end || b[o] != 1) return -1;
+  uint32_t control = b[o + 1];
+  o += 2;
+  if (control & 0x80) return 0;  // network layer message
+  if (control & 0x08) return -1;  // from another BACnet network
+  if (control & 0x20) {
+    if (o + 3 > end) return -1;
+    o += 3 + b[o + 2] + 1u;  // DNET, DLEN, DADR, hop count
+  }
+  if (o + 2 > end) return -1;
+  uint32_t type = b[o] >> 4;
+  if (type == 1) return b[o + 1] == 0 ? -1 : 0;  // unconfirmed: I-Am is decoded
+  if (type == 0) return 2;  // confirmed request
+  if (type != 3) return 0;  // not a complex ACK
+  if (o + 3 > end) return -1;  // no service choice: malformed
+  if ((b[o] & 0x08) != 0 || b[o + 2] != 12) return 1;  // segmented, or not ReadProperty
+  int64_t object = bacnet_ack_object(b, o + 3, end);
+  return object < 0 || (object >> 22) == 8 ? -1 : 1;  // the device object's properties are decoded
+}
+
 int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end, uint32_t src_port,
                    uint32_t dst_port) {
   switch (kind) {
@@ -80,6 +158,8 @@ int64_t repeat_key(uint32_t kind, const uint8_t *b, uint32_t start, uint32_t end
       return modbus_tcp(b, start, end);
     case NATIVE_KEY_ENIP_TCP:
       return enip_tcp(b, start, end, src_port, dst_port);
+    case NATIVE_KEY_BACNET:
+      return bacnet(b, start, end, src_port);
     default:
       return -1;
   }

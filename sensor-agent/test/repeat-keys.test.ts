@@ -4,7 +4,8 @@
 // repeatKey() exactly: compared here on every real TCP segment on the
 // decoder's ports, and on copies of them with bytes changed where the key
 // and its conditions read (an MBAP header; an EtherNet/IP encapsulation
-// header and the common packet format items after it).
+// header and the common packet format items after it; a BACnet/IP BVLC, NPDU
+// and APDU head).
 import { describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/index.js';
 import { ALL_DECODERS } from '../src/decoders/index.js';
@@ -29,18 +30,20 @@ function jsKey(d: Decoder, v: PacketView): number {
 }
 
 describe('native repeat keys', () => {
-  it('are declared by Modbus/TCP and EtherNet/IP, and only for a TCP decoder with a repeatKey()', () => {
-    expect(native.map((d) => d.name).sort()).toEqual(['enip', 'modbus']);
-    const udp: Decoder = {
+  it('are declared by Modbus/TCP, EtherNet/IP and BACnet/IP, and only for a UDP/TCP decoder with a repeatKey()', () => {
+    expect(native.map((d) => d.name).sort()).toEqual(['bacnet', 'enip', 'modbus']);
+    const link: Decoder = {
       name: 'x',
-      family: 'udp',
+      family: 'link',
       keys: [9],
       nativeRepeatKey: 1,
       repeatKey: () => 1,
       match: () => true,
       decode() {},
     };
-    expect(() => new DecoderIndex([udp])).toThrow(/native repeat key stands for a TCP decoder's repeatKey/);
+    expect(() => new DecoderIndex([link])).toThrow(
+      /native repeat key stands for a UDP\/TCP decoder's repeatKey/,
+    );
   });
 });
 
@@ -112,11 +115,12 @@ describe.skipIf(MISSING || !addon)('native repeat keys on the real captures', ()
       for await (const p of readCapture(pcap(file))) {
         const data = Buffer.from(p.data);
         v.reset(data, p.linkType, p.interfaceId, p.timestampMs);
-        if (parsePacket(v) !== ParseResult.OK || v.ipProto !== IpProto.TCP || v.srcPort < 0) continue;
+        if (parsePacket(v) !== ParseResult.OK || v.srcPort < 0) continue;
+        const family = v.ipProto === IpProto.TCP ? 'tcp' : v.ipProto === IpProto.UDP ? 'udp' : undefined;
         const o = v.payloadOffset;
         if (v.payloadEnd <= o) continue;
         for (const d of native) {
-          if (!(d.keys.includes(v.srcPort) || d.keys.includes(v.dstPort))) continue;
+          if (d.family !== family || !(d.keys.includes(v.srcPort) || d.keys.includes(v.dstPort))) continue;
           const key = jsKey(d, v);
           const nativeKey = () =>
             addon!.repeatKey(d.nativeRepeatKey!, v.data, o, v.payloadEnd, v.srcPort, v.dstPort);

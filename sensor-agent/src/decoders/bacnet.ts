@@ -8,7 +8,7 @@
 // when one MAC answers for many addresses (a gateway or a simulator).
 import { formatIp4, isHostIp4 } from '../packet/addresses.js';
 import type { PacketView } from '../packet/view.js';
-import type { Decoder, ObservationName, ObservationSink } from './types.js';
+import { type Decoder, NativeRepeatKey, type ObservationName, type ObservationSink } from './types.js';
 import { emitForHost, text } from './util.js';
 import { BACNET_VENDOR_NAMES } from './vendor-ids/bacnet.js';
 
@@ -77,6 +77,8 @@ export const bacnetDecoder: Decoder = {
   announces: true,
   transactionId: { length: 1, offset: invokeIdOffset },
   match: (pkt) => pkt.srcPort === BACNET_PORT && pkt.payloadEnd - pkt.payloadOffset >= 4,
+  // native/repeat_keys.c's bacnet mirrors repeatKey() below (repeat-keys.test.ts compares them).
+  nativeRepeatKey: NativeRepeatKey.bacnet,
   /**
    * Cyclic polling: what a device answers about objects other than its
    * device object (present values) says only that it is a BACnet device (1);
@@ -107,6 +109,7 @@ export const bacnetDecoder: Decoder = {
     if (type === PDU_UNCONFIRMED) return b[o + 1] === SERVICE_I_AM ? undefined : 0;
     if (type === PDU_CONFIRMED_REQUEST) return 2;
     if (type !== PDU_COMPLEX_ACK) return 0;
+    if (o + 3 > end) return undefined; // no service choice: malformed
     if ((b[o]! & 0x08) !== 0 || b[o + 2] !== SERVICE_READ_PROPERTY) return 1;
     try {
       return readPropertyAckHead(b, o + 3, end)[0] >>> 22 === OBJECT_DEVICE ? undefined : 1;

@@ -218,9 +218,12 @@ export class DecoderIndex {
           (d.family === 'link' || d.family === 'ip' || d.leadingBytes.some((b) => !(b >= 0 && b <= 255)))
         )
           throw new RangeError(`decoder ${d.name}: leadingBytes are bytes of a UDP/TCP payload`);
-        if (d.nativeRepeatKey !== undefined && (d.family !== 'tcp' || d.repeatKey === undefined))
+        if (
+          d.nativeRepeatKey !== undefined &&
+          ((d.family !== 'tcp' && d.family !== 'udp') || d.repeatKey === undefined)
+        )
           throw new RangeError(
-            `decoder ${d.name}: a native repeat key stands for a TCP decoder's repeatKey()`,
+            `decoder ${d.name}: a native repeat key stands for a UDP/TCP decoder's repeatKey()`,
           );
         const from = table[key]!;
         const step = from * decoders.length + ordinal;

@@ -109,7 +109,7 @@ export interface ObservationSink {
 }
 
 /** The repeat keys the pipeline addon computes (native/repeat_keys.c), for Decoder.nativeRepeatKey. */
-export const NativeRepeatKey = { modbusTcp: 1, enipTcp: 2 } as const;
+export const NativeRepeatKey = { modbusTcp: 1, enipTcp: 2, bacnet: 3 } as const;
 
 /** Which layer a decoder's dispatch keys refer to. */
 /** link: EtherTypes; ip: IP protocol numbers (OSPF, VRRP); udp/tcp: ports. */
@@ -181,9 +181,9 @@ export interface Decoder {
   /**
    * Which of the pipeline addon's repeat keys (native/repeat_keys.c) computes
    * repeatKey() as this decoder does, for the frame memo to recognise a
-   * segment of cyclic polling without JavaScript (see NativeRepeatKey; a test
-   * compares the two on every real segment). Cyclic OT polling is most of an
-   * OT network's traffic, and its TCP segments differ every time.
+   * message of cyclic polling without JavaScript (see NativeRepeatKey; a test
+   * compares the two on every real message). Cyclic polling is most of an OT
+   * or building network's traffic, and its messages differ every time.
    */
   readonly nativeRepeatKey?: number;
   /**
