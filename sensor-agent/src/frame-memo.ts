@@ -20,13 +20,14 @@
 //   DCE/RPC begins);
 // - a frame key, every byte of the frame but the IPv4 identification and
 //   checksum, for a frame with decoders;
-// - a poll key, for a TCP segment only a decoder with a native repeat key
-//   reads (Decoder.nativeRepeatKey: Modbus/TCP, EtherNet/IP): what the
-//   repeat cache compares (addresses, TTL, ports) and that key, computed in
-//   C as the decoder's repeatKey() does, or where it gives none and the
-//   decoder announces, the payload but for its transaction identifier. Other
-//   TCP segments with decoders get none (their sequence numbers make every
-//   one new, and reassembly is JavaScript's).
+// - a poll key, for a TCP segment or a datagram only a decoder with a native
+//   repeat key reads (Decoder.nativeRepeatKey: Modbus/TCP, EtherNet/IP,
+//   BACnet/IP): what the repeat cache compares (addresses, TTL, ports) and
+//   that key, computed in C as the decoder's repeatKey() does; where it gives
+//   none, a datagram keeps its frame key and a segment of an announcing
+//   decoder is keyed by its payload but for its transaction identifier.
+//   Other TCP segments with decoders get none (their sequence numbers make
+//   every one new, and reassembly is JavaScript's).
 // A frame its parse does not go through but that carries no TCP (802.3, a
 // later IPv4 fragment, IPv6 behind extension headers) gets a frame key;
 // anything else it does not mirror exactly (other link types, MPLS, PPPoE,
