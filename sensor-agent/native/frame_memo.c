@@ -391,6 +391,15 @@ static memo_t *memo_of(napi_env env, napi_value value) {
   return m;
 }
 
+/** Copies the Uint8Array `value` of exactly `size` bytes to `dest`; 0 where it is not one. */
+static int copy_table(napi_env env, napi_value value, uint8_t *dest, size_t size) {
+  size_t length;
+  const uint8_t *table = addon_typed(env, value, napi_uint8_array, &length);
+  if (!table || length != size) return 0;
+  memcpy(dest, table, size);
+  return 1;
+}
+
 // create(link, ip, udp, tcp, leading, keyed, touchSlots, frameSlots): the decoder index's four tables
 // (its list for each key, 0x10001 bytes each), its leading table (LEADS bytes per list), its native
 // repeat key per list (256 bytes; see DecoderIndex) and the slots for each kind of key (powers of two, at
@@ -409,29 +418,15 @@ napi_value memo_create(napi_env env, napi_callback_info info) {
   uint32_t slots = touch_slots + frame_slots;
   memo_t *m = calloc(1, sizeof(memo_t));
   if (!m) return addon_throw(env, "out of memory");
-  for (int f = 0; f < FAMILIES; f++) {
-    size_t length;
-    const uint8_t *table = addon_typed(env, argv[f], napi_uint8_array, &length);
-    if (!table || length != KEYS) {
-      free(m);
-      return addon_throw(env, "each table must be a Uint8Array of 0x10001 bytes");
-    }
-    memcpy(m->tables[f], table, KEYS);
-  }
-  size_t leading_length;
-  const uint8_t *leading = addon_typed(env, argv[4], napi_uint8_array, &leading_length);
-  if (!leading || leading_length != sizeof m->leading) {
+  int copied = 1;
+  for (int f = 0; f < FAMILIES; f++) copied &= copy_table(env, argv[f], m->tables[f], KEYS);
+  copied &= copy_table(env, argv[4], &m->leading[0][0], sizeof m->leading);
+  copied &= copy_table(env, argv[5], m->keyed, sizeof m->keyed);
+  if (!copied) {
     free(m);
-    return addon_throw(env, "the leading table must be a Uint8Array of 256 x 257 bytes");
+    return addon_throw(env, "the tables must be Uint8Arrays of 0x10001 (link, ip, udp, tcp), 256 x 257 (leading) "
+                            "and 256 (keyed) bytes, as DecoderIndex makes them");
   }
-  memcpy(m->leading, leading, sizeof m->leading);
-  size_t keyed_length;
-  const uint8_t *keyed = addon_typed(env, argv[5], napi_uint8_array, &keyed_length);
-  if (!keyed || keyed_length != sizeof m->keyed) {
-    free(m);
-    return addon_throw(env, "the keyed table must be a Uint8Array of 256 bytes");
-  }
-  memcpy(m->keyed, keyed, sizeof m->keyed);
   m->slot_count = slots;
   m->touch_mask = touch_slots / WAYS - 1;
   m->frame_mask = frame_slots / WAYS - 1;

@@ -61,8 +61,8 @@ import { type PipelineAddon, pipelineAddon } from './native-addon.js';
  * keys' bytes stay within 4 MiB (native/frame_memo.c's KEY_BYTES), the slots
  * and the columns here take ~2 MB more.
  */
-export const TOUCH_SLOTS = 8192;
-export const FRAME_SLOTS = 16384;
+const TOUCH_SLOTS = 8192;
+const FRAME_SLOTS = 16384;
 
 /**
  * A verdict's bits (native/frame_memo.c): found and committed; a TCP segment

@@ -218,19 +218,9 @@ export class Pipeline {
 
   /** The frames [from, to) of a reader's batch (all of them by default), read in place. */
   processBatch(batch: FrameBatch, from = 0, to = batch.length): void {
-    const { buffers, starts, ends, originalLengths, linkTypes, interfaceIds, timestampsMs } = batch;
     const memo = this.memo;
     if (memo === undefined) {
-      for (let i = from; i < to; i++)
-        this.processFrame(
-          buffers[i]!,
-          starts[i]!,
-          ends[i]!,
-          originalLengths[i]!,
-          linkTypes[i]!,
-          interfaceIds[i]!,
-          timestampsMs[i]!,
-        );
+      for (let i = from; i < to; i++) this.processFrameOf(batch, i);
       return;
     }
     // A batch is judged a slice at a time, each slice's commits made before the next is judged: a
