@@ -220,7 +220,19 @@ export class Pipeline {
   processBatch(batch: FrameBatch, from = 0, to = batch.length): void {
     const memo = this.memo;
     if (memo === undefined) {
-      for (let i = from; i < to; i++) this.processFrameOf(batch, i);
+      // The columns read once per batch, not per frame as processFrameOf does: this loop is every frame's
+      // without the addon (through processFrameOf the benchmark read 3.68 M pkt/s without the memo, 3.87 so).
+      const { buffers, starts, ends, originalLengths, linkTypes, interfaceIds, timestampsMs } = batch;
+      for (let i = from; i < to; i++)
+        this.processFrame(
+          buffers[i]!,
+          starts[i]!,
+          ends[i]!,
+          originalLengths[i]!,
+          linkTypes[i]!,
+          interfaceIds[i]!,
+          timestampsMs[i]!,
+        );
       return;
     }
     // A batch is judged a slice at a time, each slice's commits made before the next is judged: a
